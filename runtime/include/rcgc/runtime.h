@@ -1,0 +1,121 @@
+/* rcgc/runtime.h: runtimes, modes, thread states, the GIL and safepoints.
+ *
+ * A process has at most one runtime at a time; it may create and free
+ * runtimes one after another, in any mode.  The current thread state is
+ * implicit (thread-local), as in CPython: rc_runtime_new attaches the calling
+ * thread, rc_thread_start gives each new thread its own state.
+ *
+ * A thread is ATTACHED (may touch objects) or DETACHED (must not).  In gil
+ * mode attached means holding the GIL.  rc_detach/rc_attach bracket
+ * blocking calls, like Py_BEGIN/END_ALLOW_THREADS.
+ */
+#ifndef RCGC_RUNTIME_H
+#define RCGC_RUNTIME_H
+
+#include <stdint.h>
+
+#include "rcgc/atomic.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rc_mode {
+    RC_MODE_GIL = 0,        /* one global lock, plain refcounts */
+    RC_MODE_FT = 1,         /* free-threaded, biased reference counting */
+    RC_MODE_FT_ATOMIC = 2,  /* free-threaded, every refcount op atomic */
+} rc_mode;
+#define RC_MODE_COUNT 3
+
+typedef struct rc_config {
+    rc_mode mode;
+    /* gil mode: how long a waiting thread waits before asking the holder to
+     * drop the GIL (CPython's sys.setswitchinterval), in microseconds. */
+    long switch_interval_us;
+} rc_config;
+
+typedef struct rc_runtime rc_runtime;
+typedef struct rc_thread rc_thread;
+
+/* Defaults: gil mode, 5 ms switch interval. */
+rc_config rc_config_default(void);
+
+/* "gil", "ft", "ft-atomic"; NULL for a value out of range. */
+const char *rc_mode_name(rc_mode mode);
+
+/* Parse a mode name into *out.  0, or -1 with an error naming the valid
+ * values. */
+int rc_mode_from_name(const char *name, rc_mode *out);
+
+/* Create the runtime and attach the calling thread to it.  NULL with an
+ * error if cfg is invalid, a runtime already exists, or memory runs out. */
+rc_runtime *rc_runtime_new(const rc_config *cfg);
+
+/* Free the runtime: drains pending refcount merges, releases immortal
+ * objects and types.  Must be called by the thread that created it, after
+ * every started thread was joined.  Returns the number of mortal objects
+ * still alive (leaked; 0 when all is well), or -1 with an error (wrong
+ * thread, threads still running), in which case nothing is freed. */
+long rc_runtime_free(rc_runtime *rt);
+
+/* The runtime, borrowed; NULL if none. */
+rc_runtime *rc_runtime_current(void);
+
+/* The runtime's mode. */
+rc_mode rc_runtime_mode(const rc_runtime *rt);
+
+/* Start a thread that runs fn(arg) with its own thread state, attached.
+ * NULL with an error if no runtime, fn is NULL, or the thread cannot be
+ * created.  The handle must be joined. */
+rc_thread *rc_thread_start(void (*fn)(void *), void *arg);
+
+/* Wait for the thread to finish and free its handle.  The caller is
+ * detached while it waits (in gil mode it releases the GIL).  0, or -1 with
+ * an error (NULL handle, joining oneself). */
+int rc_thread_join(rc_thread *t);
+
+/* Give a thread not started by rc_thread_start (a foreign thread) a thread
+ * state, attached.  0, or -1 with an error (no runtime, already
+ * registered).  Pair with rc_thread_unregister before the thread exits. */
+int rc_thread_register(void);
+int rc_thread_unregister(void);
+
+/* Detach the calling thread before a blocking call; attach it again after
+ * (in gil mode: release and retake the GIL).  0, or -1 with an error if the
+ * thread has no state or is already in the requested state. */
+int rc_detach(void);
+int rc_attach(void);
+
+/* Eval breaker of the calling thread: non-zero when something asks it to
+ * stop at a safepoint (GIL drop request, pending refcount merges, ...).
+ * Written by any thread with an atomic or (release); read here relaxed and
+ * the slow path re-reads it with acquire. */
+extern _Thread_local _Atomic uintptr_t rc_tls_eval_breaker
+    __attribute__((tls_model("initial-exec")));
+
+void rc_safepoint_slow(void);
+
+/* A safepoint: a point where this thread may hand over the GIL, merge
+ * refcounts queued to it, or park for the collector.  One word is tested. */
+static inline void rc_safepoint(void)
+{
+    /* relaxed: a bit seen late is handled at the next safepoint. */
+    if (__builtin_expect(rc_atomic_load_relaxed(&rc_tls_eval_breaker) != 0, 0))
+        rc_safepoint_slow();
+}
+
+/* Per-thread GIL statistics of the calling thread (gil mode; zero
+ * otherwise). */
+typedef struct rc_gil_stats {
+    uint64_t acquisitions;   /* times the thread took the GIL */
+    uint64_t waits;          /* of those, times it had to wait */
+    uint64_t wait_ns;        /* total time spent waiting */
+    uint64_t drop_requests;  /* times it asked the holder to drop the GIL */
+} rc_gil_stats;
+int rc_gil_stats_get(rc_gil_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RCGC_RUNTIME_H */

@@ -1,0 +1,18 @@
+/* rcgc/testing.h: hooks for tests of rcgc itself; not for applications. */
+#ifndef RCGC_TESTING_H
+#define RCGC_TESTING_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Make the n-th memory allocation from now on the calling thread fail (1 =
+ * the next one); 0 turns injection off.  Every runtime allocation (objects,
+ * item arrays, tables, strings, queue nodes excepted) honours it. */
+void rc_testing_fail_alloc_after(long n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RCGC_TESTING_H */

@@ -1,0 +1,228 @@
+/* runtime/internal.h: struct layouts shared by the runtime's subsystems
+ * (types, thread states, the runtime) and their cross-file prototypes.
+ * Models: mimalloc's types.h, Lua's lstate.h.  Not installed.
+ *
+ * Thread rule, in short: a thread state is written by its own thread, except
+ * the fields marked otherwise; the runtime struct is written under the lock
+ * named beside each field.
+ */
+#ifndef RCGC_INTERNAL_H
+#define RCGC_INTERNAL_H
+
+#ifndef RCGC_BUILDING
+#error "runtime/internal.h is internal to rcgc (RCGC_BUILDING is not defined)"
+#endif
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcgc/rcgc.h"
+#include "rcgc/testing.h"
+#include "brc.h"
+#include "gil.h"
+
+#define RC_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define RC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RC_HIDDEN      __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------------ types */
+
+typedef void (*obj_dealloc_fn)(rc_object *o);
+typedef int (*obj_traverse_fn)(rc_object *o, rc_visit_fn visit, void *arg);
+typedef void (*obj_clear_fn)(rc_object *o);
+
+/* rc_type flags */
+#define RC_TYPE_GC          0x1u  /* instances carry a gc_head, traverse, clear */
+#define RC_TYPE_HEAP        0x2u  /* created by rc_type_new, freed with the runtime */
+#define RC_TYPE_WEAKREFABLE 0x4u  /* instances have a weakref list (weaklist_offset) */
+
+/* A type.  Built-in types are static const; heap types are made by
+ * rc_type_new and immutable after it returns. */
+struct rc_type {
+    const char *name;
+    uint32_t flags;              /* RC_TYPE_* */
+    uint32_t nslots;             /* instances: number of slots */
+    size_t basicsize;            /* object size, header included */
+    size_t weaklist_offset;      /* offset of the weakref list head, or 0 */
+    obj_dealloc_fn dealloc;      /* frees what the object owns, then obj_free */
+    obj_traverse_fn traverse;    /* GC types only */
+    obj_clear_fn clear;          /* GC types only */
+    rc_finalize_fn finalize;     /* optional, PEP 442 */
+    struct rc_type *next_heap;   /* heap types: runtime's list, under rt->mu */
+};
+
+/* Built-in types (defined in their .c files). */
+extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
+    rc_tuple_type, rc_list_type, rc_dict_type, rc_weakref_type;
+
+/* ob_flags */
+#define RC_OBF_STATIC      0x1u  /* statically allocated immortal: never freed */
+#define RC_OBF_IMMORTALIZED 0x2u /* heap object made immortal; runtime frees it */
+#define RC_OBF_INTERNED    0x4u  /* an interned str */
+
+/* ob_gc_bits */
+#define RC_GC_TRACKED      0x1u  /* in a GC list (containers) */
+#define RC_GC_FINALIZED    0x2u  /* finalizer has run (PEP 442: never again) */
+
+/* The GC links that precede every object of an RC_TYPE_GC type.  While the
+ * object is alive they link it into its GC list (the collector's, issue 4);
+ * after it is dead they may link it into its deallocating thread's trash
+ * stack (object.c). */
+struct gc_head {
+    struct gc_head *next;
+    struct gc_head *prev;
+};
+#define OBJ_GC_HEAD(o)  ((struct gc_head *)(o) - 1)
+#define GC_HEAD_OBJ(g)  ((rc_object *)((struct gc_head *)(g) + 1))
+
+static inline bool obj_is_gc(const rc_object *o)
+{
+    return (o->ob_type->flags & RC_TYPE_GC) != 0;
+}
+
+/* ---------------------------------------------------------- thread state */
+
+/* Per-thread state; one per attached-capable thread.  Owner thread writes
+ * everything unless a field says otherwise. */
+struct thr_state {
+    struct rc_runtime *rt;
+    uintptr_t tid;                /* unique id (ft modes) or RC_TID_GIL */
+    /* What a new (or resurrected) object is stamped with: see ref_stamp. */
+    uintptr_t stamp_tid;
+    uint32_t stamp_local;
+    intptr_t stamp_shared;
+    /* Points at the thread's rc_tls_eval_breaker; any thread may set bits
+     * through it (atomic or, release), only the owner clears them.  Valid
+     * while the state is registered (the registry lock guards lookups). */
+    _Atomic uintptr_t *eval_breaker;
+    bool attached;                /* owner only */
+    bool is_main;                 /* created the runtime */
+    /* Live-object accounting.  Owner writes with relaxed stores; other
+     * threads read relaxed (rc_live_objects is a snapshot). */
+    _Atomic uint64_t allocs;
+    _Atomic uint64_t frees;
+    /* Trashcan (object.c): depth of nested deallocations and the stack of
+     * containers whose deallocation was deferred to bound the C stack. */
+    int dealloc_depth;
+    struct gc_head *trash;
+    /* Fault injection (rc_testing_fail_alloc_after): 0 = off. */
+    long fail_countdown;
+    struct brc_thread_state brc;  /* merge queue (brc.h) */
+    struct gil_thread_state gil;  /* GIL statistics (gil.h) */
+    /* Runtime's list of thread states, under rt->mu. */
+    struct thr_state *next, *prev;
+};
+
+/* The calling thread's state, NULL if it has none.  Owner only. */
+extern _Thread_local struct thr_state *rc_tls_state
+    __attribute__((tls_model("initial-exec")));
+
+/* Eval-breaker bits. */
+#define RC_EB_GIL_DROP   0x1u   /* gil: a waiter asks the holder to drop it */
+#define RC_EB_BRC_MERGE  0x2u   /* ft: objects queued for merging */
+
+/* --------------------------------------------------------------- runtime */
+
+struct rc_runtime {
+    rc_config cfg;                  /* immutable after rc_runtime_new */
+    pthread_t main_thread;          /* immutable */
+    struct thr_state *main_state;   /* immutable */
+    pthread_mutex_t mu;             /* guards the fields below it */
+    struct thr_state *threads;      /* registered thread states */
+    long nthreads;                  /* registered, main included */
+    long nstarted;                  /* rc_thread_start'ed, not yet joined */
+    uint64_t dead_allocs, dead_frees; /* folded in from exited threads */
+    rc_type *heap_types;            /* rc_type_new'd types */
+    rc_object **immortals;          /* made immortal at run time */
+    size_t nimmortals, cap_immortals;
+    struct str_intern_table *interned; /* rc_str_intern; under mu */
+    _Atomic uintptr_t next_tid;     /* ft: next thread id (fetch_add) */
+    struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
+    struct gil_state gil;           /* gil mode only */
+    pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
+};
+
+/* The one runtime, NULL if none.  Written only by rc_runtime_new/free,
+ * which require that no other thread is attached; read by attached threads
+ * (happens-after their own start). */
+extern struct rc_runtime *rc_rt;
+
+/* --------------------------------------------------------------- errors */
+
+void err_set(rc_error_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Shorthands that return the failure value. */
+void *err_null(rc_error_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int err_int(rc_error_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void *err_nomem(void);                    /* MemoryError; returns NULL */
+/* TypeError "fn() argument must be X, not Y" (NULL reads "NULL"). */
+void *err_type_null(const char *fn, const char *want, rc_object *got);
+int err_type_int(const char *fn, const char *want, rc_object *got);
+/* The thread has no state: RuntimeError; returns NULL / -1. */
+void *err_no_thread_null(const char *fn);
+__attribute__((noreturn, format(printf, 1, 2))) void rc_fatal(const char *fmt, ...);
+
+/* --------------------------------------------------------------- memory */
+
+/* malloc/realloc/free for everything the runtime owns, honouring fault
+ * injection.  Failure returns NULL with MemoryError set. */
+void *mem_alloc(size_t n);
+void *mem_calloc(size_t n, size_t size);
+void *mem_realloc(void *p, size_t n);
+void mem_free(void *p);
+
+/* --------------------------------------------------------------- objects */
+
+/* A new object of type t, size bytes (>= sizeof(rc_object)), counts stamped
+ * for the calling thread, other fields zeroed.  GC types get their
+ * gc_head and RC_GC_TRACKED.  Runs a safepoint.  NULL with an error. */
+rc_object *obj_alloc(const rc_type *t, size_t size);
+/* Release the memory of a dead object (the last step of a dealloc). */
+void obj_free(rc_object *o);
+/* Called when an object's count reaches zero: finalizer (once), weakrefs,
+ * then the type's dealloc; bounded C-stack depth (trashcan). */
+void obj_dealloc(rc_object *o);
+/* Type check helpers. */
+static inline bool obj_is(const rc_object *o, const rc_type *t)
+{
+    return o != NULL && o->ob_type == t;
+}
+void obj_untrack(rc_object *o);   /* clear RC_GC_TRACKED (and unlink) */
+
+/* ------------------------------------------------------- reference counts */
+
+/* Stamp a new object's counts for thread ts (mode-dependent values held in
+ * the thread state; no branch on the mode). */
+static inline void ref_stamp(rc_object *o, const struct thr_state *ts)
+{
+    rc_atomic_store_relaxed(&o->ob_tid, ts->stamp_tid);          /* unpublished */
+    rc_atomic_store_relaxed(&o->ob_ref_local, ts->stamp_local);  /* unpublished */
+    rc_atomic_store_relaxed(&o->ob_ref_shared, ts->stamp_shared); /* unpublished */
+}
+/* Take a reference only if o is not already dying (weakrefs).  1 on
+ * success; 0 if o's count already reached zero.  o's memory must be valid,
+ * which the caller guarantees by a lock that o's deallocation also takes. */
+int ref_try_incref(rc_object *o);
+/* Mark o as one that threads without a reference may try_incref, so its
+ * death goes through a compare-and-swap (RC_REF_MAYBE_WEAKREF). */
+void ref_set_maybe_weakref(rc_object *o);
+/* Finalizer support: give a dead object one reference again (begin), then
+ * drop it and report whether the object was resurrected (end: 1) or is
+ * still dead (0). */
+void ref_resurrect_begin(rc_object *o, bool maybe_weakref);
+int ref_resurrect_end(rc_object *o);
+/* Merge o's counts on behalf of its owner (the owner is the caller, or has
+ * exited): adds extra, returns the merged total.  ob_tid and ob_ref_local
+ * become 0, the state RC_REF_MERGED. */
+intptr_t ref_merge(rc_object *o, intptr_t extra);
+
+/* --------------------------------------------------------- thread states */
+
+/* Create, register and attach a thread state for the calling thread (NULL
+ * with an error); detach, unregister and free it. */
+struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main);
+void thr_exit(struct thr_state *ts);
+
+#endif /* RCGC_INTERNAL_H */

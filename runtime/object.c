@@ -1,0 +1,226 @@
+/* runtime/object.c: allocating and deallocating objects; immortality; the
+ * None/True/False singletons.
+ *
+ * Deallocation order (obj_dealloc), as CPython's subtype_dealloc with
+ * PEP 442: the finalizer runs once (it may resurrect the object), then weak
+ * references are cleared and their callbacks run, then the type's dealloc
+ * drops what the object holds and frees it.
+ *
+ * The trashcan: deallocating a container drops its items, which may free
+ * containers in turn; past TRASH_MAX_DEPTH nested deallocations a
+ * container's deallocation is deferred to the thread's trash stack (linked
+ * through its gc_head, unused once the object is dead and untracked) and
+ * run by the outermost deallocation, so a list nested a million deep is
+ * freed in bounded C stack.  Thread rule: the trash stack and depth belong
+ * to the deallocating thread (thr_state, owner only).
+ *
+ * Live-object accounting: every obj_alloc counts one allocation and every
+ * obj_free of a mortal object one free on the calling thread's state;
+ * rc_make_immortal counts the object as gone from the mortal population.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "objects.h"
+#include "weakref.h"
+
+#define TRASH_MAX_DEPTH 50
+
+/* ------------------------------------------------------------ allocation */
+
+rc_object *obj_alloc(const rc_type *t, size_t size)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (RC_UNLIKELY(ts == NULL))
+        return err_no_thread_null(t->name);
+    rc_safepoint();
+    bool gc = (t->flags & RC_TYPE_GC) != 0;
+    size_t pre = gc ? sizeof(struct gc_head) : 0;
+    char *mem = mem_calloc(1, pre + size);
+    if (mem == NULL)
+        return NULL;
+    rc_object *o = (rc_object *)(mem + pre);
+    ref_stamp(o, ts);
+    o->ob_type = t;
+    if (gc)
+        o->ob_gc_bits = RC_GC_TRACKED;
+    /* relaxed: owner-written counter, read as a snapshot by others. */
+    rc_atomic_store_relaxed(&ts->allocs, rc_atomic_load_relaxed(&ts->allocs) + 1);
+    return o;
+}
+
+void obj_untrack(rc_object *o)
+{
+    o->ob_gc_bits &= (uint8_t)~RC_GC_TRACKED;
+}
+
+void obj_free(rc_object *o)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (!(o->ob_flags & RC_OBF_IMMORTALIZED))
+        rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
+    void *mem = obj_is_gc(o) ? (void *)OBJ_GC_HEAD(o) : (void *)o;
+#ifdef RCGC_DEBUG
+    /* Leave a recognisable pattern for a debugger (ASan poisons anyway). */
+    memset(o, 0xdb, sizeof *o);
+#endif
+    mem_free(mem);
+}
+
+/* ---------------------------------------------------------- deallocation */
+
+static void dealloc_now(struct thr_state *ts, rc_object *o)
+{
+    const rc_type *t = o->ob_type;
+    if (t->finalize != NULL && !(o->ob_gc_bits & RC_GC_FINALIZED)) {
+        /* PEP 442: run once, with one reference; it may resurrect. */
+        o->ob_gc_bits |= RC_GC_FINALIZED;
+        ref_resurrect_begin(o, (t->flags & RC_TYPE_WEAKREFABLE) != 0);
+        t->finalize(o);
+        if (ref_resurrect_end(o))
+            return;
+    }
+    if (t->flags & RC_TYPE_WEAKREFABLE)
+        weakref_clear_target(o);
+    if (o->ob_gc_bits & RC_GC_TRACKED)
+        obj_untrack(o);
+    ts->dealloc_depth++;
+    t->dealloc(o);
+    ts->dealloc_depth--;
+}
+
+void obj_dealloc(rc_object *o)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts->dealloc_depth >= TRASH_MAX_DEPTH && obj_is_gc(o)) {
+        /* Defer: the outermost obj_dealloc on this thread runs it. */
+        struct gc_head *g = OBJ_GC_HEAD(o);
+        g->next = ts->trash;
+        ts->trash = g;
+        return;
+    }
+    dealloc_now(ts, o);
+    if (ts->dealloc_depth == 0) {
+        while (ts->trash != NULL) {
+            struct gc_head *g = ts->trash;
+            ts->trash = g->next;
+            dealloc_now(ts, GC_HEAD_OBJ(g));
+        }
+    }
+}
+
+/* ------------------------------------------------------------ immortality */
+
+int rc_make_immortal(rc_object *o)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (o == NULL)
+        return err_int(RC_ERR_TYPE, "rc_make_immortal() argument must be an object, not NULL");
+    if (ts == NULL) {
+        err_no_thread_null("rc_make_immortal");
+        return -1;
+    }
+    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL) {
+        rc_decref(o);   /* no-op; the caller's reference is consumed */
+        return 0;
+    }
+    struct rc_runtime *rt = ts->rt;
+    pthread_mutex_lock(&rt->mu);
+    if (rt->nimmortals == rt->cap_immortals) {
+        size_t cap = rt->cap_immortals ? rt->cap_immortals * 2 : 16;
+        rc_object **a = mem_realloc(rt->immortals, cap * sizeof *a);
+        if (a == NULL) {
+            pthread_mutex_unlock(&rt->mu);
+            return -1;
+        }
+        rt->immortals = a;
+        rt->cap_immortals = cap;
+    }
+    rt->immortals[rt->nimmortals++] = o;
+    pthread_mutex_unlock(&rt->mu);
+    /* From here on no count of o is ever written again, so the other
+     * counts' values do not matter; the caller's reference is absorbed.
+     * relaxed: a thread that still reads the old local count takes a path
+     * that is correct for a mortal object it holds a reference to.
+     * Objects should be made immortal before they are shared. */
+    o->ob_flags |= RC_OBF_IMMORTALIZED;
+    rc_atomic_store_relaxed(&o->ob_ref_local, RC_REF_IMMORTAL);
+    rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
+    return 0;
+}
+
+void obj_release_immortals(struct rc_runtime *rt)
+{
+    /* Shutdown, single thread.  First drop every reference immortal
+     * containers hold (they may point at each other), then free them. */
+    for (size_t i = 0; i < rt->nimmortals; i++) {
+        rc_object *o = rt->immortals[i];
+        if (obj_is_gc(o))
+            o->ob_type->clear(o);
+    }
+    struct thr_state *ts = rc_tls_state;
+    for (size_t i = 0; i < rt->nimmortals; i++) {
+        rc_object *o = rt->immortals[i];
+        ref_stamp(o, ts);            /* mortal again, one reference */
+        o->ob_gc_bits |= RC_GC_FINALIZED;  /* no finalizers at shutdown */
+        rc_decref(o);
+    }
+    mem_free(rt->immortals);
+    rt->immortals = NULL;
+    rt->nimmortals = rt->cap_immortals = 0;
+}
+
+size_t rc_live_objects(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->mu);
+    int64_t live = (int64_t)(rt->dead_allocs - rt->dead_frees);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
+        /* relaxed: a snapshot; see struct thr_state. */
+        live += (int64_t)(rc_atomic_load_relaxed(&t->allocs) - rc_atomic_load_relaxed(&t->frees));
+    pthread_mutex_unlock(&rt->mu);
+    return live > 0 ? (size_t)live : 0;
+}
+
+const rc_type *rc_type_of(rc_object *o)
+{
+    if (o == NULL)
+        return err_null(RC_ERR_TYPE, "rc_type_of() argument must be an object, not NULL");
+    return o->ob_type;
+}
+
+const char *rc_type_name(const rc_type *t)
+{
+    if (t == NULL)
+        return err_null(RC_ERR_TYPE, "rc_type_name() argument must be a type, not NULL");
+    return t->name;
+}
+
+/* ------------------------------------------------- None, True and False */
+
+static void static_dealloc(rc_object *o)
+{
+    rc_fatal("deallocating the immortal %s singleton", o->ob_type->name);
+}
+
+const rc_type rc_none_type = {.name = "NoneType", .basicsize = sizeof(rc_object),
+                              .dealloc = static_dealloc};
+const rc_type rc_bool_type = {.name = "bool", .basicsize = sizeof(rc_object),
+                              .dealloc = static_dealloc};
+
+#define STATIC_OBJECT(type)                                                   \
+    {.ob_tid = RC_TID_NONE, .ob_flags = RC_OBF_STATIC,                       \
+     .ob_ref_local = RC_REF_IMMORTAL, .ob_ref_shared = 0, .ob_type = &(type)}
+
+static rc_object none_object = STATIC_OBJECT(rc_none_type);
+static rc_object true_object = STATIC_OBJECT(rc_bool_type);
+static rc_object false_object = STATIC_OBJECT(rc_bool_type);
+
+rc_object *rc_none(void) { return &none_object; }
+rc_object *rc_true(void) { return &true_object; }
+rc_object *rc_false(void) { return &false_object; }
+rc_object *rc_bool(int v) { return v ? &true_object : &false_object; }

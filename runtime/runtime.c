@@ -1,0 +1,154 @@
+/* runtime/runtime.c: creating and freeing the runtime.
+ *
+ * At most one runtime exists at a time.  rc_rt is written only here, by
+ * rc_runtime_new (before any other thread of this runtime exists) and by
+ * rc_runtime_free (after every such thread was joined), under
+ * runtime_create_mu; threads read it after their creation, which
+ * happens-after rc_runtime_new.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects.h"
+
+struct rc_runtime *rc_rt;
+static pthread_mutex_t runtime_create_mu = PTHREAD_MUTEX_INITIALIZER;
+
+rc_config rc_config_default(void)
+{
+    rc_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mode = RC_MODE_GIL;
+    cfg.switch_interval_us = 5000;
+    return cfg;
+}
+
+static const char *const mode_names[RC_MODE_COUNT] = {"gil", "ft", "ft-atomic"};
+
+const char *rc_mode_name(rc_mode mode)
+{
+    return (unsigned)mode < RC_MODE_COUNT ? mode_names[mode] : NULL;
+}
+
+int rc_mode_from_name(const char *name, rc_mode *out)
+{
+    if (out == NULL)
+        return err_int(RC_ERR_TYPE, "rc_mode_from_name() output must not be NULL");
+    for (int m = 0; m < RC_MODE_COUNT; m++) {
+        if (name != NULL && strcmp(name, mode_names[m]) == 0) {
+            *out = (rc_mode)m;
+            return 0;
+        }
+    }
+    return err_int(RC_ERR_VALUE, "unknown mode '%s' (valid: gil, ft, ft-atomic)",
+                   name != NULL ? name : "(null)");
+}
+
+rc_mode rc_runtime_mode(const rc_runtime *rt)
+{
+    return rt != NULL ? rt->cfg.mode : RC_MODE_GIL;
+}
+
+rc_runtime *rc_runtime_current(void)
+{
+    return rc_rt;
+}
+
+rc_runtime *rc_runtime_new(const rc_config *cfg)
+{
+    rc_config c = cfg != NULL ? *cfg : rc_config_default();
+    if ((unsigned)c.mode >= RC_MODE_COUNT)
+        return err_null(RC_ERR_VALUE, "rc_runtime_new(): mode %d is not valid "
+                        "(valid: RC_MODE_GIL, RC_MODE_FT, RC_MODE_FT_ATOMIC)", (int)c.mode);
+    if (c.switch_interval_us <= 0)
+        return err_null(RC_ERR_VALUE, "rc_runtime_new(): switch_interval_us must be > 0, not %ld",
+                        c.switch_interval_us);
+    pthread_mutex_lock(&runtime_create_mu);
+    if (rc_rt != NULL) {
+        pthread_mutex_unlock(&runtime_create_mu);
+        return err_null(RC_ERR_RUNTIME, "rc_runtime_new(): a runtime already exists "
+                        "(free it with rc_runtime_free first)");
+    }
+    if (rc_tls_state != NULL) {
+        pthread_mutex_unlock(&runtime_create_mu);
+        return err_null(RC_ERR_RUNTIME, "rc_runtime_new(): this thread still has a thread state");
+    }
+    struct rc_runtime *rt = calloc(1, sizeof *rt);
+    if (rt == NULL) {
+        pthread_mutex_unlock(&runtime_create_mu);
+        return err_nomem();
+    }
+    rt->cfg = c;
+    rt->main_thread = pthread_self();
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_mutex_init(&rt->weakref_mu, NULL);
+    brc_init(&rt->brc);
+    gil_init(&rt->gil, c.switch_interval_us);
+    rc_rt = rt;
+    rt->main_state = thr_enter(rt, true);
+    if (rt->main_state == NULL) {
+        rc_rt = NULL;
+        gil_fini(&rt->gil);
+        brc_fini(&rt->brc);
+        pthread_mutex_destroy(&rt->weakref_mu);
+        pthread_mutex_destroy(&rt->mu);
+        free(rt);
+        pthread_mutex_unlock(&runtime_create_mu);
+        return NULL;
+    }
+    pthread_mutex_unlock(&runtime_create_mu);
+    return rt;
+}
+
+long rc_runtime_free(rc_runtime *rt)
+{
+    if (rt == NULL)
+        return err_int(RC_ERR_TYPE, "rc_runtime_free() argument must be a runtime, not NULL");
+    if (rt != rc_rt)
+        return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): not the current runtime");
+    struct thr_state *ts = rc_tls_state;
+    if (ts != rt->main_state)
+        return err_int(RC_ERR_RUNTIME,
+                       "rc_runtime_free(): must be called by the thread that created the runtime");
+    if (!ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): the thread is detached (rc_attach first)");
+    pthread_mutex_lock(&rt->mu);
+    long others = rt->nthreads - 1, started = rt->nstarted;
+    pthread_mutex_unlock(&rt->mu);
+    if (others > 0 || started > 0)
+        return err_int(RC_ERR_RUNTIME,
+                       "rc_runtime_free(): %ld thread(s) still running or not joined", 
+                       started > others ? started : others);
+
+    /* Objects freed by exited threads may be queued to us. */
+    if (rt->cfg.mode == RC_MODE_FT)
+        brc_merge_queued(ts);
+    obj_release_immortals(rt);
+    str_intern_fini(rt);
+    pthread_mutex_lock(&rt->mu);
+    rc_type *types = rt->heap_types;
+    rt->heap_types = NULL;
+    pthread_mutex_unlock(&rt->mu);
+
+    pthread_mutex_lock(&runtime_create_mu);
+    thr_exit(ts);   /* merges anything still queued; folds its counters */
+    rc_rt = NULL;
+    pthread_mutex_unlock(&runtime_create_mu);
+    /* Every thread state is gone and folded into the dead totals. */
+    long leaked = (long)(rt->dead_allocs - rt->dead_frees);
+    /* Heap types last: leaked objects (if any) still point at them, but a
+     * leaked object is never touched again by the runtime. */
+    while (types != NULL) {
+        rc_type *next = types->next_heap;
+        free((char *)types->name);
+        free(types);
+        types = next;
+    }
+    gil_fini(&rt->gil);
+    brc_fini(&rt->brc);
+    pthread_mutex_destroy(&rt->weakref_mu);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+    return leaked;
+}

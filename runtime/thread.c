@@ -1,0 +1,296 @@
+/* runtime/thread.c: thread states, attach/detach, safepoints, and the
+ * rc_thread_start/join API.
+ *
+ * A thread state is created and registered by its own thread (thr_enter),
+ * and unregistered and freed by its own thread (thr_exit); in between, other
+ * threads reach it only through the runtime's list (under rt->mu: counters,
+ * for rc_live_objects) and the BRC buckets (under a bucket mutex: queueing an
+ * object to it).  Thread ids are unique for the life of the process, so an
+ * object that names an exited owner can never be mistaken for another
+ * thread's: the merge queue lookup fails and the finder merges it
+ * (brc_queue_object).
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects.h"
+
+_Thread_local struct thr_state *rc_tls_state;
+_Thread_local _Atomic uintptr_t rc_tls_eval_breaker;
+
+/* Next ft-mode thread id; never reused within the process. */
+static _Atomic uintptr_t next_tid = RC_TID_FIRST;
+
+struct rc_thread {
+    pthread_t pthread;
+    void (*fn)(void *);
+    void *arg;
+    bool failed;              /* the thread could not get a state; set before exit */
+    char error[200];          /* why; read by the joiner after pthread_join */
+};
+
+/* ------------------------------------------------------ attach / detach */
+
+static void thr_take(struct thr_state *ts)
+{
+    if (ts->rt->cfg.mode == RC_MODE_GIL)
+        gil_take(&ts->rt->gil, ts);
+    ts->attached = true;
+}
+
+static void thr_release(struct thr_state *ts, bool forced)
+{
+    ts->attached = false;
+    if (ts->rt->cfg.mode == RC_MODE_GIL)
+        gil_drop(&ts->rt->gil, ts, forced);
+}
+
+int rc_detach(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null("rc_detach");
+        return -1;
+    }
+    if (!ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_detach(): the thread is already detached");
+    thr_release(ts, false);
+    return 0;
+}
+
+int rc_attach(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null("rc_attach");
+        return -1;
+    }
+    if (ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_attach(): the thread is already attached");
+    thr_take(ts);
+    /* Anything queued while we were away is merged now. */
+    rc_safepoint();
+    return 0;
+}
+
+void rc_safepoint_slow(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL || !ts->attached)
+        return;
+    /* acquire: pairs with the release or of the thread that set the bit
+     * (brc_queue_object, gil_take). */
+    uintptr_t bits = rc_atomic_load_acquire(&rc_tls_eval_breaker);
+    if (bits & RC_EB_BRC_MERGE) {
+        /* Clear first: an object queued after this point sets it again. */
+        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_BRC_MERGE);
+        brc_merge_queued(ts);
+    }
+    if (bits & RC_EB_GIL_DROP) {
+        /* gil_take clears the bit when we get the GIL back. */
+        thr_release(ts, true);
+        thr_take(ts);
+    }
+}
+
+int rc_gil_stats_get(rc_gil_stats *out)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (out == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gil_stats_get() argument must be a pointer, not NULL");
+    if (ts == NULL) {
+        err_no_thread_null("rc_gil_stats_get");
+        return -1;
+    }
+    out->acquisitions = ts->gil.acquisitions;
+    out->waits = ts->gil.waits;
+    out->wait_ns = ts->gil.wait_ns;
+    out->drop_requests = ts->gil.drop_requests;
+    return 0;
+}
+
+/* ------------------------------------------------ thread state lifetime */
+
+/* Create, register and attach a state for the calling thread.  NULL with an
+ * error if memory runs out. */
+struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
+{
+    struct thr_state *ts = calloc(1, sizeof *ts);
+    if (ts == NULL)
+        return err_nomem();
+    ts->rt = rt;
+    ts->is_main = is_main;
+    ts->eval_breaker = &rc_tls_eval_breaker;
+    rc_atomic_store_relaxed(&rc_tls_eval_breaker, 0);  /* own TLS, unpublished */
+    /* Unique id (relaxed: only uniqueness matters). */
+    uintptr_t id = rc_atomic_add_relaxed(&next_tid, 1);
+    switch (rt->cfg.mode) {
+    case RC_MODE_GIL:
+        /* Every thread is "the owner" of every object: plain counting,
+         * made safe by the GIL. */
+        ts->tid = RC_TID_GIL;
+        ts->stamp_tid = RC_TID_GIL;
+        ts->stamp_local = 1;
+        ts->stamp_shared = 0;
+        break;
+    case RC_MODE_FT:
+        ts->tid = id;
+        ts->stamp_tid = id;
+        ts->stamp_local = 1;
+        ts->stamp_shared = 0;
+        break;
+    case RC_MODE_FT_ATOMIC:
+        /* Objects belong to no thread and start merged with one
+         * reference: every op is one atomic op on the shared count. */
+        ts->tid = id;
+        ts->stamp_tid = RC_TID_NONE;
+        ts->stamp_local = 0;
+        ts->stamp_shared = RC_REF_ONE_SHARED | RC_REF_MERGED;
+        break;
+    }
+    rc_tls_state = ts;
+    rc_tls_tid = ts->tid;
+    pthread_mutex_lock(&rt->mu);
+    ts->next = rt->threads;
+    if (rt->threads != NULL)
+        rt->threads->prev = ts;
+    rt->threads = ts;
+    rt->nthreads++;
+    pthread_mutex_unlock(&rt->mu);
+    if (rt->cfg.mode == RC_MODE_FT)
+        brc_register(&rt->brc, ts);
+    thr_take(ts);
+    return ts;
+}
+
+/* Detach, unregister and free the calling thread's state. */
+void thr_exit(struct thr_state *ts)
+{
+    struct rc_runtime *rt = ts->rt;
+    if (!ts->attached)
+        thr_take(ts);
+    /* Merge what was queued to us while still attached: merging may free
+     * objects. */
+    if (rt->cfg.mode == RC_MODE_FT)
+        brc_unregister(&rt->brc, ts);
+    thr_release(ts, false);
+    pthread_mutex_lock(&rt->mu);
+    if (ts->prev != NULL)
+        ts->prev->next = ts->next;
+    else
+        rt->threads = ts->next;
+    if (ts->next != NULL)
+        ts->next->prev = ts->prev;
+    rt->nthreads--;
+    rt->dead_allocs += rc_atomic_load_relaxed(&ts->allocs);  /* own counters */
+    rt->dead_frees += rc_atomic_load_relaxed(&ts->frees);
+    pthread_mutex_unlock(&rt->mu);
+    rc_tls_state = NULL;
+    rc_tls_tid = RC_TID_UNREGISTERED;
+    free(ts);
+}
+
+/* ------------------------------------------------------ rc_thread_start */
+
+static void *thread_main(void *p)
+{
+    rc_thread *t = p;
+    struct rc_runtime *rt = rc_rt;
+    struct thr_state *ts = thr_enter(rt, false);
+    if (ts == NULL) {
+        t->failed = true;
+        strncpy(t->error, rc_error_message(), sizeof t->error - 1);
+        return NULL;
+    }
+    t->fn(t->arg);
+    thr_exit(ts);
+    return NULL;
+}
+
+rc_thread *rc_thread_start(void (*fn)(void *), void *arg)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL)
+        return err_no_thread_null("rc_thread_start");
+    if (fn == NULL)
+        return err_null(RC_ERR_TYPE, "rc_thread_start() function must not be NULL");
+    rc_thread *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return err_nomem();
+    t->fn = fn;
+    t->arg = arg;
+    pthread_mutex_lock(&ts->rt->mu);
+    ts->rt->nstarted++;
+    pthread_mutex_unlock(&ts->rt->mu);
+    int rc = pthread_create(&t->pthread, NULL, thread_main, t);
+    if (rc != 0) {
+        pthread_mutex_lock(&ts->rt->mu);
+        ts->rt->nstarted--;
+        pthread_mutex_unlock(&ts->rt->mu);
+        free(t);
+        return err_null(RC_ERR_RUNTIME, "rc_thread_start(): cannot create a thread: %s",
+                        strerror(rc));
+    }
+    return t;
+}
+
+int rc_thread_join(rc_thread *t)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (t == NULL)
+        return err_int(RC_ERR_TYPE, "rc_thread_join() argument must be a thread, not NULL");
+    if (ts == NULL) {
+        err_no_thread_null("rc_thread_join");
+        return -1;
+    }
+    if (pthread_equal(t->pthread, pthread_self()))
+        return err_int(RC_ERR_RUNTIME, "rc_thread_join(): a thread cannot join itself");
+    bool was_attached = ts->attached;
+    if (was_attached)
+        thr_release(ts, false);
+    int rc = pthread_join(t->pthread, NULL);
+    if (was_attached)
+        thr_take(ts);
+    if (rc != 0) {
+        /* Not joined: the handle stays valid and nstarted unchanged. */
+        return err_int(RC_ERR_RUNTIME, "rc_thread_join(): %s", strerror(rc));
+    }
+    pthread_mutex_lock(&ts->rt->mu);
+    ts->rt->nstarted--;
+    pthread_mutex_unlock(&ts->rt->mu);
+    bool failed = t->failed;
+    if (failed)
+        err_set(RC_ERR_RUNTIME, "rc_thread_join(): the thread could not start: %s", t->error);
+    free(t);
+    if (was_attached)
+        rc_safepoint();
+    return failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------ foreign threads */
+
+int rc_thread_register(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL) {
+        err_no_thread_null("rc_thread_register");
+        return -1;
+    }
+    if (rc_tls_state != NULL)
+        return err_int(RC_ERR_RUNTIME, "rc_thread_register(): the thread is already registered");
+    return thr_enter(rt, false) != NULL ? 0 : -1;
+}
+
+int rc_thread_unregister(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL)
+        return err_int(RC_ERR_RUNTIME, "rc_thread_unregister(): the thread is not registered");
+    if (ts->is_main)
+        return err_int(RC_ERR_RUNTIME,
+                       "rc_thread_unregister(): the runtime's creating thread "
+                       "leaves with rc_runtime_free");
+    thr_exit(ts);
+    return 0;
+}

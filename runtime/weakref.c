@@ -1,0 +1,123 @@
+/* runtime/weakref.c: weak references with callbacks.
+ *
+ * A weakref holds a borrowed pointer to its target and sits in the target's
+ * weakref list; both are under rt->weakref_mu (a leaf lock: no object code
+ * runs under it).  The target's death (obj_dealloc -> weakref_clear_target)
+ * detaches every weakref under the lock, then runs the callbacks of those
+ * weakrefs it could still take a reference to, outside the lock, most
+ * recent first (as CPython).  rc_weakref_get takes a reference to the
+ * target under the lock only if the target is not already dying
+ * (ref_try_incref); targets and weakrefs are marked MAYBE_WEAKREF so that
+ * their deaths are decided by a compare-and-swap that try_incref respects.
+ */
+#define RCGC_BUILDING 1
+#include "objects.h"
+#include "weakref.h"
+
+static struct rc_weakref **weaklist_of(rc_object *target)
+{
+    return (struct rc_weakref **)((char *)target + target->ob_type->weaklist_offset);
+}
+
+int rc_is_weakref(rc_object *o)
+{
+    return obj_is(o, &rc_weakref_type);
+}
+
+static void weakref_dealloc(rc_object *o)
+{
+    struct rc_weakref *wr = (struct rc_weakref *)o;
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    if (wr->target != NULL) {
+        if (wr->prev != NULL)
+            wr->prev->next = wr->next;
+        else
+            *weaklist_of(wr->target) = wr->next;
+        if (wr->next != NULL)
+            wr->next->prev = wr->prev;
+        wr->target = NULL;
+    }
+    pthread_mutex_unlock(mu);
+    obj_free(o);
+}
+
+const rc_type rc_weakref_type = {
+    .name = "weakref",
+    .basicsize = sizeof(struct rc_weakref),
+    .dealloc = weakref_dealloc,
+};
+
+rc_object *rc_weakref_new(rc_object *target, rc_weakref_callback callback, void *arg)
+{
+    if (target == NULL)
+        return err_null(RC_ERR_TYPE, "rc_weakref_new() target must be an object, not NULL");
+    if (!(target->ob_type->flags & RC_TYPE_WEAKREFABLE))
+        return err_null(RC_ERR_TYPE, "cannot create weak reference to '%s' object",
+                        target->ob_type->name);
+    rc_object *o = obj_alloc(&rc_weakref_type, sizeof(struct rc_weakref));
+    if (o == NULL)
+        return NULL;
+    struct rc_weakref *wr = (struct rc_weakref *)o;
+    wr->callback = callback;
+    wr->arg = arg;
+    ref_set_maybe_weakref(target);
+    ref_set_maybe_weakref(o);   /* weakref_clear_target try_increfs it */
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    struct rc_weakref **head = weaklist_of(target);
+    wr->target = target;
+    wr->prev = NULL;
+    wr->next = *head;
+    if (*head != NULL)
+        (*head)->prev = wr;
+    *head = wr;
+    pthread_mutex_unlock(mu);
+    return o;
+}
+
+rc_object *rc_weakref_get(rc_object *o)
+{
+    if (!rc_is_weakref(o))
+        return err_type_null("rc_weakref_get", "a weakref", o);
+    struct rc_weakref *wr = (struct rc_weakref *)o;
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    rc_object *t = wr->target;
+    if (t != NULL && !ref_try_incref(t))
+        t = NULL;   /* dying: its weakref_clear_target is waiting for the lock */
+    pthread_mutex_unlock(mu);
+    return t;
+}
+
+void weakref_clear_target(rc_object *o)
+{
+    struct rc_weakref **head = weaklist_of(o);
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    struct rc_weakref *run = NULL, **tail = &run;
+    pthread_mutex_lock(mu);
+    struct rc_weakref *wr = *head;
+    *head = NULL;
+    while (wr != NULL) {
+        struct rc_weakref *next = wr->next;
+        wr->target = NULL;
+        wr->prev = wr->next = NULL;
+        /* A weakref that is itself dying gets no callback (CPython's rule);
+         * its deallocation finds target == NULL and leaves the list. */
+        if (wr->callback != NULL && ref_try_incref(&wr->ob)) {
+            *tail = wr;
+            tail = &wr->next;
+        }
+        wr = next;
+    }
+    pthread_mutex_unlock(mu);
+    /* Outside the lock: the callbacks may do anything.  `next` links only
+     * weakrefs we hold a reference to. */
+    while (run != NULL) {
+        struct rc_weakref *next = run->next;
+        run->next = NULL;
+        run->callback(&run->ob, run->arg);
+        rc_decref(&run->ob);
+        run = next;
+    }
+}

@@ -1,0 +1,332 @@
+/* tests/unit/test_instance.c: user-defined types, instances and their
+ * slots, finalizers (run once, resurrection), weak references and their
+ * callbacks, and deallocation of deep instance chains (trashcan).
+ */
+#include "harness.h"
+
+#include <string.h>
+
+static void test_type_and_slots(void **state)
+{
+    rc_type *T = rc_type_new("Point", 2, NULL);
+    assert_non_null(T);
+    assert_string_equal("Point", rc_type_name(T));
+    rc_object *p = rc_instance_new(T);
+    assert_non_null(p);
+    assert_true(rc_type_of(p) == T);
+    assert_int_equal(1, rc_is_instance(p));
+    assert_int_equal(2, rc_instance_nslots(p));
+    assert_int_equal(1, rc_gc_is_tracked(p));
+    rc_object *v = rc_slot_get(p, 0);
+    assert_true(v == rc_none());
+    rc_decref(v);
+    rc_object *x = rc_int_new(100000);
+    assert_int_equal(0, rc_slot_set(p, 1, x));
+    assert_int_equal(2, rc_refcount(x));
+    v = rc_slot_get(p, 1);
+    assert_true(v == x);
+    assert_int_equal(3, rc_refcount(x));
+    rc_decref(v);
+    assert_int_equal(0, rc_slot_set(p, 1, rc_none()));   /* drops x */
+    assert_int_equal(1, rc_refcount(x));
+    assert_int_equal(0, rc_slot_set(p, 0, x));
+    rc_decref(x);
+    rc_decref(p);   /* frees p and x */
+}
+
+static void test_type_bad_input(void **state)
+{
+    assert_null(rc_type_new(NULL, 1, NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_type_new("Huge", (size_t)1 << 40, NULL));
+    assert_error(RC_ERR_VALUE);
+    assert_null(rc_instance_new(NULL));
+    assert_error(RC_ERR_TYPE);
+    rc_object *l = rc_list_new();
+    assert_null(rc_instance_new((rc_type *)rc_type_of(l)));
+    assert_error(RC_ERR_TYPE);
+    rc_type *T = rc_type_new("T", 1, NULL);
+    rc_object *o = rc_instance_new(T);
+    assert_null(rc_slot_get(o, 1));
+    assert_error(RC_ERR_INDEX);
+    assert_int_equal(-1, rc_slot_set(o, 5, l));
+    assert_error(RC_ERR_INDEX);
+    assert_int_equal(-1, rc_slot_set(o, 0, NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_slot_get(l, 0));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_slot_get(NULL, 0));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_slot_set(NULL, 0, l));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_instance_nslots(l));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(0, rc_is_instance(NULL));
+    assert_int_equal(0, rc_is_instance(l));
+    rc_testing_fail_alloc_after(1);
+    assert_null(rc_instance_new(T));
+    assert_error(RC_ERR_MEMORY);
+    rc_testing_fail_alloc_after(1);
+    assert_null(rc_type_new("NoMemory", 0, NULL));
+    assert_error(RC_ERR_MEMORY);
+    rc_decref(o);
+    rc_decref(l);
+}
+
+/* ---- finalizers ---- */
+
+static int finalized;
+static long refcount_in_finalizer;
+static rc_object *resurrect_into;   /* a list, or NULL */
+
+static void finalizer(rc_object *self)
+{
+    finalized++;
+    refcount_in_finalizer = rc_refcount(self);
+    if (resurrect_into != NULL)
+        rc_list_append(resurrect_into, self);
+}
+
+static void test_finalizer_runs_once(void **state)
+{
+    finalized = 0;
+    resurrect_into = NULL;
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Fin", 1, finalizer);
+    rc_object *o = rc_instance_new(T);
+    rc_object *payload = rc_str_new("payload");
+    rc_slot_set(o, 0, payload);
+    rc_decref(payload);
+    rc_decref(o);
+    assert_int_equal(1, finalized);
+    assert_int_equal(1, refcount_in_finalizer);   /* the finalizer's own reference */
+    assert_int_equal(live, rc_live_objects());    /* payload went with it */
+}
+
+static void test_finalizer_resurrects_once(void **state)
+{
+    finalized = 0;
+    size_t live = rc_live_objects();
+    rc_object *keep = rc_list_new();
+    resurrect_into = keep;
+    rc_type *T = rc_type_new("Phoenix", 1, finalizer);
+    rc_object *o = rc_instance_new(T);
+    rc_object *v = rc_int_new(4242);
+    rc_slot_set(o, 0, v);
+    rc_decref(v);
+    rc_decref(o);
+    assert_int_equal(1, finalized);
+    /* Resurrected: alive in `keep`, its slot intact. */
+    assert_int_equal(1, rc_list_len(keep));
+    rc_object *back = rc_list_get(keep, 0);
+    assert_true(back == o);
+    assert_int_equal(2, rc_refcount(back));
+    rc_object *slot = rc_slot_get(back, 0);
+    assert_int_equal(4242, rc_int_value(slot));
+    rc_decref(slot);
+    rc_decref(back);
+    /* Dying again: the finalizer is not run a second time. */
+    resurrect_into = NULL;
+    rc_object *popped = rc_list_pop(keep, -1);
+    rc_decref(popped);
+    assert_int_equal(1, finalized);
+    rc_decref(keep);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* ---- weak references ---- */
+
+struct cb_log {
+    int calls;
+    rc_object *weakref_seen;
+    rc_object *target_then;   /* what rc_weakref_get returned in the callback */
+};
+
+static void weak_callback(rc_object *wr, void *arg)
+{
+    struct cb_log *log = arg;
+    log->calls++;
+    log->weakref_seen = wr;
+    log->target_then = rc_weakref_get(wr);
+}
+
+static void test_weakref_basics(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Target", 0, NULL);
+    rc_object *t = rc_instance_new(T);
+    struct cb_log log = {0};
+    rc_object *wr = rc_weakref_new(t, weak_callback, &log);
+    assert_non_null(wr);
+    assert_int_equal(1, rc_is_weakref(wr));
+    assert_int_equal(0, rc_gc_is_tracked(wr));
+    assert_int_equal(1, rc_refcount(t));   /* a weak reference counts nothing */
+    rc_object *got = rc_weakref_get(wr);
+    assert_true(got == t);
+    assert_int_equal(2, rc_refcount(t));
+    rc_decref(got);
+    rc_decref(t);   /* dies: callback with the weakref, target gone */
+    assert_int_equal(1, log.calls);
+    assert_true(log.weakref_seen == wr);
+    assert_null(log.target_then);
+    rc_error_clear();
+    assert_null(rc_weakref_get(wr));
+    assert_int_equal(RC_ERR_NONE, rc_error_occurred());   /* dead target is not an error */
+    rc_decref(wr);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_weakref_dead_first_gets_no_callback(void **state)
+{
+    rc_type *T = rc_type_new("Target", 0, NULL);
+    rc_object *t = rc_instance_new(T);
+    struct cb_log a = {0}, b = {0};
+    rc_object *wa = rc_weakref_new(t, weak_callback, &a);
+    rc_object *wb = rc_weakref_new(t, weak_callback, &b);
+    rc_object *wc = rc_weakref_new(t, NULL, NULL);   /* no callback */
+    rc_decref(wa);   /* gone before the target: unlinked, never called */
+    rc_decref(t);
+    assert_int_equal(0, a.calls);
+    assert_int_equal(1, b.calls);
+    assert_null(rc_weakref_get(wc));
+    rc_decref(wb);
+    rc_decref(wc);
+}
+
+static rc_object *weak_to_self;
+
+static void finalizer_uses_weakref(rc_object *self)
+{
+    /* During finalization the object is alive, so its weakrefs still
+     * work; taking a reference and dropping it must not re-trigger
+     * anything. */
+    rc_object *me = rc_weakref_get(weak_to_self);
+    assert_true(me == self);
+    rc_decref(me);
+    finalized++;
+}
+
+static void test_weakref_in_finalizer(void **state)
+{
+    finalized = 0;
+    rc_type *T = rc_type_new("SelfWeak", 0, finalizer_uses_weakref);
+    rc_object *o = rc_instance_new(T);
+    weak_to_self = rc_weakref_new(o, NULL, NULL);
+    rc_decref(o);
+    assert_int_equal(1, finalized);
+    assert_null(rc_weakref_get(weak_to_self));
+    rc_decref(weak_to_self);
+}
+
+static void test_weakref_bad_input(void **state)
+{
+    assert_null(rc_weakref_new(NULL, NULL, NULL));
+    assert_error(RC_ERR_TYPE);
+    rc_object *l = rc_list_new();
+    assert_null(rc_weakref_new(l, NULL, NULL));
+    assert_int_equal(RC_ERR_TYPE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "cannot create weak reference to 'list'"));
+    rc_error_clear();
+    assert_null(rc_weakref_new(rc_none(), NULL, NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_weakref_get(l));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_weakref_get(NULL));
+    assert_error(RC_ERR_TYPE);
+    rc_type *T = rc_type_new("T", 0, NULL);
+    rc_object *t = rc_instance_new(T);
+    rc_object *wr = rc_weakref_new(t, NULL, NULL);
+    assert_null(rc_weakref_new(wr, NULL, NULL));   /* weakrefs are not weakrefable */
+    assert_error(RC_ERR_TYPE);
+    rc_testing_fail_alloc_after(1);
+    assert_null(rc_weakref_new(t, NULL, NULL));
+    assert_error(RC_ERR_MEMORY);
+    rc_decref(wr);
+    rc_decref(t);
+    rc_decref(l);
+}
+
+/* ---- traverse / clear ---- */
+
+static int count_visits(rc_object *o, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void test_traverse_and_clear(void **state)
+{
+    rc_type *T = rc_type_new("Pair", 2, NULL);
+    rc_object *p = rc_instance_new(T);
+    rc_object *a = rc_str_new("a"), *b = rc_list_new();
+    rc_slot_set(p, 0, a);
+    rc_slot_set(p, 1, b);
+    int n = 0;
+    assert_int_equal(0, rc_traverse(p, count_visits, &n));
+    assert_int_equal(2, n);
+    rc_object *refs = rc_gc_get_referents(p);
+    assert_int_equal(2, rc_list_len(refs));
+    rc_decref(refs);
+    assert_int_equal(2, rc_refcount(a));
+    assert_int_equal(0, rc_clear(p));
+    assert_int_equal(1, rc_refcount(a));
+    assert_int_equal(1, rc_refcount(b));
+    n = 0;
+    assert_int_equal(0, rc_traverse(p, count_visits, &n));
+    assert_int_equal(0, n);
+    rc_object *v = rc_slot_get(p, 0);   /* a cleared slot reads None */
+    assert_true(v == rc_none());
+    assert_int_equal(0, rc_slot_set(p, 0, a));   /* and can be set again */
+    rc_decref(a);
+    rc_decref(b);
+    rc_decref(p);
+}
+
+static void test_self_cycle_broken_by_clear(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Node", 1, NULL);
+    rc_object *o = rc_instance_new(T);
+    rc_slot_set(o, 0, o);
+    assert_int_equal(2, rc_refcount(o));
+    rc_clear(o);   /* what the collector will do to unreachable cycles */
+    rc_decref(o);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_deep_instance_chain(void **state)
+{
+    /* A chain 1,000,000 deep is freed without recursing a million frames
+     * deep (the trashcan in object.c). */
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Link", 1, NULL);
+    rc_object *head = rc_instance_new(T);
+    for (int i = 0; i < 1000000; i++) {
+        rc_object *n = rc_instance_new(T);
+        assert_non_null(n);
+        rc_slot_set(n, 0, head);
+        rc_decref(head);
+        head = n;
+    }
+    assert_int_equal(live + 1000001, rc_live_objects());
+    rc_decref(head);
+    assert_int_equal(live, rc_live_objects());
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        HARNESS_TEST(test_type_and_slots),
+        HARNESS_TEST(test_type_bad_input),
+        HARNESS_TEST(test_finalizer_runs_once),
+        HARNESS_TEST(test_finalizer_resurrects_once),
+        HARNESS_TEST(test_weakref_basics),
+        HARNESS_TEST(test_weakref_dead_first_gets_no_callback),
+        HARNESS_TEST(test_weakref_in_finalizer),
+        HARNESS_TEST(test_weakref_bad_input),
+        HARNESS_TEST(test_traverse_and_clear),
+        HARNESS_TEST(test_self_cycle_broken_by_clear),
+        HARNESS_TEST(test_deep_instance_chain),
+    };
+    return HARNESS_RUN("instance", tests, argc, argv);
+}

@@ -1,0 +1,313 @@
+/* tests/unit/test_refcount.c: reference counting in the three modes: counts,
+ * immortality, the stamp each mode gives new objects, the owner's local
+ * count cap, and biased counting across threads (queueing to the owner,
+ * merging at the owner's safepoint, an owner that exits first).
+ */
+#define RCGC_BUILDING 1   /* to look at the object header's fields */
+#include "harness.h"
+#include "internal.h"
+#include "objects.h"
+
+#include <stdlib.h>
+
+static void test_new_object_has_one_reference(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_object *o = rc_list_new();
+    assert_non_null(o);
+    assert_int_equal(live + 1, rc_live_objects());
+    assert_int_equal(1, rc_refcount(o));
+    rc_incref(o);
+    assert_int_equal(2, rc_refcount(o));
+    rc_incref(o);
+    assert_int_equal(3, rc_refcount(o));
+    rc_decref(o);
+    rc_decref(o);
+    assert_int_equal(1, rc_refcount(o));
+    assert_int_equal(live + 1, rc_live_objects());
+    rc_decref(o);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_stamp_depends_on_mode(void **state)
+{
+    rc_object *o = rc_str_new("x");
+    assert_non_null(o);
+    uintptr_t tid = rc_atomic_load_relaxed(&o->ob_tid);
+    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    switch (harness_mode) {
+    case RC_MODE_GIL:
+        assert_int_equal(RC_TID_GIL, tid);
+        assert_int_equal(RC_TID_GIL, rc_tls_tid);
+        assert_int_equal(1, local);
+        assert_int_equal(0, shared);
+        break;
+    case RC_MODE_FT:
+        assert_true(tid >= RC_TID_FIRST);
+        assert_int_equal(rc_tls_tid, tid);
+        assert_int_equal(1, local);
+        assert_int_equal(0, shared);
+        break;
+    case RC_MODE_FT_ATOMIC:
+        assert_int_equal(RC_TID_NONE, tid);
+        assert_int_equal(0, local);
+        assert_int_equal(RC_REF_ONE_SHARED | RC_REF_MERGED, shared);
+        break;
+    }
+    /* And the ops touch the field each mode says. */
+    rc_incref(o);
+    if (harness_mode == RC_MODE_FT_ATOMIC) {
+        assert_int_equal(0, rc_atomic_load_relaxed(&o->ob_ref_local));
+        assert_int_equal(2 * RC_REF_ONE_SHARED | RC_REF_MERGED,
+                         rc_atomic_load_relaxed(&o->ob_ref_shared));
+    } else {
+        assert_int_equal(2, rc_atomic_load_relaxed(&o->ob_ref_local));
+        assert_int_equal(0, rc_atomic_load_relaxed(&o->ob_ref_shared));
+    }
+    rc_decref(o);
+    rc_decref(o);
+}
+
+static void test_immortals_are_never_written(void **state)
+{
+    rc_object *objs[] = {rc_none(), rc_true(), rc_false(), rc_int_new(0), rc_int_new(256),
+                         rc_int_new(-5)};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
+        rc_object *o = objs[i];
+        assert_non_null(o);
+        assert_int_equal(1, rc_is_immortal(o));
+        rc_object before = {0};
+        memcpy(&before, o, sizeof before);
+        for (int k = 0; k < 1000; k++)
+            rc_incref(o);
+        for (int k = 0; k < 2000; k++)
+            rc_decref(o);
+        assert_memory_equal(&before, o, sizeof before);
+        assert_int_equal((intptr_t)RC_REF_IMMORTAL, rc_refcount(o));
+    }
+    assert_true(rc_bool(1) == rc_true());
+    assert_true(rc_bool(0) == rc_false());
+    rc_object *big = rc_int_new(257);
+    assert_int_equal(0, rc_is_immortal(big));
+    rc_decref(big);
+}
+
+static void test_null_and_bad_arguments(void **state)
+{
+    rc_incref(NULL);   /* tolerated, like Py_XINCREF */
+    rc_decref(NULL);
+    rc_error_clear();
+    assert_int_equal(-1, rc_refcount(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_is_immortal(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_make_immortal(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_type_of(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_type_name(NULL));
+    assert_error(RC_ERR_TYPE);
+    rc_object *l = rc_list_new();
+    assert_string_equal("list", rc_type_name(rc_type_of(l)));
+    rc_decref(l);
+}
+
+static void test_make_immortal(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_object *l = rc_list_new();
+    rc_object *s = rc_str_new("kept forever");
+    assert_int_equal(0, rc_list_append(l, s));
+    assert_int_equal(0, rc_make_immortal(l));   /* consumes our reference */
+    assert_int_equal(1, rc_is_immortal(l));
+    assert_int_equal((intptr_t)RC_REF_IMMORTAL, rc_refcount(l));
+    rc_decref(l);
+    rc_decref(l);
+    assert_int_equal(1, rc_is_immortal(l));
+    /* The immortal list holds s; live count: s only. */
+    assert_int_equal(live + 1, rc_live_objects());
+    assert_int_equal(2, rc_refcount(s));
+    rc_decref(s);
+    assert_int_equal(1, rc_refcount(s));
+    /* Both are released at rc_runtime_free (teardown checks no leak). */
+}
+
+static void test_local_count_cap_spills_to_shared(void **state)
+{
+    if (harness_mode == RC_MODE_FT_ATOMIC)
+        skip();   /* ft-atomic has no local count: every op is shared */
+    rc_object *o = rc_str_new("cap");
+    /* Pretend the owner already holds RC_REF_LOCAL_MAX - 1 references. */
+    rc_atomic_store_relaxed(&o->ob_ref_local, RC_REF_LOCAL_MAX - 1);
+    rc_incref(o);   /* reaches the cap */
+    assert_int_equal(RC_REF_LOCAL_MAX, rc_atomic_load_relaxed(&o->ob_ref_local));
+    rc_incref(o);   /* spills */
+    rc_incref(o);
+    assert_int_equal(RC_REF_LOCAL_MAX, rc_atomic_load_relaxed(&o->ob_ref_local));
+    assert_int_equal(2 * RC_REF_ONE_SHARED, rc_atomic_load_relaxed(&o->ob_ref_shared));
+    assert_int_equal((intptr_t)RC_REF_LOCAL_MAX + 2, rc_refcount(o));
+    assert_int_equal(0, rc_is_immortal(o));
+    /* Back to one reference without walking 4 billion decrefs. */
+    rc_atomic_store_relaxed(&o->ob_ref_local, 1);
+    rc_atomic_store_relaxed(&o->ob_ref_shared, 0);
+    rc_decref(o);
+}
+
+/* ---- biased counting across threads ---- */
+
+struct xthread {
+    rc_object *obj;
+    int ops;
+    intptr_t seen;
+};
+
+static void incref_decref_many(void *p)
+{
+    struct xthread *x = p;
+    for (int i = 0; i < x->ops; i++)
+        rc_incref(x->obj);
+    x->seen = rc_refcount(x->obj);
+    for (int i = 0; i < x->ops; i++)
+        rc_decref(x->obj);
+}
+
+static void test_other_thread_counts_in_shared(void **state)
+{
+    rc_object *o = rc_str_new("shared");
+    struct xthread x = {.obj = o, .ops = 1000};
+    rc_thread *t = rc_thread_start(incref_decref_many, &x);
+    assert_non_null(t);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1001, x.seen);
+    assert_int_equal(1, rc_refcount(o));
+    if (harness_mode == RC_MODE_FT) {
+        /* The other thread's ops went to the shared count and cancelled
+         * out; the owner's local count is untouched. */
+        assert_int_equal(1, rc_atomic_load_relaxed(&o->ob_ref_local));
+        assert_int_equal(0, rc_atomic_load_relaxed(&o->ob_ref_shared));
+    }
+    rc_decref(o);
+}
+
+static void drop_one(void *p)
+{
+    rc_decref(p);
+}
+
+static void test_non_owner_drop_queues_to_owner(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_object *o = rc_str_new("queued");
+    rc_incref(o);   /* this reference is given to the other thread */
+    assert_int_equal(2, rc_refcount(o));
+    rc_thread *t = rc_thread_start(drop_one, o);
+    assert_int_equal(0, rc_thread_join(t));   /* join ends in a safepoint */
+    assert_int_equal(1, rc_refcount(o));
+    if (harness_mode == RC_MODE_FT) {
+        /* The drop took the shared count below zero: the object went to
+         * our queue and our safepoint merged it. */
+        assert_int_equal(RC_TID_NONE, rc_atomic_load_relaxed(&o->ob_tid));
+        assert_int_equal(RC_REF_ONE_SHARED | RC_REF_MERGED,
+                         rc_atomic_load_relaxed(&o->ob_ref_shared));
+        assert_int_equal(1, rc_tls_state->brc.merged);
+    }
+    rc_decref(o);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_non_owner_drops_last_reference(void **state)
+{
+    /* The owner gives away its only reference; the object dies when the
+     * other thread drops it: at our merge (ft) or at once (others). */
+    size_t live = rc_live_objects();
+    rc_object *o = rc_list_new();
+    rc_thread *t = rc_thread_start(drop_one, o);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(live, rc_live_objects());
+}
+
+struct made {
+    rc_object *obj[64];
+};
+
+static void make_and_hand_over(void *p)
+{
+    struct made *m = p;
+    for (int i = 0; i < 64; i++) {
+        rc_object *l = rc_list_new();
+        rc_object *v = rc_int_new(1000 + i);
+        rc_list_append(l, v);
+        rc_decref(v);
+        m->obj[i] = l;   /* our reference goes to the joiner */
+    }
+}
+
+static void test_owner_exits_before_its_objects(void **state)
+{
+    size_t live = rc_live_objects();
+    struct made m;
+    rc_thread *t = rc_thread_start(make_and_hand_over, &m);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(live + 128, rc_live_objects());
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(1, rc_refcount(m.obj[i]));
+        rc_object *v = rc_list_get(m.obj[i], 0);
+        assert_int_equal(1000 + i, rc_int_value(v));
+        rc_decref(v);
+        /* The owner is gone: this drop merges in place and frees. */
+        rc_decref(m.obj[i]);
+    }
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_error_state(void **state)
+{
+    rc_error_clear();
+    assert_int_equal(RC_ERR_NONE, rc_error_occurred());
+    assert_string_equal("", rc_error_message());
+    assert_null(rc_list_get(rc_none(), 0));
+    assert_int_equal(RC_ERR_TYPE, rc_error_occurred());
+    assert_string_equal("TypeError", rc_error_kind_name(rc_error_occurred()));
+    assert_non_null(strstr(rc_error_message(), "NoneType"));
+    rc_error_clear();
+    assert_string_equal("MemoryError", rc_error_kind_name(RC_ERR_MEMORY));
+    assert_string_equal("KeyError", rc_error_kind_name(RC_ERR_KEY));
+}
+
+static void test_allocation_failure_is_memory_error(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_testing_fail_alloc_after(1);
+    assert_null(rc_list_new());
+    assert_error(RC_ERR_MEMORY);
+    rc_object *y = rc_str_new("y");   /* injection is one-shot */
+    assert_non_null(y);
+    rc_decref(y);
+    rc_testing_fail_alloc_after(2);
+    rc_object *a = rc_str_new("first");
+    assert_non_null(a);
+    assert_null(rc_int_new(100000));
+    assert_error(RC_ERR_MEMORY);
+    rc_decref(a);
+    assert_int_equal(live, rc_live_objects());
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        HARNESS_TEST(test_new_object_has_one_reference),
+        HARNESS_TEST(test_stamp_depends_on_mode),
+        HARNESS_TEST(test_immortals_are_never_written),
+        HARNESS_TEST(test_null_and_bad_arguments),
+        HARNESS_TEST(test_make_immortal),
+        HARNESS_TEST(test_local_count_cap_spills_to_shared),
+        HARNESS_TEST(test_other_thread_counts_in_shared),
+        HARNESS_TEST(test_non_owner_drop_queues_to_owner),
+        HARNESS_TEST(test_non_owner_drops_last_reference),
+        HARNESS_TEST(test_owner_exits_before_its_objects),
+        HARNESS_TEST(test_error_state),
+        HARNESS_TEST(test_allocation_failure_is_memory_error),
+    };
+    return HARNESS_RUN("refcount", tests, argc, argv);
+}

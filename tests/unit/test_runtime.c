@@ -1,0 +1,283 @@
+/* tests/unit/test_runtime.c: runtime lifetime and the thread API: runtimes
+ * created and freed one after another in every mode, bad configurations,
+ * leak accounting, the rules of rc_runtime_free, threads started, joined,
+ * registered from outside, attached and detached.
+ */
+#define RCGC_BUILDING 1
+#include "harness.h"
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static rc_runtime *new_runtime(rc_mode mode)
+{
+    rc_config cfg = rc_config_default();
+    cfg.mode = mode;
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    assert_non_null(rt);
+    return rt;
+}
+
+static void test_runtimes_one_after_another(void **state)
+{
+    for (int round = 0; round < 3; round++) {
+        for (int m = 0; m < RC_MODE_COUNT; m++) {
+            rc_runtime *rt = new_runtime((rc_mode)m);
+            assert_true(rc_runtime_current() == rt);
+            assert_int_equal(m, rc_runtime_mode(rt));
+            rc_object *l = rc_list_new();
+            rc_object *s = rc_str_new("hello");
+            assert_int_equal(0, rc_list_append(l, s));
+            rc_decref(s);
+            rc_object *i = rc_str_intern("interned");
+            assert_true(i == rc_str_intern("interned"));
+            assert_int_equal(1, rc_is_immortal(i));
+            rc_decref(l);
+            assert_int_equal(0, rc_runtime_free(rt));
+            assert_null(rc_runtime_current());
+        }
+    }
+}
+
+static void test_default_config(void **state)
+{
+    rc_config cfg = rc_config_default();
+    assert_int_equal(RC_MODE_GIL, cfg.mode);
+    assert_int_equal(5000, cfg.switch_interval_us);
+    rc_runtime *rt = rc_runtime_new(NULL);   /* NULL: the defaults */
+    assert_non_null(rt);
+    assert_int_equal(RC_MODE_GIL, rc_runtime_mode(rt));
+    assert_int_equal(0, rc_runtime_free(rt));
+}
+
+static void test_bad_configs(void **state)
+{
+    rc_config cfg = rc_config_default();
+    cfg.mode = (rc_mode)7;
+    assert_null(rc_runtime_new(&cfg));
+    assert_error(RC_ERR_VALUE);
+    cfg = rc_config_default();
+    cfg.switch_interval_us = 0;
+    assert_null(rc_runtime_new(&cfg));
+    assert_error(RC_ERR_VALUE);
+    assert_null(rc_runtime_current());
+}
+
+static void test_mode_names(void **state)
+{
+    rc_mode m;
+    assert_int_equal(0, rc_mode_from_name("ft-atomic", &m));
+    assert_int_equal(RC_MODE_FT_ATOMIC, m);
+    assert_int_equal(0, rc_mode_from_name("gil", &m));
+    assert_int_equal(RC_MODE_GIL, m);
+    assert_int_equal(-1, rc_mode_from_name("nogil", &m));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "gil, ft, ft-atomic"));
+    rc_error_clear();
+    assert_int_equal(-1, rc_mode_from_name(NULL, &m));
+    assert_error(RC_ERR_VALUE);
+    assert_int_equal(-1, rc_mode_from_name("ft", NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_string_equal("ft", rc_mode_name(RC_MODE_FT));
+    assert_null(rc_mode_name((rc_mode)9));
+}
+
+static void test_one_runtime_at_a_time(void **state)
+{
+    rc_runtime *rt = new_runtime(harness_mode);
+    assert_null(rc_runtime_new(NULL));
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(-1, rc_runtime_free(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_runtime_free((rc_runtime *)&rt));
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(0, rc_runtime_free(rt));
+}
+
+static void test_no_runtime_is_an_error(void **state)
+{
+    assert_null(rc_runtime_current());
+    assert_null(rc_list_new());
+    assert_error(RC_ERR_RUNTIME);
+    assert_null(rc_str_new("x"));
+    assert_error(RC_ERR_RUNTIME);
+    assert_null(rc_thread_start(NULL, NULL));
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(-1, rc_thread_register());
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(-1, rc_detach());
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(0, rc_live_objects());
+}
+
+static void test_leaks_are_counted(void **state)
+{
+    rc_runtime *rt = new_runtime(harness_mode);
+    rc_object *kept = rc_str_new("leaked on purpose");
+    rc_object *gone = rc_str_new("freed");
+    rc_decref(gone);
+    assert_int_equal(1, rc_runtime_free(rt));
+    /* The runtime does not touch a leaked object; release its memory here
+     * so that the sanitizer's leak check stays meaningful. */
+    free(kept);
+}
+
+static void *free_from_other_thread(void *rt)
+{
+    long r = rc_runtime_free(rt);
+    return (void *)(intptr_t)(r == -1 && rc_error_occurred() == RC_ERR_RUNTIME);
+}
+
+static void test_free_from_wrong_thread(void **state)
+{
+    rc_runtime *rt = new_runtime(harness_mode);
+    pthread_t th;
+    void *ok = NULL;
+    rc_detach();   /* gil mode: let nobody block on us (the other thread never attaches) */
+    assert_int_equal(0, pthread_create(&th, NULL, free_from_other_thread, rt));
+    assert_int_equal(0, pthread_join(th, &ok));
+    rc_attach();
+    assert_true(ok != NULL);
+    assert_int_equal(0, rc_runtime_free(rt));
+}
+
+static void noop(void *arg) { *(int *)arg = 1; }
+
+static void test_free_with_unjoined_thread_fails(void **state)
+{
+    rc_runtime *rt = new_runtime(harness_mode);
+    int ran = 0;
+    rc_thread *t = rc_thread_start(noop, &ran);
+    assert_non_null(t);
+    assert_int_equal(-1, rc_runtime_free(rt));
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1, ran);
+    assert_int_equal(0, rc_runtime_free(rt));
+}
+
+static void test_thread_api_errors(void **state)
+{
+    assert_null(rc_thread_start(NULL, NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_thread_join(NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_thread_register());   /* already has a state */
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(-1, rc_thread_unregister());  /* the main thread */
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(-1, rc_attach());              /* already attached */
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(0, rc_detach());
+    assert_int_equal(-1, rc_detach());
+    assert_error(RC_ERR_RUNTIME);
+    assert_int_equal(0, rc_attach());
+    assert_int_equal(-1, rc_gil_stats_get(NULL));
+    assert_error(RC_ERR_TYPE);
+}
+
+struct foreign {
+    rc_object *list;   /* filled by the foreign thread */
+    int reg, unreg, double_reg;
+};
+
+static void *foreign_thread(void *p)
+{
+    struct foreign *f = p;
+    f->reg = rc_thread_register();
+    f->double_reg = rc_thread_register();
+    f->list = rc_list_new();
+    for (int i = 0; i < 100; i++) {
+        rc_object *v = rc_int_new(i * 1000);
+        rc_list_append(f->list, v);
+        rc_decref(v);
+    }
+    f->unreg = rc_thread_unregister();
+    return NULL;
+}
+
+static void test_foreign_thread_registers(void **state)
+{
+    struct foreign f = {0};
+    pthread_t th;
+    rc_detach();
+    assert_int_equal(0, pthread_create(&th, NULL, foreign_thread, &f));
+    assert_int_equal(0, pthread_join(th, NULL));
+    rc_attach();
+    assert_int_equal(0, f.reg);
+    assert_int_equal(-1, f.double_reg);
+    assert_int_equal(0, f.unreg);
+    assert_int_equal(100, rc_list_len(f.list));
+    rc_object *v = rc_list_get(f.list, 99);
+    assert_int_equal(99000, rc_int_value(v));
+    rc_decref(v);
+    rc_decref(f.list);
+}
+
+struct spinner {
+    _Atomic long *counts;   /* counts[0], counts[1]: one per thread */
+    _Atomic int *done;      /* threads that saw 5 handovers */
+    int self;
+    long handovers;         /* times this thread saw the other progress */
+};
+
+static void spin_until_other_progresses(void *p)
+{
+    struct spinner *s = p;
+    /* CPU-bound and allocation-free: in gil mode only a forced switch at
+     * rc_safepoint lets the other thread run, so this loop ends only if
+     * the GIL really changes hands (ctest's timeout fails it otherwise).
+     * relaxed: the counters are only compared, nothing is published. */
+    long last = rc_atomic_load_relaxed(&s->counts[1 - s->self]);
+    /* Keep going until both threads are satisfied: the other one needs us
+     * to keep making progress. */
+    while (rc_atomic_load_relaxed(s->done) < 2) {
+        rc_atomic_add_relaxed(&s->counts[s->self], 1);
+        long now = rc_atomic_load_relaxed(&s->counts[1 - s->self]);
+        if (now != last && s->handovers < 5) {
+            last = now;
+            if (++s->handovers == 5)
+                rc_atomic_add_relaxed(s->done, 1);
+        }
+        rc_safepoint();
+    }
+}
+
+static void test_gil_is_handed_over(void **state)
+{
+    _Atomic long counts[2] = {0, 0};
+    _Atomic int done = 0;
+    struct spinner s0 = {counts, &done, 0, 0}, s1 = {counts, &done, 1, 0};
+    rc_thread *a = rc_thread_start(spin_until_other_progresses, &s0);
+    rc_thread *b = rc_thread_start(spin_until_other_progresses, &s1);
+    assert_int_equal(0, rc_thread_join(a));
+    assert_int_equal(0, rc_thread_join(b));
+    assert_int_equal(5, s0.handovers);
+    assert_int_equal(5, s1.handovers);
+    rc_gil_stats st;
+    assert_int_equal(0, rc_gil_stats_get(&st));
+    if (harness_mode == RC_MODE_GIL)
+        assert_true(st.acquisitions >= 2);   /* start, and after each join */
+    else
+        assert_int_equal(0, st.acquisitions);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runtimes_one_after_another),
+        cmocka_unit_test(test_default_config),
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_mode_names),
+        cmocka_unit_test(test_one_runtime_at_a_time),
+        cmocka_unit_test(test_no_runtime_is_an_error),
+        cmocka_unit_test(test_leaks_are_counted),
+        cmocka_unit_test(test_free_from_wrong_thread),
+        cmocka_unit_test(test_free_with_unjoined_thread_fails),
+        HARNESS_TEST(test_thread_api_errors),
+        HARNESS_TEST(test_foreign_thread_registers),
+        HARNESS_TEST(test_gil_is_handed_over),
+    };
+    return HARNESS_RUN("runtime", tests, argc, argv);
+}

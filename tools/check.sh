@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build every configuration and run every test: plain (RelWithDebInfo),
+# ThreadSanitizer and AddressSanitizer+UBSan.  This is what CI runs.
+#   tools/check.sh               all three configurations
+#   tools/check.sh default asan  only those presets
+set -euo pipefail
+cd "$(dirname "$0")/.."
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(default tsan asan)
+jobs=$(nproc 2>/dev/null || echo 2)
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1 ${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
+for p in "${presets[@]}"; do
+  echo "=== configuration: $p ==="
+  cmake --preset "$p" >/dev/null
+  cmake --build --preset "$p" -j "$jobs"
+  ctest --preset "$p" -j "$jobs"
+done
+echo "=== all configurations passed: ${presets[*]} ==="

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages rcgc needs to build and test, if missing.
+#   cmake, gcc, clang, pkg-config : build (clang for the TSan build)
+#   liburcu-dev                   : wait-free queues (BRC merge queues), QSBR
+#   libcmocka-dev                 : unit tests
+#   libjansson-dev                : JSON reports
+set -euo pipefail
+pkgs=(cmake gcc clang pkg-config make liburcu-dev libcmocka-dev libjansson-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
