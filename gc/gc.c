@@ -21,8 +21,15 @@ int rc_clear(rc_object *o)
 {
     if (o == NULL)
         return err_int(RC_ERR_TYPE, "rc_clear() argument must be an object, not NULL");
-    if (obj_is_gc(o))
+    if (obj_is_gc(o)) {
+        /* Hold a reference across the hook: if o is alive only through a
+         * cycle, dropping one of its referents may drop o's last reference
+         * while the hook still walks o (CPython's delete_garbage does the
+         * same). */
+        rc_incref(o);
         o->ob_type->clear(o);
+        rc_decref(o);
+    }
     return 0;
 }
 

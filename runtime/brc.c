@@ -115,3 +115,29 @@ void brc_merge_queued(struct thr_state *ts)
             obj_dealloc(o);
     }
 }
+
+void brc_merge_all_stw(struct rc_runtime *rt)
+{
+    struct __cds_wfcq_head head;
+    struct cds_wfcq_tail tail;
+    __cds_wfcq_init(&head, &tail);
+    /* Collect under the locks, merge outside them: merging may free objects
+     * and run finalizers. */
+    pthread_mutex_lock(&rt->mu);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next) {
+        struct brc_bucket *b = bucket_of(&rt->brc, t->tid);
+        pthread_mutex_lock(&b->mu);
+        if (t->brc.registered)
+            __cds_wfcq_splice_blocking(&head, &tail, &t->brc.qhead, &t->brc.qtail);
+        pthread_mutex_unlock(&b->mu);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    struct cds_wfcq_node *node, *next;
+    __cds_wfcq_for_each_blocking_safe(&head, &tail, node, next) {
+        struct brc_node *n = caa_container_of(node, struct brc_node, node);
+        rc_object *o = n->obj;
+        free(n);
+        if (ref_merge(o, -1) == 0)
+            obj_dealloc(o);
+    }
+}

@@ -29,6 +29,7 @@
 #include "rcgc/object.h"
 
 struct thr_state;
+struct rc_runtime;
 
 #define BRC_NBUCKETS 64
 
@@ -68,5 +69,10 @@ void brc_queue_object(rc_object *o, uintptr_t owner);
 
 /* Owner: merge every object queued to the calling thread (safepoint). */
 void brc_merge_queued(struct thr_state *ts);
+
+/* With the world stopped: merge every thread's queue on its behalf, so that
+ * every count is exact (the collector needs it).  The other threads are
+ * parked or detached, so nobody writes the local counts being merged. */
+void brc_merge_all_stw(struct rc_runtime *rt);
 
 #endif /* RCGC_BRC_H */

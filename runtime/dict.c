@@ -114,15 +114,17 @@ static struct dict_table *table_new(size_t capacity)
     return t;
 }
 
-/* The smallest capacity that holds n live entries with the table at most a
- * third full, so that at least capacity/3 insertions come before the next
- * resize (amortised O(1) insertion, tombstone churn included).  0 if that
- * would overflow. */
+/* The smallest capacity that holds n live entries at most half full.  At
+ * a resize n is just past 2/3 of the old capacity, so a growing dict
+ * doubles; a dict whose live count stays put while tombstones pile up
+ * keeps its size (or shrinks).  Either way at least capacity/6 insertions
+ * into empty slots come before the next resize, so insertion is amortised
+ * O(1), tombstone churn included.  0 if that would overflow. */
 static size_t capacity_for(size_t n)
 {
-    if (n > SIZE_MAX / 3 - 1)
+    if (n > SIZE_MAX / 2)
         return 0;
-    size_t want = 3 * n;
+    size_t want = 2 * n;
     size_t cap = DICT_MINSIZE;
     while (cap < want) {
         if (cap > SIZE_MAX / 2)
@@ -247,6 +249,7 @@ static int dict_resize(struct rc_dict *d)
  * dict, and what it inserts stays. */
 static void dict_drop_all(struct rc_dict *d)
 {
+    dict_check(d);
     struct dict_table *t = d->table;
     d->table = NULL;
     d->len = 0;

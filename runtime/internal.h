@@ -23,6 +23,7 @@
 #include "rcgc/testing.h"
 #include "brc.h"
 #include "gil.h"
+#include "stw.h"
 
 #define RC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -98,8 +99,9 @@ struct thr_state {
      * through it (atomic or, release), only the owner clears them.  Valid
      * while the state is registered (the registry lock guards lookups). */
     _Atomic uintptr_t *eval_breaker;
-    bool attached;                /* owner only */
+    bool attached;                /* owner only (stw.status is the shared view) */
     bool is_main;                 /* created the runtime */
+    bool holds_stw;               /* owner only: this thread stopped the world */
     /* Live-object accounting.  Owner writes with relaxed stores; other
      * threads read relaxed (rc_live_objects is a snapshot). */
     _Atomic uint64_t allocs;
@@ -112,6 +114,7 @@ struct thr_state {
     long fail_countdown;
     struct brc_thread_state brc;  /* merge queue (brc.h) */
     struct gil_thread_state gil;  /* GIL statistics (gil.h) */
+    struct stw_thread_state stw;  /* status for stop-the-world (stw.h) */
     /* Runtime's list of thread states, under rt->mu. */
     struct thr_state *next, *prev;
 };
@@ -123,6 +126,7 @@ extern _Thread_local struct thr_state *rc_tls_state
 /* Eval-breaker bits. */
 #define RC_EB_GIL_DROP   0x1u   /* gil: a waiter asks the holder to drop it */
 #define RC_EB_BRC_MERGE  0x2u   /* ft: objects queued for merging */
+#define RC_EB_STW        0x4u   /* ft: another thread is stopping the world */
 
 /* --------------------------------------------------------------- runtime */
 
@@ -142,6 +146,7 @@ struct rc_runtime {
     _Atomic uintptr_t next_tid;     /* ft: next thread id (fetch_add) */
     struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
     struct gil_state gil;           /* gil mode only */
+    struct stw_state stw;           /* stop-the-world (stw.h) */
     pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
 };
 

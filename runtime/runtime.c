@@ -85,10 +85,12 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     pthread_mutex_init(&rt->weakref_mu, NULL);
     brc_init(&rt->brc);
     gil_init(&rt->gil, c.switch_interval_us);
+    stw_init(&rt->stw);
     rc_rt = rt;
     rt->main_state = thr_enter(rt, true);
     if (rt->main_state == NULL) {
         rc_rt = NULL;
+        stw_fini(&rt->stw);
         gil_fini(&rt->gil);
         brc_fini(&rt->brc);
         pthread_mutex_destroy(&rt->weakref_mu);
@@ -113,6 +115,8 @@ long rc_runtime_free(rc_runtime *rt)
                        "rc_runtime_free(): must be called by the thread that created the runtime");
     if (!ts->attached)
         return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): the thread is detached (rc_attach first)");
+    if (ts->holds_stw)
+        return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): the world is stopped (rc_start_the_world first)");
     pthread_mutex_lock(&rt->mu);
     long others = rt->nthreads - 1, started = rt->nstarted;
     pthread_mutex_unlock(&rt->mu);
@@ -145,6 +149,7 @@ long rc_runtime_free(rc_runtime *rt)
         free(types);
         types = next;
     }
+    stw_fini(&rt->stw);
     gil_fini(&rt->gil);
     brc_fini(&rt->brc);
     pthread_mutex_destroy(&rt->weakref_mu);

@@ -34,16 +34,34 @@ struct rc_thread {
 
 static void thr_take(struct thr_state *ts)
 {
-    if (ts->rt->cfg.mode == RC_MODE_GIL)
+    if (ts->rt->cfg.mode == RC_MODE_GIL) {
         gil_take(&ts->rt->gil, ts);
+        ts->stw.status = THR_ATTACHED;   /* owner only in gil mode */
+    } else {
+        stw_attach(ts->rt, ts);
+    }
     ts->attached = true;
 }
 
 static void thr_release(struct thr_state *ts, bool forced)
 {
     ts->attached = false;
-    if (ts->rt->cfg.mode == RC_MODE_GIL)
+    if (ts->rt->cfg.mode == RC_MODE_GIL) {
+        ts->stw.status = THR_DETACHED;
         gil_drop(&ts->rt->gil, ts, forced);
+    } else {
+        stw_detach(ts->rt, ts);
+    }
+}
+
+/* Detaching while this thread holds the world stopped would deadlock (ft)
+ * or silently restart it (gil). */
+static int check_may_detach(struct thr_state *ts, const char *fn)
+{
+    if (ts->holds_stw)
+        return err_int(RC_ERR_RUNTIME, "%s(): this thread has stopped the world "
+                       "(rc_start_the_world first)", fn);
+    return 0;
 }
 
 int rc_detach(void)
@@ -55,6 +73,8 @@ int rc_detach(void)
     }
     if (!ts->attached)
         return err_int(RC_ERR_RUNTIME, "rc_detach(): the thread is already detached");
+    if (check_may_detach(ts, "rc_detach") < 0)
+        return -1;
     thr_release(ts, false);
     return 0;
 }
@@ -86,6 +106,10 @@ void rc_safepoint_slow(void)
         /* Clear first: an object queued after this point sets it again. */
         rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_BRC_MERGE);
         brc_merge_queued(ts);
+    }
+    if (bits & RC_EB_STW) {
+        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_STW);
+        stw_park(ts->rt, ts);
     }
     if (bits & RC_EB_GIL_DROP) {
         /* gil_take clears the bit when we get the GIL back. */
@@ -168,6 +192,8 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
 void thr_exit(struct thr_state *ts)
 {
     struct rc_runtime *rt = ts->rt;
+    if (ts->holds_stw)
+        rc_start_the_world();   /* never leave the world stopped behind us */
     if (!ts->attached)
         thr_take(ts);
     /* Merge what was queued to us while still attached: merging may free
@@ -246,6 +272,8 @@ int rc_thread_join(rc_thread *t)
     }
     if (pthread_equal(t->pthread, pthread_self()))
         return err_int(RC_ERR_RUNTIME, "rc_thread_join(): a thread cannot join itself");
+    if (check_may_detach(ts, "rc_thread_join") < 0)
+        return -1;
     bool was_attached = ts->attached;
     if (was_attached)
         thr_release(ts, false);

@@ -37,9 +37,9 @@ static int tuple_traverse(rc_object *o, rc_visit_fn visit, void *arg)
     return 0;
 }
 
-static void tuple_clear(rc_object *o)
+/* Drop every item, setting its slot to NULL first. */
+static void tuple_drop_items(struct rc_tuple *t)
 {
-    struct rc_tuple *t = (struct rc_tuple *)o;
     for (size_t i = 0; i < t->n; i++) {
         rc_object *item = t->items[i];
         t->items[i] = NULL;
@@ -47,10 +47,23 @@ static void tuple_clear(rc_object *o)
     }
 }
 
+static void tuple_clear(rc_object *o)
+{
+    /* A drop may free the tuple itself: it may be alive only through the
+     * cycle being broken, and the caller of rc_clear need not hold a
+     * reference.  Hold one, so the loop never reads freed memory; our
+     * decref frees the tuple if nothing else holds it.  (The list's clear
+     * needs no such guard: it detaches its array before any drop.) */
+    rc_incref(o);
+    tuple_drop_items((struct rc_tuple *)o);
+    rc_decref(o);
+}
+
 static void tuple_dealloc(rc_object *o)
 {
-    /* Already untracked by obj_dealloc; items may be NULL after a clear. */
-    tuple_clear(o);
+    /* Dead and held exclusively (already untracked by obj_dealloc); the
+     * slots may be NULL after a clear. */
+    tuple_drop_items((struct rc_tuple *)o);
     obj_free(o);
 }
 

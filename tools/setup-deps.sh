@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages rcgc needs to build and test, if missing.
-#   cmake, gcc, clang, pkg-config : build (clang for the TSan build)
+#   cmake, gcc, pkg-config, make  : build (gcc 12 has ThreadSanitizer)
 #   liburcu-dev                   : wait-free queues (BRC merge queues), QSBR
 #   libcmocka-dev                 : unit tests
 #   libjansson-dev                : JSON reports
 set -euo pipefail
-pkgs=(cmake gcc clang pkg-config make liburcu-dev libcmocka-dev libjansson-dev)
+pkgs=(cmake gcc pkg-config make liburcu-dev libcmocka-dev libjansson-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -490,7 +490,10 @@ static void test_tuple_keys(void **state)
     assert_int_equal(6, rc_dict_len(d));
     assert_int_equal(1, get_int(d, t1b));
     assert_int_equal(6, get_int(d, nestedb));
-    assert_int_equal(5, get_int(d, one) == 5 ? 5 : -1 /* not reached */) ;
+    rc_object *single2 = rc_tuple_new(1, &one);
+    assert_non_null(single2);
+    assert_int_equal(5, get_int(d, single2));
+    rc_decref(single2);
     /* The 1-tuple (1000,) is not the int 1000. */
     assert_int_equal(0, rc_dict_contains(d, one));
     assert_int_equal(0, rc_dict_contains(d, a));
@@ -616,7 +619,7 @@ static void test_instance_keys(void **state)
         rc_object *v = rc_dict_get(d, objs[i]);
         assert_ptr_equal(objs[i], v);
         rc_decref(v);
-        assert_int_equal(3, rc_refcount(objs[i]) - (i == 0 ? 1 : 1) + 1);
+        assert_int_equal(3, rc_refcount(objs[i]));   /* ours, key, value */
     }
     for (int i = 0; i < 200; i += 2)
         assert_int_equal(0, rc_dict_del(d, objs[i]));
@@ -709,9 +712,11 @@ static void test_unhashable_keys(void **state)
     assert_unhashable(d, tt, "list");
     rc_object *td = mktuple2(other, one);
     assert_unhashable(d, td, "dict");
-    /* they are fine as values */
+    /* they are fine as values (this replaces d[1000]) */
     assert_int_equal(0, rc_dict_set(d, one, tl));
+    assert_int_equal(0, rc_dict_set(d, rc_none(), list));
     assert_int_equal(2, rc_dict_len(d));
+    assert_int_equal(3, rc_refcount(tl));   /* ours, d's, tt's */
     rc_decref(tt);
     rc_decref(tl);
     rc_decref(td);
@@ -1006,13 +1011,21 @@ static void test_alloc_failure_resize(void **state)
     assert_int_equal(1, rc_refcount(v));
     check_five(d);
 
-    /* Replacing a value and reusing a tombstone need no allocation. */
+    /* Replacing a value, deleting, and reusing a tombstone allocate
+     * nothing: the armed failure is still pending afterwards. */
+    rc_object *k1000 = mkint(1000), *k1001 = mkint(1001), *v1 = mkint(1);
     rc_testing_fail_alloc_after(1);
-    set_ii(d, 1000, 0);   /* replace: small ints, no allocation */
-    del_i(d, 1001);       /* 1001 is not a small int: allocates... */
+    assert_int_equal(0, rc_dict_set(d, k1000, rc_int_new(0)));
+    assert_int_equal(0, rc_dict_del(d, k1001));
+    assert_int_equal(0, rc_dict_set(d, k1001, v1));
+    assert_null(rc_int_new(99999));   /* the first allocation since arming */
+    assert_error(RC_ERR_MEMORY);
     rc_testing_fail_alloc_after(0);
-    set_ii(d, 1001, 1);
+    assert_ptr_equal(t, table_of(d));
     check_five(d);
+    rc_decref(k1000);
+    rc_decref(k1001);
+    rc_decref(v1);
 
     /* With no injection the same insertion resizes. */
     assert_int_equal(0, rc_dict_set(d, k, v));
@@ -1234,10 +1247,10 @@ static void test_drops_see_consistent_dict(void **state)
     set_ii(g_dict, 1000, 1);
 
     /* replace: the old value's finalizer sees the new value stored */
-    rc_object *old = rc_instance_new(T);
-    assert_non_null(old);
-    set_steal(g_dict, g_key, old);   /* g_key keeps its ref; see below */
-    rc_incref(g_key);
+    rc_object *inst = rc_instance_new(T);
+    assert_non_null(inst);
+    assert_int_equal(0, rc_dict_set(g_dict, g_key, inst));
+    rc_decref(inst);   /* the dict holds the only reference */
     rc_object *newv = mkint(424242);
     g_finalized = 0;
     assert_int_equal(0, rc_dict_set(g_dict, g_key, newv));
@@ -1248,13 +1261,10 @@ static void test_drops_see_consistent_dict(void **state)
     rc_decref(newv);
 
     /* del: the finalizer sees the key gone */
-    assert_int_equal(0, rc_dict_set(g_dict, g_key, rc_instance_new(T) /* see below */));
-    {
-        /* the instance's creation reference: drop it via the stored value */
-        rc_object *v = rc_dict_get(g_dict, g_key);
-        rc_decref(v);
-        rc_decref(v);   /* the reference rc_instance_new returned */
-    }
+    inst = rc_instance_new(T);
+    assert_non_null(inst);
+    assert_int_equal(0, rc_dict_set(g_dict, g_key, inst));
+    rc_decref(inst);
     g_finalized = 0;
     assert_int_equal(0, rc_dict_del(g_dict, g_key));
     assert_int_equal(1, g_finalized);
@@ -1262,10 +1272,10 @@ static void test_drops_see_consistent_dict(void **state)
     assert_int_equal(0, g_seen_contains);
 
     /* clear: the finalizer sees an empty dict, and what it inserts stays */
-    rc_object *inst = rc_instance_new(T);
+    inst = rc_instance_new(T);
     assert_non_null(inst);
-    set_steal(g_dict, g_key, inst);
-    rc_incref(g_key);
+    assert_int_equal(0, rc_dict_set(g_dict, g_key, inst));
+    rc_decref(inst);
     g_extra_key = mkstr("added during clear");
     g_finalized = 0;
     assert_int_equal(0, rc_dict_clear(g_dict));
@@ -1274,12 +1284,13 @@ static void test_drops_see_consistent_dict(void **state)
     assert_int_equal(0, g_seen_contains);
     assert_int_equal(1, rc_dict_len(g_dict));
     assert_int_equal(1, rc_dict_contains(g_dict, g_extra_key));
+    assert_int_equal(3, rc_refcount(g_extra_key));   /* ours, key, value */
 
     /* the GC clear hook behaves the same */
     inst = rc_instance_new(T);
     assert_non_null(inst);
-    set_steal(g_dict, g_key, inst);
-    rc_incref(g_key);
+    assert_int_equal(0, rc_dict_set(g_dict, g_key, inst));
+    rc_decref(inst);
     rc_object *extra = g_extra_key;
     g_extra_key = NULL;
     g_finalized = 0;
@@ -1287,6 +1298,8 @@ static void test_drops_see_consistent_dict(void **state)
     assert_int_equal(1, g_finalized);
     assert_int_equal(0, g_seen_len);
     assert_int_equal(0, rc_dict_len(g_dict));
+    assert_int_equal(1, rc_refcount(extra));
+    assert_int_equal(1, rc_refcount(g_key));
 
     rc_decref(extra);
     rc_decref(g_key);

@@ -294,6 +294,25 @@ static void test_self_cycle_broken_by_clear(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+static void test_clear_on_object_kept_alive_by_its_cycle(void **state)
+{
+    /* rc_clear on an object whose only reference is its own slot: the
+     * clear drops that reference while the hook is still running.  Under
+     * ASan this was a heap-use-after-free before rc_clear held a reference
+     * across the hook. */
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Loop", 2, NULL);
+    rc_object *o = rc_instance_new(T);
+    rc_object *s = rc_str_new("second slot");
+    rc_slot_set(o, 0, o);
+    rc_slot_set(o, 1, s);
+    rc_decref(s);
+    rc_decref(o);   /* alive only through slot 0 */
+    assert_int_equal(1, rc_refcount(o));
+    assert_int_equal(0, rc_clear(o));
+    assert_int_equal(live, rc_live_objects());
+}
+
 static void test_deep_instance_chain(void **state)
 {
     /* A chain 1,000,000 deep is freed without recursing a million frames
@@ -326,6 +345,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_weakref_bad_input),
         HARNESS_TEST(test_traverse_and_clear),
         HARNESS_TEST(test_self_cycle_broken_by_clear),
+        HARNESS_TEST(test_clear_on_object_kept_alive_by_its_cycle),
         HARNESS_TEST(test_deep_instance_chain),
     };
     return HARNESS_RUN("instance", tests, argc, argv);

@@ -161,8 +161,8 @@ intptr_t rc_refcount(rc_object *o);
 int rc_is_immortal(rc_object *o);
 
 /* Make o immortal for the rest of the runtime's life (PEP 683).  The
- * runtime releases it at rc_runtime_free.  Returns 0, or -1 with an error.
- * The caller's reference is consumed. */
+ * runtime releases it at rc_runtime_free.  Returns 0, consuming the caller's
+ * reference; or -1 with an error, leaving the caller's reference alone. */
 int rc_make_immortal(rc_object *o);
 
 /* Mortal objects currently alive in the runtime (allocated - freed, summed

@@ -12,6 +12,7 @@
 #ifndef RCGC_RUNTIME_H
 #define RCGC_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rcgc/atomic.h"
@@ -103,6 +104,37 @@ static inline void rc_safepoint(void)
     if (__builtin_expect(rc_atomic_load_relaxed(&rc_tls_eval_breaker) != 0, 0))
         rc_safepoint_slow();
 }
+
+/* ---- stop-the-world ----
+ * rc_stop_the_world returns once every other attached thread is parked at a
+ * safepoint; detached threads cannot attach until rc_start_the_world.  Two
+ * threads asking at once are served one after the other (the second parks
+ * meanwhile).  Pending refcount merges of every thread are done, so counts
+ * are exact while stopped.  In gil mode holding the GIL is already a
+ * stopped world: the call only records the stop.  The caller must be
+ * attached and must not detach (or join a thread) until it restarts the
+ * world.  Both return 0, or -1 with an error. */
+int rc_stop_the_world(void);
+int rc_start_the_world(void);
+
+/* One stop, for the reporting layer.  Times from rc_clock_ns. */
+typedef struct rc_stw_record {
+    uint64_t request_ns;            /* when the stop was requested */
+    uint64_t time_to_safepoint_ns;  /* request -> last thread parked */
+    uint64_t pause_ns;              /* world stopped -> restarted */
+    uint32_t threads;               /* threads that had to be brought to a
+                                       safepoint (attached and running at the
+                                       request; not those detached or still
+                                       parked from an earlier stop) */
+} rc_stw_record;
+
+/* Number of stops recorded in this runtime. */
+size_t rc_stw_count(void);
+/* Copy up to max records starting at index first; returns how many. */
+size_t rc_stw_records(size_t first, rc_stw_record *out, size_t max);
+
+/* Monotonic clock in nanoseconds (the one every rcgc record uses). */
+uint64_t rc_clock_ns(void);
 
 /* Per-thread GIL statistics of the calling thread (gil mode; zero
  * otherwise). */

@@ -1,0 +1,236 @@
+/* runtime/stw.c: safepoint parking and stop-the-world (see stw.h for the
+ * synchronisation table).
+ *
+ * Invariant while a stop is on (requester != NULL): every registered thread
+ * other than the requester is PARKED or DETACHED, or is counted in
+ * countdown and on its way to a safepoint; a DETACHED thread cannot become
+ * ATTACHED.  The requester sees every write those threads made before
+ * parking or detaching, because both go through stw.mu.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <time.h>
+
+#include "internal.h"
+
+uint64_t rc_clock_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void stw_init(struct stw_state *stw)
+{
+    pthread_mutex_init(&stw->mu, NULL);
+    pthread_cond_init(&stw->resume_cv, NULL);
+    pthread_cond_init(&stw->parked_cv, NULL);
+    stw->requester = NULL;
+    stw->countdown = 0;
+    stw->records = NULL;
+    stw->nrecords = stw->cap_records = 0;
+}
+
+void stw_fini(struct stw_state *stw)
+{
+    free(stw->records);
+    pthread_cond_destroy(&stw->parked_cv);
+    pthread_cond_destroy(&stw->resume_cv);
+    pthread_mutex_destroy(&stw->mu);
+}
+
+/* The calling thread stops being waited for (it parked or detached). */
+static void uncount_locked(struct stw_state *stw, struct thr_state *ts)
+{
+    if (ts->stw.counted) {
+        ts->stw.counted = false;
+        if (--stw->countdown == 0)
+            pthread_cond_signal(&stw->parked_cv);
+    }
+}
+
+static bool stopped_by_other_locked(struct stw_state *stw, struct thr_state *ts)
+{
+    return stw->requester != NULL && stw->requester != ts;
+}
+
+void stw_attach(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct stw_state *stw = &rt->stw;
+    pthread_mutex_lock(&stw->mu);
+    while (stopped_by_other_locked(stw, ts))
+        pthread_cond_wait(&stw->resume_cv, &stw->mu);
+    ts->stw.status = THR_ATTACHED;
+    pthread_mutex_unlock(&stw->mu);
+}
+
+void stw_detach(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct stw_state *stw = &rt->stw;
+    pthread_mutex_lock(&stw->mu);
+    ts->stw.status = THR_DETACHED;
+    uncount_locked(stw, ts);
+    pthread_mutex_unlock(&stw->mu);
+}
+
+/* Park until no other thread's stop is on.  Called with stw.mu held. */
+static void park_locked(struct stw_state *stw, struct thr_state *ts)
+{
+    ts->stw.status = THR_PARKED;
+    uncount_locked(stw, ts);
+    while (stopped_by_other_locked(stw, ts))
+        pthread_cond_wait(&stw->resume_cv, &stw->mu);
+    ts->stw.status = THR_ATTACHED;
+}
+
+void stw_park(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct stw_state *stw = &rt->stw;
+    pthread_mutex_lock(&stw->mu);
+    if (stopped_by_other_locked(stw, ts))
+        park_locked(stw, ts);
+    pthread_mutex_unlock(&stw->mu);
+}
+
+int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct stw_state *stw = &rt->stw;
+    uint64_t t0 = rc_clock_ns();
+    pthread_mutex_lock(&stw->mu);
+    if (stw->requester == ts) {
+        pthread_mutex_unlock(&stw->mu);
+        return err_int(RC_ERR_RUNTIME, "rc_stop_the_world(): this thread already stopped the world");
+    }
+    /* Another requester first: we are one of the threads it waits for, so
+     * park (one requester waits for the other, never both for each other). */
+    while (stw->requester != NULL)
+        park_locked(stw, ts);
+    stw->requester = ts;
+    stw->request_ns = t0;
+    stw->countdown = 0;
+    stw->nstopped = 0;
+    pthread_mutex_lock(&rt->mu);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next) {
+        if (t != ts && t->stw.status == THR_ATTACHED) {
+            t->stw.counted = true;
+            stw->countdown++;
+            stw->nstopped++;
+            /* release: pairs with the acquire re-read in rc_safepoint_slow.
+             * t's breaker stays valid: t cannot unregister without rt->mu. */
+            rc_atomic_or_release(t->eval_breaker, RC_EB_STW);
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    while (stw->countdown > 0)
+        pthread_cond_wait(&stw->parked_cv, &stw->mu);
+    stw->stop_ns = rc_clock_ns();
+    pthread_mutex_unlock(&stw->mu);
+    return 0;
+}
+
+static void record_locked(struct stw_state *stw, uint64_t end_ns)
+{
+    if (stw->nrecords == stw->cap_records) {
+        size_t cap = stw->cap_records ? stw->cap_records * 2 : 64;
+        rc_stw_record *r = realloc(stw->records, cap * sizeof *r);
+        if (r == NULL)
+            return;   /* statistics only: a lost record, not a lost stop */
+        stw->records = r;
+        stw->cap_records = cap;
+    }
+    stw->records[stw->nrecords++] = (rc_stw_record){
+        .request_ns = stw->request_ns,
+        .time_to_safepoint_ns = stw->stop_ns - stw->request_ns,
+        .pause_ns = end_ns - stw->stop_ns,
+        .threads = stw->nstopped,
+    };
+}
+
+int stw_start(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct stw_state *stw = &rt->stw;
+    uint64_t end = rc_clock_ns();
+    pthread_mutex_lock(&stw->mu);
+    if (stw->requester != ts) {
+        pthread_mutex_unlock(&stw->mu);
+        return err_int(RC_ERR_RUNTIME,
+                       "rc_start_the_world(): this thread did not stop the world");
+    }
+    record_locked(stw, end);
+    stw->requester = NULL;
+    pthread_cond_broadcast(&stw->resume_cv);
+    pthread_mutex_unlock(&stw->mu);
+    return 0;
+}
+
+/* ------------------------------------------------------------ public API */
+
+int rc_stop_the_world(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null("rc_stop_the_world");
+        return -1;
+    }
+    if (!ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_stop_the_world(): the thread is detached");
+    struct rc_runtime *rt = ts->rt;
+    if (rt->cfg.mode == RC_MODE_GIL) {
+        /* Holding the GIL is a stopped world; record it all the same. */
+        struct stw_state *stw = &rt->stw;
+        pthread_mutex_lock(&stw->mu);
+        if (stw->requester == ts) {
+            pthread_mutex_unlock(&stw->mu);
+            return err_int(RC_ERR_RUNTIME,
+                           "rc_stop_the_world(): this thread already stopped the world");
+        }
+        stw->requester = ts;
+        stw->request_ns = stw->stop_ns = rc_clock_ns();
+        stw->nstopped = 0;
+        pthread_mutex_unlock(&stw->mu);
+        ts->holds_stw = true;
+        return 0;
+    }
+    if (stw_stop(rt, ts) < 0)
+        return -1;
+    ts->holds_stw = true;
+    brc_merge_all_stw(rt);
+    return 0;
+}
+
+int rc_start_the_world(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null("rc_start_the_world");
+        return -1;
+    }
+    if (stw_start(ts->rt, ts) < 0)
+        return -1;
+    ts->holds_stw = false;
+    return 0;
+}
+
+size_t rc_stw_count(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->stw.mu);
+    size_t n = rt->stw.nrecords;
+    pthread_mutex_unlock(&rt->stw.mu);
+    return n;
+}
+
+size_t rc_stw_records(size_t first, rc_stw_record *out, size_t max)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL || out == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->stw.mu);
+    size_t n = 0;
+    for (size_t i = first; i < rt->stw.nrecords && n < max; i++)
+        out[n++] = rt->stw.records[i];
+    pthread_mutex_unlock(&rt->stw.mu);
+    return n;
+}

@@ -1,0 +1,78 @@
+/* runtime/stw.h: thread status, safepoint parking and stop-the-world (ft
+ * modes).  In gil mode an attached thread holds the GIL, which is already a
+ * stopped world for everyone else; stw_stop only records the stop there.
+ *
+ * Synchronisation table (every field below is under stw_state.mu):
+ *
+ *   operation                 | takes  | waits while
+ *   --------------------------+--------+-----------------------------------
+ *   attach (stw_attach)       | mu     | a stop by another thread is on
+ *   detach (stw_detach)       | mu     | never (counts itself parked)
+ *   park at a safepoint       | mu     | a stop by another thread is on
+ *   stop   (stw_stop)         | mu     | another stop is on (parked itself),
+ *                             |        | then until every counted thread parked
+ *   start  (stw_start)        | mu     | never
+ *
+ * A requester counts the threads that are ATTACHED when it stops the world
+ * and raises RC_EB_STW in their eval breakers; each counted thread
+ * uncounts itself when it parks or detaches.  Lock order: stw.mu before
+ * rt->mu (the requester walks the thread list under both); no object code
+ * runs under either.
+ */
+#ifndef RCGC_STW_H
+#define RCGC_STW_H
+
+#ifndef RCGC_BUILDING
+#error "runtime/stw.h is internal to rcgc"
+#endif
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rcgc/runtime.h"
+
+struct thr_state;
+struct rc_runtime;
+
+enum thr_status {
+    THR_DETACHED = 0,   /* must not touch objects */
+    THR_ATTACHED,       /* running, may touch objects */
+    THR_PARKED,         /* attached, but stopped at a safepoint */
+};
+
+struct stw_state {
+    pthread_mutex_t mu;
+    pthread_cond_t resume_cv;    /* parked and attaching threads wait here */
+    pthread_cond_t parked_cv;    /* the requester waits here */
+    struct thr_state *requester; /* who stopped the world; NULL if running */
+    long countdown;              /* counted threads not yet parked */
+    uint64_t stop_ns;            /* when the world was fully stopped */
+    uint64_t request_ns;         /* when the stop was requested */
+    uint32_t nstopped;           /* threads counted for the current stop */
+    rc_stw_record *records;      /* every stop, oldest first */
+    size_t nrecords, cap_records;
+};
+
+/* Per thread, under stw_state.mu. */
+struct stw_thread_state {
+    enum thr_status status;
+    bool counted;                /* the current stop waits for us */
+};
+
+void stw_init(struct stw_state *stw);
+void stw_fini(struct stw_state *stw);
+
+/* Attach / detach the calling thread (ft modes; gil mode uses the GIL). */
+void stw_attach(struct rc_runtime *rt, struct thr_state *ts);
+void stw_detach(struct rc_runtime *rt, struct thr_state *ts);
+
+/* Safepoint: park if another thread has stopped the world. */
+void stw_park(struct rc_runtime *rt, struct thr_state *ts);
+
+/* Stop the world / restart it (caller attached).  stw_stop returns -1 with
+ * an error if the caller already stopped it. */
+int stw_stop(struct rc_runtime *rt, struct thr_state *ts);
+int stw_start(struct rc_runtime *rt, struct thr_state *ts);
+
+#endif /* RCGC_STW_H */
