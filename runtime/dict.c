@@ -61,10 +61,9 @@
 #define DICT_MINSIZE   8      /* smallest capacity; a power of two */
 #define PERTURB_SHIFT  5
 
-/* Deepest tuple nesting that hashing and key equality follow: both recurse,
- * and this bounds their C stack.  Python raises RecursionError (a
- * RuntimeError) for the same reason. */
-#define KEY_MAX_DEPTH  1000
+/* KEY_MAX_DEPTH (objects.h): deepest tuple nesting a key may have.  Key
+ * equality recurses into tuples, and this bounds its C stack; Python raises
+ * RecursionError (a RuntimeError) for the same reason. */
 
 struct dict_entry {
     uint64_t hash;
@@ -277,48 +276,86 @@ static inline uint64_t rotl64(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-static int hash_depth(rc_object *key, uint64_t *out, int depth)
+/* A key's hash without touching the error state: TUPLE_HASHABLE and *out,
+ * or why not (for TUPLE_UNHASHABLE, *why is the offending type).  Constant
+ * time: a tuple's hash was computed at its creation. */
+static enum tuple_key_status key_hash_status(rc_object *key, uint64_t *out,
+                                             const rc_type **why)
 {
     const rc_type *t = key->ob_type;
     if (t == &rc_int_type) {
         *out = hash_int(((struct rc_int *)key)->value);
-        return 0;
+        return TUPLE_HASHABLE;
     }
     if (t == &rc_str_type) {
         *out = ((struct rc_str *)key)->hash;
-        return 0;
+        return TUPLE_HASHABLE;
     }
     if (t == &rc_tuple_type) {
-        if (depth >= KEY_MAX_DEPTH)
-            return err_int(RC_ERR_RUNTIME,
-                           "maximum recursion depth (%d) exceeded while hashing a tuple",
-                           KEY_MAX_DEPTH);
         struct rc_tuple *tup = (struct rc_tuple *)key;
-        uint64_t acc = XXPRIME_5;
-        for (size_t i = 0; i < tup->n; i++) {
-            uint64_t lane = 0;   /* a cleared tuple's NULL items hash as 0 */
-            if (tup->items[i] != NULL && hash_depth(tup->items[i], &lane, depth + 1) < 0)
-                return -1;
-            acc += lane * XXPRIME_2;
-            acc = rotl64(acc, 31);
-            acc *= XXPRIME_1;
-        }
-        acc += (uint64_t)tup->n ^ (XXPRIME_5 ^ UINT64_C(3527539));
-        *out = acc;
-        return 0;
+        if (tup->key_status == TUPLE_UNHASHABLE)
+            *why = tup->unhashable_type;
+        else
+            *out = tup->hash;
+        return (enum tuple_key_status)tup->key_status;
     }
-    if (t == &rc_list_type || t == &rc_dict_type)
-        return err_int(RC_ERR_TYPE, "unhashable type: '%s'", t->name);
+    if (t == &rc_list_type || t == &rc_dict_type) {
+        *why = t;
+        return TUPLE_UNHASHABLE;
+    }
     /* Identity: mix the address (its low bits are alignment zeros). */
     *out = hash_int((int64_t)(uintptr_t)key);
-    return 0;
+    return TUPLE_HASHABLE;
+}
+
+void key_tuple_init(struct rc_tuple *tup)
+{
+    uint64_t acc = XXPRIME_5;
+    uint32_t depth = 0;
+    enum tuple_key_status status = TUPLE_HASHABLE;
+    const rc_type *why = NULL;
+    for (size_t i = 0; i < tup->n; i++) {
+        rc_object *item = tup->items[i];
+        uint64_t lane = 0;
+        const rc_type *item_why = NULL;
+        enum tuple_key_status st = key_hash_status(item, &lane, &item_why);
+        if (st != TUPLE_HASHABLE && status != TUPLE_UNHASHABLE) {
+            status = st;   /* unhashable wins over too deep */
+            why = item_why;
+        }
+        if (item->ob_type == &rc_tuple_type && ((struct rc_tuple *)item)->depth > depth)
+            depth = ((struct rc_tuple *)item)->depth;
+        acc += lane * XXPRIME_2;
+        acc = rotl64(acc, 31);
+        acc *= XXPRIME_1;
+    }
+    acc += (uint64_t)tup->n ^ (XXPRIME_5 ^ UINT64_C(3527539));
+    tup->depth = depth + 1;
+    if (tup->depth > KEY_MAX_DEPTH && status == TUPLE_HASHABLE)
+        status = TUPLE_TOO_DEEP;
+    if (status == TUPLE_UNHASHABLE)
+        tup->unhashable_type = why;
+    else
+        tup->hash = acc;
+    tup->key_status = (uint8_t)status;
 }
 
 int obj_hash(rc_object *key, uint64_t *out)
 {
     if (key == NULL)
         return err_int(RC_ERR_TYPE, "unhashable type: 'NULL'");
-    return hash_depth(key, out, 0);
+    const rc_type *why = NULL;
+    switch (key_hash_status(key, out, &why)) {
+    case TUPLE_HASHABLE:
+        return 0;
+    case TUPLE_TOO_DEEP:
+        return err_int(RC_ERR_RUNTIME,
+                       "maximum recursion depth (%d) exceeded: tuple key nested too deep",
+                       KEY_MAX_DEPTH);
+    case TUPLE_UNHASHABLE:
+        break;
+    }
+    return err_int(RC_ERR_TYPE, "unhashable type: '%s'", why->name);
 }
 
 static bool key_eq_depth(rc_object *a, rc_object *b, int depth)
@@ -338,8 +375,9 @@ static bool key_eq_depth(rc_object *a, rc_object *b, int depth)
     if (t == &rc_tuple_type) {
         struct rc_tuple *ta = (struct rc_tuple *)a, *tb = (struct rc_tuple *)b;
         /* Keys that hashed are at most KEY_MAX_DEPTH deep, so the guard
-         * only bounds the stack for callers that compare unhashed keys. */
-        if (ta->n != tb->n || depth >= KEY_MAX_DEPTH)
+         * only bounds the stack for callers that compare unhashed keys;
+         * equal tuples have equal cached hashes. */
+        if (ta->n != tb->n || ta->hash != tb->hash || depth >= KEY_MAX_DEPTH)
             return false;
         for (size_t i = 0; i < ta->n; i++)
             if (!key_eq_depth(ta->items[i], tb->items[i], depth + 1))

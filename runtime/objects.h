@@ -28,10 +28,26 @@ struct rc_str {
     char data[];       /* len bytes and a NUL */
 };
 
+/* Key status of a tuple (dict keys), fixed at creation. */
+enum tuple_key_status {
+    TUPLE_HASHABLE = 0,
+    TUPLE_UNHASHABLE,   /* holds a list or dict, directly or in a tuple */
+    TUPLE_TOO_DEEP,     /* nested deeper than KEY_MAX_DEPTH */
+};
+#define KEY_MAX_DEPTH 1000
+
 struct rc_tuple {
     rc_object ob;
     size_t n;
-    rc_object *items[]; /* n new references; NULL only after clear */
+    /* Computed once by key_tuple_init from the items' own (cached) hashes,
+     * so hashing a tuple never recurses; immutable afterwards. */
+    union {
+        uint64_t hash;                   /* TUPLE_HASHABLE */
+        const rc_type *unhashable_type;  /* TUPLE_UNHASHABLE: list or dict */
+    };
+    uint32_t depth;       /* 1 + deepest tuple item */
+    uint8_t key_status;   /* enum tuple_key_status */
+    rc_object *items[];   /* n new references; NULL only after clear */
 };
 
 struct rc_list {
@@ -78,7 +94,11 @@ static inline uint64_t hash_int(int64_t v)
 }
 
 /* Key protocol (dict.c).  obj_hash: 0 and *out, or -1 with TypeError for an
- * unhashable key (list, dict, a tuple holding one).  obj_key_eq: equality of
+ * unhashable key (list, dict, a tuple holding one) or RuntimeError for a
+ * tuple nested deeper than KEY_MAX_DEPTH.  key_tuple_init: compute a new
+ * tuple's hash, depth and key status from its items (tuple.c calls it). */
+void key_tuple_init(struct rc_tuple *t);
+/*  obj_key_eq: equality of
  * two hashable keys (value for int/str/tuple, identity otherwise). */
 int obj_hash(rc_object *key, uint64_t *out);
 bool obj_key_eq(rc_object *a, rc_object *b);

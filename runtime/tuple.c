@@ -96,6 +96,7 @@ rc_object *rc_tuple_new(size_t n, rc_object *const *items)
         rc_incref(items[i]);
         t->items[i] = items[i];
     }
+    key_tuple_init(t);
     return &t->ob;
 }
 

@@ -1307,6 +1307,31 @@ static void test_drops_see_consistent_dict(void **state)
     g_dict = g_key = NULL;
 }
 
+static void test_shared_subtuple_hash_is_linear(void **state)
+{
+    /* t = (t, t) sixty-four times: 2^64 paths, 64 distinct tuples.  A
+     * tuple's hash is computed once, at creation, from its items' cached
+     * hashes, so hashing it is constant time (recursing would never end). */
+    rc_object *t = rc_tuple_new(0, NULL);
+    for (int i = 0; i < 64; i++) {
+        rc_object *pair[2] = {t, t};
+        rc_object *n = rc_tuple_new(2, pair);
+        assert_non_null(n);
+        rc_decref(t);
+        t = n;
+    }
+    rc_object *d = rc_dict_new();
+    rc_object *v = rc_int_new(64);
+    assert_int_equal(0, rc_dict_set(d, t, v));
+    assert_int_equal(1, rc_dict_contains(d, t));
+    rc_object *got = rc_dict_get(d, t);
+    assert_true(got == v);
+    rc_decref(got);
+    rc_decref(v);
+    rc_decref(t);
+    rc_decref(d);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1326,6 +1351,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_instance_keys),
         HARNESS_TEST(test_int_str_distinct),
         HARNESS_TEST(test_unhashable_keys),
+        HARNESS_TEST(test_shared_subtuple_hash_is_linear),
         HARNESS_TEST(test_missing_key_messages),
         HARNESS_TEST(test_iteration),
         HARNESS_TEST(test_bad_input),
