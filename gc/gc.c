@@ -37,7 +37,7 @@ int rc_gc_is_tracked(rc_object *o)
 {
     if (o == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_is_tracked() argument must be an object, not NULL");
-    return (o->ob_gc_bits & RC_GC_TRACKED) != 0;
+    return (obj_gc_bits(o) & RC_GC_TRACKED) != 0;
 }
 
 static int append_referent(rc_object *referent, void *list)

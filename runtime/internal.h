@@ -24,6 +24,7 @@
 #include "brc.h"
 #include "gil.h"
 #include "stw.h"
+#include "qsbr.h"
 
 #define RC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -67,6 +68,24 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
 /* ob_gc_bits */
 #define RC_GC_TRACKED      0x1u  /* in a GC list (containers) */
 #define RC_GC_FINALIZED    0x2u  /* finalizer has run (PEP 442: never again) */
+#define RC_GC_SHARED       0x4u  /* ft: may be read lock-free by a thread that
+                                    holds no reference; freed through QSBR */
+
+static inline uint8_t obj_gc_bits(const rc_object *o)
+{
+    /* relaxed: see ob_gc_bits in rcgc/object.h. */
+    return rc_atomic_load_relaxed(&((rc_object *)o)->ob_gc_bits);
+}
+
+/* An object stored into a container in the ft modes may be read by a
+ * lock-free reader holding no reference: its memory must outlive such
+ * readers (qsbr.h).  Idempotent; the load avoids a write when set. */
+static inline void obj_mark_shared(rc_object *o)
+{
+    if (!(obj_gc_bits(o) & RC_GC_SHARED) &&
+        rc_atomic_load_relaxed(&o->ob_ref_local) != RC_REF_IMMORTAL)
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_SHARED);
+}
 
 /* The GC links that precede every object of an RC_TYPE_GC type.  While the
  * object is alive they link it into its GC list (the collector's, issue 4);
@@ -115,6 +134,7 @@ struct thr_state {
     struct brc_thread_state brc;  /* merge queue (brc.h) */
     struct gil_thread_state gil;  /* GIL statistics (gil.h) */
     struct stw_thread_state stw;  /* status for stop-the-world (stw.h) */
+    struct qsbr_thread_state qsbr; /* deferred frees (qsbr.h) */
     /* Runtime's list of thread states, under rt->mu. */
     struct thr_state *next, *prev;
 };
@@ -127,6 +147,7 @@ extern _Thread_local struct thr_state *rc_tls_state
 #define RC_EB_GIL_DROP   0x1u   /* gil: a waiter asks the holder to drop it */
 #define RC_EB_BRC_MERGE  0x2u   /* ft: objects queued for merging */
 #define RC_EB_STW        0x4u   /* ft: another thread is stopping the world */
+#define RC_EB_QSBR       0x8u   /* ft: report a quiescent state */
 
 /* --------------------------------------------------------------- runtime */
 
@@ -229,5 +250,10 @@ intptr_t ref_merge(rc_object *o, intptr_t extra);
  * with an error); detach, unregister and free it. */
 struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main);
 void thr_exit(struct thr_state *ts);
+/* Attach / detach the calling thread's state without running a safepoint
+ * (rc_attach runs one): for callers that hold a lock under which no object
+ * code may run.  forced: see gil_drop. */
+void thr_take(struct thr_state *ts);
+void thr_release(struct thr_state *ts, bool forced);
 
 #endif /* RCGC_INTERNAL_H */

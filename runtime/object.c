@@ -45,7 +45,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     ref_stamp(o, ts);
     o->ob_type = t;
     if (gc)
-        o->ob_gc_bits = RC_GC_TRACKED;
+        rc_atomic_store_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);   /* unpublished */
     /* relaxed: owner-written counter, read as a snapshot by others. */
     rc_atomic_store_relaxed(&ts->allocs, rc_atomic_load_relaxed(&ts->allocs) + 1);
     return o;
@@ -53,7 +53,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
 
 void obj_untrack(rc_object *o)
 {
-    o->ob_gc_bits &= (uint8_t)~RC_GC_TRACKED;
+    rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_TRACKED);
 }
 
 void obj_free(rc_object *o)
@@ -62,6 +62,13 @@ void obj_free(rc_object *o)
     if (!(o->ob_flags & RC_OBF_IMMORTALIZED))
         rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
     void *mem = obj_is_gc(o) ? (void *)OBJ_GC_HEAD(o) : (void *)o;
+    if ((obj_gc_bits(o) & RC_GC_SHARED) && ts->qsbr.registered) {
+        /* A lock-free reader may still hold a pointer to o and will read
+         * its counts (and a dict key's contents): keep the memory intact
+         * until a grace period has passed. */
+        qsbr_retire(ts, mem);
+        return;
+    }
 #ifdef RCGC_DEBUG
     /* Leave a recognisable pattern for a debugger (ASan poisons anyway). */
     memset(o, 0xdb, sizeof *o);
@@ -74,9 +81,9 @@ void obj_free(rc_object *o)
 static void dealloc_now(struct thr_state *ts, rc_object *o)
 {
     const rc_type *t = o->ob_type;
-    if (t->finalize != NULL && !(o->ob_gc_bits & RC_GC_FINALIZED)) {
+    if (t->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED)) {
         /* PEP 442: run once, with one reference; it may resurrect. */
-        o->ob_gc_bits |= RC_GC_FINALIZED;
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
         ref_resurrect_begin(o, (t->flags & RC_TYPE_WEAKREFABLE) != 0);
         t->finalize(o);
         if (ref_resurrect_end(o))
@@ -84,7 +91,7 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
     }
     if (t->flags & RC_TYPE_WEAKREFABLE)
         weakref_clear_target(o);
-    if (o->ob_gc_bits & RC_GC_TRACKED)
+    if (obj_gc_bits(o) & RC_GC_TRACKED)
         obj_untrack(o);
     ts->dealloc_depth++;
     t->dealloc(o);
@@ -164,7 +171,7 @@ void obj_release_immortals(struct rc_runtime *rt)
     for (size_t i = 0; i < rt->nimmortals; i++) {
         rc_object *o = rt->immortals[i];
         ref_stamp(o, ts);            /* mortal again, one reference */
-        o->ob_gc_bits |= RC_GC_FINALIZED;  /* no finalizers at shutdown */
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);  /* no finalizers at shutdown */
         rc_decref(o);
     }
     mem_free(rt->immortals);

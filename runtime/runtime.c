@@ -139,6 +139,9 @@ long rc_runtime_free(rc_runtime *rt)
     thr_exit(ts);   /* merges anything still queued; folds its counters */
     rc_rt = NULL;
     pthread_mutex_unlock(&runtime_create_mu);
+    /* Memory retired for lock-free readers is freed before we return. */
+    if (rt->cfg.mode != RC_MODE_GIL)
+        qsbr_barrier();
     /* Every thread state is gone and folded into the dead totals. */
     long leaked = (long)(rt->dead_allocs - rt->dead_frees);
     /* Heap types last: leaked objects (if any) still point at them, but a

@@ -32,24 +32,26 @@ struct rc_thread {
 
 /* ------------------------------------------------------ attach / detach */
 
-static void thr_take(struct thr_state *ts)
+void thr_take(struct thr_state *ts)
 {
     if (ts->rt->cfg.mode == RC_MODE_GIL) {
         gil_take(&ts->rt->gil, ts);
         ts->stw.status = THR_ATTACHED;   /* owner only in gil mode */
     } else {
         stw_attach(ts->rt, ts);
+        qsbr_online(ts);
     }
     ts->attached = true;
 }
 
-static void thr_release(struct thr_state *ts, bool forced)
+void thr_release(struct thr_state *ts, bool forced)
 {
     ts->attached = false;
     if (ts->rt->cfg.mode == RC_MODE_GIL) {
         ts->stw.status = THR_DETACHED;
         gil_drop(&ts->rt->gil, ts, forced);
     } else {
+        qsbr_offline(ts);
         stw_detach(ts->rt, ts);
     }
 }
@@ -109,7 +111,13 @@ void rc_safepoint_slow(void)
     }
     if (bits & RC_EB_STW) {
         rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_STW);
+        qsbr_offline(ts);   /* a parked thread holds no lock-free pointer */
         stw_park(ts->rt, ts);
+        qsbr_online(ts);
+    }
+    if (bits & RC_EB_QSBR) {
+        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
+        qsbr_quiescent(ts);
     }
     if (bits & RC_EB_GIL_DROP) {
         /* gil_take clears the bit when we get the GIL back. */
@@ -184,6 +192,10 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
     pthread_mutex_unlock(&rt->mu);
     if (rt->cfg.mode == RC_MODE_FT)
         brc_register(&rt->brc, ts);
+    if (rt->cfg.mode != RC_MODE_GIL) {
+        qsbr_register(ts);   /* lock-free container reads */
+        qsbr_offline(ts);    /* until attached */
+    }
     thr_take(ts);
     return ts;
 }
@@ -200,6 +212,7 @@ void thr_exit(struct thr_state *ts)
      * objects. */
     if (rt->cfg.mode == RC_MODE_FT)
         brc_unregister(&rt->brc, ts);
+    qsbr_unregister(ts);   /* hands over what we retired; online here */
     thr_release(ts, false);
     pthread_mutex_lock(&rt->mu);
     if (ts->prev != NULL)

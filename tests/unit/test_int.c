@@ -24,7 +24,7 @@ static void test_small_ints_are_static_immortal_and_shared(void **state)
         assert_int_equal(RC_TID_NONE, rc_atomic_load_relaxed(&o->ob_tid));
         assert_true(o->ob_flags & RC_OBF_STATIC);
         assert_int_equal(0, rc_atomic_load_relaxed(&o->ob_ref_shared));
-        assert_int_equal(0, o->ob_gc_bits);
+        assert_int_equal(0, rc_atomic_load_relaxed(&o->ob_gc_bits));
         assert_ptr_equal(&rc_int_type, rc_type_of(o));
     }
     /* Consecutive values are consecutive objects: one table. */

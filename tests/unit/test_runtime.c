@@ -215,54 +215,6 @@ static void test_foreign_thread_registers(void **state)
     rc_decref(f.list);
 }
 
-struct spinner {
-    _Atomic long *counts;   /* counts[0], counts[1]: one per thread */
-    _Atomic int *done;      /* threads that saw 5 handovers */
-    int self;
-    long handovers;         /* times this thread saw the other progress */
-};
-
-static void spin_until_other_progresses(void *p)
-{
-    struct spinner *s = p;
-    /* CPU-bound and allocation-free: in gil mode only a forced switch at
-     * rc_safepoint lets the other thread run, so this loop ends only if
-     * the GIL really changes hands (ctest's timeout fails it otherwise).
-     * relaxed: the counters are only compared, nothing is published. */
-    long last = rc_atomic_load_relaxed(&s->counts[1 - s->self]);
-    /* Keep going until both threads are satisfied: the other one needs us
-     * to keep making progress. */
-    while (rc_atomic_load_relaxed(s->done) < 2) {
-        rc_atomic_add_relaxed(&s->counts[s->self], 1);
-        long now = rc_atomic_load_relaxed(&s->counts[1 - s->self]);
-        if (now != last && s->handovers < 5) {
-            last = now;
-            if (++s->handovers == 5)
-                rc_atomic_add_relaxed(s->done, 1);
-        }
-        rc_safepoint();
-    }
-}
-
-static void test_gil_is_handed_over(void **state)
-{
-    _Atomic long counts[2] = {0, 0};
-    _Atomic int done = 0;
-    struct spinner s0 = {counts, &done, 0, 0}, s1 = {counts, &done, 1, 0};
-    rc_thread *a = rc_thread_start(spin_until_other_progresses, &s0);
-    rc_thread *b = rc_thread_start(spin_until_other_progresses, &s1);
-    assert_int_equal(0, rc_thread_join(a));
-    assert_int_equal(0, rc_thread_join(b));
-    assert_int_equal(5, s0.handovers);
-    assert_int_equal(5, s1.handovers);
-    rc_gil_stats st;
-    assert_int_equal(0, rc_gil_stats_get(&st));
-    if (harness_mode == RC_MODE_GIL)
-        assert_true(st.acquisitions >= 2);   /* start, and after each join */
-    else
-        assert_int_equal(0, st.acquisitions);
-}
-
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -277,7 +229,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_free_with_unjoined_thread_fails),
         HARNESS_TEST(test_thread_api_errors),
         HARNESS_TEST(test_foreign_thread_registers),
-        HARNESS_TEST(test_gil_is_handed_over),
     };
     return HARNESS_RUN("runtime", tests, argc, argv);
 }

@@ -14,8 +14,11 @@
  *   ob_flags       type-independent flags (RC_OBF_*).  Written before
  *                  publication, or with the object held exclusively.
  *   ob_mutex       the object's lock byte (container mutation, ft mode).
- *   ob_gc_bits     collector bits (RC_GC_*).  Written before publication, by
- *                  the thread that deallocates, or with the world stopped.
+ *   ob_gc_bits     collector bits (RC_GC_*), relaxed atomic accesses.  Set or
+ *                  cleared before publication, by the thread that
+ *                  deallocates, or with the world stopped; RC_GC_SHARED is
+ *                  also set (atomic or) by any thread that stores the object
+ *                  into a container in the ft modes.
  *   ob_ref_local   owner-local count: written only by the owner thread, with
  *                  relaxed stores (no other thread writes it, so no ordering
  *                  is needed; atomic only so that other threads' relaxed
@@ -51,7 +54,7 @@ struct rc_object {
     _Atomic uintptr_t ob_tid;
     uint16_t ob_flags;
     _Atomic uint8_t ob_mutex;
-    uint8_t ob_gc_bits;
+    _Atomic uint8_t ob_gc_bits;
     _Atomic uint32_t ob_ref_local;
     _Atomic intptr_t ob_ref_shared;
     const rc_type *ob_type;

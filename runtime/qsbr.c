@@ -1,0 +1,137 @@
+/* runtime/qsbr.c: deferred freeing through liburcu's QSBR flavour (see
+ * qsbr.h).  Thread rule: a thread's batch is its own until handed to
+ * call_rcu, after which only the callback touches it. */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "internal.h"
+#include "qsbr.h"
+
+#define QSBR_BATCH 256
+
+struct qsbr_batch {
+    struct rcu_head head;
+    size_t n;
+    void *ptrs[QSBR_BATCH];
+};
+
+/* ThreadSanitizer annotations: liburcu 0.13's grace periods are invisible
+ * to TSan, so make them visible on one synchronisation address. */
+#if defined(__SANITIZE_THREAD__)
+#define QSBR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define QSBR_TSAN 1
+#endif
+#endif
+#ifdef QSBR_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char tsan_grace;
+#define TSAN_RELEASE() __tsan_release(&tsan_grace)
+#define TSAN_ACQUIRE() __tsan_acquire(&tsan_grace)
+#else
+#define TSAN_RELEASE() ((void)0)
+#define TSAN_ACQUIRE() ((void)0)
+#endif
+
+void qsbr_register(struct thr_state *ts)
+{
+    urcu_qsbr_register_thread();   /* online from here */
+    ts->qsbr.registered = true;
+}
+
+static void free_batch(struct rcu_head *head)
+{
+    /* After a grace period: every reader's accesses before its last
+     * quiescent state happen-before this (TSan: acquire what they
+     * released). */
+    TSAN_ACQUIRE();
+    struct qsbr_batch *b = caa_container_of(head, struct qsbr_batch, head);
+    for (size_t i = 0; i < b->n; i++)
+        free(b->ptrs[i]);
+    free(b);
+}
+
+/* Hand the batch to call_rcu and ask every other thread for a quiescent
+ * state, so the grace period ends soon.  Caller online. */
+static void submit(struct thr_state *ts)
+{
+    struct qsbr_batch *b = ts->qsbr.batch;
+    if (b == NULL || b->n == 0)
+        return;
+    ts->qsbr.batch = NULL;
+    TSAN_RELEASE();   /* our writes to b and to the retired blocks */
+    urcu_qsbr_call_rcu(&b->head, free_batch);
+    struct rc_runtime *rt = ts->rt;
+    pthread_mutex_lock(&rt->mu);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
+        if (t != ts)
+            /* release: pairs with the acquire re-read in rc_safepoint_slow. */
+            rc_atomic_or_release(t->eval_breaker, RC_EB_QSBR);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void qsbr_unregister(struct thr_state *ts)
+{
+    if (!ts->qsbr.registered)
+        return;
+    submit(ts);
+    free(ts->qsbr.batch);
+    ts->qsbr.batch = NULL;
+    TSAN_RELEASE();
+    urcu_qsbr_unregister_thread();
+    ts->qsbr.registered = false;
+}
+
+void qsbr_online(struct thr_state *ts)
+{
+    if (ts->qsbr.registered)
+        urcu_qsbr_thread_online();
+}
+
+void qsbr_offline(struct thr_state *ts)
+{
+    if (ts->qsbr.registered) {
+        TSAN_RELEASE();
+        urcu_qsbr_thread_offline();
+    }
+}
+
+void qsbr_quiescent(struct thr_state *ts)
+{
+    if (ts->qsbr.registered) {
+        TSAN_RELEASE();
+        urcu_qsbr_quiescent_state();
+    }
+}
+
+void qsbr_retire(struct thr_state *ts, void *p)
+{
+    struct qsbr_batch *b = ts->qsbr.batch;
+    if (b == NULL) {
+        b = malloc(sizeof *b);
+        if (b == NULL) {
+            /* No memory to defer with: wait for a grace period here (we
+             * must be offline for it) and free at once. */
+            qsbr_offline(ts);
+            urcu_qsbr_synchronize_rcu();
+            TSAN_ACQUIRE();
+            qsbr_online(ts);
+            free(p);
+            return;
+        }
+        b->n = 0;
+        ts->qsbr.batch = b;
+    }
+    b->ptrs[b->n++] = p;
+    ts->qsbr.retired++;
+    if (b->n == QSBR_BATCH)
+        submit(ts);
+}
+
+void qsbr_barrier(void)
+{
+    urcu_qsbr_barrier();
+}

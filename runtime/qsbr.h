@@ -1,0 +1,60 @@
+/* runtime/qsbr.h: deferred freeing of memory that lock-free readers may
+ * still touch (ft modes): old list item arrays and dict tables, and objects
+ * that were ever stored in a container (RC_GC_SHARED).  Built on liburcu's
+ * QSBR flavour (docs/containers.md [qsbr]):
+ *
+ *   - a thread is an RCU reader while attached: online when attached,
+ *     offline when detached or parked for a stop-the-world;
+ *   - a thread reports a quiescent state at its safepoint when asked
+ *     (RC_EB_QSBR), which a thread that submits retired memory asks of all;
+ *   - retired pointers collect in a per-thread batch; a full batch (or the
+ *     thread's exit) goes to call_rcu, whose worker frees it after a grace
+ *     period: after every reader has passed a quiescent state, so no reader
+ *     still holds a pointer it loaded before the memory was unpublished.
+ *
+ * Readers hold raw pointers only between safepoints, and never across a
+ * detach.  ThreadSanitizer cannot see liburcu 0.13's synchronisation
+ * (inline assembly); qsbr.c tells it, with __tsan_release at every
+ * quiescent state and before every call_rcu, and __tsan_acquire in the
+ * callback before freeing.
+ */
+#ifndef RCGC_QSBR_H
+#define RCGC_QSBR_H
+
+#ifndef RCGC_BUILDING
+#error "runtime/qsbr.h is internal to rcgc"
+#endif
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct thr_state;
+struct qsbr_batch;
+
+/* Owner only. */
+struct qsbr_thread_state {
+    bool registered;            /* an RCU reader (ft modes) */
+    struct qsbr_batch *batch;   /* retired, waiting for call_rcu */
+    uint64_t retired;           /* pointers retired (statistics) */
+};
+
+/* The calling thread becomes / stops being a reader (thread start/exit). */
+void qsbr_register(struct thr_state *ts);
+void qsbr_unregister(struct thr_state *ts);
+
+/* Attach/detach and parking. */
+void qsbr_online(struct thr_state *ts);
+void qsbr_offline(struct thr_state *ts);
+
+/* A quiescent state: the thread holds no pointer loaded lock-free. */
+void qsbr_quiescent(struct thr_state *ts);
+
+/* Free p (a malloc'd block) after a grace period.  ft modes only; the
+ * calling thread must be a registered, online reader. */
+void qsbr_retire(struct thr_state *ts, void *p);
+
+/* Wait until every retired block has been freed (runtime shutdown).  The
+ * caller must not be online. */
+void qsbr_barrier(void);
+
+#endif /* RCGC_QSBR_H */
