@@ -190,6 +190,20 @@ int err_type_int(const char *fn, const char *want, rc_object *got);
 void *err_no_thread_null(const char *fn);
 __attribute__((noreturn, format(printf, 1, 2))) void rc_fatal(const char *fmt, ...);
 
+/* Debug builds: touching objects from a thread that is not attached (no
+ * state, or detached around a blocking call) is a programming error,
+ * reported loudly. */
+#ifdef RCGC_DEBUG
+#define RC_DEBUG_CHECK_ATTACHED(ts, what)                                      \
+    do {                                                                       \
+        if (RC_UNLIKELY((ts) == NULL || !(ts)->attached))                     \
+            rc_fatal("%s from a thread that is %s", (what),                   \
+                     (ts) == NULL ? "not registered" : "detached");            \
+    } while (0)
+#else
+#define RC_DEBUG_CHECK_ATTACHED(ts, what) ((void)0)
+#endif
+
 /* --------------------------------------------------------------- memory */
 
 /* malloc/realloc/free for everything the runtime owns, honouring fault

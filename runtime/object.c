@@ -35,6 +35,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     struct thr_state *ts = rc_tls_state;
     if (RC_UNLIKELY(ts == NULL))
         return err_no_thread_null(t->name);
+    RC_DEBUG_CHECK_ATTACHED(ts, "allocating an object");
     rc_safepoint();
     bool gc = (t->flags & RC_TYPE_GC) != 0;
     size_t pre = gc ? sizeof(struct gc_head) : 0;
@@ -101,6 +102,7 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
 void obj_dealloc(rc_object *o)
 {
     struct thr_state *ts = rc_tls_state;
+    RC_DEBUG_CHECK_ATTACHED(ts, "freeing an object");
     if (ts->dealloc_depth >= TRASH_MAX_DEPTH && obj_is_gc(o)) {
         /* Defer: the outermost obj_dealloc on this thread runs it. */
         struct gc_head *g = OBJ_GC_HEAD(o);

@@ -98,10 +98,7 @@ void rc_decref_local_zero(rc_object *o)
 
 void rc_decref_shared_mt(rc_object *o)
 {
-#ifdef RCGC_DEBUG
-    if (RC_UNLIKELY(rc_tls_state == NULL))
-        rc_fatal("rc_decref from a thread with no rcgc thread state");
-#endif
+    RC_DEBUG_CHECK_ATTACHED(rc_tls_state, "rc_decref of another thread's object");
     /* The owner as we saw it before our CAS: the id to queue to.  relaxed:
      * see rc_incref. */
     uintptr_t owner = rc_atomic_load_relaxed(&o->ob_tid);
