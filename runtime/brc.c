@@ -49,16 +49,25 @@ void brc_register(struct brc_state *brc, struct thr_state *ts)
 void brc_unregister(struct brc_state *brc, struct thr_state *ts)
 {
     struct brc_bucket *b = bucket_of(brc, ts->tid);
-    pthread_mutex_lock(&b->mu);
+    /* Merge until the queue is found empty under the bucket lock, and
+     * unlink in that same critical section.  Merging may free objects and
+     * so touch counts of objects we own; once we are unlinked, other
+     * threads merge our objects themselves (writing their local counts),
+     * so after the unlock this thread must not touch a count again.
+     * (CPython's _Py_brc_remove_thread does the same.) */
+    for (;;) {
+        brc_merge_queued(ts);
+        pthread_mutex_lock(&b->mu);
+        if (cds_wfcq_empty(&ts->brc.qhead, &ts->brc.qtail))
+            break;
+        pthread_mutex_unlock(&b->mu);
+    }
     struct thr_state **pp = &b->threads;
     while (*pp != ts)
         pp = &(*pp)->brc.bucket_next;
     *pp = ts->brc.bucket_next;
     ts->brc.registered = false;
     pthread_mutex_unlock(&b->mu);
-    /* No queuer can find us any more; whatever they queued before is in
-     * the queue now. */
-    brc_merge_queued(ts);
 }
 
 void brc_queue_object(rc_object *o, uintptr_t owner)
@@ -138,6 +147,6 @@ void brc_merge_all_stw(struct rc_runtime *rt)
         rc_object *o = n->obj;
         free(n);
         if (ref_merge(o, -1) == 0)
-            obj_dealloc(o);
+            stw_defer_dealloc(rt, o);
     }
 }

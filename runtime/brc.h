@@ -59,8 +59,9 @@ void brc_fini(struct brc_state *brc);
 /* Make ts findable by its tid (thread start). */
 void brc_register(struct brc_state *brc, struct thr_state *ts);
 
-/* Thread exit: stop being findable, then merge everything queued so far.
- * Later queuers of this thread's objects merge them themselves. */
+/* Thread exit: merge everything queued, and stop being findable once the
+ * queue is empty.  Later queuers of this thread's objects merge them
+ * themselves, so the caller must make no refcount operation afterwards. */
 void brc_unregister(struct brc_state *brc, struct thr_state *ts);
 
 /* Called by a non-owner that just moved o to QUEUED; owner is the ob_tid it
@@ -72,7 +73,10 @@ void brc_merge_queued(struct thr_state *ts);
 
 /* With the world stopped: merge every thread's queue on its behalf, so that
  * every count is exact (the collector needs it).  The other threads are
- * parked or detached, so nobody writes the local counts being merged. */
+ * parked or detached, so nobody writes the local counts being merged.
+ * Objects found dead are not freed now (no object code may run while the
+ * world is stopped: a parked thread may hold a lock a finalizer wants);
+ * stw_defer_dealloc keeps them until the world restarts. */
 void brc_merge_all_stw(struct rc_runtime *rt);
 
 #endif /* RCGC_BRC_H */

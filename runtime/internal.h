@@ -230,6 +230,7 @@ static inline bool obj_is(const rc_object *o, const rc_type *t)
     return o != NULL && o->ob_type == t;
 }
 void obj_untrack(rc_object *o);   /* clear RC_GC_TRACKED (and unlink) */
+void obj_track(rc_object *o);     /* set RC_GC_TRACKED (and link) */
 
 /* ------------------------------------------------------- reference counts */
 

@@ -52,6 +52,11 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     return o;
 }
 
+void obj_track(rc_object *o)
+{
+    rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);
+}
+
 void obj_untrack(rc_object *o)
 {
     rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_TRACKED);
@@ -87,8 +92,11 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
         ref_resurrect_begin(o, (t->flags & RC_TYPE_WEAKREFABLE) != 0);
         t->finalize(o);
-        if (ref_resurrect_end(o))
+        if (ref_resurrect_end(o)) {
+            if (obj_is_gc(o) && !(obj_gc_bits(o) & RC_GC_TRACKED))
+                obj_track(o);   /* it was untracked to be deferred */
             return;
+        }
     }
     if (t->flags & RC_TYPE_WEAKREFABLE)
         weakref_clear_target(o);
@@ -104,7 +112,11 @@ void obj_dealloc(rc_object *o)
     struct thr_state *ts = rc_tls_state;
     RC_DEBUG_CHECK_ATTACHED(ts, "freeing an object");
     if (ts->dealloc_depth >= TRASH_MAX_DEPTH && obj_is_gc(o)) {
-        /* Defer: the outermost obj_dealloc on this thread runs it. */
+        /* Defer: the outermost obj_dealloc on this thread runs it.  The
+         * trash stack reuses the GC links, so leave the GC list first
+         * (dealloc_now tracks it again if its finalizer resurrects it). */
+        if (obj_gc_bits(o) & RC_GC_TRACKED)
+            obj_untrack(o);
         struct gc_head *g = OBJ_GC_HEAD(o);
         g->next = ts->trash;
         ts->trash = g;
@@ -131,12 +143,14 @@ int rc_make_immortal(rc_object *o)
         err_no_thread_null("rc_make_immortal");
         return -1;
     }
-    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL) {
-        rc_decref(o);   /* no-op; the caller's reference is consumed */
-        return 0;
-    }
     struct rc_runtime *rt = ts->rt;
     pthread_mutex_lock(&rt->mu);
+    /* Decided under rt->mu, so two callers cannot both register o (it
+     * would be freed twice at shutdown). */
+    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL) {
+        pthread_mutex_unlock(&rt->mu);
+        return 0;   /* already immortal: the caller's reference is absorbed */
+    }
     if (rt->nimmortals == rt->cap_immortals) {
         size_t cap = rt->cap_immortals ? rt->cap_immortals * 2 : 16;
         rc_object **a = mem_realloc(rt->immortals, cap * sizeof *a);
@@ -148,14 +162,13 @@ int rc_make_immortal(rc_object *o)
         rt->cap_immortals = cap;
     }
     rt->immortals[rt->nimmortals++] = o;
-    pthread_mutex_unlock(&rt->mu);
-    /* From here on no count of o is ever written again, so the other
-     * counts' values do not matter; the caller's reference is absorbed.
-     * relaxed: a thread that still reads the old local count takes a path
-     * that is correct for a mortal object it holds a reference to.
-     * Objects should be made immortal before they are shared. */
+    /* From here on no count of o is ever written again (ref_merge and
+     * resurrection leave immortal objects alone), so the other counts'
+     * values do not matter; the caller's reference is absorbed.  The caller
+     * guarantees no other thread uses o meanwhile (see object.h). */
     o->ob_flags |= RC_OBF_IMMORTALIZED;
     rc_atomic_store_relaxed(&o->ob_ref_local, RC_REF_IMMORTAL);
+    pthread_mutex_unlock(&rt->mu);
     rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
     return 0;
 }

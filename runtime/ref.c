@@ -65,6 +65,8 @@ intptr_t ref_merge(rc_object *o, intptr_t extra)
      * exited (its writes happen-before our lookup of it, through the
      * registry lock in brc.c). */
     uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == RC_REF_IMMORTAL)
+        return 1;   /* made immortal while queued: its counts are frozen */
     /* Clear tid and local before the CAS: once the CAS publishes MERGED
      * another thread may free the object, so we must not write it after.
      * relaxed: a thread that reads ob_tid == 0 takes the shared path, which
@@ -186,15 +188,23 @@ void ref_set_maybe_weakref(rc_object *o)
 void ref_resurrect_begin(rc_object *o, bool maybe_weakref)
 {
     /* The object is dead and held exclusively by this thread: stamp it as
-     * new, with one reference. */
+     * new, with one reference.  A weakref may hand it to another thread
+     * while the finalizer runs (ref_try_incref's CAS on ob_ref_shared), so
+     * the shared count is published last, once, with release: that thread
+     * then sees the new tid and local count and our earlier writes. */
     const struct thr_state *ts = rc_tls_state;
-    ref_stamp(o, ts);
-    if (maybe_weakref && sh_state(ts->stamp_shared) == RC_REF_UNSHARED)
-        rc_atomic_store_relaxed(&o->ob_ref_shared, ts->stamp_shared | RC_REF_MAYBE_WEAKREF);
+    intptr_t shared = ts->stamp_shared;
+    if (maybe_weakref && sh_state(shared) == RC_REF_UNSHARED)
+        shared |= RC_REF_MAYBE_WEAKREF;
+    rc_atomic_store_relaxed(&o->ob_tid, ts->stamp_tid);         /* ordered by the release below */
+    rc_atomic_store_relaxed(&o->ob_ref_local, ts->stamp_local); /* ordered by the release below */
+    rc_atomic_store_release(&o->ob_ref_shared, shared);
 }
 
 int ref_resurrect_end(rc_object *o)
 {
+    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL)
+        return 1;   /* the finalizer made it immortal: alive for good */
     if (rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid) {
         uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local) - 1;
         rc_atomic_store_relaxed(&o->ob_ref_local, local);

@@ -146,6 +146,25 @@ static void record_locked(struct stw_state *stw, uint64_t end_ns)
     };
 }
 
+void stw_defer_dealloc(struct rc_runtime *rt, rc_object *o)
+{
+    /* relaxed: the object is dead and only the requester touches it. */
+    rc_atomic_store_relaxed(&o->ob_tid, (uintptr_t)rt->stw.dead);
+    rt->stw.dead = o;
+}
+
+/* After the restart: free what died while the world was stopped. */
+static void free_deferred(struct rc_runtime *rt)
+{
+    rc_object *o = rt->stw.dead;
+    rt->stw.dead = NULL;
+    while (o != NULL) {
+        rc_object *next = (rc_object *)rc_atomic_load_relaxed(&o->ob_tid);
+        obj_dealloc(o);
+        o = next;
+    }
+}
+
 int stw_start(struct rc_runtime *rt, struct thr_state *ts)
 {
     struct stw_state *stw = &rt->stw;
@@ -179,10 +198,14 @@ int rc_stop_the_world(void)
         /* Holding the GIL is a stopped world; record it all the same. */
         struct stw_state *stw = &rt->stw;
         pthread_mutex_lock(&stw->mu);
-        if (stw->requester == ts) {
+        if (stw->requester != NULL) {
+            /* Impossible while the stopper keeps the GIL (it never hands it
+             * over while stopped), so this is only a guard. */
             pthread_mutex_unlock(&stw->mu);
             return err_int(RC_ERR_RUNTIME,
-                           "rc_stop_the_world(): this thread already stopped the world");
+                           stw->requester == ts
+                               ? "rc_stop_the_world(): this thread already stopped the world"
+                               : "rc_stop_the_world(): another thread has stopped the world");
         }
         stw->requester = ts;
         stw->request_ns = stw->stop_ns = rc_clock_ns();
@@ -208,6 +231,7 @@ int rc_start_the_world(void)
     if (stw_start(ts->rt, ts) < 0)
         return -1;
     ts->holds_stw = false;
+    free_deferred(ts->rt);   /* only this thread adds to the list */
     return 0;
 }
 

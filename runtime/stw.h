@@ -51,6 +51,9 @@ struct stw_state {
     uint64_t request_ns;         /* when the stop was requested */
     uint32_t nstopped;           /* threads counted for the current stop */
     rc_stw_record *records;      /* every stop, oldest first */
+    /* Objects that died while the world was stopped, linked through their
+     * (dead) ob_tid; the requester frees them after restarting it. */
+    rc_object *dead;
     size_t nrecords, cap_records;
 };
 
@@ -74,5 +77,11 @@ void stw_park(struct rc_runtime *rt, struct thr_state *ts);
  * an error if the caller already stopped it. */
 int stw_stop(struct rc_runtime *rt, struct thr_state *ts);
 int stw_start(struct rc_runtime *rt, struct thr_state *ts);
+
+/* With the world stopped by the caller: o is dead (count 0); deallocate it
+ * once the world runs again.  Its ob_tid becomes the link: no thread takes
+ * a reference to a dead object (try_incref reads the counts, which stay
+ * dead), and a pointer never equals a thread id. */
+void stw_defer_dealloc(struct rc_runtime *rt, rc_object *o);
 
 #endif /* RCGC_STW_H */

@@ -119,7 +119,9 @@ void rc_safepoint_slow(void)
         rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
         qsbr_quiescent(ts);
     }
-    if (bits & RC_EB_GIL_DROP) {
+    if ((bits & RC_EB_GIL_DROP) && !ts->holds_stw) {
+        /* (While we hold the world stopped the request waits: handing the
+         * GIL over would restart the world behind the stopper's back.) */
         /* gil_take clears the bit when we get the GIL back. */
         thr_release(ts, true);
         thr_take(ts);

@@ -290,8 +290,11 @@ static void drop_orphans(void *p)
     for (;;) {
         int finished = atomic_load(&makers_done);   /* read before the scan */
         int found = 0;
+        /* One pass covers every slot, from a random start: a pass that
+         * finds nothing after the makers finished means all were taken. */
+        uint64_t start = rng_next(&rng);
         for (int n = 0; n < NSLOTS; n++) {
-            int s = (int)((rng_next(&rng) + (uint64_t)n) % NSLOTS);
+            int s = (int)((start + (uint64_t)n) % NSLOTS);
             rc_object *it = atomic_exchange(&slots[s], NULL);
             if (it != NULL) {
                 CHECK(check_item(it), "orphan corrupted");

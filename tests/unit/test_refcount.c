@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "objects.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 static void test_new_object_has_one_reference(void **state)
@@ -261,6 +262,76 @@ static void test_owner_exits_before_its_objects(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* ---- interleavings found in review, forced ---- */
+
+#define EXIT_N 200000
+static rc_object *exit_x, *exit_y;
+static _Atomic int exit_stage;
+
+static void exit_worker(void *arg)
+{
+    exit_x = rc_int_new(100000);
+    exit_y = rc_list_new();
+    for (int i = 0; i < EXIT_N; i++)
+        rc_list_append(exit_y, exit_x);   /* x: local count EXIT_N + 1 */
+    /* x's own reference and y's go to the main thread. */
+    atomic_store(&exit_stage, 1);
+    while (atomic_load(&exit_stage) != 2)
+        sched_yield();
+    /* Returning exits the thread: its exit merge frees y (queued to us by
+     * the main thread), whose deallocation drops x EXIT_N times on the
+     * owner path, while the main thread drops x concurrently. */
+}
+
+static void test_owner_exit_merge_races_a_drop(void **state)
+{
+    /* Once an exiting owner is no longer findable, other threads merge its
+     * objects themselves; it must not touch a count after that point, or
+     * its and their writes to the local count collide (lost decrements:
+     * a leak or an early free). */
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* the race needs two threads running at once */
+    size_t live = rc_live_objects();
+    for (int round = 0; round < 10; round++) {
+        atomic_store(&exit_stage, 0);
+        rc_thread *t = rc_thread_start(exit_worker, NULL);
+        while (atomic_load(&exit_stage) != 1)
+            sched_yield();
+        rc_decref(exit_y);   /* ft: queued to the worker */
+        atomic_store(&exit_stage, 2);
+        while (rc_refcount(exit_x) > EXIT_N / 2)
+            ;   /* the worker's exit merge is dropping x: race it */
+        rc_decref(exit_x);
+        assert_int_equal(0, rc_thread_join(t));
+        assert_int_equal(live, rc_live_objects());
+    }
+}
+
+static void drop_the_global(void *arg)
+{
+    rc_decref(*(rc_object **)arg);
+}
+
+static void test_immortal_while_queued_stays_immortal(void **state)
+{
+    /* A non-owner's drop queues o to us; we make o immortal before our
+     * merge runs.  The merge must leave the immortal counts alone. */
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* no merge queues in gil mode */
+    rc_object *o = rc_int_new(123456);
+    rc_incref(o);
+    rc_incref(o);   /* ours 2, the other thread's 1 */
+    rc_thread *t = rc_thread_start(drop_the_global, &o);
+    while (rc_refcount(o) != 2)
+        ;   /* dropped: ft: queued to us, no safepoint of ours yet */
+    assert_int_equal(0, rc_make_immortal(o));   /* consumes one of ours */
+    assert_int_equal(0, rc_thread_join(t));      /* ends in a safepoint: merge */
+    assert_int_equal(1, rc_is_immortal(o));
+    assert_int_equal((intptr_t)RC_REF_IMMORTAL, rc_refcount(o));
+    assert_int_equal(0, rc_make_immortal(o));   /* absorbed; not registered twice */
+    /* Teardown frees it exactly once (ASan checks). */
+}
+
 static void test_error_state(void **state)
 {
     rc_error_clear();
@@ -306,6 +377,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_non_owner_drop_queues_to_owner),
         HARNESS_TEST(test_non_owner_drops_last_reference),
         HARNESS_TEST(test_owner_exits_before_its_objects),
+        HARNESS_TEST(test_owner_exit_merge_races_a_drop),
+        HARNESS_TEST(test_immortal_while_queued_stays_immortal),
         HARNESS_TEST(test_error_state),
         HARNESS_TEST(test_allocation_failure_is_memory_error),
     };

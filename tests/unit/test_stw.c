@@ -249,6 +249,103 @@ static void test_stop_merges_queues(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* ---- interleavings found in review, forced ---- */
+
+static _Atomic int other_ran_during_stop, world_is_stopped;
+
+static void other_thread(void *arg)
+{
+    /* Getting here needs the GIL in gil mode. */
+    if (atomic_load(&world_is_stopped))
+        atomic_store(&other_ran_during_stop, 1);
+}
+
+static void test_gil_stop_survives_drop_request(void **state)
+{
+    /* gil mode: a thread waiting for the GIL asks the stopper to drop it;
+     * the stopper must not hand it over at its safepoints until it
+     * restarts the world. */
+    if (harness_mode != RC_MODE_GIL)
+        skip();   /* about the GIL's forced switching */
+    atomic_store(&other_ran_during_stop, 0);
+    assert_int_equal(0, rc_stop_the_world());
+    atomic_store(&world_is_stopped, 1);
+    rc_thread *t = rc_thread_start(other_thread, NULL);   /* waits for the GIL */
+    /* Run safepoints until the other thread's drop request has arrived,
+     * then a few more: each would hand the GIL over if it were honoured. */
+    while (!(rc_atomic_load_relaxed(&rc_tls_eval_breaker) & RC_EB_GIL_DROP))
+        rc_safepoint();
+    for (int i = 0; i < 100; i++) {
+        rc_object *o = rc_int_new(100000 + i);   /* allocation: a safepoint */
+        rc_decref(o);
+        rc_safepoint();
+    }
+    atomic_store(&world_is_stopped, 0);
+    assert_int_equal(0, rc_start_the_world());
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(0, atomic_load(&other_ran_during_stop));
+}
+
+static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int holder_has_lock, dropper_done, release_holder, finalizer_ran_stopped,
+    finalizer_ran;
+static rc_object *fin_target;
+
+static void locking_finalizer(rc_object *self)
+{
+    if (atomic_load(&world_is_stopped))
+        atomic_store(&finalizer_ran_stopped, 1);
+    pthread_mutex_lock(&user_lock);   /* a parked thread holds it while stopped */
+    pthread_mutex_unlock(&user_lock);
+    atomic_store(&finalizer_ran, 1);
+}
+
+static void lock_holder(void *arg)
+{
+    pthread_mutex_lock(&user_lock);
+    atomic_store(&holder_has_lock, 1);
+    while (!atomic_load(&release_holder))
+        rc_safepoint();   /* parks, lock held, while the world is stopped */
+    pthread_mutex_unlock(&user_lock);
+}
+
+static void target_dropper(void *arg)
+{
+    rc_decref(fin_target);   /* ft: queued to the main thread */
+    atomic_store(&dropper_done, 1);
+}
+
+static void test_no_finalizer_runs_while_stopped(void **state)
+{
+    /* A stop merges every queue; an object that dies in that merge must be
+     * freed after the restart, not while other threads are parked (one of
+     * them holds the lock its finalizer takes: that would deadlock). */
+    if (harness_mode != RC_MODE_FT)
+        skip();   /* only biased counting defers a death to a merge queue */
+    atomic_store(&holder_has_lock, 0);
+    atomic_store(&dropper_done, 0);
+    atomic_store(&release_holder, 0);
+    atomic_store(&finalizer_ran_stopped, 0);
+    atomic_store(&finalizer_ran, 0);
+    rc_type *T = rc_type_new("Locking", 0, locking_finalizer);
+    fin_target = rc_instance_new(T);
+    rc_incref(fin_target);   /* one for the dropper */
+    rc_thread *h = rc_thread_start(lock_holder, NULL);
+    rc_thread *d = rc_thread_start(target_dropper, NULL);
+    while (!atomic_load(&holder_has_lock) || !atomic_load(&dropper_done))
+        ;   /* no safepoint: the merge must happen in the stop */
+    rc_decref(fin_target);   /* ft: the last reference is the queue's now */
+    assert_int_equal(0, rc_stop_the_world());
+    atomic_store(&world_is_stopped, 1);
+    atomic_store(&release_holder, 1);
+    atomic_store(&world_is_stopped, 0);
+    assert_int_equal(0, rc_start_the_world());
+    assert_int_equal(0, rc_thread_join(h));
+    assert_int_equal(0, rc_thread_join(d));
+    assert_int_equal(1, atomic_load(&finalizer_ran));
+    assert_int_equal(0, atomic_load(&finalizer_ran_stopped));
+}
+
 static void test_stw_misuse(void **state)
 {
     assert_int_equal(-1, rc_start_the_world());   /* not stopped */
@@ -274,6 +371,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_stops_with_attach_detach),
         HARNESS_TEST(test_concurrent_requesters),
         HARNESS_TEST(test_stop_merges_queues),
+        HARNESS_TEST(test_gil_stop_survives_drop_request),
+        HARNESS_TEST(test_no_finalizer_runs_while_stopped),
         HARNESS_TEST(test_stw_misuse),
     };
     return HARNESS_RUN("stw", tests, argc, argv);

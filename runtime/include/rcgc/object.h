@@ -165,7 +165,10 @@ int rc_is_immortal(rc_object *o);
 
 /* Make o immortal for the rest of the runtime's life (PEP 683).  The
  * runtime releases it at rc_runtime_free.  Returns 0, consuming the caller's
- * reference; or -1 with an error, leaving the caller's reference alone. */
+ * reference; or -1 with an error, leaving the caller's reference alone.
+ * The caller must hold o exclusively: no other thread may hold or use a
+ * reference to it during the call (make objects immortal before sharing
+ * them, as CPython does at startup). */
 int rc_make_immortal(rc_object *o);
 
 /* Mortal objects currently alive in the runtime (allocated - freed, summed
