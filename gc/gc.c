@@ -4,7 +4,12 @@
  * mutate (one thread at a time, as any container mutation).
  */
 #define RCGC_BUILDING 1
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "objects.h"
+#include "collect.h"
 
 int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
@@ -57,4 +62,574 @@ rc_object *rc_gc_get_referents(rc_object *o)
         return NULL;
     }
     return list;
+}
+
+/* ================================================================ the API */
+/* (collect.c has the collector; this is Python's gc module around it.) */
+
+
+static struct thr_state *attached_state(const char *fn)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null(fn);
+        return NULL;
+    }
+    if (!ts->attached) {
+        err_set(RC_ERR_RUNTIME, "%s(): the thread is detached", fn);
+        return NULL;
+    }
+    return ts;
+}
+
+/* For functions that stop the world themselves. */
+static struct thr_state *stopping_state(const char *fn)
+{
+    struct thr_state *ts = attached_state(fn);
+    if (ts != NULL && ts->holds_stw) {
+        err_set(RC_ERR_RUNTIME, "%s(): this thread holds the world stopped "
+                "(rc_start_the_world first)", fn);
+        return NULL;
+    }
+    return ts;
+}
+
+long rc_gc_collect(int generation)
+{
+    struct thr_state *ts = stopping_state("rc_gc_collect");
+    if (ts == NULL)
+        return -1;
+    if (generation < 0 || generation >= RC_GC_GENERATIONS)
+        return err_int(RC_ERR_VALUE, "rc_gc_collect(): invalid generation %d (valid: 0, 1, 2)",
+                       generation);
+    return gc_collect_generation(ts, generation);
+}
+
+int rc_gc_enable(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_enable");
+    if (ts == NULL)
+        return -1;
+    atomic_store(&ts->rt->gc.enabled, 1);
+    return 0;
+}
+
+int rc_gc_disable(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_disable");
+    if (ts == NULL)
+        return -1;
+    atomic_store(&ts->rt->gc.enabled, 0);
+    return 0;
+}
+
+int rc_gc_isenabled(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_isenabled");
+    if (ts == NULL)
+        return -1;
+    return atomic_load(&ts->rt->gc.enabled) != 0;
+}
+
+int rc_gc_get_count(long counts[RC_GC_GENERATIONS])
+{
+    struct thr_state *ts = attached_state("rc_gc_get_count");
+    if (ts == NULL)
+        return -1;
+    if (counts == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gc_get_count() output must not be NULL");
+    struct gc_state *gc = &ts->rt->gc;
+    /* Other threads' unflushed counts are not included (at most 32 each). */
+    counts[0] = atomic_load(&gc->young) + ts->gc.delta;
+    for (int i = 1; i < RC_GC_GENERATIONS; i++)
+        counts[i] = atomic_load(&gc->count[i]);
+    return 0;
+}
+
+int rc_gc_get_threshold(long thresholds[RC_GC_GENERATIONS])
+{
+    struct thr_state *ts = attached_state("rc_gc_get_threshold");
+    if (ts == NULL)
+        return -1;
+    if (thresholds == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gc_get_threshold() output must not be NULL");
+    for (int i = 0; i < RC_GC_GENERATIONS; i++)
+        thresholds[i] = atomic_load(&ts->rt->gc.threshold[i]);
+    return 0;
+}
+
+int rc_gc_set_threshold(long t0, long t1, long t2)
+{
+    struct thr_state *ts = attached_state("rc_gc_set_threshold");
+    if (ts == NULL)
+        return -1;
+    if (t0 < 0 || t1 < 0 || t2 < 0)
+        return err_int(RC_ERR_VALUE, "rc_gc_set_threshold(): thresholds must be >= 0, not "
+                       "(%ld, %ld, %ld)", t0, t1, t2);
+    struct gc_state *gc = &ts->rt->gc;
+    atomic_store(&gc->threshold[0], t0);
+    atomic_store(&gc->threshold[1], t1);
+    atomic_store(&gc->threshold[2], t2);
+    return 0;
+}
+
+int rc_gc_get_stats(rc_gc_gen_stats stats[RC_GC_GENERATIONS])
+{
+    struct thr_state *ts = attached_state("rc_gc_get_stats");
+    if (ts == NULL)
+        return -1;
+    if (stats == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gc_get_stats() output must not be NULL");
+    struct gc_state *gc = &ts->rt->gc;
+    pthread_mutex_lock(&gc->mu);
+    memcpy(stats, gc->stats, sizeof gc->stats);
+    pthread_mutex_unlock(&gc->mu);
+    return 0;
+}
+
+int rc_gc_callback_add(rc_gc_callback cb, void *arg)
+{
+    struct thr_state *ts = attached_state("rc_gc_callback_add");
+    if (ts == NULL)
+        return -1;
+    if (cb == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gc_callback_add() callback must not be NULL");
+    struct gc_state *gc = &ts->rt->gc;
+    pthread_mutex_lock(&gc->mu);
+    if (gc->ncallbacks == gc->cap_callbacks) {
+        size_t cap = gc->cap_callbacks ? gc->cap_callbacks * 2 : 4;
+        struct gc_callback *a = mem_realloc(gc->callbacks, cap * sizeof *a);
+        if (a == NULL) {
+            pthread_mutex_unlock(&gc->mu);
+            return -1;
+        }
+        gc->callbacks = a;
+        gc->cap_callbacks = cap;
+    }
+    gc->callbacks[gc->ncallbacks++] = (struct gc_callback){cb, arg};
+    pthread_mutex_unlock(&gc->mu);
+    return 0;
+}
+
+int rc_gc_callback_remove(rc_gc_callback cb, void *arg)
+{
+    struct thr_state *ts = attached_state("rc_gc_callback_remove");
+    if (ts == NULL)
+        return -1;
+    struct gc_state *gc = &ts->rt->gc;
+    pthread_mutex_lock(&gc->mu);
+    for (size_t i = 0; i < gc->ncallbacks; i++) {
+        if (gc->callbacks[i].cb == cb && gc->callbacks[i].arg == arg) {
+            memmove(&gc->callbacks[i], &gc->callbacks[i + 1],
+                    (gc->ncallbacks - i - 1) * sizeof gc->callbacks[0]);
+            gc->ncallbacks--;
+            pthread_mutex_unlock(&gc->mu);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&gc->mu);
+    return err_int(RC_ERR_VALUE, "rc_gc_callback_remove(): callback not registered");
+}
+
+int rc_gc_set_debug(int flags)
+{
+    struct thr_state *ts = attached_state("rc_gc_set_debug");
+    if (ts == NULL)
+        return -1;
+    if (flags & ~RC_GC_DEBUG_SAVEALL)
+        return err_int(RC_ERR_VALUE, "rc_gc_set_debug(): unknown flags 0x%x (valid: "
+                       "RC_GC_DEBUG_SAVEALL)", flags & ~RC_GC_DEBUG_SAVEALL);
+    pthread_mutex_lock(&ts->rt->gc.mu);
+    ts->rt->gc.debug = flags;
+    pthread_mutex_unlock(&ts->rt->gc.mu);
+    return 0;
+}
+
+int rc_gc_get_debug(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_get_debug");
+    if (ts == NULL)
+        return -1;
+    pthread_mutex_lock(&ts->rt->gc.mu);
+    int d = ts->rt->gc.debug;
+    pthread_mutex_unlock(&ts->rt->gc.mu);
+    return d;
+}
+
+rc_object *rc_gc_garbage(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_garbage");
+    return ts != NULL ? ts->rt->gc.garbage : NULL;
+}
+
+int rc_gc_set_stress(long n)
+{
+    struct thr_state *ts = attached_state("rc_gc_set_stress");
+    if (ts == NULL)
+        return -1;
+    if (n < 0)
+        return err_int(RC_ERR_VALUE, "rc_gc_set_stress(): n must be >= 0, not %ld", n);
+    atomic_store(&ts->rt->gc.stress, n);
+    ts->gc.flush_at = 1;   /* others pick it up within 32 allocations */
+    return 0;
+}
+
+int rc_gc_set_verify(int on)
+{
+    struct thr_state *ts = attached_state("rc_gc_set_verify");
+    if (ts == NULL)
+        return -1;
+    atomic_store(&ts->rt->gc.verify, on != 0);
+    return 0;
+}
+
+size_t rc_gc_record_count(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->gc.mu);
+    size_t n = rt->gc.nrecords;
+    pthread_mutex_unlock(&rt->gc.mu);
+    return n;
+}
+
+size_t rc_gc_records(size_t first, rc_gc_record *out, size_t max)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL || out == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->gc.mu);
+    size_t n = 0;
+    for (size_t i = first; i < rt->gc.nrecords && n < max; i++)
+        out[n++] = rt->gc.records[i];
+    pthread_mutex_unlock(&rt->gc.mu);
+    return n;
+}
+
+void gc_trace_line(const rc_gc_record *r)
+{
+    fprintf(stderr,
+            "gc %d: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "
+            "total %.1f us; %ld tracked objects\n",
+            r->generation, r->scanned, r->collected, r->uncollectable,
+            (double)r->time_to_safepoint_ns / 1e3, (double)r->pause_ns / 1e3,
+            (double)(r->end_ns - r->start_ns) / 1e3, r->heap_size);
+}
+
+/* ------------------------------------------------- walking the whole heap */
+
+/* Call fn on every live tracked object of the given lists of every owner.
+ * The world is stopped by the caller. */
+struct walk {
+    int first, last;   /* list indexes */
+    int (*fn)(rc_object *o, void *arg);
+    void *arg;
+    int result;
+};
+
+static void walk_owner(struct gcl_owner *ow, void *p)
+{
+    struct walk *w = p;
+    for (int i = w->first; i <= w->last && w->result == 0; i++) {
+        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i] && w->result == 0;
+             g = g->next) {
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (rc_refcount(o) > 0)   /* dying objects are not part of the heap */
+                w->result = w->fn(o, w->arg);
+        }
+    }
+}
+
+static int walk_heap_stw(struct rc_runtime *rt, int first, int last,
+                         int (*fn)(rc_object *, void *), void *arg)
+{
+    struct walk w = {first, last, fn, arg, 0};
+    pthread_mutex_lock(&rt->gc.owners_mu);
+    struct gcl_owner *ow = rt->gc.owners;
+    pthread_mutex_unlock(&rt->gc.owners_mu);
+    for (; ow != NULL && w.result == 0; ow = ow->next_owner)
+        walk_owner(ow, &w);
+    return w.result;
+}
+
+/* A growable array of held references, built with the world stopped. */
+struct objvec {
+    rc_object **items;
+    size_t n, cap;
+    bool failed;
+};
+
+static void objvec_push_held(struct objvec *v, rc_object *o)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        rc_object **a = realloc(v->items, cap * sizeof *a);
+        if (a == NULL) {
+            v->failed = true;
+            return;
+        }
+        v->items = a;
+        v->cap = cap;
+    }
+    rc_incref(o);   /* an increment only: allowed while stopped */
+    v->items[v->n++] = o;
+}
+
+/* After the restart: a new list of the held objects (dropping our holds). */
+static rc_object *objvec_to_list(struct objvec *v)
+{
+    rc_object *list = v->failed ? NULL : rc_list_new();
+    for (size_t i = 0; i < v->n; i++) {
+        if (list != NULL && rc_list_append(list, v->items[i]) < 0) {
+            rc_decref(list);
+            list = NULL;
+        }
+        rc_decref(v->items[i]);
+    }
+    free(v->items);
+    if (v->failed && list == NULL)
+        err_nomem();
+    return list;
+}
+
+struct referrers {
+    rc_object *const *targets;
+    size_t n;
+    bool hit;
+};
+
+static int visit_is_target(rc_object *referent, void *arg)
+{
+    struct referrers *r = arg;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->targets[i] == referent) {
+            r->hit = true;
+            return 1;
+        }
+    return 0;
+}
+
+struct referrers_walk {
+    struct referrers r;
+    struct objvec out;
+};
+
+static int collect_referrer(rc_object *o, void *arg)
+{
+    struct referrers_walk *rw = arg;
+    rw->r.hit = false;
+    o->ob_type->traverse(o, visit_is_target, &rw->r);
+    if (rw->r.hit)
+        objvec_push_held(&rw->out, o);
+    return 0;
+}
+
+rc_object *rc_gc_get_referrers(rc_object *const *objs, size_t n)
+{
+    if (n > 0 && objs == NULL)
+        return err_null(RC_ERR_TYPE, "rc_gc_get_referrers(): objs is NULL but n is %zu", n);
+    for (size_t i = 0; i < n; i++)
+        if (objs[i] == NULL)
+            return err_null(RC_ERR_TYPE, "rc_gc_get_referrers(): objs[%zu] is NULL", i);
+    struct thr_state *ts = stopping_state("rc_gc_get_referrers");
+    if (ts == NULL)
+        return NULL;
+    struct referrers_walk rw = {{objs, n, false}, {NULL, 0, 0, false}};
+    rc_stop_the_world();
+    walk_heap_stw(ts->rt, 0, GCL_PERMANENT, collect_referrer, &rw);
+    rc_start_the_world();
+    return objvec_to_list(&rw.out);
+}
+
+static int collect_object(rc_object *o, void *arg)
+{
+    objvec_push_held(arg, o);
+    return 0;
+}
+
+rc_object *rc_gc_get_objects(int generation)
+{
+    if (generation < -1 || generation >= RC_GC_GENERATIONS)
+        return err_null(RC_ERR_VALUE, "rc_gc_get_objects(): invalid generation %d "
+                        "(valid: -1 for all, 0, 1, 2)", generation);
+    struct thr_state *ts = stopping_state("rc_gc_get_objects");
+    if (ts == NULL)
+        return NULL;
+    struct objvec v = {NULL, 0, 0, false};
+    int first = generation < 0 ? 0 : generation;
+    int last = generation < 0 ? RC_GC_GENERATIONS - 1 : generation;
+    rc_stop_the_world();
+    walk_heap_stw(ts->rt, first, last, collect_object, &v);
+    rc_start_the_world();
+    return objvec_to_list(&v);
+}
+
+/* ------------------------------------------------------------ freezing */
+
+static void freeze_owner(struct gcl_owner *ow, void *arg)
+{
+    for (int i = 0; i < RC_GC_GENERATIONS; i++)
+        gcl_splice(&ow->lists[GCL_PERMANENT], &ow->lists[i]);
+}
+
+static void unfreeze_owner(struct gcl_owner *ow, void *arg)
+{
+    gcl_splice(&ow->lists[RC_GC_GENERATIONS - 1], &ow->lists[GCL_PERMANENT]);
+}
+
+static void for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *, void *),
+                               void *arg)
+{
+    pthread_mutex_lock(&rt->gc.owners_mu);
+    struct gcl_owner *ow = rt->gc.owners;
+    pthread_mutex_unlock(&rt->gc.owners_mu);
+    for (; ow != NULL; ow = ow->next_owner)
+        fn(ow, arg);
+}
+
+int rc_gc_freeze(void)
+{
+    struct thr_state *ts = stopping_state("rc_gc_freeze");
+    if (ts == NULL)
+        return -1;
+    rc_stop_the_world();
+    for_each_owner_stw(ts->rt, freeze_owner, NULL);
+    atomic_store(&ts->rt->gc.young, 0);
+    rc_start_the_world();
+    return 0;
+}
+
+int rc_gc_unfreeze(void)
+{
+    struct thr_state *ts = stopping_state("rc_gc_unfreeze");
+    if (ts == NULL)
+        return -1;
+    rc_stop_the_world();
+    for_each_owner_stw(ts->rt, unfreeze_owner, NULL);
+    rc_start_the_world();
+    return 0;
+}
+
+static int count_one(rc_object *o, void *arg)
+{
+    (*(long *)arg)++;
+    return 0;
+}
+
+long rc_gc_get_freeze_count(void)
+{
+    struct thr_state *ts = stopping_state("rc_gc_get_freeze_count");
+    if (ts == NULL)
+        return -1;
+    long n = 0;
+    rc_stop_the_world();
+    walk_heap_stw(ts->rt, GCL_PERMANENT, GCL_PERMANENT, count_one, &n);
+    rc_start_the_world();
+    return n;
+}
+
+/* ------------------------------------------------------- heap verifier */
+
+#define RC_GC_VERIFY_MARK 0x40u
+
+struct verify {
+    struct rc_runtime *rt;
+    char problem[200];
+};
+
+static void verify_fail(struct verify *v, const char *what, rc_object *o)
+{
+    if (v->problem[0] == '\0')
+        snprintf(v->problem, sizeof v->problem, "heap verifier: %s (object %p, %s)", what,
+                 (void *)o, o != NULL ? o->ob_type->name : "-");
+}
+
+static void verify_lists(struct gcl_owner *ow, void *arg)
+{
+    struct verify *v = arg;
+    for (int i = 0; i < GCL_NLISTS; i++) {
+        struct gc_head *head = &ow->lists[i];
+        for (struct gc_head *g = head->next; g != head; g = g->next) {
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (g->next->prev != g || g->prev->next != g) {
+                verify_fail(v, "broken list links", o);
+                return;
+            }
+            uint8_t bits = obj_gc_bits(o);
+            if (!obj_is_gc(o))
+                verify_fail(v, "an object of a non-GC type in a GC list", o);
+            else if (!(bits & RC_GC_TRACKED))
+                verify_fail(v, "an untracked object in a GC list", o);
+            else if (bits & RC_GC_VERIFY_MARK)
+                verify_fail(v, "an object in two GC lists (or twice in one)", o);
+            else if (ow->orphan ? !g->owner->exited : g->owner != ow)
+                verify_fail(v, "an object in a list its owner field does not name", o);
+            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_VERIFY_MARK);
+        }
+    }
+}
+
+static void unmark_lists(struct gcl_owner *ow, void *arg)
+{
+    for (int i = 0; i < GCL_NLISTS; i++)
+        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i]; g = g->next)
+            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_VERIFY_MARK);
+}
+
+static int set_refs(rc_object *o, void *arg)
+{
+    OBJ_GC_HEAD(o)->aux = (uintptr_t)rc_refcount(o);
+    return 0;
+}
+
+static int visit_sub(rc_object *target, void *arg)
+{
+    if (obj_is_gc(target) && (obj_gc_bits(target) & RC_GC_TRACKED) && rc_refcount(target) > 0)
+        OBJ_GC_HEAD(target)->aux--;
+    return 0;
+}
+
+static int sub_refs(rc_object *o, void *arg)
+{
+    o->ob_type->traverse(o, visit_sub, arg);
+    return 0;
+}
+
+static int check_refs(rc_object *o, void *arg)
+{
+    if ((intptr_t)OBJ_GC_HEAD(o)->aux < 0) {
+        verify_fail(arg, "a count below the references tracked objects hold (gc_refs < 0)", o);
+        return 1;
+    }
+    return 0;
+}
+
+int gc_verify_heap_stw(struct rc_runtime *rt, bool fatal)
+{
+    struct verify v = {rt, ""};
+    for_each_owner_stw(rt, verify_lists, &v);
+    for_each_owner_stw(rt, unmark_lists, NULL);
+    if (v.problem[0] == '\0') {
+        /* Live objects' aux words are free outside a collection. */
+        walk_heap_stw(rt, 0, GCL_PERMANENT, set_refs, NULL);
+        walk_heap_stw(rt, 0, GCL_PERMANENT, sub_refs, NULL);
+        walk_heap_stw(rt, 0, GCL_PERMANENT, check_refs, &v);
+    }
+    if (v.problem[0] == '\0')
+        return 0;
+    if (fatal)
+        rc_fatal("%s", v.problem);
+    return err_int(RC_ERR_RUNTIME, "%s", v.problem);
+}
+
+int rc_gc_verify_heap(void)
+{
+    struct thr_state *ts = stopping_state("rc_gc_verify_heap");
+    if (ts == NULL)
+        return -1;
+    rc_stop_the_world();
+    int r = gc_verify_heap_stw(ts->rt, false);
+    rc_start_the_world();
+    return r;
 }

@@ -4,24 +4,26 @@
  * Layout: struct rc_dict (objects.h) holds `len`, the number of live
  * entries, and `table`, NULL until the first insertion (and again after a
  * clear), else one allocation holding a struct dict_table: its capacity (a
- * power of two, at least DICT_MINSIZE), its fill and the entries
- * {hash, key, value}.  A slot is
+ * power of two, at least DICT_MINSIZE), its fill, a count of deletions and
+ * the entries {hash, key, value}.  A slot is
  *   empty      key == NULL (value NULL): ends every probe sequence;
  *   tombstone  key == DICT_TOMBSTONE (value NULL): a deleted entry; a probe
  *              goes past it, an insertion may reuse it;
  *   live       any other key, with a non-NULL value; the dict owns one
  *              reference to key and one to value, and hash == obj_hash(key).
  *
- * Invariants (checked by dict_check under RCGC_DEBUG):
+ * Invariants (checked by dict_check under RCGC_DEBUG, with the dict held):
  *   len + tombstones + empty == capacity
  *   fill == len + tombstones, and 3 * fill <= 2 * capacity (load factor
  *     <= 2/3 counting tombstones, so at least a third of the slots are
  *     empty and every probe sequence, which visits every slot, ends);
- *   no two live entries hold equal keys.
+ *   no two live entries hold equal keys;
+ *   a slot never becomes empty again: empty -> live -> tombstone -> live...
  * A resize builds a new table (a fresh allocation) holding only the live
  * entries, swaps the pointer and frees the old one: tombstones vanish and a
- * table is never reallocated in place, so a later lock-free reader can keep
- * reading an old table until a grace period frees it.
+ * table is never reallocated in place, nor written once it is replaced, so
+ * a lock-free reader can keep reading an old table until a grace period
+ * frees it.
  *
  * Probing: CPython's perturbed probing (Objects/dictobject.c),
  *   i = (5 * i + 1 + perturb) & mask;  perturb >>= PERTURB_SHIFT;
@@ -40,14 +42,44 @@
  * str.  Nothing in the key protocol runs user code, so a lookup cannot
  * observe the table changing under it.
  *
- * Thread rule (this slice): a dict is mutated by one thread at a time, the
- * caller's responsibility; reads may run concurrently with each other but
- * not with a mutation.  Concurrent safety (the object's lock byte for
- * writers, lock-free readers with deferred freeing of old tables) comes in
- * a later change.  Reference drops that may run arbitrary code (a value's
- * deallocation, its finalizer) happen only after the dict is consistent
- * again: an entry is unlinked before its references are dropped, and a
- * replaced value is dropped after the new one is stored.
+ * Thread rule (ARCHITECTURE.md "Containers read without locks"):
+ *   gil mode   the GIL serialises every access; no lock is taken and the
+ *              plain (_locked) paths run.
+ *   ft modes   set, del, clear and resize hold the dict's lock byte
+ *              (lock.h).  Under it runs no object code: no decref that may
+ *              free, no object allocation, no safepoint; what a mutation
+ *              must drop (a replaced value, a deleted entry, a cleared or
+ *              replaced table) is handed back and dropped after unlocking.
+ *              get, contains and len run without the lock (see "Lock-free
+ *              reads" below); get and contains fall back to the lock when
+ *              a lock-free read cannot decide.  Iteration (rc_dict_next)
+ *              takes no lock and needs the dict left alone meanwhile.
+ * Every key and value is marked RC_GC_SHARED before it is published into a
+ * table in the ft modes, so its memory outlives any lock-free reader that
+ * loaded it (object.c, obj_free); a replaced table is retired through QSBR
+ * (qsbr.h).  A dict being deallocated has no other holder (a reader holds a
+ * reference), so dealloc frees its table at once.
+ *
+ * Lock-free reads (ft modes).  A reader loads the table (acquire; the
+ * resize and clear publish with release) and its deletion count, then
+ * probes: a key loaded (acquire) as NULL ends the probe (absent), a
+ * tombstone is skipped, another key is compared by identity, else by hash
+ * and obj_key_eq.  The comparison may read a key that was deleted and
+ * freed meanwhile: ints and strs keep their content inline and immutable,
+ * and their memory is still there (RC_GC_SHARED), so that is safe; a tuple
+ * compares its items, which a dead tuple no longer owns, so a tuple is
+ * compared only after ref_try_incref on it succeeds.  get then loads the
+ * value (acquire), takes a reference with ref_try_incref (refused if the
+ * value is dying), and re-checks that the slot still holds that value and
+ * key, that the dict still uses that table, and that the table saw no
+ * deletion: with no deletion the slot's key cannot have left and come back
+ * (ABA), so the slot held (key, value) at the re-check.  Anything else
+ * falls back to the locked lookup.  Linearisation: a hit at the re-check
+ * (get) or at the key load (contains); a miss at the load of the empty
+ * slot, or of the table pointer when it is NULL: a key present throughout
+ * the probe sits, since before the probe, in a slot that precedes every
+ * slot of its probe sequence that is still empty, and a replaced table
+ * keeps what it held when it was replaced.
  */
 #define RCGC_BUILDING 1
 #include "objects.h"
@@ -55,6 +87,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "lock.h"
 
 /* ------------------------------------------------------------ the table */
 
@@ -65,15 +99,31 @@
  * equality recurses into tuples, and this bounds its C stack; Python raises
  * RecursionError (a RuntimeError) for the same reason. */
 
+/* Every field is written only by the holder of the dict (its lock in the
+ * ft modes, the GIL in gil mode, or the dealloc that owns it) and may be
+ * read by lock-free readers in the ft modes. */
 struct dict_entry {
-    uint64_t hash;
-    rc_object *key;     /* NULL: empty; DICT_TOMBSTONE: deleted */
-    rc_object *value;   /* NULL unless live */
+    /* Written before key (relaxed); a reader that loads key with acquire
+     * sees its hash, or a later one if the slot was reused (then the key
+     * changed, which the reader's re-check catches). */
+    _Atomic uint64_t hash;
+    /* NULL: empty; DICT_TOMBSTONE: deleted.  Release stores, paired with
+     * the readers' acquire loads (they see hash and, for a new entry,
+     * value); the holder itself loads relaxed. */
+    _Atomic(rc_object *) key;
+    /* NULL unless live.  Release stores (a reader that loads it with
+     * acquire sees the value's content); holder loads relaxed. */
+    _Atomic(rc_object *) value;
 };
 
 struct dict_table {
-    size_t mask;        /* capacity - 1 */
-    size_t fill;        /* live entries + tombstones */
+    size_t mask;        /* capacity - 1; set before publication, immutable */
+    size_t fill;        /* live entries + tombstones; holder only */
+    /* Deletions from this table.  Bumped by the holder after the
+     * tombstone's store (release, paired with the readers' acquire loads:
+     * a reader that sees the new count sees the tombstone).  A reader
+     * that sees no change across its read saw no key leave a slot. */
+    _Atomic size_t deletes;
     struct dict_entry entries[];
 };
 
@@ -82,9 +132,32 @@ struct dict_table {
 static rc_object dict_tombstone_marker;
 #define DICT_TOMBSTONE (&dict_tombstone_marker)
 
-static inline bool entry_live(const struct dict_entry *e)
+/* Holder's accesses (under the dict's lock, the GIL, or with the dict held
+ * exclusively): relaxed, since every write to the table is the holder's
+ * own or ordered before it by the lock (or the GIL). */
+static inline struct dict_table *dict_table_locked(struct rc_dict *d)
 {
-    return e->key != NULL && e->key != DICT_TOMBSTONE;
+    return rc_atomic_load_relaxed(&d->table);
+}
+
+static inline rc_object *entry_key_locked(struct dict_entry *e)
+{
+    return rc_atomic_load_relaxed(&e->key);
+}
+
+static inline rc_object *entry_value_locked(struct dict_entry *e)
+{
+    return rc_atomic_load_relaxed(&e->value);
+}
+
+static inline uint64_t entry_hash_locked(struct dict_entry *e)
+{
+    return rc_atomic_load_relaxed(&e->hash);
+}
+
+static inline bool key_live(const rc_object *k)
+{
+    return k != NULL && k != DICT_TOMBSTONE;
 }
 
 static inline size_t table_capacity(const struct dict_table *t)
@@ -98,8 +171,24 @@ static inline bool table_full(const struct dict_table *t)
     return (t->fill + 1) * 3 > table_capacity(t) * 2;
 }
 
+/* Store a new entry into an empty or tombstone slot: hash, value, then the
+ * key that makes it visible (release: pairs with the readers' acquire load
+ * of key, which then see hash and value). */
+static inline void entry_publish(struct dict_entry *e, uint64_t hash, rc_object *key,
+                                 rc_object *value)
+{
+    /* relaxed: published by the key's release store below. */
+    rc_atomic_store_relaxed(&e->hash, hash);
+    /* release: a reader that loaded this slot's previous key may load the
+     * value without that key's synchronisation; it still sees value's
+     * content. */
+    rc_atomic_store_release(&e->value, value);
+    rc_atomic_store_release(&e->key, key);
+}
+
 /* A zeroed table of the given capacity (a power of two); NULL with
- * MemoryError. */
+ * MemoryError.  Not an object allocation: no safepoint, fine under the
+ * dict's lock. */
 static struct dict_table *table_new(size_t capacity)
 {
     if (capacity > (SIZE_MAX - sizeof(struct dict_table)) / sizeof(struct dict_entry))
@@ -111,6 +200,20 @@ static struct dict_table *table_new(size_t capacity)
     t->mask = capacity - 1;
     t->fill = 0;
     return t;
+}
+
+/* Free a table that was replaced or detached.  In the ft modes a lock-free
+ * reader may still be probing it: free it after a grace period.  Call it
+ * after unlocking (qsbr_retire may take the runtime's lock). */
+static void table_free_deferred(struct dict_table *t)
+{
+    if (t == NULL)
+        return;
+    struct thr_state *ts = rc_tls_state;
+    if (ts != NULL && ts->qsbr.registered)
+        qsbr_retire(ts, t);
+    else
+        mem_free(t);
 }
 
 /* The smallest capacity that holds n live entries at most half full.  At
@@ -133,10 +236,10 @@ static size_t capacity_for(size_t n)
     return cap;
 }
 
-/* The entry holding key (hash is obj_hash(key)), or NULL if absent.  If
- * slot is not NULL it receives the slot where key would be inserted: the
- * first tombstone on key's probe sequence, else the empty slot that ended
- * it. */
+/* The holder's lookup: the entry holding key (hash is obj_hash(key)), or
+ * NULL if absent.  If slot is not NULL it receives the slot where key
+ * would be inserted: the first tombstone on key's probe sequence, else the
+ * empty slot that ended it.  Stored keys are alive (the dict owns them). */
 static struct dict_entry *table_lookup(struct dict_table *t, rc_object *key,
                                        uint64_t hash, struct dict_entry **slot)
 {
@@ -146,15 +249,16 @@ static struct dict_entry *table_lookup(struct dict_table *t, rc_object *key,
     struct dict_entry *free_slot = NULL;
     for (;;) {
         struct dict_entry *e = &t->entries[i];
-        if (e->key == NULL) {
+        rc_object *k = entry_key_locked(e);
+        if (k == NULL) {
             if (slot != NULL)
                 *slot = free_slot != NULL ? free_slot : e;
             return NULL;
         }
-        if (e->key == DICT_TOMBSTONE) {
+        if (k == DICT_TOMBSTONE) {
             if (free_slot == NULL)
                 free_slot = e;
-        } else if (e->key == key || (e->hash == hash && obj_key_eq(e->key, key))) {
+        } else if (k == key || (entry_hash_locked(e) == hash && obj_key_eq(k, key))) {
             return e;
         }
         perturb >>= PERTURB_SHIFT;
@@ -163,61 +267,71 @@ static struct dict_entry *table_lookup(struct dict_table *t, rc_object *key,
 }
 
 /* Insert into a table known to hold no tombstones and no key equal to this
- * one (a fresh table being filled by a resize): the first empty slot. */
+ * one (a fresh table being filled by a resize, not yet published): the
+ * first empty slot. */
 static void table_insert_clean(struct dict_table *t, uint64_t hash, rc_object *key,
                                rc_object *value)
 {
     size_t mask = t->mask;
     size_t i = (size_t)hash & mask;
     uint64_t perturb = hash;
-    while (t->entries[i].key != NULL) {
+    while (entry_key_locked(&t->entries[i]) != NULL) {
         perturb >>= PERTURB_SHIFT;
         i = (size_t)((i * 5 + 1 + perturb) & mask);
     }
     struct dict_entry *e = &t->entries[i];
-    e->hash = hash;
-    e->value = value;
-    e->key = key;
+    /* relaxed: t is not published yet; dict_resize_locked publishes it
+     * with a release store. */
+    rc_atomic_store_relaxed(&e->hash, hash);
+    rc_atomic_store_relaxed(&e->value, value);
+    rc_atomic_store_relaxed(&e->key, key);
     t->fill++;
 }
 
 #ifdef RCGC_DEBUG
-static void dict_check(const struct rc_dict *d)
+/* With the dict held (its lock, the GIL, or exclusively). */
+static void dict_check(struct rc_dict *d)
 {
-    const struct dict_table *t = d->table;
+    struct dict_table *t = dict_table_locked(d);
+    /* relaxed: the holder's own field. */
+    size_t len = rc_atomic_load_relaxed(&d->len);
     if (t == NULL) {
-        if (d->len != 0)
-            rc_fatal("dict %p: len %zu with no table", (void *)d, d->len);
+        if (len != 0)
+            rc_fatal("dict %p: len %zu with no table", (void *)d, len);
         return;
     }
     size_t live = 0, dead = 0, empty = 0;
     for (size_t i = 0; i <= t->mask; i++) {
-        const struct dict_entry *e = &t->entries[i];
-        if (e->key == NULL)
+        struct dict_entry *e = &t->entries[i];
+        rc_object *k = entry_key_locked(e);
+        if (k == NULL)
             empty++;
-        else if (e->key == DICT_TOMBSTONE)
+        else if (k == DICT_TOMBSTONE)
             dead++;
-        else if (e->value == NULL)
+        else if (entry_value_locked(e) == NULL)
             rc_fatal("dict %p: live entry %zu has no value", (void *)d, i);
         else
             live++;
     }
-    if (live != d->len || live + dead != t->fill || live + dead + empty != table_capacity(t) ||
+    if (live != len || live + dead != t->fill || live + dead + empty != table_capacity(t) ||
         t->fill * 3 > table_capacity(t) * 2)
         rc_fatal("dict %p: broken table (len %zu, live %zu, tombstones %zu, "
                  "empty %zu, fill %zu, capacity %zu)",
-                 (void *)d, d->len, live, dead, empty, t->fill, table_capacity(t));
+                 (void *)d, len, live, dead, empty, t->fill, table_capacity(t));
 }
 #else
-static inline void dict_check(const struct rc_dict *d) { (void)d; }
+static inline void dict_check(struct rc_dict *d) { (void)d; }
 #endif
 
-/* Replace d's table by a fresh one with room for d->len + 1 live entries,
- * moving the live entries over (their references move with them).  0, or
- * -1 with MemoryError and d unchanged. */
-static int dict_resize(struct rc_dict *d)
+/* Replace d's table by a fresh one with room for len + 1 live entries,
+ * moving the live entries over (their references move with them).  The
+ * old table (NULL if none) goes to *old, for the caller to free with
+ * table_free_deferred after unlocking.  0, or -1 with MemoryError and d
+ * unchanged.  Caller holds d. */
+static int dict_resize_locked(struct rc_dict *d, struct dict_table **old)
 {
-    size_t cap = capacity_for(d->len + 1);
+    /* relaxed: the holder's own field. */
+    size_t cap = capacity_for(rc_atomic_load_relaxed(&d->len) + 1);
     if (cap == 0) {
         err_nomem();
         return -1;
@@ -225,43 +339,58 @@ static int dict_resize(struct rc_dict *d)
     struct dict_table *nt = table_new(cap);
     if (nt == NULL)
         return -1;
-    struct dict_table *old = d->table;
-    if (old != NULL) {
-        for (size_t i = 0; i <= old->mask; i++) {
-            struct dict_entry *e = &old->entries[i];
-            if (entry_live(e))
-                table_insert_clean(nt, e->hash, e->key, e->value);
+    struct dict_table *ot = dict_table_locked(d);
+    if (ot != NULL) {
+        for (size_t i = 0; i <= ot->mask; i++) {
+            struct dict_entry *e = &ot->entries[i];
+            rc_object *k = entry_key_locked(e);
+            if (key_live(k))
+                table_insert_clean(nt, entry_hash_locked(e), k, entry_value_locked(e));
         }
     }
-    d->table = nt;
-    /* Nothing reads a table without the dict being held (thread rule), so
-     * the old one can go at once; lock-free readers will need a grace
-     * period here. */
-    mem_free(old);
+    /* release: pairs with the readers' acquire load of the table, which
+     * then see nt's entries.  ot is not written again. */
+    rc_atomic_store_release(&d->table, nt);
+    *old = ot;
     dict_check(d);
     return 0;
 }
 
-/* Detach d's whole table, leaving d empty and valid, then drop every
- * reference the table held and free it.  Drops may run arbitrary code
- * (deallocations, finalizers) that may even use d again: it sees an empty
- * dict, and what it inserts stays. */
-static void dict_drop_all(struct rc_dict *d)
+/* Detach d's whole table, leaving d empty and valid; return it (NULL if
+ * none) for dict_drop_table.  Caller holds d. */
+static struct dict_table *dict_detach_locked(struct rc_dict *d)
 {
     dict_check(d);
-    struct dict_table *t = d->table;
-    d->table = NULL;
-    d->len = 0;
+    struct dict_table *t = dict_table_locked(d);
+    /* release: pairs with the readers' acquire load (a reader that sees
+     * NULL sees an empty dict; one still on t re-checks the pointer). */
+    rc_atomic_store_release(&d->table, NULL);
+    /* relaxed: a snapshot for lock-free rc_dict_len. */
+    rc_atomic_store_relaxed(&d->len, 0);
+    return t;
+}
+
+/* Drop every reference a detached table held, then free it (after a grace
+ * period if deferred).  Drops may run arbitrary code (deallocations,
+ * finalizers) that may even use the dict again: it sees an empty dict, and
+ * what it inserts stays.  No lock held. */
+static void dict_drop_table(struct dict_table *t, bool deferred)
+{
     if (t == NULL)
         return;
+    /* Nobody writes t any more: it was detached by its last holder. */
     for (size_t i = 0; i <= t->mask; i++) {
         struct dict_entry *e = &t->entries[i];
-        if (entry_live(e)) {
-            rc_decref(e->key);
-            rc_decref(e->value);
+        rc_object *k = entry_key_locked(e);
+        if (key_live(k)) {
+            rc_decref(k);
+            rc_decref(entry_value_locked(e));
         }
     }
-    mem_free(t);
+    if (deferred)
+        table_free_deferred(t);
+    else
+        mem_free(t);
 }
 
 /* ---------------------------------------------------------- key protocol */
@@ -493,16 +622,20 @@ static void err_key(rc_object *key)
 
 static int dict_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
-    struct dict_table *t = ((struct rc_dict *)o)->table;
+    /* The collector calls this with the world stopped (no mutator holds
+     * the lock: none parks holding it), rc_traverse with the dict held by
+     * its caller: plain (relaxed) loads suffice. */
+    struct dict_table *t = dict_table_locked((struct rc_dict *)o);
     if (t == NULL)
         return 0;
     for (size_t i = 0; i <= t->mask; i++) {
         struct dict_entry *e = &t->entries[i];
-        if (entry_live(e)) {
-            int r = visit(e->key, arg);
+        rc_object *k = entry_key_locked(e);
+        if (key_live(k)) {
+            int r = visit(k, arg);
             if (r != 0)
                 return r;
-            r = visit(e->value, arg);
+            r = visit(entry_value_locked(e), arg);
             if (r != 0)
                 return r;
         }
@@ -510,14 +643,57 @@ static int dict_traverse(rc_object *o, rc_visit_fn visit, void *arg)
     return 0;
 }
 
+/* Free-threaded mode (ts->rt->cfg.mode != RC_MODE_GIL), tested the cheap
+ * way: in gil mode every registered thread's rc_tls_tid is RC_TID_GIL
+ * (thread.c), so the gil paths pay one thread-local load and compare.  A
+ * thread with no state takes the plain path (it must not touch objects
+ * at all). */
+static inline bool dict_mt(void)
+{
+    bool mt = rc_tls_tid != RC_TID_GIL && rc_tls_state != NULL;
+#ifdef RCGC_DEBUG
+    if (rc_tls_state != NULL && mt != (rc_tls_state->rt->cfg.mode != RC_MODE_GIL))
+        rc_fatal("dict: thread id %#lx does not tell the mode", (unsigned long)rc_tls_tid);
+#endif
+    return mt;
+}
+
+/* Hold d for a mutation: its lock in the ft modes (mt is dict_mt()); the
+ * GIL already holds it in gil mode.  One call site per mutation, so the
+ * _locked body is inlined and the gil path stays plain. */
+static inline void dict_lock(struct rc_dict *d, bool mt)
+{
+    if (mt)
+        obj_lock(&d->ob);
+}
+
+static inline void dict_unlock(struct rc_dict *d, bool mt)
+{
+    if (mt)
+        obj_unlock(&d->ob);
+}
+
+/* Empty d: detach its table (under the lock in the ft modes), then drop
+ * what it held, unlocked, and retire it. */
+static void dict_clear_any(struct rc_dict *d)
+{
+    bool mt = dict_mt();
+    dict_lock(d, mt);
+    struct dict_table *t = dict_detach_locked(d);
+    dict_unlock(d, mt);
+    dict_drop_table(t, true);
+}
+
 static void dict_clear_refs(rc_object *o)
 {
-    dict_drop_all((struct rc_dict *)o);
+    dict_clear_any((struct rc_dict *)o);
 }
 
 static void dict_dealloc(rc_object *o)
 {
-    dict_drop_all((struct rc_dict *)o);
+    /* Dead: nobody else holds d, so no lock, and no lock-free reader can be
+     * on its table (a reader holds a reference to the dict). */
+    dict_drop_table(dict_detach_locked((struct rc_dict *)o), false);
     obj_free(o);
 }
 
@@ -529,6 +705,178 @@ const rc_type rc_dict_type = {
     .traverse = dict_traverse,
     .clear = dict_clear_refs,
 };
+
+/* ------------------------------------------------------- lock-free reads */
+
+enum lf_result {
+    LF_ABSENT,   /* the key is not in the dict */
+    LF_FOUND,    /* r->e held r->key, equal to the key */
+    LF_RETRY,    /* undecided: use the locked path */
+};
+
+/* What a lock-free probe saw; pointers valid until the caller's next
+ * quiescent state (safepoint, detach, or a lock wait). */
+struct lf_read {
+    struct dict_table *t;   /* the table probed */
+    size_t deletes;         /* its deletion count before the probe */
+    struct dict_entry *e;   /* LF_FOUND: the entry */
+    rc_object *key;         /* LF_FOUND: its key as loaded */
+    rc_object *held;        /* a stored key referenced for a comparison, or
+                               NULL; the caller drops it when done with t */
+};
+
+/* Compare a stored key k, loaded lock-free and possibly dead, with the
+ * caller's key: 1 equal, 0 not, -1 undecided. */
+static int key_eq_lockfree(rc_object *k, rc_object *key, rc_object **held)
+{
+    if (k->ob_type == &rc_tuple_type && key->ob_type == &rc_tuple_type) {
+        /* A tuple compares its items, and a dead tuple no longer owns them
+         * (their memory may be gone): compare only a live tuple, held. */
+        if (*held != NULL || !ref_try_incref(k))
+            return -1;
+        *held = k;
+    }
+    /* Anything else reads only k's header and inline immutable content
+     * (int, str), whose memory outlives us even if k died (RC_GC_SHARED). */
+    return obj_key_eq(k, key);
+}
+
+/* Probe d for key without the lock (ft modes).  See "Lock-free reads" in
+ * the file comment. */
+static enum lf_result dict_probe_lockfree(struct rc_dict *d, rc_object *key, uint64_t hash,
+                                          struct lf_read *r)
+{
+    r->held = NULL;
+    /* acquire: pairs with the release store of dict_resize_locked and
+     * dict_detach_locked. */
+    struct dict_table *t = rc_atomic_load_acquire(&d->table);
+    r->t = t;
+    if (t == NULL)
+        return LF_ABSENT;
+    /* acquire: pairs with the release increment of dict_del_locked, so
+     * every tombstone counted here is seen by the probe below. */
+    r->deletes = rc_atomic_load_acquire(&t->deletes);
+    size_t mask = t->mask;
+    size_t i = (size_t)hash & mask;
+    uint64_t perturb = hash;
+    for (;;) {
+        struct dict_entry *e = &t->entries[i];
+        /* acquire: pairs with entry_publish's release store of key. */
+        rc_object *k = rc_atomic_load_acquire(&e->key);
+        if (k == NULL)
+            return LF_ABSENT;
+        if (k != DICT_TOMBSTONE) {
+            int eq = k == key;
+            /* relaxed: ordered after the key's acquire load.  A later hash
+             * (the slot reused since) only filters: equality is decided
+             * on k itself, which was in the slot when loaded. */
+            if (!eq && rc_atomic_load_relaxed(&e->hash) == hash)
+                eq = key_eq_lockfree(k, key, &r->held);
+            if (eq < 0)
+                return LF_RETRY;
+            if (eq) {
+                r->e = e;
+                r->key = k;
+                return LF_FOUND;
+            }
+        }
+        perturb >>= PERTURB_SHIFT;
+        i = (size_t)((i * 5 + 1 + perturb) & mask);
+    }
+}
+
+/* Did the slot hold (r->key, v) at the re-check?  The value, the key, the
+ * table and the deletion count, in that order, each acquire (pairing with
+ * the holder's release stores), so each load is ordered before the next:
+ * with the count unchanged, no key left the slot between the probe's load
+ * and this one, so the key was r->key when the value was v. */
+static bool lf_still_holds(struct rc_dict *d, const struct lf_read *r, rc_object *v)
+{
+    return rc_atomic_load_acquire(&r->e->value) == v &&
+           rc_atomic_load_acquire(&r->e->key) == r->key &&
+           rc_atomic_load_acquire(&d->table) == r->t &&
+           rc_atomic_load_acquire(&r->t->deletes) == r->deletes;
+}
+
+/* ------------------------------------------------------ locked operations */
+
+/* Each takes the dict held: under its lock (ft modes), under the GIL (gil
+ * mode), and runs no object code.  What must be dropped is returned to the
+ * caller, which drops it after unlocking. */
+
+/* A new reference to key's value, or NULL (no error set) if absent. */
+static rc_object *dict_get_locked(struct rc_dict *d, rc_object *key, uint64_t hash)
+{
+    struct dict_table *t = dict_table_locked(d);
+    struct dict_entry *e = t != NULL ? table_lookup(t, key, hash, NULL) : NULL;
+    if (e == NULL)
+        return NULL;
+    rc_object *v = entry_value_locked(e);
+    rc_incref(v);
+    return v;
+}
+
+/* d[key] = value.  *old_value: the replaced value; *old_table: a replaced
+ * table.  0, or -1 with MemoryError and d unchanged. */
+static int dict_set_locked(struct rc_dict *d, rc_object *key, uint64_t hash, rc_object *value,
+                           rc_object **old_value, struct dict_table **old_table)
+{
+    struct dict_table *t = dict_table_locked(d);
+    struct dict_entry *slot = NULL;
+    struct dict_entry *e = t != NULL ? table_lookup(t, key, hash, &slot) : NULL;
+    if (e != NULL) {
+        /* Replace: keep the stored key; the old value is dropped last, by
+         * the caller, since its deallocation may run code that looks at
+         * this dict. */
+        *old_value = entry_value_locked(e);
+        rc_incref(value);
+        /* release: pairs with the readers' acquire load of value. */
+        rc_atomic_store_release(&e->value, value);
+        return 0;
+    }
+    /* A new key.  Everything that can fail (the resize) comes before any
+     * reference is taken, so a failure leaves the dict as it was. */
+    if (t == NULL || (entry_key_locked(slot) == NULL && table_full(t))) {
+        if (dict_resize_locked(d, old_table) < 0)
+            return -1;
+        t = dict_table_locked(d);
+        table_lookup(t, key, hash, &slot);
+    }
+    rc_incref(key);
+    rc_incref(value);
+    if (entry_key_locked(slot) == NULL)
+        t->fill++;   /* an empty slot; a reused tombstone was counted */
+    entry_publish(slot, hash, key, value);
+    /* relaxed: a snapshot for lock-free rc_dict_len. */
+    rc_atomic_store_relaxed(&d->len, rc_atomic_load_relaxed(&d->len) + 1);
+    return 0;
+}
+
+/* del d[key]: 1 with the entry's references in *old_key and *old_value,
+ * or 0 if absent (no error set). */
+static int dict_del_locked(struct rc_dict *d, rc_object *key, uint64_t hash,
+                           rc_object **old_key, rc_object **old_value)
+{
+    struct dict_table *t = dict_table_locked(d);
+    struct dict_entry *e = t != NULL ? table_lookup(t, key, hash, NULL) : NULL;
+    if (e == NULL)
+        return 0;
+    /* Unlink (the slot becomes a tombstone: it stays in fill); the caller
+     * drops after, since the drops may run code that looks at this dict. */
+    *old_key = entry_key_locked(e);
+    *old_value = entry_value_locked(e);
+    /* release: pairs with the readers' acquire load of key. */
+    rc_atomic_store_release(&e->key, DICT_TOMBSTONE);
+    /* relaxed: NULL publishes nothing; a reader that still loads the old
+     * value fails its re-check (the key or the count changed). */
+    rc_atomic_store_relaxed(&e->value, NULL);
+    /* release, after the tombstone: pairs with the readers' acquire loads
+     * of the count (dict_probe_lockfree, lf_still_holds). */
+    rc_atomic_store_release(&t->deletes, rc_atomic_load_relaxed(&t->deletes) + 1);
+    /* relaxed: a snapshot for lock-free rc_dict_len. */
+    rc_atomic_store_relaxed(&d->len, rc_atomic_load_relaxed(&d->len) - 1);
+    return 1;
+}
 
 /* ------------------------------------------------------------ public API */
 
@@ -548,7 +896,7 @@ rc_object *rc_dict_new(void)
     rc_object *o = obj_alloc(&rc_dict_type, sizeof(struct rc_dict));
     if (o == NULL)
         return NULL;
-    /* obj_alloc zeroed table and len: an empty dict. */
+    /* obj_alloc zeroed table, len and the lock byte: an empty dict. */
     return o;
 }
 
@@ -556,7 +904,9 @@ long rc_dict_len(rc_object *d)
 {
     if (!obj_is(d, &rc_dict_type))
         return err_type_int("rc_dict_len", "a dict", d);
-    return (long)((struct rc_dict *)d)->len;
+    /* relaxed: a snapshot (len changes under the holder's lock at once
+     * anyway); nothing is read through it. */
+    return (long)rc_atomic_load_relaxed(&((struct rc_dict *)d)->len);
 }
 
 int rc_dict_set(rc_object *d, rc_object *key, rc_object *value)
@@ -567,35 +917,75 @@ int rc_dict_set(rc_object *d, rc_object *key, rc_object *value)
     if (value == NULL)
         return err_int(RC_ERR_TYPE, "rc_dict_set() value must be an object, not NULL");
     struct rc_dict *dict = (struct rc_dict *)d;
-    struct dict_entry *slot = NULL;
-    struct dict_entry *e = NULL;
-    if (dict->table != NULL)
-        e = table_lookup(dict->table, key, hash, &slot);
+    rc_object *old_value = NULL;
+    struct dict_table *old_table = NULL;
+    bool mt = dict_mt();
+    if (mt) {
+        /* Before publication: a lock-free reader may load them and then
+         * hold no reference (obj_mark_shared).  Harmless if not stored. */
+        obj_mark_shared(key);
+        obj_mark_shared(value);
+    }
+    dict_lock(dict, mt);
+    int r = dict_set_locked(dict, key, hash, value, &old_value, &old_table);
+    dict_unlock(dict, mt);
+    table_free_deferred(old_table);
+    rc_decref(old_value);
+    return r;
+}
+
+/* rc_dict_get in the ft modes: NULL (no error set) if absent.  Not
+ * inlined, to keep the gil path of rc_dict_get small. */
+__attribute__((noinline)) static rc_object *dict_get_mt(struct rc_dict *d, rc_object *key,
+                                                         uint64_t hash)
+{
+    struct lf_read r;
+    enum lf_result res = dict_probe_lockfree(d, key, hash, &r);
+    rc_object *v = NULL, *drop = NULL;
+    if (res == LF_FOUND) {
+        /* acquire: pairs with the release stores of value. */
+        v = rc_atomic_load_acquire(&r.e->value);
+        if (v == NULL || !ref_try_incref(v)) {
+            /* Deleted meanwhile, dying, or (ft) owned by another thread and
+             * never marked MAYBE_WEAKREF: ref_try_incref cannot tell that
+             * from dying. */
+            res = LF_RETRY;
+            v = NULL;
+        } else if (!lf_still_holds(d, &r, v)) {
+            res = LF_RETRY;
+            drop = v;
+            v = NULL;
+        }
+    }
+    /* Done with r's pointers: the drops may run code, safepoints
+     * included. */
+    rc_decref(r.held);
+    rc_decref(drop);
+    if (res != LF_RETRY)
+        return v;
+
+    obj_lock(&d->ob);   /* may wait detached: nothing loaded above is used */
+    struct dict_table *t = dict_table_locked(d);
+    struct dict_entry *e = t != NULL ? table_lookup(t, key, hash, NULL) : NULL;
     if (e != NULL) {
-        /* Replace: keep the stored key; drop the old value last, since its
-         * deallocation may run code that looks at this dict. */
-        rc_object *old = e->value;
-        rc_incref(value);
-        e->value = value;
-        rc_decref(old);
-        return 0;
+        v = entry_value_locked(e);
+        rc_incref(v);
+        /* In ft mode a value that only its owner ever counted has shared
+         * count 0 and state UNSHARED, which ref_try_incref must refuse (it
+         * may be dying on the owner's non-atomic path), so every lock-free
+         * read of it would come here.  It is alive (the dict holds it and
+         * we hold the lock): mark it MAYBE_WEAKREF, so its death goes
+         * through a compare-and-swap and later lock-free reads can take a
+         * reference.  Likewise a tuple key, which lock-free readers must
+         * reference to compare.  Objects we own need no mark. */
+        if (rc_atomic_load_relaxed(&v->ob_tid) != rc_tls_tid)   /* relaxed: see rc_incref */
+            ref_set_maybe_weakref(v);
+        rc_object *k = entry_key_locked(e);
+        if (k->ob_type == &rc_tuple_type && rc_atomic_load_relaxed(&k->ob_tid) != rc_tls_tid)
+            ref_set_maybe_weakref(k);
     }
-    /* A new key.  Everything that can fail (the resize) comes before any
-     * reference is taken, so a failure leaves the dict as it was. */
-    if (dict->table == NULL || (slot->key == NULL && table_full(dict->table))) {
-        if (dict_resize(dict) < 0)
-            return -1;
-        table_lookup(dict->table, key, hash, &slot);
-    }
-    rc_incref(key);
-    rc_incref(value);
-    if (slot->key == NULL)
-        dict->table->fill++;   /* an empty slot; a reused tombstone was counted */
-    slot->hash = hash;
-    slot->value = value;
-    slot->key = key;
-    dict->len++;
-    return 0;
+    obj_unlock(&d->ob);
+    return v;
 }
 
 rc_object *rc_dict_get(rc_object *d, rc_object *key)
@@ -604,13 +994,28 @@ rc_object *rc_dict_get(rc_object *d, rc_object *key)
     if (check_dict_key("rc_dict_get", d, key, &hash) < 0)
         return NULL;
     struct rc_dict *dict = (struct rc_dict *)d;
-    struct dict_entry *e = dict->table != NULL ? table_lookup(dict->table, key, hash, NULL) : NULL;
-    if (e == NULL) {
+    rc_object *v = dict_mt() ? dict_get_mt(dict, key, hash) : dict_get_locked(dict, key, hash);
+    if (v == NULL)
         err_key(key);
-        return NULL;
-    }
-    rc_incref(e->value);
-    return e->value;
+    return v;
+}
+
+/* rc_dict_contains in the ft modes (not inlined: see dict_get_mt). */
+__attribute__((noinline)) static int dict_contains_mt(struct rc_dict *d, rc_object *key,
+                                                      uint64_t hash)
+{
+    struct lf_read r;
+    enum lf_result res = dict_probe_lockfree(d, key, hash, &r);
+    rc_decref(r.held);   /* done with r's pointers */
+    if (res != LF_RETRY)
+        return res == LF_FOUND;
+    /* Only a tuple key we could not reference (dying, or unmarked and
+     * another thread's) gets here. */
+    obj_lock(&d->ob);
+    struct dict_table *t = dict_table_locked(d);
+    int found = t != NULL && table_lookup(t, key, hash, NULL) != NULL;
+    obj_unlock(&d->ob);
+    return found;
 }
 
 int rc_dict_contains(rc_object *d, rc_object *key)
@@ -619,9 +1024,10 @@ int rc_dict_contains(rc_object *d, rc_object *key)
     if (check_dict_key("rc_dict_contains", d, key, &hash) < 0)
         return -1;
     struct rc_dict *dict = (struct rc_dict *)d;
-    if (dict->table == NULL)
-        return 0;
-    return table_lookup(dict->table, key, hash, NULL) != NULL;
+    if (dict_mt())
+        return dict_contains_mt(dict, key, hash);
+    struct dict_table *t = dict_table_locked(dict);
+    return t != NULL && table_lookup(t, key, hash, NULL) != NULL;
 }
 
 int rc_dict_del(rc_object *d, rc_object *key)
@@ -630,17 +1036,15 @@ int rc_dict_del(rc_object *d, rc_object *key)
     if (check_dict_key("rc_dict_del", d, key, &hash) < 0)
         return -1;
     struct rc_dict *dict = (struct rc_dict *)d;
-    struct dict_entry *e = dict->table != NULL ? table_lookup(dict->table, key, hash, NULL) : NULL;
-    if (e == NULL) {
+    rc_object *old_key = NULL, *old_value = NULL;
+    bool mt = dict_mt();
+    dict_lock(dict, mt);
+    int found = dict_del_locked(dict, key, hash, &old_key, &old_value);
+    dict_unlock(dict, mt);
+    if (!found) {
         err_key(key);
         return -1;
     }
-    /* Unlink first (the slot becomes a tombstone: it stays in fill), then
-     * drop: the drops may run code that looks at this dict. */
-    rc_object *old_key = e->key, *old_value = e->value;
-    e->key = DICT_TOMBSTONE;
-    e->value = NULL;
-    dict->len--;
     rc_decref(old_key);
     rc_decref(old_value);
     return 0;
@@ -650,27 +1054,38 @@ int rc_dict_clear(rc_object *d)
 {
     if (!obj_is(d, &rc_dict_type))
         return err_type_int("rc_dict_clear", "a dict", d);
-    dict_drop_all((struct rc_dict *)d);
+    dict_clear_any((struct rc_dict *)d);
     return 0;
 }
 
+/* Iteration takes no lock.  The dict must not be mutated meanwhile (the
+ * borrowed pointers returned would dangle once the dict drops them).  In
+ * the ft modes a concurrent mutation still cannot make a call read freed
+ * table memory: each call loads the table pointer once (acquire) and a
+ * replaced table outlives the call (QSBR); entries are loaded with acquire
+ * and one whose value is already gone is skipped.  Across calls such an
+ * iteration may miss or repeat entries. */
 int rc_dict_next(rc_object *d, size_t *pos, rc_object **key, rc_object **value)
 {
     if (!obj_is(d, &rc_dict_type))
         return err_type_int("rc_dict_next", "a dict", d);
     if (pos == NULL)
         return err_int(RC_ERR_TYPE, "rc_dict_next() pos must be a pointer, not NULL");
-    struct dict_table *t = ((struct rc_dict *)d)->table;
+    /* acquire: pairs with the release stores of the table pointer. */
+    struct dict_table *t = rc_atomic_load_acquire(&((struct rc_dict *)d)->table);
     if (t == NULL)
         return 0;
     for (size_t i = *pos; i <= t->mask; i++) {
         struct dict_entry *e = &t->entries[i];
-        if (entry_live(e)) {
+        /* acquire: pair with the holder's release stores of key, value. */
+        rc_object *k = rc_atomic_load_acquire(&e->key);
+        rc_object *v = key_live(k) ? rc_atomic_load_acquire(&e->value) : NULL;
+        if (v != NULL) {
             *pos = i + 1;
             if (key != NULL)
-                *key = e->key;
+                *key = k;
             if (value != NULL)
-                *value = e->value;
+                *value = v;
             return 1;
         }
     }

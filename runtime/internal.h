@@ -25,6 +25,8 @@
 #include "gil.h"
 #include "stw.h"
 #include "qsbr.h"
+#include "gclist.h"
+#include "collect.h"
 
 #define RC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -87,14 +89,8 @@ static inline void obj_mark_shared(rc_object *o)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_SHARED);
 }
 
-/* The GC links that precede every object of an RC_TYPE_GC type.  While the
- * object is alive they link it into its GC list (the collector's, issue 4);
- * after it is dead they may link it into its deallocating thread's trash
- * stack (object.c). */
-struct gc_head {
-    struct gc_head *next;
-    struct gc_head *prev;
-};
+/* struct gc_head, the GC links that precede every object of an RC_TYPE_GC
+ * type, is defined in gc/gclist.h. */
 #define OBJ_GC_HEAD(o)  ((struct gc_head *)(o) - 1)
 #define GC_HEAD_OBJ(g)  ((rc_object *)((struct gc_head *)(g) + 1))
 
@@ -125,6 +121,8 @@ struct thr_state {
      * threads read relaxed (rc_live_objects is a snapshot). */
     _Atomic uint64_t allocs;
     _Atomic uint64_t frees;
+    _Atomic uint64_t gc_allocs;   /* the same, for objects of GC types */
+    _Atomic uint64_t gc_frees;
     /* Trashcan (object.c): depth of nested deallocations and the stack of
      * containers whose deallocation was deferred to bound the C stack. */
     int dealloc_depth;
@@ -135,6 +133,8 @@ struct thr_state {
     struct gil_thread_state gil;  /* GIL statistics (gil.h) */
     struct stw_thread_state stw;  /* status for stop-the-world (stw.h) */
     struct qsbr_thread_state qsbr; /* deferred frees (qsbr.h) */
+    struct gcl_owner *gcl;        /* this thread's GC lists (gclist.h) */
+    struct gc_thread_state gc;    /* allocation counts (collect.h) */
     /* Runtime's list of thread states, under rt->mu. */
     struct thr_state *next, *prev;
 };
@@ -142,6 +142,20 @@ struct thr_state {
 /* The calling thread's state, NULL if it has none.  Owner only. */
 extern _Thread_local struct thr_state *rc_tls_state
     __attribute__((tls_model("initial-exec")));
+
+/* Allocation of a tracked object by ts: count it; maybe collect (called
+ * before the object is allocated, so no half-built object exists). */
+static inline void gc_note_alloc(struct thr_state *ts)
+{
+    if (++ts->gc.delta >= ts->gc.flush_at)
+        gc_note_alloc_slow(ts);
+}
+/* A tracked object died. */
+static inline void gc_note_free(struct thr_state *ts)
+{
+    if (--ts->gc.delta <= -ts->gc.flush_at)
+        gc_note_free_slow(ts);
+}
 
 /* Eval-breaker bits. */
 #define RC_EB_GIL_DROP   0x1u   /* gil: a waiter asks the holder to drop it */
@@ -160,6 +174,7 @@ struct rc_runtime {
     long nthreads;                  /* registered, main included */
     long nstarted;                  /* rc_thread_start'ed, not yet joined */
     uint64_t dead_allocs, dead_frees; /* folded in from exited threads */
+    uint64_t dead_gc_allocs, dead_gc_frees;
     rc_type *heap_types;            /* rc_type_new'd types */
     rc_object **immortals;          /* made immortal at run time */
     size_t nimmortals, cap_immortals;
@@ -168,6 +183,7 @@ struct rc_runtime {
     struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
     struct gil_state gil;           /* gil mode only */
     struct stw_state stw;           /* stop-the-world (stw.h) */
+    struct gc_state gc;             /* the collector (gc/collect.h) */
     pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
 };
 
@@ -219,6 +235,8 @@ void mem_free(void *p);
  * for the calling thread, other fields zeroed.  GC types get their
  * gc_head and RC_GC_TRACKED.  Runs a safepoint.  NULL with an error. */
 rc_object *obj_alloc(const rc_type *t, size_t size);
+/* Objects of GC types alive now (a snapshot, as rc_live_objects). */
+size_t obj_live_tracked(struct rc_runtime *rt);
 /* Release the memory of a dead object (the last step of a dealloc). */
 void obj_free(rc_object *o);
 /* Called when an object's count reaches zero: finalizer (once), weakrefs,
@@ -229,8 +247,8 @@ static inline bool obj_is(const rc_object *o, const rc_type *t)
 {
     return o != NULL && o->ob_type == t;
 }
-void obj_untrack(rc_object *o);   /* clear RC_GC_TRACKED (and unlink) */
-void obj_track(rc_object *o);     /* set RC_GC_TRACKED (and link) */
+/* Track an untracked GC object again, in the calling thread's lists. */
+void obj_track(rc_object *o);
 
 /* ------------------------------------------------------- reference counts */
 

@@ -41,31 +41,17 @@ static inline bool try_set_locked(rc_object *o, uint8_t v)
                                                    memory_order_acquire, memory_order_relaxed);
 }
 
-void obj_lock_slow(rc_object *o)
+/* Park (detached) until the byte is seen unlocked.  Does not take it: the
+ * caller re-attaches first and competes again, so this thread never holds a
+ * lock while blocked in attach (a stop-the-world may be on, and its
+ * requester may want this very lock). */
+static void park_until_unlocked(struct lot_bucket *b, rc_object *o)
 {
-    for (int spin = 0; spin < SPIN_LIMIT; spin++) {
-        /* relaxed: only a hint; the CAS decides (acquire). */
-        uint8_t v = atomic_load_explicit(&o->ob_mutex, memory_order_relaxed);
-        if (!(v & LK_LOCKED) && try_set_locked(o, v))
-            return;
-        sched_yield();
-    }
-    struct lot_bucket *b = bucket_of(o);
-    struct thr_state *ts = rc_tls_state;
-    /* Wait detached, so that a stop-the-world need not wait for us; a thread
-     * that holds the world stopped waits attached (the holder of o's lock
-     * never parks for a stop, so it will release it). */
-    bool detached = ts != NULL && ts->attached && !ts->holds_stw;
-    if (detached)
-        thr_release(ts, false);
     pthread_mutex_lock(&b->mu);
     for (;;) {
         uint8_t v = atomic_load_explicit(&o->ob_mutex, memory_order_relaxed);
-        if (!(v & LK_LOCKED)) {
-            if (try_set_locked(o, v))
-                break;
-            continue;
-        }
+        if (!(v & LK_LOCKED))
+            break;
         if (!(v & LK_PARKED) &&
             !atomic_compare_exchange_strong_explicit(&o->ob_mutex, &v, (uint8_t)(v | LK_PARKED),
                                                      memory_order_relaxed, memory_order_relaxed))
@@ -73,8 +59,30 @@ void obj_lock_slow(rc_object *o)
         pthread_cond_wait(&b->cv, &b->mu);
     }
     pthread_mutex_unlock(&b->mu);
-    if (detached)
-        thr_take(ts);   /* no safepoint: we hold o's lock now */
+}
+
+void obj_lock_slow(rc_object *o)
+{
+    struct lot_bucket *b = bucket_of(o);
+    struct thr_state *ts = rc_tls_state;
+    for (;;) {
+        for (int spin = 0; spin < SPIN_LIMIT; spin++) {
+            /* relaxed: only a hint; the CAS decides (acquire). */
+            uint8_t v = atomic_load_explicit(&o->ob_mutex, memory_order_relaxed);
+            if (!(v & LK_LOCKED) && try_set_locked(o, v))
+                return;
+            sched_yield();
+        }
+        /* Wait detached, so that a stop-the-world need not wait for us; a
+         * thread that holds the world stopped waits attached (the holder of
+         * o's lock never parks for a stop, so it will release it). */
+        bool detach = ts != NULL && ts->attached && !ts->holds_stw;
+        if (detach)
+            thr_release(ts, false);
+        park_until_unlocked(b, o);
+        if (detach)
+            thr_take(ts);   /* no safepoint: nothing may run between here and the lock */
+    }
 }
 
 void obj_unlock_slow(rc_object *o)

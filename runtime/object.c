@@ -38,6 +38,8 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     RC_DEBUG_CHECK_ATTACHED(ts, "allocating an object");
     rc_safepoint();
     bool gc = (t->flags & RC_TYPE_GC) != 0;
+    if (gc)
+        gc_note_alloc(ts);   /* may collect: before anything half-built exists */
     size_t pre = gc ? sizeof(struct gc_head) : 0;
     char *mem = mem_calloc(1, pre + size);
     if (mem == NULL)
@@ -45,8 +47,11 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     rc_object *o = (rc_object *)(mem + pre);
     ref_stamp(o, ts);
     o->ob_type = t;
-    if (gc)
+    if (gc) {
         rc_atomic_store_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);   /* unpublished */
+        gcl_track_new(ts, o);
+        rc_atomic_store_relaxed(&ts->gc_allocs, rc_atomic_load_relaxed(&ts->gc_allocs) + 1);
+    }
     /* relaxed: owner-written counter, read as a snapshot by others. */
     rc_atomic_store_relaxed(&ts->allocs, rc_atomic_load_relaxed(&ts->allocs) + 1);
     return o;
@@ -55,11 +60,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
 void obj_track(rc_object *o)
 {
     rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);
-}
-
-void obj_untrack(rc_object *o)
-{
-    rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_TRACKED);
+    gcl_track_new(rc_tls_state, o);
 }
 
 void obj_free(rc_object *o)
@@ -67,7 +68,17 @@ void obj_free(rc_object *o)
     struct thr_state *ts = rc_tls_state;
     if (!(o->ob_flags & RC_OBF_IMMORTALIZED))
         rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
-    void *mem = obj_is_gc(o) ? (void *)OBJ_GC_HEAD(o) : (void *)o;
+    if (obj_is_gc(o)) {
+        rc_atomic_store_relaxed(&ts->gc_frees, rc_atomic_load_relaxed(&ts->gc_frees) + 1);
+        if (obj_gc_bits(o) & RC_GC_TRACKED) {
+            gc_note_free(ts);
+            gcl_free_tracked(ts, o);   /* unlink, or hand back to its owner */
+        } else {
+            gcl_release_memory(ts, o);
+        }
+        return;
+    }
+    void *mem = o;
     if ((obj_gc_bits(o) & RC_GC_SHARED) && ts->qsbr.registered) {
         /* A lock-free reader may still hold a pointer to o and will read
          * its counts (and a dict key's contents): keep the memory intact
@@ -92,16 +103,14 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
         ref_resurrect_begin(o, (t->flags & RC_TYPE_WEAKREFABLE) != 0);
         t->finalize(o);
-        if (ref_resurrect_end(o)) {
-            if (obj_is_gc(o) && !(obj_gc_bits(o) & RC_GC_TRACKED))
-                obj_track(o);   /* it was untracked to be deferred */
+        if (ref_resurrect_end(o))
             return;
-        }
     }
     if (t->flags & RC_TYPE_WEAKREFABLE)
         weakref_clear_target(o);
-    if (obj_gc_bits(o) & RC_GC_TRACKED)
-        obj_untrack(o);
+    /* A tracked object stays in its GC list until obj_free unlinks it (or
+     * hands it back to its owner); the collector leaves dying objects
+     * (count 0) alone meanwhile. */
     ts->dealloc_depth++;
     t->dealloc(o);
     ts->dealloc_depth--;
@@ -113,12 +122,11 @@ void obj_dealloc(rc_object *o)
     RC_DEBUG_CHECK_ATTACHED(ts, "freeing an object");
     if (ts->dealloc_depth >= TRASH_MAX_DEPTH && obj_is_gc(o)) {
         /* Defer: the outermost obj_dealloc on this thread runs it.  The
-         * trash stack reuses the GC links, so leave the GC list first
-         * (dealloc_now tracks it again if its finalizer resurrects it). */
-        if (obj_gc_bits(o) & RC_GC_TRACKED)
-            obj_untrack(o);
+         * trash stack links through the gc_head's aux word, which the
+         * collector leaves alone on a dying object (count 0); the object
+         * stays in its GC list. */
         struct gc_head *g = OBJ_GC_HEAD(o);
-        g->next = ts->trash;
+        g->aux = (uintptr_t)ts->trash;
         ts->trash = g;
         return;
     }
@@ -126,7 +134,7 @@ void obj_dealloc(rc_object *o)
     if (ts->dealloc_depth == 0) {
         while (ts->trash != NULL) {
             struct gc_head *g = ts->trash;
-            ts->trash = g->next;
+            ts->trash = (struct gc_head *)g->aux;
             dealloc_now(ts, GC_HEAD_OBJ(g));
         }
     }
@@ -204,6 +212,18 @@ size_t rc_live_objects(void)
     for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
         /* relaxed: a snapshot; see struct thr_state. */
         live += (int64_t)(rc_atomic_load_relaxed(&t->allocs) - rc_atomic_load_relaxed(&t->frees));
+    pthread_mutex_unlock(&rt->mu);
+    return live > 0 ? (size_t)live : 0;
+}
+
+size_t obj_live_tracked(struct rc_runtime *rt)
+{
+    pthread_mutex_lock(&rt->mu);
+    int64_t live = (int64_t)(rt->dead_gc_allocs - rt->dead_gc_frees);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
+        /* relaxed: a snapshot; see struct thr_state. */
+        live += (int64_t)(rc_atomic_load_relaxed(&t->gc_allocs) -
+                          rc_atomic_load_relaxed(&t->gc_frees));
     pthread_mutex_unlock(&rt->mu);
     return live > 0 ? (size_t)live : 0;
 }

@@ -1,10 +1,11 @@
 /* runtime/objects.h: layouts of the built-in object types, and the key
  * protocol (hash, equality) that dict uses.  Internal.
  *
- * Thread rule for this slice: container contents are mutated by one thread
- * at a time (the caller's responsibility until container locking lands);
- * atoms (int, str) are immutable after creation, so any thread may read
- * them.
+ * Thread rule: atoms (int, str, tuple) are immutable after creation, so any
+ * thread may read them; lists and dicts are mutated under their lock byte in
+ * the ft modes and read lock-free (docs/threads.md [thr.lock], [thr.qsbr]);
+ * instance slots are written by one thread at a time (the caller's
+ * responsibility).
  */
 #ifndef RCGC_OBJECTS_H
 #define RCGC_OBJECTS_H
@@ -50,18 +51,49 @@ struct rc_tuple {
     rc_object *items[];   /* n new references; NULL only after clear */
 };
 
+/* A list's item array: one allocation, replaced as a whole (list.c), never
+ * resized in place, so a lock-free reader may keep reading an old one until
+ * a grace period frees it (qsbr.h).
+ *   cap    written once before the array is published (release store of
+ *          rc_list.arr), immutable after: read plainly by anyone who loaded
+ *          arr.
+ *   items  slots [0, len) hold the list's references, [len, cap) are NULL.
+ *          Written only under the list's lock (ft; the GIL in gil mode),
+ *          release stores; read lock-free with acquire loads (ft), relaxed
+ *          under the lock.  An array not yet published or already detached
+ *          is accessed plainly by the thread that holds it. */
+struct list_array {
+    size_t cap;
+    _Atomic(rc_object *) items[];
+};
+
 struct rc_list {
     rc_object ob;
-    rc_object **items;  /* len references, cap slots */
-    size_t len;
-    size_t cap;
+    /* The item array, NULL when the list has none (new or cleared; then
+     * len == 0).  Written only under the list's lock (ft; the GIL in gil
+     * mode) with release stores; read lock-free with acquire loads (ft),
+     * relaxed under the lock; a replaced array is retired through QSBR in
+     * ft mode.  Deallocation reads and writes it with no lock (no other
+     * reference exists). */
+    _Atomic(struct list_array *) arr;
+    /* Number of items.  Same rule as arr; stored after the slots it
+     * covers, so a reader that sees len sees them (or later values). */
+    _Atomic size_t len;
 };
 
 struct dict_table;
 struct rc_dict {
     rc_object ob;
-    struct dict_table *table;  /* NULL when empty and never grown */
-    size_t len;
+    /* The entry table (dict.c), NULL when empty (new or cleared).  Written
+     * only under the dict's lock (ft; the GIL in gil mode; no lock in
+     * dealloc, when no other reference exists) with release stores; read
+     * lock-free with acquire loads (ft), relaxed under the lock.  Replaced
+     * as a whole (resize, clear), never reallocated in place; a replaced
+     * table is retired through QSBR in the ft modes. */
+    _Atomic(struct dict_table *) table;
+    /* Live entries.  Written under the same lock (relaxed stores); read
+     * relaxed from any thread as a snapshot (rc_dict_len). */
+    _Atomic size_t len;
 };
 
 struct rc_weakref;

@@ -10,6 +10,15 @@
 
 #define QSBR_BATCH 256
 
+/* Batches handed to call_rcu and not yet freed, process-wide (the worker
+ * thread is liburcu's, shared by every runtime).  qsbr_barrier waits for
+ * this to reach 0 instead of calling urcu_qsbr_barrier: that function
+ * allocates a record that liburcu's worker frees with synchronisation
+ * ThreadSanitizer cannot see (liburcu 0.13), while this mutex it can. */
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
+static long pending_batches;   /* under pending_mu */
+
 struct qsbr_batch {
     struct rcu_head head;
     size_t n;
@@ -52,6 +61,10 @@ static void free_batch(struct rcu_head *head)
     for (size_t i = 0; i < b->n; i++)
         free(b->ptrs[i]);
     free(b);
+    pthread_mutex_lock(&pending_mu);
+    if (--pending_batches == 0)
+        pthread_cond_broadcast(&pending_cv);
+    pthread_mutex_unlock(&pending_mu);
 }
 
 /* Hand the batch to call_rcu and ask every other thread for a quiescent
@@ -62,6 +75,9 @@ static void submit(struct thr_state *ts)
     if (b == NULL || b->n == 0)
         return;
     ts->qsbr.batch = NULL;
+    pthread_mutex_lock(&pending_mu);
+    pending_batches++;
+    pthread_mutex_unlock(&pending_mu);
     TSAN_RELEASE();   /* our writes to b and to the retired blocks */
     urcu_qsbr_call_rcu(&b->head, free_batch);
     struct rc_runtime *rt = ts->rt;
@@ -133,5 +149,10 @@ void qsbr_retire(struct thr_state *ts, void *p)
 
 void qsbr_barrier(void)
 {
-    urcu_qsbr_barrier();
+    /* Grace periods still end while we wait: the caller is offline, and a
+     * thread that is online reports quiescent states at its safepoints. */
+    pthread_mutex_lock(&pending_mu);
+    while (pending_batches > 0)
+        pthread_cond_wait(&pending_cv, &pending_mu);
+    pthread_mutex_unlock(&pending_mu);
 }

@@ -86,10 +86,14 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     brc_init(&rt->brc);
     gil_init(&rt->gil, c.switch_interval_us);
     stw_init(&rt->stw);
+    gc_init(rt);
+    const char *trace = getenv("RCGC_TRACE");
+    atomic_store(&rt->gc.trace, trace != NULL && trace[0] != '\0' && trace[0] != '0');
     rc_rt = rt;
     rt->main_state = thr_enter(rt, true);
     if (rt->main_state == NULL) {
         rc_rt = NULL;
+        gc_fini(rt);
         stw_fini(&rt->stw);
         gil_fini(&rt->gil);
         brc_fini(&rt->brc);
@@ -99,6 +103,10 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
         pthread_mutex_unlock(&runtime_create_mu);
         return NULL;
     }
+    /* The collector's garbage list, owned by the runtime. */
+    rt->gc.garbage = rc_list_new();
+    if (rt->gc.garbage == NULL || rc_make_immortal(rt->gc.garbage) < 0)
+        rc_fatal("out of memory creating the collector's garbage list");
     pthread_mutex_unlock(&runtime_create_mu);
     return rt;
 }
@@ -128,7 +136,12 @@ long rc_runtime_free(rc_runtime *rt)
     /* Objects freed by exited threads may be queued to us. */
     if (rt->cfg.mode == RC_MODE_FT)
         brc_merge_queued(ts);
+    /* Whatever is garbage goes now (finalizers run); releasing the immortal
+     * objects may leave more cycles behind, so collect again after. */
+    gc_collect_at_exit(rt);
     obj_release_immortals(rt);
+    rt->gc.garbage = NULL;
+    gc_collect_at_exit(rt);
     str_intern_fini(rt);
     pthread_mutex_lock(&rt->mu);
     rc_type *types = rt->heap_types;
@@ -152,6 +165,7 @@ long rc_runtime_free(rc_runtime *rt)
         free(types);
         types = next;
     }
+    gc_fini(rt);
     stw_fini(&rt->stw);
     gil_fini(&rt->gil);
     brc_fini(&rt->brc);

@@ -101,6 +101,12 @@ void rc_safepoint_slow(void)
     struct thr_state *ts = rc_tls_state;
     if (ts == NULL || !ts->attached)
         return;
+    /* The thread that holds the world stopped defers everything: merging
+     * may free objects and run finalizers, which must not run while other
+     * threads are parked (docs/threads.md [thr.stw]).  The bits stay set
+     * and are handled at the first safepoint after the restart. */
+    if (ts->holds_stw)
+        return;
     /* acquire: pairs with the release or of the thread that set the bit
      * (brc_queue_object, gil_take). */
     uintptr_t bits = rc_atomic_load_acquire(&rc_tls_eval_breaker);
@@ -119,10 +125,9 @@ void rc_safepoint_slow(void)
         rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
         qsbr_quiescent(ts);
     }
-    if ((bits & RC_EB_GIL_DROP) && !ts->holds_stw) {
-        /* (While we hold the world stopped the request waits: handing the
-         * GIL over would restart the world behind the stopper's back.) */
-        /* gil_take clears the bit when we get the GIL back. */
+    if (bits & RC_EB_GIL_DROP) {
+        /* gil_take clears the bit when we get the GIL back.  (A stopper
+         * never gets here: handing the GIL over would restart the world.) */
         thr_release(ts, true);
         thr_take(ts);
     }
@@ -198,6 +203,10 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
         qsbr_register(ts);   /* lock-free container reads */
         qsbr_offline(ts);    /* until attached */
     }
+    ts->gcl = gcl_owner_new(rt);
+    if (ts->gcl == NULL)
+        rc_fatal("out of memory creating a thread's GC lists");
+    ts->gc.flush_at = 1;   /* the first tracked allocation sets it properly */
     thr_take(ts);
     return ts;
 }
@@ -214,6 +223,7 @@ void thr_exit(struct thr_state *ts)
      * objects. */
     if (rt->cfg.mode == RC_MODE_FT)
         brc_unregister(&rt->brc, ts);
+    gc_thread_exit(ts);    /* our lists go to the orphan owner */
     qsbr_unregister(ts);   /* hands over what we retired; online here */
     thr_release(ts, false);
     pthread_mutex_lock(&rt->mu);
@@ -226,6 +236,8 @@ void thr_exit(struct thr_state *ts)
     rt->nthreads--;
     rt->dead_allocs += rc_atomic_load_relaxed(&ts->allocs);  /* own counters */
     rt->dead_frees += rc_atomic_load_relaxed(&ts->frees);
+    rt->dead_gc_allocs += rc_atomic_load_relaxed(&ts->gc_allocs);
+    rt->dead_gc_frees += rc_atomic_load_relaxed(&ts->gc_frees);
     pthread_mutex_unlock(&rt->mu);
     rc_tls_state = NULL;
     rc_tls_tid = RC_TID_UNREGISTERED;

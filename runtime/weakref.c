@@ -11,6 +11,7 @@
  * their deaths are decided by a compare-and-swap that try_incref respects.
  */
 #define RCGC_BUILDING 1
+#include <stdlib.h>
 #include "objects.h"
 #include "weakref.h"
 
@@ -42,10 +43,25 @@ static void weakref_dealloc(rc_object *o)
     obj_free(o);
 }
 
+/* A weakref holds no strong reference, but it is tracked (as in CPython)
+ * so the collector can tell a weakref that is itself garbage (no callback)
+ * from one that is reachable. */
+static int weakref_traverse(rc_object *o, rc_visit_fn visit, void *arg)
+{
+    return 0;
+}
+
+static void weakref_clear(rc_object *o)
+{
+}
+
 const rc_type rc_weakref_type = {
     .name = "weakref",
+    .flags = RC_TYPE_GC,
     .basicsize = sizeof(struct rc_weakref),
     .dealloc = weakref_dealloc,
+    .traverse = weakref_traverse,
+    .clear = weakref_clear,
 };
 
 rc_object *rc_weakref_new(rc_object *target, rc_weakref_callback callback, void *arg)
@@ -120,4 +136,29 @@ void weakref_clear_target(rc_object *o)
         rc_decref(&run->ob);
         run = next;
     }
+}
+
+void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
+                           bool (*is_garbage)(rc_object *))
+{
+    struct rc_weakref **head = weaklist_of(o);
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    struct rc_weakref *wr = *head;
+    *head = NULL;
+    while (wr != NULL) {
+        struct rc_weakref *next = wr->next;
+        wr->target = NULL;
+        wr->prev = wr->next = NULL;
+        if (wr->callback != NULL && !is_garbage(&wr->ob) && ref_try_incref(&wr->ob)) {
+            struct weakref_cb *a = realloc(*cbs, (*n + 1) * sizeof *a);
+            if (a == NULL)
+                rc_fatal("collector: out of memory recording a weakref callback");
+            a[*n] = (struct weakref_cb){&wr->ob, wr->callback, wr->arg};
+            *cbs = a;
+            (*n)++;
+        }
+        wr = next;
+    }
+    pthread_mutex_unlock(mu);
 }

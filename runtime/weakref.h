@@ -14,4 +14,17 @@
  * those weakrefs that are still alive. */
 void weakref_clear_target(rc_object *o);
 
+/* A callback to run later, with a reference to its weakref. */
+struct weakref_cb {
+    rc_object *weakref;
+    rc_weakref_callback callback;
+    void *arg;
+};
+
+/* The collector, world stopped: o is garbage.  Detach every weakref to o;
+ * for each that has a callback and is not garbage itself (is_garbage says),
+ * take a reference to it and append its callback to *cbs (grown with
+ * realloc; *n entries). */
+void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
+                           bool (*is_garbage)(rc_object *));
 #endif /* RCGC_WEAKREF_H */

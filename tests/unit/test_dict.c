@@ -2,8 +2,12 @@
  * (runtime/dict.c): set/get/replace/del/contains/clear/len, many keys,
  * tombstones and resizes, key kinds (int, str, tuple, identity keys,
  * unhashable ones), KeyError messages, exact reference counts, iteration,
- * bad input to every public function, allocation failure, and the GC hooks
- * (traverse, clear) as rc_traverse/rc_clear/rc_gc_* see them.
+ * bad input to every public function, allocation failure, the GC hooks
+ * (traverse, clear) as rc_traverse/rc_clear/rc_gc_* see them, and reads
+ * from other threads: a non-owner's rc_dict_get (ft: first through the
+ * lock, which marks the value, then lock-free, seen by holding the dict's
+ * lock meanwhile) with exact counts, and readers running across resizes
+ * and clears.  The threaded stress test is stress_containers_dict.c.
  *
  * Every test releases what it made: the harness fails a test that leaks.
  */
@@ -15,9 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Internal layout, to see when a dict's table is replaced. */
+/* Internal layout, to see when a dict's table is replaced; the lock byte,
+ * to hold a dict's lock while another thread reads it. */
 #define RCGC_BUILDING 1
 #include "objects.h"
+#include "lock.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -113,7 +123,7 @@ static void assert_message_contains(const char *needle)
 
 static void *table_of(rc_object *d)
 {
-    return ((struct rc_dict *)d)->table;
+    return atomic_load_explicit(&((struct rc_dict *)d)->table, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------- basics */
@@ -1307,6 +1317,260 @@ static void test_drops_see_consistent_dict(void **state)
     g_dict = g_key = NULL;
 }
 
+/* ------------------------------------------- reads from another thread */
+
+/* A reader thread: looks the stored entry up by an equal key of its own
+ * (a str, or a tuple, which lock-free readers must reference to compare),
+ * and a missing key, once the test says go.  Records what it saw; the test
+ * asserts after joining (cmocka is not thread-safe). */
+struct reader_job {
+    rc_object *d;
+    bool tuple_key;
+    _Atomic int go, done;
+    rc_object *got;            /* rc_dict_get's new reference, taken over */
+    int contains, contains_missing;
+    rc_object *got_missing;
+    rc_error_kind missing_kind;
+    long len;
+};
+
+static rc_object *make_lookup_key(bool tuple_key)
+{
+    rc_object *s = rc_str_new("the key");
+    if (!tuple_key)
+        return s;
+    rc_object *n = rc_int_new(1000);
+    rc_object *items[2] = {n, s};
+    rc_object *t = rc_tuple_new(2, items);
+    rc_decref(n);
+    rc_decref(s);
+    return t;
+}
+
+static void reader_main(void *arg)
+{
+    struct reader_job *j = arg;
+    rc_object *key = make_lookup_key(j->tuple_key);
+    rc_object *missing = rc_str_new("no such key");
+    while (!atomic_load(&j->go))
+        rc_safepoint();
+    j->got = rc_dict_get(j->d, key);
+    j->contains = rc_dict_contains(j->d, key);
+    j->contains_missing = rc_dict_contains(j->d, missing);
+    j->got_missing = rc_dict_get(j->d, missing);
+    j->missing_kind = rc_error_occurred();
+    rc_error_clear();
+    j->len = rc_dict_len(j->d);
+    rc_decref(key);
+    rc_decref(missing);
+    atomic_store(&j->done, 1);
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* What one round saw while the test held the dict's lock. */
+struct round_seen {
+    bool parked;         /* the reader waited for the lock */
+    bool done_locked;    /* the reader finished while we held the lock */
+    intptr_t shared;     /* the value's ob_ref_shared, still locked */
+};
+
+/* Run one reader.  In the ft modes the test holds the dict's lock while
+ * the reader runs: a lock-free read finishes meanwhile, a read that falls
+ * back parks on the lock (seen as LK_PARKED) until we unlock.  No
+ * safepoint runs here while the lock is held (the lock's rule). */
+static struct round_seen reader_round(struct reader_job *j, rc_object *v)
+{
+    struct round_seen seen = {false, false, 0};
+    atomic_store(&j->go, 0);
+    atomic_store(&j->done, 0);
+    rc_thread *t = rc_thread_start(reader_main, j);
+    assert_non_null(t);
+    if (harness_mode != RC_MODE_GIL) {
+        obj_lock(j->d);
+        atomic_store(&j->go, 1);
+        for (long waited = 0; waited < 20L * 1000 * 1000; waited += 100) {
+            seen.parked = (atomic_load(&j->d->ob_mutex) & LK_PARKED) != 0;
+            seen.done_locked = atomic_load(&j->done) != 0;
+            if (seen.parked || seen.done_locked)
+                break;
+            sleep_us(100);
+        }
+        seen.shared = atomic_load(&v->ob_ref_shared);
+        obj_unlock(j->d);
+    } else {
+        atomic_store(&j->go, 1);   /* the GIL serialises the reader */
+    }
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1, atomic_load(&j->done));
+    return seen;
+}
+
+static void check_reader_results(struct reader_job *j, rc_object *v)
+{
+    assert_ptr_equal(v, j->got);
+    assert_int_equal(1, j->contains);
+    assert_int_equal(0, j->contains_missing);
+    assert_null(j->got_missing);
+    assert_int_equal(RC_ERR_KEY, j->missing_kind);
+    assert_int_equal(1, j->len);
+}
+
+static void non_owner_get(bool tuple_key)
+{
+    rc_object *d = mkdict();
+    rc_object *k = make_lookup_key(tuple_key);   /* ours, like the value */
+    rc_object *v = mkstr("the value");
+    assert_int_equal(0, rc_dict_set(d, k, v));
+    assert_int_equal(2, rc_refcount(v));
+    struct reader_job j = {.d = d, .tuple_key = tuple_key};
+
+    /* Round 1.  ft: the value (and a tuple key) were only ever counted by
+     * us, the owner: shared count 0, UNSHARED, which ref_try_incref must
+     * refuse; the reader falls back to the lock, and there marks them
+     * MAYBE_WEAKREF.  ft-atomic: counts start merged, so it reads
+     * lock-free at once. */
+    struct round_seen s1 = reader_round(&j, v);
+    if (harness_mode == RC_MODE_FT) {
+        assert_true(s1.parked);
+        assert_false(s1.done_locked);
+        assert_int_equal(0, s1.shared);   /* not marked before the fallback */
+    } else if (harness_mode == RC_MODE_FT_ATOMIC) {
+        assert_true(s1.done_locked);
+        assert_false(s1.parked);
+    }
+    check_reader_results(&j, v);
+    assert_int_equal(3, rc_refcount(v));   /* ours, the dict's, the reader's */
+    assert_int_equal(2, rc_refcount(k));   /* ours, the dict's */
+    intptr_t shared = atomic_load(&v->ob_ref_shared);
+    if (harness_mode == RC_MODE_FT) {
+        /* one shared reference (the reader's), state MAYBE_WEAKREF */
+        assert_int_equal(RC_REF_ONE_SHARED + RC_REF_MAYBE_WEAKREF, shared);
+        if (tuple_key)
+            assert_int_equal(RC_REF_MAYBE_WEAKREF,
+                             atomic_load(&k->ob_ref_shared) & RC_REF_STATE_MASK);
+    } else if (harness_mode == RC_MODE_FT_ATOMIC) {
+        assert_int_equal(RC_REF_MERGED, shared & RC_REF_STATE_MASK);
+    }
+    rc_decref(j.got);
+    assert_int_equal(2, rc_refcount(v));
+
+    /* Round 2: lock-free in both ft modes (it finishes while we hold the
+     * lock), with exact counts. */
+    struct round_seen s2 = reader_round(&j, v);
+    if (harness_mode != RC_MODE_GIL) {
+        assert_true(s2.done_locked);
+        assert_false(s2.parked);
+    }
+    check_reader_results(&j, v);
+    assert_int_equal(3, rc_refcount(v));
+    assert_int_equal(2, rc_refcount(k));
+    rc_decref(j.got);
+    assert_int_equal(2, rc_refcount(v));
+
+    /* The marks change nothing for the owner: drop everything. */
+    assert_int_equal(0, rc_dict_del(d, k));
+    assert_int_equal(1, rc_refcount(v));
+    assert_int_equal(1, rc_refcount(k));
+    rc_decref(d);
+    rc_decref(k);
+    rc_decref(v);
+}
+
+static void test_non_owner_get(void **state)
+{
+    (void)state;
+    non_owner_get(false);
+}
+
+static void test_non_owner_get_tuple_key(void **state)
+{
+    (void)state;
+    non_owner_get(true);
+}
+
+/* Lock-free readers keep working across a resize and a clear made while
+ * they run: old tables stay readable (ft: retired through QSBR). */
+struct churn_reader {
+    rc_object *d;
+    _Atomic int *stop;
+    long hits, bad;
+};
+
+static void churn_reader_main(void *arg)
+{
+    struct churn_reader *c = arg;
+    rc_object *keys[64];
+    for (int i = 0; i < 64; i++)
+        keys[i] = rc_int_new(5000 + i);
+    for (long n = 0; !atomic_load(c->stop); n++) {
+        rc_object *key = keys[n % 64];
+        rc_object *v = rc_dict_get(c->d, key);
+        if (v == NULL) {
+            if (rc_error_occurred() != RC_ERR_KEY)
+                c->bad++;
+            rc_error_clear();
+        } else {
+            /* values are key + 1000000 */
+            if (!rc_is_int(v) || rc_int_value(v) != rc_int_value(key) + 1000000)
+                c->bad++;
+            c->hits++;
+            rc_decref(v);
+        }
+        if (rc_dict_contains(c->d, key) < 0)
+            c->bad++;
+        long len = rc_dict_len(c->d);
+        if (len < 0 || len > 64)
+            c->bad++;
+        if (n % 32 == 0)
+            rc_safepoint();
+    }
+    for (int i = 0; i < 64; i++)
+        rc_decref(keys[i]);
+}
+
+static void test_readers_across_resize_and_clear(void **state)
+{
+    (void)state;
+    rc_object *d = mkdict();
+    _Atomic int stop = 0;
+    struct churn_reader c[2] = {{.d = d, .stop = &stop}, {.d = d, .stop = &stop}};
+    rc_thread *t[2];
+    for (int i = 0; i < 2; i++) {
+        t[i] = rc_thread_start(churn_reader_main, &c[i]);
+        assert_non_null(t[i]);
+    }
+    void *first_table = NULL;
+    int resizes = 0;
+    for (int round = 0; round < 200; round++) {
+        /* grow from nothing through several resizes, delete half, clear */
+        for (int64_t i = 0; i < 64; i++) {
+            void *before = table_of(d);
+            set_ii(d, 5000 + i, 1005000 + i);
+            resizes += table_of(d) != before;
+        }
+        if (first_table == NULL)
+            first_table = table_of(d);
+        for (int64_t i = 0; i < 64; i += 2)
+            del_i(d, 5000 + i);
+        assert_int_equal(32, rc_dict_len(d));
+        assert_int_equal(0, rc_dict_clear(d));
+        assert_null(table_of(d));
+        rc_safepoint();
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(0, rc_thread_join(t[i]));
+        assert_int_equal(0, c[i].bad);
+    }
+    assert_true(resizes >= 200 * 4);   /* 8 -> 16 -> 32 -> 64 -> 128 */
+    rc_decref(d);
+}
+
 static void test_shared_subtuple_hash_is_linear(void **state)
 {
     /* t = (t, t) sixty-four times: 2^64 paths, 64 distinct tuples.  A
@@ -1363,6 +1627,9 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_gc_clear_then_dealloc),
         HARNESS_TEST(test_nested_dealloc),
         HARNESS_TEST(test_drops_see_consistent_dict),
+        HARNESS_TEST(test_non_owner_get),
+        HARNESS_TEST(test_non_owner_get_tuple_key),
+        HARNESS_TEST(test_readers_across_resize_and_clear),
     };
     return HARNESS_RUN("dict", tests, argc, argv);
 }

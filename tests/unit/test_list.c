@@ -3,16 +3,35 @@
  * input for every function, allocation failure (the list unchanged),
  * growth, what the collector sees (tracking, traverse, clear, referents),
  * the order of store and drop seen from a finalizer, a list nested a
- * million deep (the trashcan) and a list of a million items.
+ * million deep (the trashcan) and a list of a million items; slots past
+ * len stay NULL; and reads by a thread that owns none of the items (ft:
+ * the first read falls back to the lock and marks the item, later reads
+ * are lock-free, proven by holding the list's lock meanwhile).  Concurrent
+ * mutation is tested in tests/stress/stress_containers_list.c.
  */
-#define RCGC_BUILDING 1   /* struct rc_list, to look at cap and items */
+#define RCGC_BUILDING 1   /* struct rc_list, to look at the item array */
 #include "harness.h"
+#include "lock.h"
 #include "objects.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* The list's item array and its capacity (0 without one).  Read from the
+ * test's thread while no other thread uses the list. */
+static struct list_array *arr_of(rc_object *l)
+{
+    return atomic_load(&((struct rc_list *)l)->arr);
+}
+
+static size_t cap_of(rc_object *l)
+{
+    struct list_array *a = arr_of(l);
+    return a != NULL ? a->cap : 0;
+}
 
 /* A list of n mortal ints base, base+1, ...; each int's only reference is
  * the list's. */
@@ -55,9 +74,8 @@ static void test_new(void **state)
     assert_int_equal(0, rc_list_len(l));
     assert_int_equal(1, rc_gc_is_tracked(l));
     assert_int_equal(0, rc_is_immortal(l));
-    struct rc_list *ll = (struct rc_list *)l;
-    assert_null(ll->items);
-    assert_int_equal(0, ll->cap);
+    assert_null(arr_of(l));
+    assert_int_equal(0, cap_of(l));
     assert_int_equal(live + 1, rc_live_objects());
     rc_decref(l);
     assert_int_equal(live, rc_live_objects());
@@ -306,9 +324,8 @@ static void test_clear(void **state)
     assert_int_equal(0, rc_list_clear(l));
     assert_int_equal(0, rc_list_len(l));
     assert_int_equal(1, rc_refcount(x));
-    struct rc_list *ll = (struct rc_list *)l;
-    assert_null(ll->items);   /* the array is given back */
-    assert_int_equal(0, ll->cap);
+    assert_null(arr_of(l));   /* the array is given back */
+    assert_int_equal(0, cap_of(l));
     assert_int_equal(0, rc_list_clear(l));   /* clearing an empty list */
     assert_int_equal(0, rc_list_append(l, x));
     assert_int_equal(1, rc_list_len(l));
@@ -411,14 +428,13 @@ static void test_alloc_failure(void **state)
 
     rc_object *l = rc_list_new();
     rc_object *x = rc_int_new(31337);
-    struct rc_list *ll = (struct rc_list *)l;
 
     /* The first append allocates the array. */
     rc_testing_fail_alloc_after(1);
     assert_int_equal(-1, rc_list_append(l, x));
     assert_error(RC_ERR_MEMORY);
     assert_int_equal(0, rc_list_len(l));
-    assert_null(ll->items);
+    assert_null(arr_of(l));
     assert_int_equal(1, rc_refcount(x));
     rc_testing_fail_alloc_after(1);
     assert_int_equal(-1, rc_list_insert(l, 0, x));
@@ -432,17 +448,17 @@ static void test_alloc_failure(void **state)
         rc_object *v = rc_int_new(1000 + n++);
         assert_int_equal(0, rc_list_append(l, v));
         rc_decref(v);
-    } while ((size_t)rc_list_len(l) < ll->cap);
-    rc_object **items = ll->items;
-    size_t cap = ll->cap;
+    } while ((size_t)rc_list_len(l) < cap_of(l));
+    struct list_array *items = arr_of(l);
+    size_t cap = cap_of(l);
     rc_testing_fail_alloc_after(1);
     assert_int_equal(-1, rc_list_append(l, x));
     assert_error(RC_ERR_MEMORY);
     rc_testing_fail_alloc_after(1);
     assert_int_equal(-1, rc_list_insert(l, 0, x));
     assert_error(RC_ERR_MEMORY);
-    assert_ptr_equal(items, ll->items);
-    assert_int_equal(cap, ll->cap);
+    assert_ptr_equal(items, arr_of(l));
+    assert_int_equal(cap, cap_of(l));
     assert_int_equal(n, rc_list_len(l));
     assert_int_equal(1, rc_refcount(x));
     for (long i = 0; i < (long)n; i++)
@@ -475,23 +491,58 @@ static void test_alloc_failure(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Slots past len read NULL (a lock-free reader that raced a pop must never
+ * find a stale item there). */
+static void assert_tail_null(rc_object *l)
+{
+    struct list_array *a = arr_of(l);
+    if (a == NULL)
+        return;
+    for (size_t i = (size_t)rc_list_len(l); i < a->cap; i++)
+        assert_null(atomic_load(&a->items[i]));
+}
+
 static void test_growth_is_geometric(void **state)
 {
     rc_object *l = rc_list_new();
-    struct rc_list *ll = (struct rc_list *)l;
     int resizes = 0;
     size_t cap = 0;
     for (int i = 0; i < 100000; i++) {
         assert_int_equal(0, rc_list_append(l, rc_none()));
-        if (ll->cap != cap) {
+        if (cap_of(l) != cap) {
             resizes++;
-            assert_true(ll->cap >= cap + cap / 4);   /* grows by a factor */
-            cap = ll->cap;
+            assert_true(cap_of(l) >= cap + cap / 4);   /* grows by a factor */
+            cap = cap_of(l);
+            assert_tail_null(l);
         }
-        assert_true(ll->len <= ll->cap);
+        assert_true((size_t)rc_list_len(l) <= cap_of(l));
     }
     assert_true(resizes <= 30);
-    assert_true(ll->cap <= 2 * ll->len);
+    assert_true(cap_of(l) <= 2 * (size_t)rc_list_len(l));
+    rc_decref(l);
+}
+
+static void test_slots_past_len_are_null(void **state)
+{
+    rc_object *l = int_list(20, 3000);
+    assert_tail_null(l);
+    rc_object *x = rc_list_pop(l, -1);   /* from the end */
+    rc_decref(x);
+    assert_tail_null(l);
+    x = rc_list_pop(l, 3);               /* from the middle: a shift */
+    rc_decref(x);
+    assert_tail_null(l);
+    x = rc_list_pop(l, 0);
+    assert_int_equal(0, rc_list_insert(l, 5, x));
+    assert_int_equal(0, rc_list_insert(l, 0, x));
+    rc_decref(x);
+    assert_tail_null(l);
+    while (rc_list_len(l) > 0) {
+        x = rc_list_pop(l, 0);
+        rc_decref(x);
+        assert_tail_null(l);
+    }
+    assert_non_null(arr_of(l));   /* popping keeps the array */
     rc_decref(l);
 }
 
@@ -740,6 +791,123 @@ static void test_list_filled_by_another_thread(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* ---- lock-free reads by a thread that owns none of the items ---- */
+
+enum { NR_ITEMS = 6 };
+
+struct reader {
+    rc_object *list;
+    rc_object *want[NR_ITEMS];
+    rc_object *got[NR_ITEMS];
+    intptr_t held[NR_ITEMS];     /* rc_refcount while the reader holds it */
+    intptr_t after[NR_ITEMS];    /* rc_refcount after the reader dropped it */
+    intptr_t state[NR_ITEMS];    /* ob_ref_shared's state after the read */
+    rc_object *got_neg;          /* rc_list_get(list, -1) */
+    int index_error;             /* rc_list_get(list, len) failed right */
+    _Atomic int done;
+};
+
+static void reader_fn(void *arg)
+{
+    struct reader *r = arg;
+    for (int i = 0; i < NR_ITEMS; i++) {
+        rc_object *g = rc_list_get(r->list, i);
+        r->got[i] = g;
+        if (g == NULL)
+            continue;
+        r->held[i] = rc_refcount(g);
+        r->state[i] = atomic_load(&g->ob_ref_shared) & RC_REF_STATE_MASK;
+        rc_decref(g);
+        r->after[i] = rc_refcount(g);   /* the list still holds it */
+    }
+    r->got_neg = rc_list_get(r->list, -1);
+    rc_decref(r->got_neg);
+    r->index_error = rc_list_get(r->list, NR_ITEMS) == NULL &&
+                     rc_error_occurred() == RC_ERR_INDEX;
+    rc_error_clear();
+    atomic_store(&r->done, 1);
+}
+
+static void test_get_from_a_thread_that_owns_no_item(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_object *l = rc_list_new();
+    struct reader r = {.list = l};
+    for (int i = 0; i < NR_ITEMS; i++) {
+        /* Mortal objects of this thread, held by the list alone (the last
+         * one also by us), and one immortal. */
+        r.want[i] = i == 2 ? rc_none()
+                    : i % 2 ? rc_str_new("item") : rc_int_new(1000000 + i);
+        assert_int_equal(0, rc_list_append(l, r.want[i]));
+        if (i != NR_ITEMS - 1)
+            rc_decref(r.want[i]);
+    }
+    if (harness_mode == RC_MODE_FT) {
+        /* Nobody else ever touched them: ob_ref_shared is exactly 0, which
+         * ref_try_incref refuses, so the first read must fall back. */
+        assert_int_equal(0, atomic_load(&r.want[0]->ob_ref_shared));
+        assert_int_equal(0, atomic_load(&r.want[1]->ob_ref_shared));
+    }
+
+    /* First reader: falls back to the lock and marks each item. */
+    rc_thread *t = rc_thread_start(reader_fn, &r);
+    assert_non_null(t);
+    assert_int_equal(0, rc_thread_join(t));
+    rc_safepoint();
+    for (int i = 0; i < NR_ITEMS; i++) {
+        assert_ptr_equal(r.want[i], r.got[i]);
+        if (i == 2) {
+            assert_int_equal((intptr_t)RC_REF_IMMORTAL, r.held[i]);
+            continue;
+        }
+        intptr_t mine = i == NR_ITEMS - 1;
+        assert_int_equal(2 + mine, r.held[i]);   /* the list's, the reader's */
+        assert_int_equal(1 + mine, r.after[i]);
+        assert_int_equal(1 + mine, rc_refcount(r.want[i]));
+        if (harness_mode == RC_MODE_FT)
+            assert_int_equal(RC_REF_MAYBE_WEAKREF, r.state[i]);
+        else if (harness_mode == RC_MODE_FT_ATOMIC)
+            assert_int_equal(RC_REF_MERGED, r.state[i]);
+    }
+    assert_ptr_equal(r.want[NR_ITEMS - 1], r.got_neg);
+    assert_true(r.index_error);
+
+    /* Second reader, with the list's lock held by us: only the lock-free
+     * path can serve it now (a fallback would wait for the lock: we give
+     * it 20 s, then release the lock and report the failure). */
+    struct reader r2 = {.list = l};
+    memcpy(r2.want, r.want, sizeof r.want);
+    obj_lock(l);
+    t = rc_thread_start(reader_fn, &r2);
+    assert_non_null(t);
+    rc_detach();
+    for (int ms = 0; ms < 20000 && !atomic_load(&r2.done); ms++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    rc_attach();
+    int served_lock_free = atomic_load(&r2.done);
+    obj_unlock(l);
+    assert_int_equal(0, rc_thread_join(t));
+    rc_safepoint();
+    assert_true(served_lock_free);
+    for (int i = 0; i < NR_ITEMS; i++) {
+        assert_ptr_equal(r.want[i], r2.got[i]);
+        if (i == 2)
+            continue;
+        intptr_t mine = i == NR_ITEMS - 1;
+        assert_int_equal(2 + mine, r2.held[i]);
+        assert_int_equal(1 + mine, r2.after[i]);
+        assert_int_equal(1 + mine, rc_refcount(r.want[i]));
+    }
+    assert_ptr_equal(r.want[NR_ITEMS - 1], r2.got_neg);
+    assert_true(r2.index_error);
+
+    /* Marked items still die normally, through their owner (us). */
+    assert_int_equal(live + NR_ITEMS, rc_live_objects());   /* the list, 5 items */
+    rc_decref(r.want[NR_ITEMS - 1]);
+    rc_decref(l);
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +924,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_is_list),
         HARNESS_TEST(test_alloc_failure),
         HARNESS_TEST(test_growth_is_geometric),
+        HARNESS_TEST(test_slots_past_len_are_null),
         HARNESS_TEST(test_gc_traverse_and_referents),
         HARNESS_TEST(test_gc_clear),
         HARNESS_TEST(test_self_reference),
@@ -763,6 +932,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_nested_a_million_deep),
         HARNESS_TEST(test_a_million_items),
         HARNESS_TEST(test_list_filled_by_another_thread),
+        HARNESS_TEST(test_get_from_a_thread_that_owns_no_item),
     };
     return HARNESS_RUN("list", tests, argc, argv);
 }

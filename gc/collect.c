@@ -1,0 +1,620 @@
+/* gc/collect.c: the generational cycle collector (docs/gc.md).
+ *
+ * A collection of generation g, in phase order (CPython's
+ * gc_free_threading.c gc_collect_internal has the same shape):
+ *
+ *   1. stop the world; merge every refcount queue (exact counts); drain
+ *      every hand-back stack; take every owner's lists 0..g into `young`;
+ *      trial deletion: gc_refs = refcount, minus the references from
+ *      other objects in `young`; whatever is left above zero is referenced
+ *      from outside, and everything reachable from it survives; the rest
+ *      is `unreachable`.  Clear the weakrefs to unreachable objects
+ *      (keeping the callbacks of weakrefs that are themselves reachable),
+ *      take a reference to every unreachable object, put survivors back
+ *      into their owners' lists (promoted), restart the world;
+ *   2. with the world running: weakref callbacks, then finalizers (PEP 442:
+ *      once per object);
+ *   3. stop the world again: objects a finalizer or callback made
+ *      reachable again (resurrected), and everything they reach, survive;
+ *      the rest leave the lists; restart;
+ *   4. with the world running: clear the garbage (breaking its cycles), or
+ *      with RC_GC_DEBUG_SAVEALL move it to the garbage list; drop the
+ *      collector's references: reference counting frees it.
+ *
+ * No object code runs while the world is stopped (a parked thread may hold
+ * a lock that a finalizer wants); objects that die in phase 1's merge are
+ * freed after the restart (stw_defer_dealloc).  An object whose count is
+ * 0 while the world is stopped is dying (its deallocation is pending on
+ * some thread, e.g. in a trash stack): the collector leaves it alone,
+ * including its aux word, which then links that stack.
+ *
+ * Thread rule: one collection at a time (gc.collecting); a nested or
+ * concurrent request returns 0 at once.  The collecting thread owns
+ * `struct collection`; the world is stopped whenever it touches another
+ * owner's lists.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "objects.h"
+#include "collect.h"
+#include "weakref.h"
+
+#define FLUSH_AT 32
+
+/* ob_gc_bits: in the set being collected; aux holds its gc_refs. */
+#define RC_GC_COLLECTING 0x8u
+
+/* ------------------------------------------------------------------ init */
+
+void gc_init(struct rc_runtime *rt)
+{
+    struct gc_state *gc = &rt->gc;
+    pthread_mutex_init(&gc->mu, NULL);
+    pthread_mutex_init(&gc->owners_mu, NULL);
+    pthread_mutex_init(&gc->orphan_mu, NULL);
+    gc->owners = NULL;
+    struct gcl_owner *orphan = calloc(1, sizeof *orphan);
+    if (orphan == NULL)
+        rc_fatal("out of memory creating the collector's orphan lists");
+    for (int i = 0; i < GCL_NLISTS; i++)
+        gcl_init(&orphan->lists[i]);
+    atomic_init(&orphan->handback, HANDBACK_CLOSED);
+    orphan->orphan = orphan->exited = true;
+    orphan->next_owner = NULL;
+    gc->owners = orphan;
+    gc->orphan = orphan;
+    atomic_init(&gc->young, 0);
+    atomic_init(&gc->collecting, 0);
+    atomic_init(&gc->enabled, 1);
+    atomic_init(&gc->stress, 0);
+    atomic_init(&gc->verify, 0);
+    static const long defaults[RC_GC_GENERATIONS] = {2000, 10, 10};
+    for (int i = 0; i < RC_GC_GENERATIONS; i++) {
+        atomic_init(&gc->threshold[i], defaults[i]);
+        atomic_init(&gc->count[i], 0);
+    }
+    atomic_init(&gc->long_lived_total, 0);
+    atomic_init(&gc->long_lived_pending, 0);
+    gc->debug = 0;
+    gc->garbage = NULL;
+    memset(gc->stats, 0, sizeof gc->stats);
+    gc->callbacks = NULL;
+    gc->ncallbacks = gc->cap_callbacks = 0;
+    gc->records = NULL;
+    gc->nrecords = gc->cap_records = 0;
+}
+
+void gc_fini(struct rc_runtime *rt)
+{
+    struct gc_state *gc = &rt->gc;
+    struct gcl_owner *ow = gc->owners;
+    while (ow != NULL) {
+        struct gcl_owner *next = ow->next_owner;
+        free(ow);
+        ow = next;
+    }
+    free(gc->callbacks);
+    free(gc->records);
+    pthread_mutex_destroy(&gc->orphan_mu);
+    pthread_mutex_destroy(&gc->owners_mu);
+    pthread_mutex_destroy(&gc->mu);
+}
+
+/* ------------------------------------------------------- stopping, walking */
+
+struct collection {
+    struct rc_runtime *rt;
+    struct thr_state *ts;
+    int gen;
+    struct gc_head young;          /* the set, then the survivors */
+    struct gc_head unreachable;
+    rc_object **held;              /* every unreachable object, one reference each */
+    size_t nheld;
+    rc_object **saved;             /* RC_GC_DEBUG_SAVEALL: bound for gc.garbage */
+    size_t nsaved;
+    struct weakref_cb *cbs;        /* callbacks of reachable weakrefs */
+    size_t ncbs;
+    rc_gc_record rec;
+    bool savall;
+};
+
+/* Stop the world (exact counts: rc_stop_the_world merges every queue). */
+static void stop(struct collection *c)
+{
+    if (rc_stop_the_world() != 0)
+        rc_fatal("collector: cannot stop the world: %s", rc_error_message());
+}
+
+/* Restart it and add the stop's time-to-safepoint and pause to the record.
+ * Objects that died in the stop's merge are freed here, by
+ * rc_start_the_world. */
+static void start(struct collection *c)
+{
+    size_t n = rc_stw_count();
+    if (rc_start_the_world() != 0)
+        rc_fatal("collector: cannot restart the world: %s", rc_error_message());
+    rc_stw_record r;
+    if (rc_stw_records(n, &r, 1) == 1) {
+        c->rec.time_to_safepoint_ns += r.time_to_safepoint_ns;
+        c->rec.pause_ns += r.pause_ns;
+    }
+}
+
+/* Call fn on every owner (live, exited and the orphan).  Owners only join
+ * the list (at thread start), under owners_mu. */
+static void for_each_owner(struct rc_runtime *rt, void (*fn)(struct gcl_owner *, void *),
+                           void *arg)
+{
+    pthread_mutex_lock(&rt->gc.owners_mu);
+    struct gcl_owner *ow = rt->gc.owners;
+    pthread_mutex_unlock(&rt->gc.owners_mu);
+    /* Owners added after this snapshot belong to threads that have not
+     * attached yet: their lists are empty. */
+    for (; ow != NULL; ow = ow->next_owner)
+        fn(ow, arg);
+}
+
+/* The list an object of owner `ow` goes to for generation `gen`: an exited
+ * thread's objects live in the orphan owner's lists. */
+static struct gc_head *list_for(struct rc_runtime *rt, struct gcl_owner *ow, int gen)
+{
+    return ow->exited ? &rt->gc.orphan->lists[gen] : &ow->lists[gen];
+}
+
+static inline intptr_t gc_refs(struct gc_head *g) { return (intptr_t)g->aux; }
+static inline bool collecting(rc_object *o) { return (obj_gc_bits(o) & RC_GC_COLLECTING) != 0; }
+
+/* --------------------------------------------------------- phase 1: find */
+
+static void drain_one(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    if (!ow->exited)
+        gcl_drain_handback(c->ts, ow);
+}
+
+static void take_generations(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    for (int i = 0; i <= c->gen; i++)
+        gcl_splice(&c->young, &ow->lists[i]);
+}
+
+/* gc_refs = the exact count, for every object of the set that is alive. */
+static void update_refs(struct collection *c)
+{
+    for (struct gc_head *g = c->young.next; g != &c->young; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        c->rec.scanned++;
+        intptr_t rc = rc_refcount(o);
+        if (rc <= 0)
+            continue;   /* dying: left alone (see the file comment) */
+        g->aux = (uintptr_t)rc;
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
+    }
+}
+
+static int visit_decref(rc_object *target, void *arg)
+{
+    if (obj_is_gc(target) && collecting(target)) {
+        struct gc_head *g = OBJ_GC_HEAD(target);
+        g->aux--;
+    }
+    return 0;
+}
+
+/* Subtract the references that objects of `list` hold to each other. */
+static void subtract_refs(struct gc_head *list)
+{
+    for (struct gc_head *g = list->next; g != list; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (collecting(o))
+            o->ob_type->traverse(o, visit_decref, NULL);
+    }
+}
+
+struct reach {
+    struct gc_head *reachable;   /* append here what becomes reachable */
+};
+
+static int visit_reachable(rc_object *target, void *arg)
+{
+    if (obj_is_gc(target) && collecting(target)) {
+        struct gc_head *g = OBJ_GC_HEAD(target);
+        if (gc_refs(g) == 0) {
+            /* Tentatively unreachable so far: move it to the end of the
+             * reachable list, where the scan will reach it. */
+            struct reach *r = arg;
+            gcl_remove(g);
+            gcl_append(r->reachable, g);
+            g->aux = 1;
+        }
+    }
+    return 0;
+}
+
+/* Split `from` into reachable (stays, gc_refs > 0 after marking) and
+ * unreachable (moved to `to`).  No recursion: the reachable list is its own
+ * work queue, scanned while it grows. */
+static void move_unreachable(struct gc_head *from, struct gc_head *to)
+{
+    struct gc_head *g = from->next;
+    while (g != from) {
+        struct gc_head *next = g->next;
+        if (collecting(GC_HEAD_OBJ(g)) && gc_refs(g) == 0) {
+            gcl_remove(g);
+            gcl_append(to, g);
+        }
+        g = next;
+    }
+    struct reach r = {from};
+    for (g = from->next; g != from; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (collecting(o))
+            o->ob_type->traverse(o, visit_reachable, &r);
+    }
+}
+
+static size_t list_length(const struct gc_head *list)
+{
+    size_t n = 0;
+    for (const struct gc_head *g = list->next; g != list; g = g->next)
+        n++;
+    return n;
+}
+
+/* Put survivors back into their owners' lists for generation `dest`.
+ * Returns how many were moved. */
+static long put_back(struct collection *c, struct gc_head *list, int dest)
+{
+    long n = 0;
+    while (!gcl_is_empty(list)) {
+        struct gc_head *g = list->next;
+        rc_object *o = GC_HEAD_OBJ(g);
+        rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+        gcl_remove(g);
+        gcl_append(list_for(c->rt, g->owner, dest), g);
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------- phase 2, 3 and 4 */
+
+/* Collect the weakref callbacks of the unreachable set; weakrefs that are
+ * unreachable themselves get none.  The world is stopped. */
+static bool is_garbage(rc_object *o)
+{
+    /* Between move_unreachable and put_back: a member of the set with
+     * gc_refs 0 is unreachable. */
+    return obj_is_gc(o) && collecting(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
+}
+
+static void handle_weakrefs(struct collection *c)
+{
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (o->ob_type->flags & RC_TYPE_WEAKREFABLE)
+            weakref_detach_for_gc(o, &c->cbs, &c->ncbs, is_garbage);
+    }
+}
+
+static void hold_unreachable(struct collection *c)
+{
+    size_t n = list_length(&c->unreachable);
+    c->held = n ? malloc(n * sizeof *c->held) : NULL;
+    if (n && c->held == NULL)
+        rc_fatal("collector: out of memory holding %zu unreachable objects", n);
+    c->nheld = 0;
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        rc_incref(o);   /* no object code: an increment */
+        c->held[c->nheld++] = o;
+    }
+}
+
+static void run_callbacks_and_finalizers(struct collection *c)
+{
+    for (size_t i = 0; i < c->ncbs; i++) {
+        c->cbs[i].callback(c->cbs[i].weakref, c->cbs[i].arg);
+        rc_decref(c->cbs[i].weakref);
+    }
+    free(c->cbs);
+    c->cbs = NULL;
+    c->ncbs = 0;
+    /* The unreachable list is private and our references keep every member
+     * alive, so it does not change under the finalizers' feet. */
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        rc_finalize_fn fin = o->ob_type->finalize;
+        if (fin != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED)) {
+            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
+            fin(o);
+        }
+    }
+}
+
+/* Phase 3, world stopped: survivors of the finalizers.  gc_refs = count
+ * minus our reference minus references from inside the set; the objects
+ * left above zero were resurrected, with everything they reach. */
+static void handle_resurrected(struct collection *c, struct gc_head *resurrected)
+{
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next)
+        g->aux = (uintptr_t)(rc_refcount(GC_HEAD_OBJ(g)) - 1);
+    subtract_refs(&c->unreachable);
+    struct gc_head *g = c->unreachable.next;
+    while (g != &c->unreachable) {
+        struct gc_head *next = g->next;
+        if (gc_refs(g) > 0) {
+            gcl_remove(g);
+            gcl_append(resurrected, g);
+        }
+        g = next;
+    }
+    struct reach r = {resurrected};
+    for (g = resurrected->next; g != resurrected; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        o->ob_type->traverse(o, visit_reachable, &r);
+    }
+}
+
+/* Drop the collector's references.  Garbage was cleared, so this frees it;
+ * an object something still refers to after its clear is tracked again. */
+static void release_held(struct collection *c)
+{
+    for (size_t i = 0; i < c->nheld; i++) {
+        rc_object *o = c->held[i];
+        if (!(obj_gc_bits(o) & RC_GC_TRACKED) && rc_refcount(o) > 1)
+            obj_track(o);
+        rc_decref(o);
+    }
+    free(c->held);
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static void append_record(struct rc_runtime *rt, const rc_gc_record *rec)
+{
+    struct gc_state *gc = &rt->gc;
+    pthread_mutex_lock(&gc->mu);
+    if (gc->nrecords == gc->cap_records) {
+        size_t cap = gc->cap_records ? gc->cap_records * 2 : 64;
+        rc_gc_record *r = realloc(gc->records, cap * sizeof *r);
+        if (r == NULL) {
+            pthread_mutex_unlock(&gc->mu);
+            return;   /* statistics only */
+        }
+        gc->records = r;
+        gc->cap_records = cap;
+    }
+    gc->records[gc->nrecords++] = *rec;
+    pthread_mutex_unlock(&gc->mu);
+}
+
+static void invoke_callbacks(struct rc_runtime *rt, rc_gc_phase phase, const rc_gc_info *info)
+{
+    struct gc_state *gc = &rt->gc;
+    pthread_mutex_lock(&gc->mu);
+    size_t n = gc->ncallbacks;
+    struct gc_callback *copy = n ? malloc(n * sizeof *copy) : NULL;
+    if (copy != NULL)
+        memcpy(copy, gc->callbacks, n * sizeof *copy);
+    pthread_mutex_unlock(&gc->mu);
+    for (size_t i = 0; copy != NULL && i < n; i++)
+        copy[i].cb(phase, info, copy[i].arg);
+    free(copy);
+}
+
+static void lap(uint64_t *t, uint64_t *slot)
+{
+    uint64_t now = rc_clock_ns();
+    *slot += now - *t;
+    *t = now;
+}
+
+long gc_collect_generation(struct thr_state *ts, int gen)
+{
+    struct rc_runtime *rt = ts->rt;
+    struct gc_state *gc = &rt->gc;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&gc->collecting, &expected, 1))
+        return 0;   /* one collection at a time; a nested request is a no-op */
+
+    rc_gc_info info = {.generation = gen};
+    invoke_callbacks(rt, RC_GC_START, &info);
+
+    struct collection c;
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.ts = ts;
+    c.gen = gen;
+    gcl_init(&c.young);
+    gcl_init(&c.unreachable);
+    pthread_mutex_lock(&gc->mu);
+    c.savall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0;
+    pthread_mutex_unlock(&gc->mu);
+    c.rec.generation = gen;
+    c.rec.start_ns = rc_clock_ns();
+    uint64_t t = c.rec.start_ns;
+    bool verify = atomic_load(&gc->verify) != 0;
+
+    /* ---- phase 1: world stopped ---- */
+    stop(&c);
+    if (verify)
+        gc_verify_heap_stw(rt, true);
+    for_each_owner(rt, drain_one, &c);
+    for_each_owner(rt, take_generations, &c);
+    /* A collection starts the count afresh.  Other threads' unflushed
+     * counts (at most FLUSH_AT each) will count toward the next one. */
+    atomic_store(&gc->young, 0);
+    ts->gc.delta = 0;
+    lap(&t, &c.rec.phase_ns[RC_GC_T_MERGE]);
+    update_refs(&c);
+    lap(&t, &c.rec.phase_ns[RC_GC_T_UPDATE_REFS]);
+    subtract_refs(&c.young);
+    lap(&t, &c.rec.phase_ns[RC_GC_T_SUBTRACT]);
+    move_unreachable(&c.young, &c.unreachable);
+    handle_weakrefs(&c);
+    hold_unreachable(&c);
+    long found = (long)c.nheld;
+    int dest = gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
+    long survivors = put_back(&c, &c.young, dest);
+    lap(&t, &c.rec.phase_ns[RC_GC_T_REACHABLE]);
+    start(&c);
+
+    /* ---- phase 2: world running ---- */
+    run_callbacks_and_finalizers(&c);
+
+    /* ---- phase 3: world stopped ---- */
+    stop(&c);
+    struct gc_head resurrected;
+    gcl_init(&resurrected);
+    handle_resurrected(&c, &resurrected);
+    survivors += put_back(&c, &resurrected, dest);
+    long saved = 0;
+    if (c.savall) {
+        /* Kept alive in the garbage list: back into the lists. */
+        size_t n = list_length(&c.unreachable);
+        c.saved = n ? malloc(n * sizeof *c.saved) : NULL;
+        if (n && c.saved == NULL)
+            rc_fatal("collector: out of memory saving %zu objects", n);
+        for (struct gc_head *g = c.unreachable.next; g != &c.unreachable; g = g->next)
+            c.saved[c.nsaved++] = GC_HEAD_OBJ(g);
+        saved = put_back(&c, &c.unreachable, dest);
+        survivors += saved;
+    } else {
+        /* Garbage: out of every list; held only by us and by itself. */
+        while (!gcl_is_empty(&c.unreachable)) {
+            struct gc_head *g = c.unreachable.next;
+            rc_object *o = GC_HEAD_OBJ(g);
+            gcl_remove(g);
+            rc_atomic_and_relaxed(&o->ob_gc_bits,
+                                  (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED));
+        }
+    }
+    if (verify)
+        gc_verify_heap_stw(rt, true);
+    lap(&t, &c.rec.phase_ns[RC_GC_T_FINALIZE]);
+    start(&c);
+
+    /* ---- phase 4: world running ---- */
+    if (c.savall) {
+        for (size_t i = 0; i < c.nsaved; i++)
+            if (gc->garbage == NULL || rc_list_append(gc->garbage, c.saved[i]) < 0)
+                rc_fatal("collector: cannot save garbage: %s", rc_error_message());
+        free(c.saved);
+    } else {
+        for (size_t i = 0; i < c.nheld; i++) {
+            rc_object *o = c.held[i];
+            if (!(obj_gc_bits(o) & RC_GC_TRACKED))
+                o->ob_type->clear(o);   /* garbage: break its cycles (held) */
+        }
+    }
+    release_held(&c);
+    lap(&t, &c.rec.phase_ns[RC_GC_T_CLEAR]);
+
+    /* ---- bookkeeping ---- */
+    for (int i = 0; i <= gen; i++)
+        atomic_store(&gc->count[i], 0);
+    if (gen < RC_GC_GENERATIONS - 1)
+        atomic_fetch_add(&gc->count[gen + 1], 1);
+    if (gen == 1)
+        atomic_fetch_add(&gc->long_lived_pending, survivors);
+    else if (gen == 2) {
+        atomic_store(&gc->long_lived_total, survivors);
+        atomic_store(&gc->long_lived_pending, 0);
+    }
+    c.rec.collected = found;
+    c.rec.uncollectable = saved;
+    c.rec.end_ns = rc_clock_ns();
+    c.rec.heap_size = (long)obj_live_tracked(rt);
+    pthread_mutex_lock(&gc->mu);
+    gc->stats[gen].collections++;
+    gc->stats[gen].collected += (uint64_t)found;
+    gc->stats[gen].uncollectable += (uint64_t)saved;
+    pthread_mutex_unlock(&gc->mu);
+    append_record(rt, &c.rec);
+    if (rc_atomic_load_relaxed(&gc->trace))
+        gc_trace_line(&c.rec);
+    atomic_store(&gc->collecting, 0);
+
+    info.collected = found;
+    info.uncollectable = saved;
+    invoke_callbacks(rt, RC_GC_STOP, &info);
+    return found;
+}
+
+/* ------------------------------------------------------- automatic trigger */
+
+static void collect_automatically(struct thr_state *ts, long young)
+{
+    struct gc_state *gc = &ts->rt->gc;
+    for (int g = RC_GC_GENERATIONS - 1; g >= 0; g--) {
+        long count = g == 0 ? young : atomic_load(&gc->count[g]);
+        if (count < atomic_load(&gc->threshold[g]))
+            continue;
+        /* CPython's damping of full collections: only when the objects
+         * promoted since the last one exceed 25% of what it left. */
+        if (g == RC_GC_GENERATIONS - 1 &&
+            atomic_load(&gc->long_lived_pending) < atomic_load(&gc->long_lived_total) / 4)
+            continue;
+        gc_collect_generation(ts, g);
+        return;
+    }
+}
+
+void gc_note_alloc_slow(struct thr_state *ts)
+{
+    struct gc_state *gc = &ts->rt->gc;
+    long delta = ts->gc.delta;
+    ts->gc.delta = 0;
+    long young = atomic_fetch_add_explicit(&gc->young, delta, memory_order_relaxed) + delta;
+    long stress = atomic_load_explicit(&gc->stress, memory_order_relaxed);
+    ts->gc.flush_at = stress > 0 ? 1 : FLUSH_AT;
+    /* Objects other threads handed back to us: unlink and free them. */
+    if (atomic_load_explicit(&ts->gcl->handback, memory_order_relaxed) != NULL)
+        gcl_drain_handback(ts, ts->gcl);
+    if (ts->holds_stw || atomic_load(&gc->collecting) || !atomic_load(&gc->enabled))
+        return;
+    if (stress > 0) {
+        if (--ts->gc.stress_countdown <= 0) {
+            ts->gc.stress_countdown = stress;
+            gc_collect_generation(ts, 0);
+        }
+        return;
+    }
+    long t0 = atomic_load(&gc->threshold[0]);
+    if (t0 > 0 && young >= t0)
+        collect_automatically(ts, young);
+}
+
+void gc_note_free_slow(struct thr_state *ts)
+{
+    /* relaxed: a statistic that decides when to collect, nothing else. */
+    atomic_fetch_add_explicit(&ts->rt->gc.young, ts->gc.delta, memory_order_relaxed);
+    ts->gc.delta = 0;
+}
+
+void gc_thread_exit(struct thr_state *ts)
+{
+    struct gc_state *gc = &ts->rt->gc;
+    atomic_fetch_add_explicit(&gc->young, ts->gc.delta, memory_order_relaxed);
+    ts->gc.delta = 0;
+    gcl_owner_exit(ts->rt, ts);
+}
+
+void gc_collect_at_exit(struct rc_runtime *rt)
+{
+    struct thr_state *ts = rc_tls_state;
+    pthread_mutex_lock(&rt->gc.mu);
+    rt->gc.debug = 0;   /* the garbage list goes away: nothing is saved now */
+    pthread_mutex_unlock(&rt->gc.mu);
+    /* A collection can free objects whose clearing makes more cycles
+     * unreachable (a cycle held only by another cycle's finalizer...). */
+    for (int i = 0; i < 16; i++)
+        if (gc_collect_generation(ts, RC_GC_GENERATIONS - 1) == 0)
+            break;
+}
