@@ -35,41 +35,13 @@
  * Threaded runs are not exactly repeatable; the seed fixes each thread's
  * choices, not the interleaving.
  */
-#include "harness.h"
+#include "stress.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
-static _Atomic int failures;
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            atomic_fetch_add(&failures, 1);                                    \
-        }                                                                      \
-    } while (0)
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
 
 static int nthreads = 4;
 static long iterations = 200000;
@@ -418,46 +390,21 @@ static void run_phase(const char *name, int nkeys, int nwriters)
 
 int main(int argc, char **argv)
 {
-    rc_mode mode = harness_parse_mode(argc, argv);
-    if (UNDER_TSAN)
-        iterations /= 10;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            nthreads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-            iterations = atol(argv[++i]);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--mode") == 0)
-            i++;
-        else {
-            fprintf(stderr, "%s: unknown flag '%s' (valid: --mode, --threads, "
-                    "--iterations, --seed)\n", argv[0], argv[i]);
-            return 2;
-        }
-    }
-    if (nthreads < 2 || nthreads > 64 || iterations < 1) {
-        fprintf(stderr, "%s: --threads must be 2..64 and --iterations >= 1\n", argv[0]);
-        return 2;
-    }
+    struct stress_args args = {.threads = nthreads, .iterations = iterations, .seed = seed};
+    stress_parse_args(argc, argv, 2, &args);
+    rc_mode mode = args.mode;
+    nthreads = args.threads;
+    iterations = args.iterations;
+    seed = args.seed;
     int nwriters = nthreads / 2, nreaders = nthreads - nwriters;
-    printf("stress_containers_dict: mode=%s threads=%d (%d writers, %d readers) "
-           "iterations=%ld seed=%llu\n",
-           rc_mode_name(mode), nthreads, nwriters, nreaders, iterations,
-           (unsigned long long)seed);
+    printf("%d writers, %d readers\n", nwriters, nreaders);
     serials_per_writer = iterations + 1;
     alive = calloc((size_t)nwriters * (size_t)serials_per_writer, sizeof *alive);
     if (alive == NULL) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    rc_config cfg = rc_config_default();
-    cfg.mode = mode;
-    rc_runtime *rt = rc_runtime_new(&cfg);
-    if (rt == NULL) {
-        fprintf(stderr, "rc_runtime_new: %s\n", rc_error_message());
-        return 1;
-    }
+    rc_runtime *rt = stress_runtime_new(mode);
     val_type = rc_type_new("Val", 3, val_finalize);
     size_t base = rc_live_objects();
     for (int id = 0; id < NKEYS; id++) {
@@ -478,7 +425,7 @@ int main(int argc, char **argv)
     long leaked = rc_runtime_free(rt);
     CHECK(leaked == 0, "rc_runtime_free reported %ld leaked", leaked);
     free(alive);
-    int passed = atomic_load(&failures) == 0;
+    int passed = stress_failed() == 0;
     printf("%d passed, %d failed\n", passed, !passed);
     return passed ? 0 : 1;
 }

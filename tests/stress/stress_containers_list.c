@@ -22,41 +22,13 @@
  * Threaded runs are not exactly repeatable; the seed fixes each thread's
  * choices, not the interleaving.
  */
-#include "harness.h"
+#include "stress.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
-static _Atomic int failures;
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-            atomic_fetch_add(&failures, 1);                                    \
-        }                                                                      \
-    } while (0)
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
 
 static int nthreads = 4;
 static long iterations = 200000;
@@ -332,8 +304,8 @@ static void check_items(rc_object *list, const char *phase)
 
 static int phase(const char *name, int (*fn)(void))
 {
-    int before = atomic_load(&failures);
-    int ok = fn() && atomic_load(&failures) == before;
+    int before = stress_failed();
+    int ok = fn() && stress_failed() == before;
     printf("  %-9s %s\n", name, ok ? "ok" : "FAILED");
     fflush(stdout);
     return ok;
@@ -396,37 +368,13 @@ static int phase_teardown(void)
 
 int main(int argc, char **argv)
 {
-    rc_mode mode = harness_parse_mode(argc, argv);
-    if (UNDER_TSAN)
-        iterations /= 10;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            nthreads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-            iterations = atol(argv[++i]);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--mode") == 0)
-            i++;
-        else {
-            fprintf(stderr, "%s: unknown flag '%s' (valid: --mode, --threads, "
-                    "--iterations, --seed)\n", argv[0], argv[i]);
-            return 2;
-        }
-    }
-    if (nthreads < 1 || nthreads > 64 || iterations < 1) {
-        fprintf(stderr, "%s: --threads must be 1..64 and --iterations >= 1\n", argv[0]);
-        return 2;
-    }
-    printf("stress_containers_list: mode=%s threads=%d iterations=%ld seed=%llu\n",
-           rc_mode_name(mode), nthreads, iterations, (unsigned long long)seed);
-    rc_config cfg = rc_config_default();
-    cfg.mode = mode;
-    rc_runtime *rt = rc_runtime_new(&cfg);
-    if (rt == NULL) {
-        fprintf(stderr, "rc_runtime_new: %s\n", rc_error_message());
-        return 1;
-    }
+    struct stress_args args = {.threads = nthreads, .iterations = iterations, .seed = seed};
+    stress_parse_args(argc, argv, 2, &args);
+    rc_mode mode = args.mode;
+    nthreads = args.threads;
+    iterations = args.iterations;
+    seed = args.seed;
+    rc_runtime *rt = stress_runtime_new(mode);
     obj_type = rc_type_new("Obj", 2, NULL);
     base = rc_live_objects();
     int passed = 0, failed = 0;

@@ -7,8 +7,9 @@
  * (rcgc/error.h).  Indexes may be negative and count from the end, as in
  * Python.
  *
- * Atoms (int, str, weakref) are not GC-tracked; containers (tuple, list,
- * dict, instance) are.
+ * Atoms (int, str) are not GC-tracked; containers (tuple, list, dict,
+ * instance) are, and so are weakrefs (as in CPython: the collector must
+ * tell a weakref that is itself garbage from a reachable one).
  */
 #ifndef RCGC_TYPES_H
 #define RCGC_TYPES_H

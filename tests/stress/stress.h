@@ -1,0 +1,74 @@
+/* tests/stress/stress.h: what the threaded stress tests share: the command
+ * line (--mode, --threads, --iterations, --seed), failure counting that
+ * worker threads may use (cmocka's asserts are for the main thread only),
+ * a per-thread random generator, and ThreadSanitizer detection (sizes
+ * shrink under TSan, as in mimalloc's test-stress).
+ *
+ * Threaded runs are not exactly repeatable: the seed fixes each thread's
+ * choices, not the interleaving.
+ */
+#ifndef RCGC_TEST_STRESS_H
+#define RCGC_TEST_STRESS_H
+
+#include "harness.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+/* Failed CHECKs so far, from any thread. */
+extern _Atomic int stress_failures;
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+            atomic_fetch_add(&stress_failures, 1);                             \
+        }                                                                      \
+    } while (0)
+
+static inline int stress_failed(void)
+{
+    return atomic_load(&stress_failures);
+}
+
+/* xorshift64: derive per-thread seeds from the run's seed and the thread's
+ * index; never 0. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+struct stress_args {
+    rc_mode mode;
+    int threads;       /* default on entry; --threads */
+    long iterations;   /* default on entry (divided by 10 under TSan) */
+    uint64_t seed;     /* default on entry; --seed */
+};
+
+/* Parse argv into *a and print the run's settings (so a failing run can be
+ * repeated).  A bad flag or value exits 2 with a message naming it and the
+ * valid ones; threads must be in [min_threads, 64]. */
+void stress_parse_args(int argc, char **argv, int min_threads, struct stress_args *a);
+
+/* A runtime in the given mode; exits 1 with the error if it cannot be made. */
+rc_runtime *stress_runtime_new(rc_mode mode);
+
+#endif /* RCGC_TEST_STRESS_H */
