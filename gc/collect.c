@@ -44,9 +44,6 @@
 
 #define FLUSH_AT 32
 
-/* ob_gc_bits: in the set being collected; aux holds its gc_refs. */
-#define RC_GC_COLLECTING 0x8u
-
 /* ------------------------------------------------------------------ init */
 
 void gc_init(struct rc_runtime *rt)

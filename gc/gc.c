@@ -531,8 +531,6 @@ long rc_gc_get_freeze_count(void)
 
 /* ------------------------------------------------------- heap verifier */
 
-#define RC_GC_VERIFY_MARK 0x40u
-
 struct verify {
     struct rc_runtime *rt;
     char problem[200];

@@ -35,7 +35,6 @@ void gcl_track_new(struct thr_state *ts, rc_object *o)
     struct gcl_owner *ow = ts->gcl;
     g->owner = ow;
     gcl_append(&ow->lists[0], g);
-    ow->count++;
 }
 
 void gcl_release_memory(struct thr_state *ts, rc_object *o)
@@ -56,7 +55,6 @@ static void unlink_and_release(struct thr_state *ts, rc_object *o)
 {
     struct gc_head *g = OBJ_GC_HEAD(o);
     gcl_remove(g);
-    g->owner->count--;
     gcl_release_memory(ts, o);
 }
 
@@ -84,7 +82,6 @@ void gcl_free_tracked(struct thr_state *ts, rc_object *o)
      * closing its stack: the object is in an orphan list now. */
     pthread_mutex_lock(&rt->gc.orphan_mu);
     gcl_remove(g);
-    rt->gc.orphan->count--;
     pthread_mutex_unlock(&rt->gc.orphan_mu);
     gcl_release_memory(ts, o);
 }
@@ -109,14 +106,11 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
      * orphan_mu and so finds its object in an orphan list. */
     for (int i = 0; i < GCL_NLISTS; i++)
         gcl_splice(&orphan->lists[i], &ow->lists[i]);
-    orphan->count += ow->count;
-    ow->count = 0;
     struct gc_head *g = atomic_exchange_explicit(&ow->handback, HANDBACK_CLOSED,
                                                  memory_order_acquire);
     while (g != NULL) {
         struct gc_head *next = (struct gc_head *)g->aux;
         gcl_remove(g);
-        orphan->count--;
         gcl_release_memory(ts, GC_HEAD_OBJ(g));
         g = next;
     }

@@ -64,7 +64,6 @@ struct gc_head {
 
 struct gcl_owner {
     struct gc_head lists[GCL_NLISTS];   /* sentinels; see table above */
-    long count;                         /* objects in lists; same rule as lists */
     /* Dead objects handed back by other threads, linked through aux.
      * Push: any thread (CAS, release); take: exchange (acquire). */
     _Atomic(struct gc_head *) handback;

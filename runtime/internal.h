@@ -72,6 +72,10 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
 #define RC_GC_FINALIZED    0x2u  /* finalizer has run (PEP 442: never again) */
 #define RC_GC_SHARED       0x4u  /* ft: may be read lock-free by a thread that
                                     holds no reference; freed through QSBR */
+#define RC_GC_COLLECTING   0x8u  /* in the set a collection is working on;
+                                    gc_head.aux holds its gc_refs (collector,
+                                    world stopped or private lists only) */
+#define RC_GC_VERIFY_MARK  0x40u /* heap verifier: seen (world stopped) */
 
 static inline uint8_t obj_gc_bits(const rc_object *o)
 {
@@ -179,7 +183,6 @@ struct rc_runtime {
     rc_object **immortals;          /* made immortal at run time */
     size_t nimmortals, cap_immortals;
     struct str_intern_table *interned; /* rc_str_intern; under mu */
-    _Atomic uintptr_t next_tid;     /* ft: next thread id (fetch_add) */
     struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
     struct gil_state gil;           /* gil mode only */
     struct stw_state stw;           /* stop-the-world (stw.h) */
