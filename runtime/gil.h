@@ -32,7 +32,9 @@ struct gil_state {
     long interval_us;
 };
 
-/* Owner-only statistics (rc_gil_stats). */
+/* Statistics (rc_gil_stats).  Written by the owner thread while it holds
+ * gil.mu (in gil_take); read by others under gil.mu (rc_gil_stats_total),
+ * or folded into the runtime's totals at thread exit. */
 struct gil_thread_state {
     uint64_t acquisitions;
     uint64_t waits;

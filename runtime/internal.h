@@ -179,6 +179,7 @@ struct rc_runtime {
     long nstarted;                  /* rc_thread_start'ed, not yet joined */
     uint64_t dead_allocs, dead_frees; /* folded in from exited threads */
     uint64_t dead_gc_allocs, dead_gc_frees;
+    struct gil_thread_state dead_gil;  /* GIL statistics of exited threads */
     rc_type *heap_types;            /* rc_type_new'd types */
     rc_object **immortals;          /* made immortal at run time */
     size_t nimmortals, cap_immortals;

@@ -149,6 +149,34 @@ int rc_gil_stats_get(rc_gil_stats *out)
     return 0;
 }
 
+int rc_gil_stats_total(rc_gil_stats *out)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (out == NULL)
+        return err_int(RC_ERR_TYPE, "rc_gil_stats_total() argument must be a pointer, not NULL");
+    if (rt == NULL) {
+        err_no_thread_null("rc_gil_stats_total");
+        return -1;
+    }
+    /* Lock order: rt->mu, then gil.mu (gil_take never takes rt->mu). */
+    pthread_mutex_lock(&rt->mu);
+    pthread_mutex_lock(&rt->gil.mu);
+    struct gil_thread_state sum = rt->dead_gil;
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next) {
+        sum.acquisitions += t->gil.acquisitions;
+        sum.waits += t->gil.waits;
+        sum.wait_ns += t->gil.wait_ns;
+        sum.drop_requests += t->gil.drop_requests;
+    }
+    pthread_mutex_unlock(&rt->gil.mu);
+    pthread_mutex_unlock(&rt->mu);
+    out->acquisitions = sum.acquisitions;
+    out->waits = sum.waits;
+    out->wait_ns = sum.wait_ns;
+    out->drop_requests = sum.drop_requests;
+    return 0;
+}
+
 /* ------------------------------------------------ thread state lifetime */
 
 /* Create, register and attach a state for the calling thread.  NULL with an
@@ -236,6 +264,10 @@ void thr_exit(struct thr_state *ts)
     rt->nthreads--;
     rt->dead_allocs += rc_atomic_load_relaxed(&ts->allocs);  /* own counters */
     rt->dead_frees += rc_atomic_load_relaxed(&ts->frees);
+    rt->dead_gil.acquisitions += ts->gil.acquisitions;
+    rt->dead_gil.waits += ts->gil.waits;
+    rt->dead_gil.wait_ns += ts->gil.wait_ns;
+    rt->dead_gil.drop_requests += ts->gil.drop_requests;
     rt->dead_gc_allocs += rc_atomic_load_relaxed(&ts->gc_allocs);
     rt->dead_gc_frees += rc_atomic_load_relaxed(&ts->gc_frees);
     pthread_mutex_unlock(&rt->mu);

@@ -146,6 +146,10 @@ typedef struct rc_gil_stats {
 } rc_gil_stats;
 int rc_gil_stats_get(rc_gil_stats *out);
 
+/* The same, summed over every thread of the runtime, exited ones included
+ * (running threads' figures are a snapshot). */
+int rc_gil_stats_total(rc_gil_stats *out);
+
 #ifdef __cplusplus
 }
 #endif
