@@ -52,6 +52,14 @@ static void test_two_cpu_bound_threads_both_progress(void **state)
     assert_int_equal(0, rc_thread_join(b));
     assert_int_equal(HANDOVERS, s0.handovers);
     assert_int_equal(HANDOVERS, s1.handovers);
+    /* The runtime-wide totals include the two exited threads. */
+    rc_gil_stats total;
+    assert_int_equal(0, rc_gil_stats_total(&total));
+    assert_true(total.acquisitions >= s0.stats.acquisitions + s1.stats.acquisitions);
+    assert_true(total.wait_ns >= s0.stats.wait_ns + s1.stats.wait_ns);
+    assert_true(total.drop_requests >= s0.stats.drop_requests + s1.stats.drop_requests);
+    assert_int_equal(-1, rc_gil_stats_total(NULL));
+    assert_error(RC_ERR_TYPE);
     if (harness_mode == RC_MODE_GIL) {
         /* Each saw the other progress HANDOVERS times, so each took the GIL
          * back at least that often, and every such wait asked for it. */
