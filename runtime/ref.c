@@ -156,10 +156,13 @@ int ref_try_incref(rc_object *o)
     if (local == RC_REF_IMMORTAL)
         return 1;
     if (rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid) {
-        /* We own it, and an owned object is alive: reaching local 0 frees
-         * it or merges it (ob_tid = 0).  The one exception is our own
-         * deallocation in progress, during which only the finalizer runs
-         * on this thread, and it has resurrected the object. */
+        /* We own it.  Reaching local 0 either freed it (ob_tid left as is:
+         * its deallocation may still be pending, e.g. in our trash stack)
+         * or merged it (ob_tid = 0), so an owned object with local 0 is
+         * dead; with local > 0 it is alive (a finalizer running on it has
+         * resurrected it with local 1). */
+        if (local == 0)
+            return 0;
         rc_incref(o);
         return 1;
     }

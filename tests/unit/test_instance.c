@@ -315,6 +315,40 @@ static void test_clear_on_object_kept_alive_by_its_cycle(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+static void test_weakref_dying_in_trash_gets_no_callback(void **state)
+{
+    /* An inner list [T, W] (W a weakref to T) wrapped n lists deep.  A list
+     * drops its items last first, so W dies before T.  For the n at which
+     * the inner list is freed at the trashcan's depth limit, both deaths
+     * are deferred to the trash stack, W still on T's weakref list; the
+     * stack frees T first, whose weakref clearing finds W dead: W must get
+     * no callback and must not be revived (a double free under ASan).  W's
+     * MAYBE_WEAKREF mark makes its death a merge (owner id cleared), and
+     * ref_try_incref refuses an owned object whose local count is 0; this
+     * sweep covers that depth whatever the trashcan's limit is. */
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Target", 0, NULL);
+    for (int n = 0; n < 130; n++) {
+        rc_object *t = rc_instance_new(T);
+        struct cb_log log = {0};
+        rc_object *w = rc_weakref_new(t, weak_callback, &log);
+        rc_object *outer = rc_list_new();
+        assert_int_equal(0, rc_list_append(outer, t));
+        assert_int_equal(0, rc_list_append(outer, w));
+        rc_decref(w);
+        rc_decref(t);
+        for (int i = 0; i < n; i++) {
+            rc_object *l = rc_list_new();
+            assert_int_equal(0, rc_list_append(l, outer));
+            rc_decref(outer);
+            outer = l;
+        }
+        rc_decref(outer);
+        assert_int_equal(0, log.calls);
+        assert_int_equal(live, rc_live_objects());
+    }
+}
+
 static void test_deep_instance_chain(void **state)
 {
     /* A chain 1,000,000 deep is freed without recursing a million frames
@@ -348,6 +382,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_traverse_and_clear),
         HARNESS_TEST(test_self_cycle_broken_by_clear),
         HARNESS_TEST(test_clear_on_object_kept_alive_by_its_cycle),
+        HARNESS_TEST(test_weakref_dying_in_trash_gets_no_callback),
         HARNESS_TEST(test_deep_instance_chain),
     };
     return HARNESS_RUN("instance", tests, argc, argv);
