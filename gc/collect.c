@@ -313,7 +313,7 @@ static void hold_unreachable(struct collection *c)
     }
 }
 
-static void run_callbacks_and_finalizers(struct collection *c)
+static void run_weakref_callbacks(struct collection *c)
 {
     for (size_t i = 0; i < c->ncbs; i++) {
         c->cbs[i].callback(c->cbs[i].weakref, c->cbs[i].arg);
@@ -322,6 +322,11 @@ static void run_callbacks_and_finalizers(struct collection *c)
     free(c->cbs);
     c->cbs = NULL;
     c->ncbs = 0;
+}
+
+static void run_callbacks_and_finalizers(struct collection *c)
+{
+    run_weakref_callbacks(c);
     /* The unreachable list is private and our references keep every member
      * alive, so it does not change under the finalizers' feet. */
     for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
@@ -470,6 +475,13 @@ long gc_collect_generation(struct thr_state *ts, int gen)
     struct gc_head resurrected;
     gcl_init(&resurrected);
     handle_resurrected(&c, &resurrected);
+    /* A finalizer or callback may have made a new weakref to garbage; a
+     * thread that already took a reference through one has resurrected
+     * the object (counted just now), and with the world stopped nobody
+     * can take one any more: detach them.  Their callbacks run before the
+     * garbage is cleared. */
+    if (!c.savall)
+        handle_weakrefs(&c);
     survivors += put_back(&c, &resurrected, dest);
     long saved = 0;
     if (c.savall) {
@@ -504,6 +516,7 @@ long gc_collect_generation(struct thr_state *ts, int gen)
                 rc_fatal("collector: cannot save garbage: %s", rc_error_message());
         free(c.saved);
     } else {
+        run_weakref_callbacks(&c);   /* weakrefs made during phase 2 */
         for (size_t i = 0; i < c.nheld; i++) {
             rc_object *o = c.held[i];
             if (!(obj_gc_bits(o) & RC_GC_TRACKED))
@@ -563,12 +576,27 @@ static void collect_automatically(struct thr_state *ts, long young)
     }
 }
 
+/* Add a thread's count to gc.young, which never goes below 0 (as CPython's
+ * generation-0 count): frees of objects allocated before the last
+ * collection must not hold the next one back.  relaxed: a statistic that
+ * decides when to collect, nothing else. */
+static long flush_delta(struct gc_state *gc, long delta)
+{
+    long young = atomic_load_explicit(&gc->young, memory_order_relaxed);
+    long next;
+    do {
+        next = young + delta > 0 ? young + delta : 0;
+    } while (!atomic_compare_exchange_weak_explicit(&gc->young, &young, next,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return next;
+}
+
 void gc_note_alloc_slow(struct thr_state *ts)
 {
     struct gc_state *gc = &ts->rt->gc;
-    long delta = ts->gc.delta;
+    long young = flush_delta(gc, ts->gc.delta);
     ts->gc.delta = 0;
-    long young = atomic_fetch_add_explicit(&gc->young, delta, memory_order_relaxed) + delta;
     long stress = atomic_load_explicit(&gc->stress, memory_order_relaxed);
     ts->gc.flush_at = stress > 0 ? 1 : FLUSH_AT;
     /* Objects other threads handed back to us: unlink and free them. */
@@ -590,15 +618,13 @@ void gc_note_alloc_slow(struct thr_state *ts)
 
 void gc_note_free_slow(struct thr_state *ts)
 {
-    /* relaxed: a statistic that decides when to collect, nothing else. */
-    atomic_fetch_add_explicit(&ts->rt->gc.young, ts->gc.delta, memory_order_relaxed);
+    flush_delta(&ts->rt->gc, ts->gc.delta);
     ts->gc.delta = 0;
 }
 
 void gc_thread_exit(struct thr_state *ts)
 {
-    struct gc_state *gc = &ts->rt->gc;
-    atomic_fetch_add_explicit(&gc->young, ts->gc.delta, memory_order_relaxed);
+    flush_delta(&ts->rt->gc, ts->gc.delta);
     ts->gc.delta = 0;
     gcl_owner_exit(ts->rt, ts);
 }

@@ -140,7 +140,8 @@ int rc_gc_get_count(long counts[RC_GC_GENERATIONS])
         return err_int(RC_ERR_TYPE, "rc_gc_get_count() output must not be NULL");
     struct gc_state *gc = &ts->rt->gc;
     /* Other threads' unflushed counts are not included (at most 32 each). */
-    counts[0] = atomic_load(&gc->young) + ts->gc.delta;
+    long young = atomic_load(&gc->young) + ts->gc.delta;
+    counts[0] = young > 0 ? young : 0;   /* as gc.young itself, never below 0 */
     for (int i = 1; i < RC_GC_GENERATIONS; i++)
         counts[i] = atomic_load(&gc->count[i]);
     return 0;

@@ -106,14 +106,17 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
      * orphan_mu and so finds its object in an orphan list. */
     for (int i = 0; i < GCL_NLISTS; i++)
         gcl_splice(&orphan->lists[i], &ow->lists[i]);
-    struct gc_head *g = atomic_exchange_explicit(&ow->handback, HANDBACK_CLOSED,
-                                                 memory_order_acquire);
-    while (g != NULL) {
-        struct gc_head *next = (struct gc_head *)g->aux;
+    struct gc_head *dead = atomic_exchange_explicit(&ow->handback, HANDBACK_CLOSED,
+                                                    memory_order_acquire);
+    for (struct gc_head *g = dead; g != NULL; g = (struct gc_head *)g->aux)
         gcl_remove(g);
-        gcl_release_memory(ts, GC_HEAD_OBJ(g));
-        g = next;
-    }
     ow->exited = true;
     pthread_mutex_unlock(&rt->gc.orphan_mu);
+    /* Release outside orphan_mu: releasing may retire memory through QSBR,
+     * which must not happen under a lock other online threads wait for. */
+    while (dead != NULL) {
+        struct gc_head *next = (struct gc_head *)dead->aux;
+        gcl_release_memory(ts, GC_HEAD_OBJ(dead));
+        dead = next;
+    }
 }

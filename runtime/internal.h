@@ -151,7 +151,11 @@ extern _Thread_local struct thr_state *rc_tls_state
  * before the object is allocated, so no half-built object exists). */
 static inline void gc_note_alloc(struct thr_state *ts)
 {
-    if (++ts->gc.delta >= ts->gc.flush_at)
+    /* relaxed: a hint; the drain takes the stack with an acquire exchange.
+     * Dead objects other threads handed back are freed promptly even by a
+     * thread whose allocation count never reaches a flush. */
+    if (++ts->gc.delta >= ts->gc.flush_at ||
+        atomic_load_explicit(&ts->gcl->handback, memory_order_relaxed) != NULL)
         gc_note_alloc_slow(ts);
 }
 /* A tracked object died. */

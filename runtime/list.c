@@ -377,9 +377,12 @@ static rc_object *list_get_ft(struct rc_list *l, long index)
          * insert, set, list_move_locked): the item is initialised. */
         rc_object *item = rc_atomic_load_acquire(&a->items[i]);
         if (item != NULL && ref_try_incref(item)) {
-            /* acquire (both): ordered after the reference was taken. */
+            /* acquire (all): ordered after the reference was taken.  A
+             * negative index names a position relative to the length, so
+             * the length must not have changed either. */
             if (rc_atomic_load_acquire(&a->items[i]) == item &&
-                rc_atomic_load_acquire(&l->arr) == a)
+                rc_atomic_load_acquire(&l->arr) == a &&
+                (index >= 0 || (long)rc_atomic_load_acquire(&l->len) == n))
                 return item;
             /* Moved meanwhile.  The drop may run object code (it may have
              * been the last reference): a and item are dead to us now. */

@@ -2,6 +2,7 @@
  * qsbr.h).  Thread rule: a thread's batch is its own until handed to
  * call_rcu, after which only the callback touches it. */
 #define RCGC_BUILDING 1
+#include <stdio.h>
 #include <stdlib.h>
 #include <urcu/urcu-qsbr.h>
 
@@ -18,6 +19,9 @@
 static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
 static long pending_batches;   /* under pending_mu */
+
+/* Blocks that could not be deferred for lack of memory (qsbr_retire). */
+static _Atomic long qsbr_lost;
 
 struct qsbr_batch {
     struct rcu_head head;
@@ -129,13 +133,14 @@ void qsbr_retire(struct thr_state *ts, void *p)
     if (b == NULL) {
         b = malloc(sizeof *b);
         if (b == NULL) {
-            /* No memory to defer with: wait for a grace period here (we
-             * must be offline for it) and free at once. */
-            qsbr_offline(ts);
-            urcu_qsbr_synchronize_rcu();
-            TSAN_ACQUIRE();
-            qsbr_online(ts);
-            free(p);
+            /* No memory to defer with.  Waiting for a grace period here
+             * could wait forever (the caller may hold a lock, or the world
+             * stopped, that another online thread waits for), and freeing
+             * now could free memory a reader still holds: keep the block
+             * (it is lost) and say so once. */
+            if (atomic_fetch_add(&qsbr_lost, 1) == 0)
+                fprintf(stderr, "rcgc: out of memory deferring a free; "
+                        "memory is being leaked to stay safe\n");
             return;
         }
         b->n = 0;

@@ -102,9 +102,14 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
         return err_int(RC_ERR_RUNTIME, "rc_stop_the_world(): this thread already stopped the world");
     }
     /* Another requester first: we are one of the threads it waits for, so
-     * park (one requester waits for the other, never both for each other). */
-    while (stw->requester != NULL)
-        park_locked(stw, ts);
+     * park (one requester waits for the other, never both for each other),
+     * offline as any parked thread, so that grace periods go on. */
+    if (stw->requester != NULL) {
+        qsbr_offline(ts);
+        while (stw->requester != NULL)
+            park_locked(stw, ts);
+        qsbr_online(ts);
+    }
     stw->requester = ts;
     stw->request_ns = t0;
     stw->countdown = 0;
