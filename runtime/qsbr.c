@@ -18,7 +18,9 @@
  * ThreadSanitizer cannot see (liburcu 0.13), while this mutex it can. */
 static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
-static long pending_batches;   /* under pending_mu */
+/* Changed under pending_mu (so the condition variable sees it); read
+ * relaxed by threads deciding whether to report a quiescent state. */
+static _Atomic long pending_batches;
 
 /* Blocks that could not be deferred for lack of memory (qsbr_retire). */
 static _Atomic long qsbr_lost;
@@ -66,13 +68,18 @@ static void free_batch(struct rcu_head *head)
         free(b->ptrs[i]);
     free(b);
     pthread_mutex_lock(&pending_mu);
-    if (--pending_batches == 0)
+    if (atomic_fetch_sub(&pending_batches, 1) == 1)
         pthread_cond_broadcast(&pending_cv);
     pthread_mutex_unlock(&pending_mu);
 }
 
-/* Hand the batch to call_rcu and ask every other thread for a quiescent
- * state, so the grace period ends soon.  Caller online. */
+/* Hand the batch to call_rcu and ask every thread, this one included, to
+ * report quiescent states at its safepoints while batches are pending
+ * (RC_EB_QSBR stays set until none is: a single report may come before the
+ * worker starts waiting for the grace period, and would not end it).  A
+ * lone busy thread, which neither parks nor detaches, ends grace periods
+ * this way.  Not here and now: the caller may be in the middle of an
+ * operation that holds lock-free pointers.  Caller online. */
 static void submit(struct thr_state *ts)
 {
     struct qsbr_batch *b = ts->qsbr.batch;
@@ -80,16 +87,15 @@ static void submit(struct thr_state *ts)
         return;
     ts->qsbr.batch = NULL;
     pthread_mutex_lock(&pending_mu);
-    pending_batches++;
+    atomic_fetch_add(&pending_batches, 1);
     pthread_mutex_unlock(&pending_mu);
     TSAN_RELEASE();   /* our writes to b and to the retired blocks */
     urcu_qsbr_call_rcu(&b->head, free_batch);
     struct rc_runtime *rt = ts->rt;
     pthread_mutex_lock(&rt->mu);
     for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
-        if (t != ts)
-            /* release: pairs with the acquire re-read in rc_safepoint_slow. */
-            rc_atomic_or_release(t->eval_breaker, RC_EB_QSBR);
+        /* release: pairs with the acquire re-read in rc_safepoint_slow. */
+        rc_atomic_or_release(t->eval_breaker, RC_EB_QSBR);
     pthread_mutex_unlock(&rt->mu);
 }
 
@@ -152,12 +158,18 @@ void qsbr_retire(struct thr_state *ts, void *p)
         submit(ts);
 }
 
+long qsbr_pending(void)
+{
+    /* relaxed: a hint for when to report quiescent states. */
+    return atomic_load_explicit(&pending_batches, memory_order_relaxed);
+}
+
 void qsbr_barrier(void)
 {
     /* Grace periods still end while we wait: the caller is offline, and a
      * thread that is online reports quiescent states at its safepoints. */
     pthread_mutex_lock(&pending_mu);
-    while (pending_batches > 0)
+    while (atomic_load(&pending_batches) > 0)
         pthread_cond_wait(&pending_cv, &pending_mu);
     pthread_mutex_unlock(&pending_mu);
 }

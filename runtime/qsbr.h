@@ -57,4 +57,8 @@ void qsbr_retire(struct thr_state *ts, void *p);
  * caller must not be online. */
 void qsbr_barrier(void);
 
+/* Batches handed to call_rcu and not yet freed, process-wide (a hint, read
+ * relaxed: threads report quiescent states while it is above 0). */
+long qsbr_pending(void);
+
 #endif /* RCGC_QSBR_H */

@@ -122,7 +122,10 @@ void rc_safepoint_slow(void)
         qsbr_online(ts);
     }
     if (bits & RC_EB_QSBR) {
-        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
+        /* Keep reporting at every safepoint until no batch is pending
+         * (qsbr.c, submit): one report may come too early. */
+        if (qsbr_pending() == 0)
+            rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
         qsbr_quiescent(ts);
     }
     if (bits & RC_EB_GIL_DROP) {

@@ -96,12 +96,39 @@ static void test_young_count_never_negative(void **state)
     rc_gc_enable();
 }
 
+static void test_lone_thread_ends_grace_periods(void **state)
+{
+    /* One thread alone retires memory (objects that were in a list); it
+     * never parks or detaches, so only its own safepoints can end grace
+     * periods: the batches it hands over must be freed while it runs. */
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* no lock-free reads, nothing is retired in gil mode */
+    rc_object *box = rc_list_new();
+    for (int i = 0; i < 100000; i++) {
+        rc_object *o = rc_list_new();
+        rc_list_append(box, o);   /* marked shared: retired when freed */
+        rc_decref(o);
+        rc_object *back = rc_list_pop(box, -1);
+        rc_decref(back);          /* freed: retired through QSBR */
+    }
+    /* Wait on the condition (bounded), at safepoints: every batch handed
+     * over must be freed, with no other thread and no detach. */
+    uint64_t deadline = rc_clock_ns() + 30ull * 1000000000ull;
+    while (qsbr_pending() > 0 && rc_clock_ns() < deadline) {
+        rc_object *t = rc_list_new();   /* allocation: a safepoint */
+        rc_decref(t);
+    }
+    assert_int_equal(0, qsbr_pending());
+    rc_decref(box);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         HARNESS_TEST(test_handback_drained_at_next_allocation),
         HARNESS_TEST(test_exited_thread_lists_are_adopted),
         HARNESS_TEST(test_young_count_never_negative),
+        HARNESS_TEST(test_lone_thread_ends_grace_periods),
     };
     return HARNESS_RUN("gclist", tests, argc, argv);
 }
