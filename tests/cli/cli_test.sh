@@ -1,0 +1,126 @@
+#!/bin/sh
+# tests/cli/cli_test.sh: checks of the `rcgc` command, one case per CTest test.
+#   cli_test.sh RCGC usage EXPECTED... -- ARGS...
+#       `rcgc ARGS` must exit 2 with exactly one line on stderr, nothing on
+#       stdout, and that line must contain every EXPECTED string.
+#   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
+#       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
+#   cli_test.sh RCGC help | list | roundtrip | compare | report-bad
+# No timing is asserted anywhere.
+set -u
+rcgc=$1
+case "$rcgc" in /*) ;; *) rcgc=$(pwd)/$rcgc ;; esac
+case_=$2
+shift 2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rcgc-cli-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_error STATUS EXPECTED... -- ARGS...
+expect_error() {
+    want=$1
+    shift
+    n=0
+    while [ "$1" != "--" ]; do
+        n=$((n + 1))
+        eval "exp_$n=\$1"
+        shift
+    done
+    shift
+    "$rcgc" "$@" >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    echo "rcgc $*: exit $st: $(cat "$tmp/err")"
+    [ "$st" -eq "$want" ] || fail "exit status $st, expected $want"
+    [ ! -s "$tmp/out" ] || fail "unexpected output on stdout: $(cat "$tmp/out")"
+    lines=$(wc -l <"$tmp/err")
+    [ "$lines" -eq 1 ] || fail "expected one line on stderr, got $lines"
+    i=1
+    while [ "$i" -le "$n" ]; do
+        eval "e=\$exp_$i"
+        grep -qF -- "$e" "$tmp/err" || fail "the message does not contain '$e'"
+        i=$((i + 1))
+    done
+}
+
+case "$case_" in
+usage)
+    expect_error 2 "$@"
+    ;;
+exit1)
+    expect_error 1 "$@"
+    ;;
+help)
+    for c in list run compare report; do
+        "$rcgc" "$c" --help >"$tmp/out" 2>"$tmp/err" || fail "rcgc $c --help failed"
+        grep -q "^usage: rcgc $c" "$tmp/out" || fail "rcgc $c --help: no usage line"
+        [ ! -s "$tmp/err" ] || fail "rcgc $c --help wrote to stderr"
+        "$rcgc" help "$c" | cmp -s - "$tmp/out" || fail "rcgc help $c differs from $c --help"
+    done
+    for c in run compare; do
+        "$rcgc" "$c" --help >"$tmp/out"
+        for f in --threads --quick --seed --json --trace --depth --items; do
+            grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
+        done
+    done
+    "$rcgc" --help >"$tmp/out" || fail "rcgc --help failed"
+    for c in list run compare report; do
+        grep -q "rcgc $c" "$tmp/out" || fail "rcgc --help does not list $c"
+    done
+    "$rcgc" >"$tmp/out" 2>"$tmp/err" && fail "rcgc without a command succeeded"
+    [ $? -eq 2 ] || fail "rcgc without a command: exit status not 2"
+    grep -q "^usage: rcgc" "$tmp/err" || fail "rcgc without a command: no usage on stderr"
+    echo "help texts ok"
+    ;;
+list)
+    "$rcgc" list >"$tmp/out" || fail "rcgc list failed"
+    cat "$tmp/out"
+    for w in binary-trees cycle-churn latency-service shared-refs handoff finalizer-storm; do
+        grep -q "^$w " "$tmp/out" || fail "rcgc list does not list $w"
+    done
+    rows=$(grep -c -v '^workload ' "$tmp/out")
+    [ "$rows" -eq 6 ] || fail "rcgc list: $rows workloads, expected 6"
+    ;;
+roundtrip)
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --mode ft --threads 2 --json out.json --hgrm out.hgrm \
+        >run.txt || fail "rcgc run failed"
+    cat run.txt
+    [ -s out.json ] || fail "no out.json"
+    grep -q '"schema": "rcgc-run/1"' out.json || fail "out.json: no schema rcgc-run/1"
+    [ -s out.hgrm ] || fail "no out.hgrm"
+    grep -q 'Value *Percentile *TotalCount' out.hgrm || fail "out.hgrm: no .hgrm header"
+    grep -q '^#\[Max' out.hgrm || fail "out.hgrm: no summary"
+    grep -q '^ft  *2 ' run.txt || fail "no ft row in the table"
+    "$rcgc" report out.json >report.txt || fail "rcgc report failed"
+    diff run.txt report.txt || fail "rcgc report out.json differs from the run's table"
+    "$rcgc" report out.json --hgrm again.hgrm >/dev/null || fail "rcgc report --hgrm failed"
+    [ -s again.hgrm ] || fail "report --hgrm wrote nothing"
+    echo "round trip ok"
+    ;;
+compare)
+    "$rcgc" compare binary-trees --quick --modes gil,ft,ft-atomic --threads 1,2 >"$tmp/out" \
+        || fail "rcgc compare failed"
+    cat "$tmp/out"
+    # Throughput rows: mode, threads, then the wall time.
+    rows=$(grep -cE '^(gil|ft|ft-atomic) +[12] +[0-9]+\.[0-9]+ ' "$tmp/out")
+    [ "$rows" -eq 6 ] || fail "$rows rows in the table, expected 6"
+    for m in gil ft ft-atomic; do
+        for t in 1 2; do
+            grep -qE "^$m +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
+        done
+    done
+    ;;
+report-bad)
+    cd "$tmp" || exit 1
+    echo '{"schema": "rcgc-run/999", "runs": []}' >v.json
+    expect_error 1 "v.json" "rcgc-run/1" -- report v.json
+    echo '{"schema": "rcgc-run/1", "runs": [{"workload": "x"}]}' >m.json
+    expect_error 1 "m.json" "runs[0].mode" "missing" -- report m.json
+    echo '{"schema": ' >t.json
+    expect_error 1 "t.json" -- report t.json
+    ;;
+*)
+    fail "unknown case '$case_'"
+    ;;
+esac
+exit 0

@@ -1,0 +1,138 @@
+/* tests/workloads/smoke.c: run one workload at its quick() sizes in one
+ * mode and check that it verified its result and left nothing behind.
+ *   workload_smoke --mode gil|ft|ft-atomic --workload NAME
+ * Threaded code runs: every workload gets 2 threads.  Exit 0 on success,
+ * 1 on failure, 2 on a bad command line. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "workload.h"
+
+struct driver {
+    atomic_long ops_recorded;
+    _Atomic int bad_fraction;
+    _Atomic int bad_thread;
+    int threads;
+};
+
+static void record_op(wl_context *ctx, int thread, uint64_t ns)
+{
+    struct driver *d = ctx->driver;
+    atomic_fetch_add(&d->ops_recorded, 1);
+    if (thread < 0 || thread >= d->threads)
+        atomic_store(&d->bad_thread, 1);
+    (void)ns;
+}
+
+static void progress(wl_context *ctx, double fraction)
+{
+    struct driver *d = ctx->driver;
+    if (!(fraction >= 0.0 && fraction <= 1.0))
+        atomic_store(&d->bad_fraction, 1);
+}
+
+static int run(rc_mode mode, const rc_workload *wl)
+{
+    wl_params p;
+    wl->defaults(&p);
+    wl->quick(&p);
+    p.threads = 2;
+    struct driver d = {.threads = p.threads};
+    wl_context ctx = {.params = &p, .record_op = record_op, .progress = progress, .driver = &d};
+
+    rc_config cfg = rc_config_default();
+    cfg.mode = mode;
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    if (rt == NULL) {
+        fprintf(stderr, "rc_runtime_new: %s\n", rc_error_message());
+        return 0;
+    }
+    uint64_t t0 = rc_clock_ns();
+    int rc = wl->run(&ctx);
+    double secs = (double)(rc_clock_ns() - t0) * 1e-9;
+    printf("%s [%s]: %s\n", wl->name, rc_mode_name(mode), ctx.summary);
+    printf("%s [%s]: %.3f s, %llu ops, %ld latencies recorded\n", wl->name, rc_mode_name(mode),
+           secs, (unsigned long long)ctx.ops, (long)atomic_load(&d.ops_recorded));
+    long leaked = rc_runtime_free(rt);
+    int ok = 1;
+    if (rc != 0) {
+        fprintf(stderr, "FAIL: run() returned %d\n", rc);
+        ok = 0;
+    }
+    if (leaked != 0) {
+        fprintf(stderr, "FAIL: rc_runtime_free returned %ld (%s)\n", leaked,
+                leaked < 0 ? rc_error_message() : "objects leaked");
+        ok = 0;
+    }
+    if (ctx.ops == 0 || ctx.summary[0] == '\0') {
+        fprintf(stderr, "FAIL: no ops or no summary reported\n");
+        ok = 0;
+    }
+    if (atomic_load(&d.bad_fraction) || atomic_load(&d.bad_thread)) {
+        fprintf(stderr, "FAIL: progress outside [0, 1] or record_op thread out of range\n");
+        ok = 0;
+    }
+    return ok;
+}
+
+/* Size checks: a zero size or zero threads must fail with a message (no
+ * runtime objects are made). */
+static int run_invalid(rc_mode mode, const rc_workload *wl)
+{
+    rc_config cfg = rc_config_default();
+    cfg.mode = mode;
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    if (rt == NULL)
+        return 0;
+    int ok = 1;
+    for (int which = 0; which < 2; which++) {
+        wl_params p;
+        wl->defaults(&p);
+        wl->quick(&p);
+        if (which == 0)
+            p.threads = 0;
+        else
+            p.depth = p.live = p.cycles = p.requests = p.iterations = p.items = -1;
+        wl_context ctx = {.params = &p};
+        if (wl->run(&ctx) != -1 || ctx.summary[0] == '\0') {
+            fprintf(stderr, "FAIL: run() accepted %s\n", which == 0 ? "threads 0" : "size -1");
+            ok = 0;
+        } else {
+            printf("%s [%s]: rejected as it should: %s\n", wl->name, rc_mode_name(mode),
+                   ctx.summary);
+        }
+    }
+    if (rc_runtime_free(rt) != 0)
+        ok = 0;
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    rc_mode mode = harness_parse_mode(argc, argv);
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc)
+            name = argv[++i];
+        else if (strcmp(argv[i], "--mode") == 0)
+            i++;
+        else {
+            fprintf(stderr, "usage: %s --mode gil|ft|ft-atomic --workload NAME\n", argv[0]);
+            return 2;
+        }
+    }
+    const rc_workload *wl = wl_find(name);
+    if (wl == NULL) {
+        fprintf(stderr, "%s: --workload: unknown workload '%s'; valid:", argv[0],
+                name != NULL ? name : "");
+        for (size_t i = 0; rc_workloads[i] != NULL; i++)
+            fprintf(stderr, " %s", rc_workloads[i]->name);
+        fputc('\n', stderr);
+        return 2;
+    }
+    int ok = run(mode, wl) && run_invalid(mode, wl);
+    printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
+    return ok ? 0 : 1;
+}

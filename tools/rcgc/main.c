@@ -1,0 +1,742 @@
+/* tools/rcgc/main.c: the `rcgc` command: subcommands, flags, dispatch.
+ *
+ *   rcgc list
+ *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--seed S] [--quick]
+ *                     [--trace] [--json FILE] [--hgrm FILE]
+ *   rcgc compare WORKLOAD [--modes M,M..] [--threads N,N..] [sizes] ...
+ *   rcgc report FILE.json [--hgrm FILE]
+ *
+ * Exit status: 0 success; 1 a run failed (verification, leak, crash) or a
+ * file could not be read or written; 2 a usage error (unknown command,
+ * workload, mode or flag, a bad number), reported on one line naming the
+ * culprit and the valid choices.
+ *
+ * `compare` runs each configuration in a child process (this executable,
+ * re-executed as `rcgc run ... --json TMP`) so that peak RSS, which the
+ * kernel keeps per process, and anything a runtime leaves behind do not mix
+ * between configurations; it then reads the children's JSON back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef RCGC_VERSION
+#define RCGC_VERSION "unknown"
+#endif
+
+#define CLI_MAX_THREADS 1024
+#define CLI_MAX_LIST 16
+
+/* ----------------------------------------------------------------- flags */
+
+enum {
+    C_RUN = 1 << 0,
+    C_COMPARE = 1 << 1,
+    C_REPORT = 1 << 2,
+    C_LIST = 1 << 3,
+};
+
+struct cli_flag {
+    const char *name;
+    const char *arg;    /* the value's name in help, NULL if the flag takes none */
+    unsigned cmds;
+    const char *help;
+};
+
+static const struct cli_flag cli_flags[] = {
+    {"--mode", "M", C_RUN, "threading mode: gil, ft or ft-atomic (default gil)"},
+    {"--modes", "M,M..", C_COMPARE, "modes to compare (default gil,ft,ft-atomic)"},
+    {"--threads", "N", C_RUN, "worker threads (default: the workload's)"},
+    {"--threads", "N,N..", C_COMPARE, "thread counts to compare (default: the workload's)"},
+    {"--depth", "D", C_RUN | C_COMPARE, "tree depth (binary-trees)"},
+    {"--live", "N", C_RUN | C_COMPARE, "live heap nodes (cycle-churn, latency-service)"},
+    {"--cycles", "N", C_RUN | C_COMPARE, "rings built and dropped (cycle-churn)"},
+    {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
+    {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs)"},
+    {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
+    {"--quick", NULL, C_RUN | C_COMPARE, "small sizes (the workload's quick defaults)"},
+    {"--seed", "S", C_RUN | C_COMPARE, "random seed, decimal or 0x hex (default: the workload's)"},
+    {"--trace", NULL, C_RUN | C_COMPARE, "one line per collection on stderr (or RCGC_TRACE=1)"},
+    {"--json", "FILE", C_RUN | C_COMPARE, "write the JSON report (docs/report-schema.md)"},
+    {"--hgrm", "FILE", C_RUN | C_REPORT,
+     "write HdrHistogram .hgrm files (ms): stalls to FILE, op latency\n"
+     "                       to STEM.ops.hgrm, GC pauses to STEM.gc.hgrm (STEM: FILE\n"
+     "                       without a trailing .hgrm)"},
+    {"--html", "FILE", C_RUN | C_COMPARE | C_REPORT, "HTML report (not available yet)"},
+    {"--help", NULL, C_RUN | C_COMPARE | C_REPORT | C_LIST, "show this help"},
+};
+#define CLI_NFLAGS (sizeof cli_flags / sizeof cli_flags[0])
+
+struct cli_cmd {
+    const char *name;
+    unsigned bit;
+    const char *usage;
+    const char *brief;   /* for `rcgc --help` */
+    const char *what;
+};
+
+static const struct cli_cmd cli_cmds[] = {
+    {"list", C_LIST, "rcgc list", "list the workloads",
+     "List the workloads, their size flags and what they do."},
+    {"run", C_RUN, "rcgc run WORKLOAD [flags]", "run a workload in one mode",
+     "Run one workload in one mode and print throughput, stalls, GC pauses and\n"
+     "operation latency."},
+    {"compare", C_COMPARE, "rcgc compare WORKLOAD [flags]",
+     "compare modes and thread counts side by side",
+     "Run one workload in several modes and thread counts, each in its own process,\n"
+     "and print them side by side."},
+    {"report", C_REPORT, "rcgc report FILE.json [flags]", "print a saved JSON report",
+     "Print the table of a saved JSON report (from run or compare --json)."},
+};
+#define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
+
+/* What the flags of one invocation said. */
+struct cli_opts {
+    const struct cli_cmd *cmd;
+    const char *positional;      /* WORKLOAD or FILE */
+    const rc_workload *workload;
+    bool quick, trace;
+    const char *json, *hgrm;
+    rc_mode modes[CLI_MAX_LIST];
+    int nmodes;
+    int threads[CLI_MAX_LIST];
+    int nthreads;
+    uint64_t seed;
+    bool seed_set;
+    long sizes[CLI_NSIZES];
+    bool size_set[CLI_NSIZES];
+};
+
+static void cli_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rcgc COMMAND [ARGS]\n"
+            "Run rcgc's stress workloads in gil, ft and ft-atomic mode and report throughput,\n"
+            "mutator stalls, GC pauses and operation latency.\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        fprintf(f, "  %-30s %s\n", cli_cmds[i].usage, cli_cmds[i].brief);
+    fprintf(f,
+            "  %-30s %s\n\n"
+            "'rcgc COMMAND --help' shows a command's flags.  Exit status: 0 success, 1 a run\n"
+            "failed or a file could not be read or written, 2 a usage error.\n",
+            "rcgc help [COMMAND]", "this text, or a command's help");
+}
+
+static void cli_help(const struct cli_cmd *c)
+{
+    printf("usage: %s\n%s\n", c->usage, c->what);
+    if (c->bit == C_RUN || c->bit == C_COMPARE) {
+        printf("WORKLOAD: one of");
+        for (size_t i = 0; rc_workloads[i] != NULL; i++)
+            printf("%s %s", i ? "," : "", rc_workloads[i]->name);
+        printf(" (see 'rcgc list').\n");
+    }
+    printf("\nflags:\n");
+    for (size_t i = 0; i < CLI_NFLAGS; i++) {
+        const struct cli_flag *fl = &cli_flags[i];
+        if (!(fl->cmds & c->bit))
+            continue;
+        char lhs[40];
+        snprintf(lhs, sizeof lhs, "%s%s%s", fl->name, fl->arg ? " " : "", fl->arg ? fl->arg : "");
+        printf("  %-20s %s\n", lhs, fl->help);
+    }
+    if (c->bit == C_RUN || c->bit == C_COMPARE)
+        printf("\nSize flags apply only to the workloads that use them ('rcgc list'); they\n"
+               "override the defaults, or the --quick sizes.  Progress is drawn on stderr\n"
+               "when it is a terminal.  Threaded runs are not exactly repeatable, even with\n"
+               "the same seed.\n");
+    if (c->bit == C_COMPARE)
+        printf("Each configuration runs in a child process (rcgc run ... --json TMP), so\n"
+               "peak RSS is per configuration.  Rows: thread counts, then modes.\n");
+    if (c->bit == C_REPORT)
+        printf("\nThe table is re-rendered from the file alone: it matches what the run\n"
+               "printed.  The JSON schema: docs/report-schema.md.\n");
+    if (c->bit != C_LIST)
+        printf("\nExit status: 0 success; 1 %s; 2 a usage error.\n",
+               c->bit == C_REPORT ? "the file could not be read, or --hgrm written"
+                                  : "a run failed (verification, leak, crash) or an output\n"
+                                    "could not be written");
+}
+
+/* A usage error: one line on stderr, exit 2. */
+__attribute__((noreturn, format(printf, 2, 3))) static void cli_die_usage(
+    const struct cli_cmd *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rcgc%s%s: ", c ? " " : "", c ? c->name : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static const char *valid_flags(unsigned bit)
+{
+    static char buf[512];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < CLI_NFLAGS; i++) {
+        if (!(cli_flags[i].cmds & bit))
+            continue;
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "",
+                                cli_flags[i].name);
+        if (len >= sizeof buf)
+            break;
+    }
+    return buf;
+}
+
+static const char *valid_workloads(void)
+{
+    static char buf[512];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; rc_workloads[i] != NULL && len < sizeof buf; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
+                                rc_workloads[i]->name);
+    return buf;
+}
+
+/* ------------------------------------------------------------- numbers */
+
+static long parse_long(const struct cli_cmd *c, const char *flag, const char *v, long min,
+                       long max)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max || v[0] == ' ') {
+        if (max == LONG_MAX)
+            cli_die_usage(c, "%s needs an integer >= %ld, not '%s'", flag, min, v);
+        cli_die_usage(c, "%s needs an integer in %ld..%ld, not '%s'", flag, min, max, v);
+    }
+    return n;
+}
+
+static uint64_t parse_seed(const struct cli_cmd *c, const char *v)
+{
+    char *end;
+    errno = 0;
+    bool hex = v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+    unsigned long long n = strtoull(v, &end, hex ? 16 : 10);   /* never octal */
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0)
+        cli_die_usage(c, "--seed needs an unsigned 64-bit integer (decimal or 0x hex), not '%s'",
+                      v);
+    return (uint64_t)n;
+}
+
+static rc_mode parse_mode(const struct cli_cmd *c, const char *flag, const char *v)
+{
+    rc_mode m;
+    if (rc_mode_from_name(v, &m) < 0) {
+        rc_error_clear();
+        cli_die_usage(c, "unknown mode '%s' for %s (valid: gil, ft, ft-atomic)", v, flag);
+    }
+    return m;
+}
+
+/* Split a comma-separated list into out[0..]; returns the count. */
+static int split_list(const struct cli_cmd *c, const char *flag, const char *v, char *copy,
+                      size_t copylen, char *items[CLI_MAX_LIST], const char *valid)
+{
+    snprintf(copy, copylen, "%s", v);
+    int n = 0;
+    char *p = copy;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma != NULL)
+            *comma = '\0';
+        if (*p == '\0')
+            cli_die_usage(c, "%s needs a comma-separated list of %s, not '%s'", flag, valid, v);
+        if (n == CLI_MAX_LIST)
+            cli_die_usage(c, "%s takes at most %d values, not '%s'", flag, CLI_MAX_LIST, v);
+        items[n++] = p;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- parse */
+
+static const struct cli_flag *find_flag(unsigned bit, const char *name, size_t len)
+{
+    for (size_t i = 0; i < CLI_NFLAGS; i++)
+        if ((cli_flags[i].cmds & bit) && strlen(cli_flags[i].name) == len &&
+            strncmp(cli_flags[i].name, name, len) == 0)
+            return &cli_flags[i];
+    return NULL;
+}
+
+static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = c;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0)
+            a = "--help";
+        if (a[0] != '-' || a[1] == '\0') {
+            if (c->bit == C_LIST || o->positional != NULL)
+                cli_die_usage(c, "unexpected argument '%s' (usage: %s)", a, c->usage);
+            o->positional = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        const struct cli_flag *fl = a[1] == '-' ? find_flag(c->bit, a, len) : NULL;
+        if (fl == NULL)
+            cli_die_usage(c, "unknown flag '%.*s' (valid: %s)", (int)len, a, valid_flags(c->bit));
+        const char *v = NULL;
+        if (fl->arg != NULL) {
+            if (eq != NULL)
+                v = eq + 1;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else
+                cli_die_usage(c, "%s needs a value (%s %s)", fl->name, fl->name, fl->arg);
+        } else if (eq != NULL) {
+            cli_die_usage(c, "%s takes no value, not '%s'", fl->name, eq + 1);
+        }
+
+        const char *n = fl->name;
+        if (strcmp(n, "--help") == 0) {
+            cli_help(c);
+            exit(0);
+        } else if (strcmp(n, "--html") == 0) {
+            cli_die_usage(c, "--html is not available yet (the HTML report is still to be "
+                          "written); valid outputs: %s",
+                          c->bit == C_RUN ? "the table, --json, --hgrm"
+                          : c->bit == C_COMPARE ? "the table, --json"
+                                                : "the table, --hgrm");
+        } else if (strcmp(n, "--mode") == 0) {
+            o->modes[0] = parse_mode(c, n, v);
+            o->nmodes = 1;
+        } else if (strcmp(n, "--modes") == 0) {
+            char copy[256], *items[CLI_MAX_LIST];
+            o->nmodes = split_list(c, n, v, copy, sizeof copy, items, "gil, ft, ft-atomic");
+            for (int k = 0; k < o->nmodes; k++)
+                o->modes[k] = parse_mode(c, n, items[k]);
+        } else if (strcmp(n, "--threads") == 0 && c->bit == C_RUN) {
+            o->threads[0] = (int)parse_long(c, n, v, 1, CLI_MAX_THREADS);
+            o->nthreads = 1;
+        } else if (strcmp(n, "--threads") == 0) {
+            char copy[256], *items[CLI_MAX_LIST];
+            char valid[64];
+            snprintf(valid, sizeof valid, "integers in 1..%d", CLI_MAX_THREADS);
+            o->nthreads = split_list(c, n, v, copy, sizeof copy, items, valid);
+            for (int k = 0; k < o->nthreads; k++) {
+                char *end;
+                errno = 0;
+                long t = strtol(items[k], &end, 10);
+                if (*end != '\0' || errno != 0 || t < 1 || t > CLI_MAX_THREADS)
+                    cli_die_usage(c, "%s needs a comma-separated list of %s, not '%s'", n, valid,
+                                  v);
+                o->threads[k] = (int)t;
+            }
+        } else if (strcmp(n, "--seed") == 0) {
+            o->seed = parse_seed(c, v);
+            o->seed_set = true;
+        } else if (strcmp(n, "--quick") == 0) {
+            o->quick = true;
+        } else if (strcmp(n, "--trace") == 0) {
+            o->trace = true;
+        } else if (strcmp(n, "--json") == 0) {
+            o->json = v;
+        } else if (strcmp(n, "--hgrm") == 0) {
+            o->hgrm = v;
+        } else {
+            int k = 0;
+            while (k < CLI_NSIZES && strcmp(cli_sizes[k].flag, n) != 0)
+                k++;
+            if (k == CLI_NSIZES)   /* a flag in the table without a handler */
+                cli_die_usage(c, "internal error: flag %s not handled", n);
+            o->sizes[k] = parse_long(c, n, v, 1, LONG_MAX);
+            o->size_set[k] = true;
+        }
+    }
+}
+
+/* Does the workload use this size flag?  size_flags lists them, separated
+ * by spaces or commas. */
+static bool uses_flag(const rc_workload *w, const char *flag)
+{
+    const char *s = w->size_flags != NULL ? w->size_flags : "";
+    size_t len = strlen(flag);
+    for (const char *p = strstr(s, flag); p != NULL; p = strstr(p + 1, flag)) {
+        bool start = p == s || p[-1] == ' ' || p[-1] == ',';
+        bool end = p[len] == '\0' || p[len] == ' ' || p[len] == ',';
+        if (start && end)
+            return true;
+    }
+    return false;
+}
+
+/* The workload named by the positional argument, checked against the size
+ * flags given. */
+static void cli_need_workload(struct cli_opts *o)
+{
+    const struct cli_cmd *c = o->cmd;
+    if (o->positional == NULL)
+        cli_die_usage(c, "missing WORKLOAD (valid: %s)", valid_workloads());
+    o->workload = wl_find(o->positional);
+    if (o->workload == NULL)
+        cli_die_usage(c, "unknown workload '%s' (valid: %s)", o->positional, valid_workloads());
+    for (int k = 0; k < CLI_NSIZES; k++)
+        if (o->size_set[k] && !uses_flag(o->workload, cli_sizes[k].flag))
+            cli_die_usage(c, "%s does not use %s (its size flags: %s)", o->workload->name,
+                          cli_sizes[k].flag,
+                          o->workload->size_flags && o->workload->size_flags[0]
+                              ? o->workload->size_flags
+                              : "none");
+}
+
+/* Defaults, then --quick, then the flags. */
+static wl_params cli_params(const struct cli_opts *o)
+{
+    wl_params p = {0};
+    o->workload->defaults(&p);
+    if (o->quick)
+        o->workload->quick(&p);
+    if (o->nthreads > 0)
+        p.threads = o->threads[0];
+    if (o->seed_set)
+        p.seed = o->seed;
+    for (int k = 0; k < CLI_NSIZES; k++)
+        if (o->size_set[k])
+            *cli_size_field(&p, k) = o->sizes[k];
+    if (p.threads < 1)
+        p.threads = 1;
+    return p;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static int cmd_list(const struct cli_opts *o)
+{
+    (void)o;
+    printf("%-18s %-22s %s\n", "workload", "size flags", "description");
+    for (size_t i = 0; rc_workloads[i] != NULL; i++) {
+        const rc_workload *w = rc_workloads[i];
+        printf("%-18s %-22s %s\n", w->name, w->size_flags ? w->size_flags : "",
+               w->description ? w->description : "");
+    }
+    return 0;
+}
+
+/* Progress on stderr only when it is a terminal, and not mixed into the
+ * collector's trace lines. */
+static bool cli_show_progress(const struct cli_opts *o)
+{
+    const char *t = getenv("RCGC_TRACE");
+    bool tracing = o->trace || (t != NULL && t[0] != '\0' && t[0] != '0');
+    return !tracing && isatty(STDERR_FILENO) == 1;
+}
+
+static int cmd_run(struct cli_opts *o)
+{
+    cli_need_workload(o);
+    struct cli_run_opts ro = {
+        .workload = o->workload,
+        .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
+        .params = cli_params(o),
+        .quick = o->quick,
+        .trace = o->trace,
+        .progress = cli_show_progress(o),
+    };
+    if (ro.progress)
+        fprintf(stderr, "rcgc: %s, mode %s, %d threads, seed %" PRIu64 "\n", o->workload->name,
+                rc_mode_name(ro.mode), ro.params.threads, ro.params.seed);
+    struct cli_run r;
+    memset(&r, 0, sizeof r);
+    int rc = cli_run_one(&ro, &r);
+    if (rc < 0)
+        fprintf(stderr, "rcgc run: %s\n", r.error);
+    else if (!r.verified)
+        fprintf(stderr, "rcgc run: verification failed: %s\n", r.summary);
+    else if (r.leaked != 0)
+        fprintf(stderr, "rcgc run: %ld objects leaked\n", r.leaked);
+    cli_table_print(stdout, &r, 1);
+    fflush(stdout);
+    int status = rc == 0 ? 0 : 1;
+    char err[512];
+    if (o->json != NULL && cli_json_write(o->json, "run", &r, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc run: %s\n", err);
+        status = 1;
+    }
+    if (o->hgrm != NULL && rc >= 0 && cli_write_hgrm(&r, o->hgrm, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc run: %s\n", err);
+        status = 1;
+    }
+    cli_run_fini(&r);
+    return status;
+}
+
+/* The signal that interrupted `compare` (SIGINT, SIGTERM, SIGHUP), or 0. */
+static volatile sig_atomic_t cli_interrupted;
+
+static void cli_on_signal(int sig)
+{
+    cli_interrupted = sig;
+}
+
+/* Run one configuration in a child: `rcgc run ... --json tmp`.  Fills *out
+ * from the child's JSON, or with an error row.  0 if the run succeeded. */
+static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, struct cli_run *out)
+{
+    char tmp[] = "/tmp/rcgc-compare-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(out->error, sizeof out->error, "mkstemp: %s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+
+    char *argv[64];
+    char sbuf[CLI_NSIZES][32], tbuf[16], seedbuf[32];
+    int n = 0;
+    argv[n++] = "rcgc";
+    argv[n++] = "run";
+    argv[n++] = (char *)o->workload->name;
+    argv[n++] = "--mode";
+    argv[n++] = (char *)rc_mode_name(mode);
+    snprintf(tbuf, sizeof tbuf, "%d", threads);
+    argv[n++] = "--threads";
+    argv[n++] = tbuf;
+    if (o->quick)
+        argv[n++] = "--quick";
+    if (o->trace)
+        argv[n++] = "--trace";
+    if (o->seed_set) {
+        snprintf(seedbuf, sizeof seedbuf, "%" PRIu64, o->seed);
+        argv[n++] = "--seed";
+        argv[n++] = seedbuf;
+    }
+    for (int k = 0; k < CLI_NSIZES; k++) {
+        if (!o->size_set[k])
+            continue;
+        snprintf(sbuf[k], sizeof sbuf[k], "%ld", o->sizes[k]);
+        argv[n++] = (char *)cli_sizes[k].flag;
+        argv[n++] = sbuf[k];
+    }
+    argv[n++] = "--json";
+    argv[n++] = tmp;
+    argv[n] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(out->error, sizeof out->error, "fork: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (pid == 0) {
+        /* The child's table is not wanted: the parent prints them together. */
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "rcgc compare: cannot run /proc/self/exe: %s\n", strerror(errno));
+        _exit(127);
+    }
+    int wst;
+    bool passed_on = false;
+    while (waitpid(pid, &wst, 0) < 0) {
+        if (errno == EINTR && cli_interrupted != 0 && !passed_on) {
+            /* A terminal's ^C reaches the child too; a kill of the parent
+             * alone does not: pass it on, then wait for the child. */
+            kill(pid, cli_interrupted);
+            passed_on = true;
+        }
+        if (errno != EINTR) {
+            snprintf(out->error, sizeof out->error, "waitpid: %s", strerror(errno));
+            unlink(tmp);
+            return -1;
+        }
+    }
+
+    char how[96] = "";
+    if (WIFSIGNALED(wst))
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(wst),
+                 strsignal(WTERMSIG(wst)));
+    else if (WIFEXITED(wst) && WEXITSTATUS(wst) != 0 && WEXITSTATUS(wst) != 1)
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(wst));
+
+    struct cli_run *runs = NULL;
+    size_t nruns = 0;
+    char err[512];
+    int rc = -1;
+    if (how[0] == '\0' && cli_json_read(tmp, &runs, &nruns, err, sizeof err) == 0 && nruns == 1) {
+        *out = runs[0];
+        rc = out->error[0] == '\0' && out->verified && out->leaked == 0 ? 0 : -1;
+    } else {
+        snprintf(out->workload, sizeof out->workload, "%s", o->workload->name);
+        snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(mode));
+        out->params = cli_params(o);
+        out->params.threads = threads;
+        out->quick = o->quick;
+        if (how[0] != '\0')
+            snprintf(out->error, sizeof out->error, "the child process %s", how);
+        else if (nruns != 1 && runs != NULL)
+            snprintf(out->error, sizeof out->error, "the child wrote %zu runs, not 1", nruns);
+        else
+            snprintf(out->error, sizeof out->error, "reading the child's report: %.200s", err);
+        for (size_t i = 0; i < nruns; i++)
+            cli_run_fini(&runs[i]);
+    }
+    free(runs);
+    unlink(tmp);
+    return rc;
+}
+
+static int cmd_compare(struct cli_opts *o)
+{
+    cli_need_workload(o);
+    if (o->nmodes == 0) {
+        for (int m = 0; m < RC_MODE_COUNT; m++)
+            o->modes[m] = (rc_mode)m;
+        o->nmodes = RC_MODE_COUNT;
+    }
+    if (o->nthreads == 0) {
+        o->threads[0] = cli_params(o).threads;
+        o->nthreads = 1;
+    }
+    size_t n = (size_t)o->nmodes * (size_t)o->nthreads, k = 0;
+    struct cli_run *runs = calloc(n, sizeof *runs);
+    if (runs == NULL) {
+        fprintf(stderr, "rcgc compare: out of memory\n");
+        return 1;
+    }
+    bool tty = cli_show_progress(o);
+    int status = 0;
+    /* Interrupted: let the current child end, remove its temporary file,
+     * then die of the same signal.  No SA_RESTART, so waitpid sees it. */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa = {.sa_handler = cli_on_signal};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    for (int t = 0; t < o->nthreads; t++) {
+        for (int m = 0; m < o->nmodes && cli_interrupted == 0; m++, k++) {
+            if (tty)
+                fprintf(stderr, "rcgc compare: [%zu/%zu] %s, mode %s, %d threads\n", k + 1, n,
+                        o->workload->name, rc_mode_name(o->modes[m]), o->threads[t]);
+            if (compare_one(o, o->modes[m], o->threads[t], &runs[k]) != 0)
+                status = 1;
+        }
+    }
+    if (cli_interrupted != 0) {
+        int sig = cli_interrupted;
+        fprintf(stderr, "rcgc compare: interrupted (%s)\n", strsignal(sig));
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return 128 + sig;
+    }
+    cli_table_print(stdout, runs, n);
+    fflush(stdout);
+    char err[512];
+    if (o->json != NULL && cli_json_write(o->json, "compare", runs, n, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc compare: %s\n", err);
+        status = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        cli_run_fini(&runs[i]);
+    free(runs);
+    return status;
+}
+
+static int cmd_report(struct cli_opts *o)
+{
+    if (o->positional == NULL)
+        cli_die_usage(o->cmd, "missing FILE.json (usage: %s)", o->cmd->usage);
+    struct cli_run *runs = NULL;
+    size_t n = 0;
+    char err[512];
+    if (cli_json_read(o->positional, &runs, &n, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc report: %s\n", err);
+        return 1;
+    }
+    int status = 0;
+    if (o->hgrm != NULL && n != 1) {
+        fprintf(stderr, "rcgc report: --hgrm needs a report of one run; %s holds %zu\n",
+                o->positional, n);
+        status = 1;
+    }
+    cli_table_print(stdout, runs, n);
+    if (status == 0 && o->hgrm != NULL && cli_write_hgrm(&runs[0], o->hgrm, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc report: %s\n", err);
+        status = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        cli_run_fini(&runs[i]);
+    free(runs);
+    return status;
+}
+
+static const struct cli_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        if (strcmp(cli_cmds[i].name, name) == 0)
+            return &cli_cmds[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("rcgc %s\n", RCGC_VERSION);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            cli_usage(stdout);
+            return 0;
+        }
+        const struct cli_cmd *c = find_cmd(argv[2]);
+        if (c == NULL)
+            cli_die_usage(NULL, "unknown command '%s' (valid: list, run, compare, report, help)",
+                          argv[2]);
+        cli_help(c);
+        return 0;
+    }
+    const struct cli_cmd *c = find_cmd(name);
+    if (c == NULL)
+        cli_die_usage(NULL, "unknown command '%s' (valid: list, run, compare, report, help)",
+                      name);
+    struct cli_opts o;
+    cli_parse(c, argc - 2, argv + 2, &o);
+    switch (c->bit) {
+    case C_LIST:
+        return cmd_list(&o);
+    case C_RUN:
+        return cmd_run(&o);
+    case C_COMPARE:
+        return cmd_compare(&o);
+    default:
+        return cmd_report(&o);
+    }
+}

@@ -1,0 +1,404 @@
+/* tools/rcgc/run.c: one measured run of a workload.
+ *
+ * The run creates a runtime in the requested mode, starts the stall sensor,
+ * calls the workload's run() on this (the creating) thread, stops the
+ * sensor, copies the collector's and stop-the-world records, reads the GIL
+ * totals, and frees the runtime (its return value is the leak count).
+ *
+ * The sensor is jHiccup's method: a mutator thread like any other that
+ * detaches, sleeps 1 ms, attaches again and records how late it woke.
+ * Attaching blocks while the world is stopped (ft modes) or while another
+ * thread holds the GIL (gil mode), so the sensor feels the stalls the
+ * application feels.  Its histogram is written by the sensor thread only
+ * and read by the main thread after rc_thread_join.
+ *
+ * Operation latency: one histogram per worker index, each written only by
+ * the worker of that index (the workload contract gives each index to one
+ * thread); an index out of range goes to an overflow histogram under a
+ * mutex.  All are merged after run() returns, when the workers are joined.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *const cli_lat_keys[CLI_LAT_COUNT] = {"sensor", "ops", "gc_pause"};
+
+const struct cli_size cli_sizes[CLI_NSIZES] = {
+    {"depth", "--depth", offsetof(wl_params, depth)},
+    {"live", "--live", offsetof(wl_params, live)},
+    {"cycles", "--cycles", offsetof(wl_params, cycles)},
+    {"requests", "--requests", offsetof(wl_params, requests)},
+    {"iterations", "--iterations", offsetof(wl_params, iterations)},
+    {"items", "--items", offsetof(wl_params, items)},
+};
+
+long *cli_size_field(wl_params *p, int i)
+{
+    return (long *)(void *)((char *)p + cli_sizes[i].offset);
+}
+
+long cli_size_get(const wl_params *p, int i)
+{
+    return *(const long *)(const void *)((const char *)p + cli_sizes[i].offset);
+}
+
+/* ------------------------------------------------------------ histograms */
+
+lat_hist *cli_hist_new(void)
+{
+    lat_hist *h = lat_hist_new();
+    if (h == NULL) {
+        fprintf(stderr, "rcgc: out of memory for a histogram\n");
+        exit(1);
+    }
+    return h;
+}
+
+static void pcts_of(const lat_hist *h, struct cli_pcts *p)
+{
+    memset(p, 0, sizeof *p);
+    if (h == NULL || lat_hist_count(h) == 0)
+        return;
+    p->count = lat_hist_count(h);
+    p->min = lat_hist_min(h);
+    p->p50 = lat_hist_percentile(h, 50.0);
+    p->p90 = lat_hist_percentile(h, 90.0);
+    p->p99 = lat_hist_percentile(h, 99.0);
+    p->p999 = lat_hist_percentile(h, 99.9);
+    p->max = lat_hist_max(h);
+    p->mean = lat_hist_mean(h);
+}
+
+void cli_run_percentiles(struct cli_run *r)
+{
+    for (int i = 0; i < CLI_LAT_COUNT; i++)
+        pcts_of(r->hist[i], &r->pct[i]);
+}
+
+void cli_run_fini(struct cli_run *r)
+{
+    for (int i = 0; i < CLI_LAT_COUNT; i++) {
+        lat_hist_free(r->hist[i]);
+        r->hist[i] = NULL;
+    }
+    free(r->gc);
+    free(r->stw);
+    r->gc = NULL;
+    r->stw = NULL;
+    r->ngc = r->nstw = 0;
+}
+
+/* ------------------------------------------------- the driver's callbacks */
+
+struct driver {
+    lat_hist **op_hists;   /* [nop]: index i written by worker i only */
+    int nop;
+    pthread_mutex_t overflow_mu;
+    lat_hist *overflow;    /* under overflow_mu */
+    bool show_progress;
+    atomic_int last_permille;   /* -1 before the first draw */
+    const char *label;
+};
+
+static void drv_record_op(wl_context *ctx, int thread, uint64_t latency_ns)
+{
+    struct driver *d = ctx->driver;
+    if (thread >= 0 && thread < d->nop) {
+        lat_hist_record(d->op_hists[thread], latency_ns);
+        return;
+    }
+    pthread_mutex_lock(&d->overflow_mu);
+    lat_hist_record(d->overflow, latency_ns);
+    pthread_mutex_unlock(&d->overflow_mu);
+}
+
+static void drv_progress(wl_context *ctx, double fraction)
+{
+    struct driver *d = ctx->driver;
+    if (!d->show_progress)
+        return;
+    if (!(fraction >= 0.0))
+        fraction = 0.0;
+    if (fraction > 1.0)
+        fraction = 1.0;
+    int pm = (int)(fraction * 1000.0);
+    int last = atomic_load_explicit(&d->last_permille, memory_order_relaxed);
+    /* One thread draws each new value; others racing with it skip.
+     * relaxed: this only decides who prints, it orders no data. */
+    while (pm > last) {
+        if (atomic_compare_exchange_weak_explicit(&d->last_permille, &last, pm,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            fprintf(stderr, "\r%s %5.1f%%", d->label, pm / 10.0);
+            fflush(stderr);
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the sensor */
+
+struct sensor {
+    lat_hist *hist;          /* sensor thread only until joined */
+    atomic_bool stop;        /* set by the main thread (release) */
+    rc_gil_stats gil;        /* the sensor's own, written before it ends */
+    char error[200];         /* written by the sensor, read after join */
+};
+
+static void sensor_main(void *arg)
+{
+    struct sensor *s = arg;
+    /* acquire: pairs with the release store in cli_run_one. */
+    while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+        if (rc_detach() < 0) {
+            snprintf(s->error, sizeof s->error, "sensor: rc_detach: %s", rc_error_message());
+            return;
+        }
+        uint64_t intended = rc_clock_ns() + CLI_SENSOR_INTERVAL_NS;
+        struct timespec ts = {.tv_sec = (time_t)(intended / 1000000000u),
+                              .tv_nsec = (long)(intended % 1000000000u)};
+        /* rc_clock_ns is CLOCK_MONOTONIC, so an absolute sleep on it. */
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        if (rc_attach() < 0) {
+            snprintf(s->error, sizeof s->error, "sensor: rc_attach: %s", rc_error_message());
+            return;
+        }
+        uint64_t now = rc_clock_ns();
+        lat_hist_record(s->hist, now > intended ? now - intended : 0);
+    }
+    rc_gil_stats_get(&s->gil);
+}
+
+/* ------------------------------------------------------------- one run */
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+}
+
+static uint64_t since(uint64_t t, uint64_t t0)
+{
+    return t > t0 ? t - t0 : 0;
+}
+
+/* Copy the collector's and the stops' records, times made relative to t0. */
+static void copy_records(struct cli_run *out, uint64_t t0)
+{
+    size_t n = rc_gc_record_count();
+    if (n > 0) {
+        out->gc = calloc(n, sizeof *out->gc);
+        if (out->gc != NULL)
+            out->ngc = rc_gc_records(0, out->gc, n);
+    }
+    for (size_t i = 0; i < out->ngc; i++) {
+        out->gc[i].start_ns = since(out->gc[i].start_ns, t0);
+        out->gc[i].end_ns = since(out->gc[i].end_ns, t0);
+    }
+    n = rc_stw_count();
+    if (n > 0) {
+        out->stw = calloc(n, sizeof *out->stw);
+        if (out->stw != NULL)
+            out->nstw = rc_stw_records(0, out->stw, n);
+    }
+    for (size_t i = 0; i < out->nstw; i++)
+        out->stw[i].request_ns = since(out->stw[i].request_ns, t0);
+}
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
+{
+    const rc_workload *w = o->workload;
+    snprintf(out->workload, sizeof out->workload, "%s", w->name);
+    snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(o->mode));
+    out->params = o->params;
+    out->quick = o->quick;
+    out->sensor_interval_ns = CLI_SENSOR_INTERVAL_NS;
+
+    if (o->trace && setenv("RCGC_TRACE", "1", 1) != 0) {
+        snprintf(out->error, sizeof out->error, "setenv RCGC_TRACE: %s", strerror(errno));
+        return -1;
+    }
+    rc_config cfg = rc_config_default();
+    cfg.mode = o->mode;
+    out->switch_interval_us = cfg.switch_interval_us;
+
+    int nop = o->params.threads > 0 ? o->params.threads : 1;
+    struct driver drv = {.nop = nop, .show_progress = o->progress};
+    atomic_init(&drv.last_permille, -1);
+    char label[128];
+    snprintf(label, sizeof label, "rcgc: %s %s x%d", w->name, out->mode, o->params.threads);
+    drv.label = label;
+    drv.op_hists = calloc((size_t)nop, sizeof *drv.op_hists);
+    if (drv.op_hists == NULL) {
+        snprintf(out->error, sizeof out->error, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nop; i++)
+        drv.op_hists[i] = cli_hist_new();
+    drv.overflow = cli_hist_new();
+    pthread_mutex_init(&drv.overflow_mu, NULL);
+
+    struct sensor sensor = {.hist = cli_hist_new()};
+    atomic_init(&sensor.stop, false);
+
+    int result = -1;
+    uint64_t t0 = rc_clock_ns();
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    if (rt == NULL) {
+        snprintf(out->error, sizeof out->error, "rc_runtime_new: %s", rc_error_message());
+        goto done;
+    }
+    rc_thread *sensor_thread = rc_thread_start(sensor_main, &sensor);
+    if (sensor_thread == NULL) {
+        snprintf(out->error, sizeof out->error, "starting the sensor: %s", rc_error_message());
+        long leaked = rc_runtime_free(rt);
+        (void)leaked;
+        goto done;
+    }
+
+    wl_context ctx = {
+        .params = &o->params,
+        .record_op = drv_record_op,
+        .progress = drv_progress,
+        .driver = &drv,
+    };
+    double cpu0 = cpu_now();
+    uint64_t w0 = rc_clock_ns();
+    int rc = w->run(&ctx);
+    uint64_t w1 = rc_clock_ns();
+    double cpu1 = cpu_now();
+
+    /* release: pairs with the acquire load in sensor_main. */
+    atomic_store_explicit(&sensor.stop, true, memory_order_release);
+    if (rc_thread_join(sensor_thread) < 0)
+        snprintf(out->error, sizeof out->error, "joining the sensor: %s", rc_error_message());
+    if (drv.show_progress && atomic_load(&drv.last_permille) >= 0)
+        fprintf(stderr, "\r\033[K");
+
+    copy_records(out, t0);
+    rc_gil_stats total = {0};
+    rc_gil_stats_total(&total);
+    out->sensor_gil = sensor.gil;
+    out->gil = (rc_gil_stats){
+        .acquisitions = sub_sat(total.acquisitions, sensor.gil.acquisitions),
+        .waits = sub_sat(total.waits, sensor.gil.waits),
+        .wait_ns = sub_sat(total.wait_ns, sensor.gil.wait_ns),
+        .drop_requests = sub_sat(total.drop_requests, sensor.gil.drop_requests),
+    };
+
+    out->leaked = rc_runtime_free(rt);
+    if (out->leaked < 0 && out->error[0] == '\0')
+        snprintf(out->error, sizeof out->error, "rc_runtime_free: %s", rc_error_message());
+    if (sensor.error[0] != '\0' && out->error[0] == '\0')
+        snprintf(out->error, sizeof out->error, "%s", sensor.error);
+
+    out->verified = rc == 0;
+    snprintf(out->summary, sizeof out->summary, "%s",
+             ctx.summary[0] != '\0' ? ctx.summary : (rc == 0 ? "ok" : "failed"));
+    out->wall_s = (double)(w1 - w0) * 1e-9;
+    out->cpu_s = cpu1 - cpu0;
+    out->ops = ctx.ops;
+    out->ops_per_s = out->wall_s > 0 ? (double)ctx.ops / out->wall_s : 0.0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out->peak_rss_kb = ru.ru_maxrss;
+
+    /* Histograms: the sensor's, the merged op latencies, the GC pauses. */
+    out->hist[CLI_LAT_SENSOR] = sensor.hist;
+    sensor.hist = NULL;
+    lat_hist *ops = cli_hist_new();
+    for (int i = 0; i < nop; i++)
+        lat_hist_merge(ops, drv.op_hists[i]);
+    lat_hist_merge(ops, drv.overflow);
+    out->hist[CLI_LAT_OPS] = ops;
+    lat_hist *pauses = cli_hist_new();
+    for (size_t i = 0; i < out->ngc; i++)
+        lat_hist_record(pauses, out->gc[i].pause_ns);
+    out->hist[CLI_LAT_GC_PAUSE] = pauses;
+    cli_run_percentiles(out);
+
+    if (out->error[0] != '\0')
+        result = -1;
+    else
+        result = out->verified && out->leaked == 0 ? 0 : 1;
+
+done:
+    lat_hist_free(sensor.hist);
+    for (int i = 0; i < nop; i++)
+        lat_hist_free(drv.op_hists[i]);
+    free(drv.op_hists);
+    lat_hist_free(drv.overflow);
+    pthread_mutex_destroy(&drv.overflow_mu);
+    return result;
+}
+
+/* ---------------------------------------------------------------- .hgrm */
+
+static int write_one_hgrm(const lat_hist *h, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = lat_hist_write_hgrm(h, f, CLI_HGRM_UNIT_RATIO);
+    if (fclose(f) != 0 || rc < 0) {
+        snprintf(err, errlen, "error writing %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_write_hgrm(const struct cli_run *r, const char *path, char *err, size_t errlen)
+{
+    if (r->hist[CLI_LAT_SENSOR] == NULL) {
+        snprintf(err, errlen, "no histograms to write to %s", path);
+        return -1;
+    }
+    if (write_one_hgrm(r->hist[CLI_LAT_SENSOR], path, err, errlen) < 0)
+        return -1;
+    size_t len = strlen(path);
+    size_t stem = len;
+    if (len > 5 && strcmp(path + len - 5, ".hgrm") == 0)
+        stem = len - 5;
+    static const struct {
+        enum cli_lat which;
+        const char *suffix;
+    } extra[] = {{CLI_LAT_OPS, ".ops.hgrm"}, {CLI_LAT_GC_PAUSE, ".gc.hgrm"}};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        const lat_hist *h = r->hist[extra[i].which];
+        if (h == NULL || lat_hist_count(h) == 0)
+            continue;
+        size_t n = stem + strlen(extra[i].suffix) + 1;
+        char *p = malloc(n);
+        if (p == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        snprintf(p, n, "%.*s%s", (int)stem, path, extra[i].suffix);
+        int rc = write_one_hgrm(h, p, err, errlen);
+        free(p);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,129 @@
+/* tools/rcgc/table.c: the terminal table of one or more runs.
+ *
+ * Drawn only from fields the JSON report holds (see cli.h), so that a run
+ * and `rcgc report` of its JSON print the same text.  Three parts: a
+ * throughput table (one row per run), a latency table (per run: sensor
+ * stalls, GC pauses, operation latency when the workload has operations)
+ * and one verification line per run.  A header line names the workload,
+ * its sizes and seed, again whenever they change from one run to the next.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_fmt_ns(char buf[32], uint64_t ns)
+{
+    double v = (double)ns;
+    if (ns < 1000)
+        snprintf(buf, 32, "%" PRIu64 "ns", ns);
+    else if (v < 1e6)
+        snprintf(buf, 32, "%.*fus", v < 1e4 ? 2 : v < 1e5 ? 1 : 0, v / 1e3);
+    else if (v < 1e9)
+        snprintf(buf, 32, "%.*fms", v < 1e7 ? 2 : v < 1e8 ? 1 : 0, v / 1e6);
+    else
+        snprintf(buf, 32, "%.2fs", v / 1e9);
+    return buf;
+}
+
+static bool same_setup(const struct cli_run *a, const struct cli_run *b)
+{
+    if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
+        a->params.seed != b->params.seed)
+        return false;
+    for (int i = 0; i < CLI_NSIZES; i++)
+        if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
+            return false;
+    return true;
+}
+
+static void print_header(FILE *f, const struct cli_run *r)
+{
+    fprintf(f, "%s:", r->workload);
+    const char *sep = " ";
+    for (int i = 0; i < CLI_NSIZES; i++) {
+        long v = cli_size_get(&r->params, i);
+        if (v != 0) {
+            fprintf(f, "%s%s %ld", sep, cli_sizes[i].key, v);
+            sep = ", ";
+        }
+    }
+    fprintf(f, "%sseed %" PRIu64 "%s\n", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
+}
+
+static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
+{
+    fprintf(f, "%-10s %7s %9s %13s %8s %10s %10s %6s %7s %s\n", "mode", "threads", "wall s",
+            "ops/s", "cpu s", "peak RSS", "GIL wait s", "GCs", "leaked", "verified");
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_run *r = &runs[i];
+        if (i > 0 && !same_setup(r, &runs[i - 1])) {
+            fprintf(f, "\n");
+            print_header(f, r);
+        }
+        if (r->error[0] != '\0') {
+            fprintf(f, "%-10s %7d  FAILED: %s\n", r->mode, r->params.threads, r->error);
+            continue;
+        }
+        char rss[32];
+        snprintf(rss, sizeof rss, "%.1f MB", (double)r->peak_rss_kb / 1024.0);
+        fprintf(f, "%-10s %7d %9.3f %13.0f %8.3f %10s %10.3f %6zu %7ld %s\n", r->mode,
+                r->params.threads, r->wall_s, r->ops_per_s, r->cpu_s, rss,
+                (double)r->gil.wait_ns * 1e-9, r->ngc, r->leaked,
+                r->verified ? "ok" : "FAILED");
+    }
+}
+
+static void latency_row(FILE *f, const char *mode, int threads, const char *what,
+                        const struct cli_pcts *p)
+{
+    char b[6][32];
+    if (threads > 0)
+        fprintf(f, "%-10s %7d  %-9s", mode, threads, what);
+    else
+        fprintf(f, "%-10s %7s  %-9s", "", "", what);
+    if (p->count == 0) {
+        fprintf(f, " %9d %9s %9s %9s %9s %9s\n", 0, "-", "-", "-", "-", "-");
+        return;
+    }
+    fprintf(f, " %9" PRIu64 " %9s %9s %9s %9s %9s\n", p->count, cli_fmt_ns(b[0], p->p50),
+            cli_fmt_ns(b[1], p->p90), cli_fmt_ns(b[2], p->p99), cli_fmt_ns(b[3], p->p999),
+            cli_fmt_ns(b[4], p->max));
+}
+
+static void latency_table(FILE *f, const struct cli_run *runs, size_t n)
+{
+    fprintf(f, "%-10s %7s  %-9s %9s %9s %9s %9s %9s %9s\n", "mode", "threads", "latency",
+            "count", "p50", "p90", "p99", "p99.9", "max");
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_run *r = &runs[i];
+        if (r->error[0] != '\0')
+            continue;
+        latency_row(f, r->mode, r->params.threads, "stall", &r->pct[CLI_LAT_SENSOR]);
+        latency_row(f, r->mode, 0, "gc pause", &r->pct[CLI_LAT_GC_PAUSE]);
+        if (r->pct[CLI_LAT_OPS].count > 0)
+            latency_row(f, r->mode, 0, "op", &r->pct[CLI_LAT_OPS]);
+    }
+}
+
+void cli_table_print(FILE *f, const struct cli_run *runs, size_t n)
+{
+    if (n == 0) {
+        fprintf(f, "(no runs)\n");
+        return;
+    }
+    print_header(f, &runs[0]);
+    throughput_table(f, runs, n);
+    fprintf(f, "\n");
+    latency_table(f, runs, n);
+    fprintf(f, "(stall: how late a 1 ms sleeper woke; gc pause: world stopped per collection)\n\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_run *r = &runs[i];
+        if (r->error[0] != '\0')
+            fprintf(f, "%s x%d: FAILED: %s\n", r->mode, r->params.threads, r->error);
+        else
+            fprintf(f, "%s x%d: %s: %s%s\n", r->mode, r->params.threads,
+                    r->verified ? "verified" : "VERIFICATION FAILED", r->summary,
+                    r->leaked != 0 ? "; LEAKED objects" : "");
+    }
+}

@@ -1,0 +1,230 @@
+/* workloads/shared_refs.c: "shared-refs".
+ *
+ * Models: threads that read shared objects without allocating (a shared
+ * configuration, a module's globals, a cache): every read takes a reference
+ * and drops it, so the cost is pure reference-count traffic on objects
+ * another thread owns -- plain increments under the GIL, biased counting's
+ * shared (atomic) path in ft mode, one atomic per op in ft-atomic mode --
+ * plus the lock-free list read.
+ *
+ * Sizes: a shared list of 1,000 mortal ints (value 1,000,000 + 37 i), made
+ * by the thread that runs run(); --iterations reads in total (default
+ * 20,000,000).
+ *
+ * Threads: --threads workers (default 1) split the reads.  Worker t reads
+ * index (start_t + n * stride_t) % 1000 at its n-th read, start and stride
+ * (coprime with 1000) from its seed; it calls rc_safepoint() every 256
+ * reads (gil mode switches there).
+ *
+ * Verifies: the sum of the values each worker read equals the sum computed
+ * from its index sequence and the values' formula alone; afterwards every
+ * item's reference count is exactly 1 again (the list's), so every take was
+ * matched by a drop.  ops = reads.
+ */
+#include "wl_util.h"
+
+#define SR_ITEMS 1000
+
+struct sr_shared {
+    wl_context *ctx;
+    rc_object *list;
+    long iterations;
+    int threads;
+    struct wl_error err;
+};
+
+struct sr_worker {
+    struct sr_shared *sh;
+    int index;
+    long start, stride, reads;
+    uint64_t sum;
+};
+
+static int64_t sr_value(long i)
+{
+    return 1000000 + 37 * (int64_t)i;
+}
+
+static long sr_gcd(long a, long b)
+{
+    while (b != 0) {
+        long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void sr_worker_main(void *arg)
+{
+    struct sr_worker *w = arg;
+    struct sr_shared *sh = w->sh;
+    rc_object *list = sh->list;
+    long n = wl_share(sh->iterations, sh->threads, w->index);
+    long idx = w->start;
+    uint64_t sum = 0;
+    long i = 0;
+    for (; i < n; i++) {
+        rc_object *x = rc_list_get(list, idx);
+        if (x == NULL) {
+            wl_error_rc(&sh->err, "rc_list_get");
+            break;
+        }
+        sum += (uint64_t)rc_int_value(x);
+        rc_decref(x);
+        idx += w->stride;
+        if (idx >= SR_ITEMS)
+            idx -= SR_ITEMS;
+        if ((i & 255) == 255) {
+            rc_safepoint();
+            if ((i & ((1 << 20) - 1)) == (1 << 20) - 1) {
+                if (wl_failed(&sh->err))
+                    break;
+                if (w->index == 0)
+                    wl_progress(sh->ctx, (double)(i + 1) / (double)n);
+            }
+        }
+    }
+    w->sum = sum;
+    w->reads = i;
+    if (w->index == 0)
+        wl_progress(sh->ctx, 1.0);
+}
+
+/* What worker w's reads must sum to: each run of 1000 consecutive reads
+ * visits every index once (the stride is coprime with 1000). */
+static uint64_t sr_expected(const struct sr_worker *w, long n)
+{
+    uint64_t all = 0, sum;
+    for (long i = 0; i < SR_ITEMS; i++)
+        all += (uint64_t)sr_value(i);
+    sum = all * (uint64_t)(n / SR_ITEMS);
+    long idx = w->start;
+    for (long i = 0; i < n % SR_ITEMS; i++) {
+        sum += (uint64_t)sr_value(idx);
+        idx = (idx + w->stride) % SR_ITEMS;
+    }
+    return sum;
+}
+
+static int sr_run(wl_context *ctx)
+{
+    const wl_params *p = ctx->params;
+    if (wl_check_params(ctx, "shared-refs", 1, "--iterations", p != NULL ? p->iterations : 0L,
+                        (const char *)NULL) < 0)
+        return -1;
+    struct sr_shared sh = {.ctx = ctx, .iterations = p->iterations, .threads = p->threads};
+    size_t live_at_start = rc_live_objects();
+    ctx->ops = 0;
+    sh.list = rc_list_new();
+    if (sh.list == NULL) {
+        wl_error_rc(&sh.err, "rc_list_new");
+        return wl_fail_summary(ctx, "shared-refs", &sh.err);
+    }
+    for (long i = 0; i < SR_ITEMS; i++) {
+        rc_object *x = rc_int_new(sr_value(i));
+        if (x == NULL || rc_list_append(sh.list, x) < 0) {
+            wl_error_rc(&sh.err, "building the shared list");
+            rc_decref(x);
+            rc_decref(sh.list);
+            return wl_fail_summary(ctx, "shared-refs", &sh.err);
+        }
+        rc_decref(x);
+    }
+
+    struct sr_worker *w = calloc((size_t)p->threads, sizeof *w);
+    if (w == NULL) {
+        rc_decref(sh.list);
+        snprintf(ctx->summary, sizeof ctx->summary, "shared-refs: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < p->threads; i++) {
+        uint64_t s = wl_seed(p->seed, i);
+        long stride;
+        do
+            stride = 1 + (long)(wl_rng(&s) % (SR_ITEMS - 1));
+        while (sr_gcd(stride, SR_ITEMS) != 1);
+        w[i] = (struct sr_worker){.sh = &sh, .index = i,
+                                  .start = (long)(wl_rng(&s) % SR_ITEMS), .stride = stride};
+    }
+    wl_run_workers(p->threads, sr_worker_main, w, sizeof *w, &sh.err);
+
+    long reads = 0, bad_thread = -1;
+    uint64_t sum = 0, want = 0;
+    for (int i = 0; i < p->threads; i++) {
+        long n = wl_share(p->iterations, p->threads, i);
+        uint64_t e = sr_expected(&w[i], n);
+        reads += w[i].reads;
+        sum += w[i].sum;
+        want += e;
+        if (bad_thread < 0 && (w[i].reads != n || w[i].sum != e))
+            bad_thread = i;
+    }
+    free(w);
+    ctx->ops = (uint64_t)reads;
+
+    rc_safepoint();   /* merge any counts queued to us (ft) */
+    long bad_item = -1;
+    intptr_t bad_count = 0;
+    for (long i = 0; i < SR_ITEMS && !wl_failed(&sh.err); i++) {
+        rc_object *x = rc_list_get(sh.list, i);
+        /* 2: the list's reference and the one rc_list_get just gave us. */
+        intptr_t c = x != NULL ? rc_refcount(x) : -1;
+        int ok = x != NULL && rc_int_value(x) == sr_value(i) && c == 2;
+        rc_decref(x);
+        if (!ok) {
+            bad_item = i;
+            bad_count = c - 1;
+            break;
+        }
+    }
+    rc_decref(sh.list);
+    long left = wl_leftover(live_at_start);
+    if (wl_failed(&sh.err))
+        return wl_fail_summary(ctx, "shared-refs", &sh.err);
+    if (bad_thread >= 0 || sum != want) {
+        snprintf(ctx->summary, sizeof ctx->summary,
+                 "shared-refs: read sum 0x%llx, expected 0x%llx (thread %ld wrong)",
+                 (unsigned long long)sum, (unsigned long long)want, bad_thread);
+        return -1;
+    }
+    if (bad_item >= 0) {
+        snprintf(ctx->summary, sizeof ctx->summary,
+                 "shared-refs: item %ld has reference count %ld after the reads, not 1 (or a "
+                 "wrong value)", bad_item, (long)bad_count);
+        return -1;
+    }
+    if (left != 0) {
+        snprintf(ctx->summary, sizeof ctx->summary, "shared-refs: %ld objects left behind",
+                 left);
+        return -1;
+    }
+    snprintf(ctx->summary, sizeof ctx->summary,
+             "%ld reads, sum 0x%llx ok; every item's count back to 1", reads,
+             (unsigned long long)sum);
+    return 0;
+}
+
+static void sr_defaults(wl_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->threads = 1;
+    p->seed = 12345;
+    p->iterations = 20000000;
+}
+
+static void sr_quick(wl_params *p)
+{
+    sr_defaults(p);
+    p->iterations = 200000;
+}
+
+const rc_workload wl_shared_refs = {
+    .name = "shared-refs",
+    .description = "threads take and drop references to items of one shared list, no "
+                   "allocation",
+    .size_flags = "--iterations",
+    .defaults = sr_defaults,
+    .quick = sr_quick,
+    .run = sr_run,
+};

@@ -1,0 +1,71 @@
+/* workloads/workload.h: the contract between a workload and whatever runs
+ * it (the `rcgc` command, tests, benchmarks).
+ *
+ * A workload is one C file using only the public rcgc API (rcgc/rcgc.h),
+ * registered by name in workloads/registry.c.  The driver creates the
+ * runtime (in the mode being measured), then calls run() on the runtime's
+ * creating thread, attached.  run() starts its own worker threads with
+ * rc_thread_start, joins them, verifies its result (a checksum that breaks
+ * if a live object was freed or corrupted), drops everything it made, and
+ * returns.  The driver then frees the runtime and reports leaks.
+ *
+ * Threads: run() may be called once per runtime; the driver may run its own
+ * sensor thread at the same time.  Callbacks into the driver (ctx->record_op,
+ * ctx->progress) are thread-safe and may be called from any worker thread.
+ */
+#ifndef RCGC_WORKLOAD_H
+#define RCGC_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rcgc/rcgc.h"
+
+/* Sizes and settings.  wl_defaults() fills the defaults (full sizes);
+ * wl_quick() scales a workload's defaults down for tests.  0 means "not
+ * used by this workload". */
+typedef struct wl_params {
+    int threads;          /* worker threads (>= 1) */
+    uint64_t seed;        /* derive per-thread seeds from it and the index */
+    long depth;           /* binary-trees: tree depth (default 16) */
+    long live;            /* cycle-churn, latency-service: live heap nodes */
+    long cycles;          /* cycle-churn: rings built and dropped, in total */
+    long requests;        /* latency-service: requests, in total */
+    long iterations;      /* shared-refs: reads, in total */
+    long items;           /* handoff, finalizer-storm: items, in total */
+} wl_params;
+
+typedef struct wl_context wl_context;
+struct wl_context {
+    const wl_params *params;
+    /* Record one operation's latency in nanoseconds (latency-service's
+     * requests, handoff's deliveries...).  thread: the worker's index. */
+    void (*record_op)(wl_context *ctx, int thread, uint64_t latency_ns);
+    /* Report progress in [0, 1] (the driver shows it on a terminal). */
+    void (*progress)(wl_context *ctx, double fraction);
+    void *driver;         /* the driver's own data */
+    /* Set by run(): operations done (for throughput), and a one-line
+     * summary of what was verified (e.g. "checksum 0x1234 ok"). */
+    uint64_t ops;
+    char summary[160];
+};
+
+typedef struct rc_workload {
+    const char *name;          /* "binary-trees", ... */
+    const char *description;   /* one line */
+    const char *size_flags;    /* the size flags it uses, e.g. "--depth" */
+    void (*defaults)(wl_params *p);   /* full sizes */
+    void (*quick)(wl_params *p);      /* small sizes, for tests */
+    /* Run to completion.  0 on success (verified); -1 with a message in
+     * ctx->summary when verification failed or the runtime reported an
+     * error (the message names what was wrong). */
+    int (*run)(wl_context *ctx);
+} rc_workload;
+
+/* Every registered workload, NULL-terminated, in a stable order. */
+extern const rc_workload *const rc_workloads[];
+
+/* The workload of that name, or NULL. */
+const rc_workload *wl_find(const char *name);
+
+#endif /* RCGC_WORKLOAD_H */
