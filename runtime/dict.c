@@ -1093,6 +1093,46 @@ int rc_dict_next(rc_object *d, size_t *pos, rc_object **key, rc_object **value)
     return 0;
 }
 
+int rc_dict_next_ref(rc_object *d, size_t *pos, rc_object **key, rc_object **value)
+{
+    if (!obj_is(d, &rc_dict_type))
+        return err_type_int("rc_dict_next_ref", "a dict", d);
+    if (pos == NULL)
+        return err_int(RC_ERR_TYPE, "rc_dict_next_ref() pos must be a pointer, not NULL");
+    struct rc_dict *dict = (struct rc_dict *)d;
+    bool mt = dict_mt();
+    /* Under the lock (ft modes), the entry found is in the dict and its
+     * references are held by it: taking ours is safe.  No object code runs
+     * under the lock (only increments). */
+    dict_lock(dict, mt);
+    struct dict_table *t = dict_table_locked(dict);
+    int found = 0;
+    if (t != NULL) {
+        for (size_t i = *pos; i <= t->mask; i++) {
+            struct dict_entry *e = &t->entries[i];
+            rc_object *k = entry_key_locked(e);
+            if (!key_live(k))
+                continue;
+            rc_object *v = entry_value_locked(e);
+            *pos = i + 1;
+            if (key != NULL) {
+                rc_incref(k);
+                *key = k;
+            }
+            if (value != NULL) {
+                rc_incref(v);
+                *value = v;
+            }
+            found = 1;
+            break;
+        }
+        if (!found)
+            *pos = table_capacity(t);
+    }
+    dict_unlock(dict, mt);
+    return found;
+}
+
 int rc_is_dict(rc_object *o)
 {
     return obj_is(o, &rc_dict_type);

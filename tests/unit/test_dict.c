@@ -1596,6 +1596,109 @@ static void test_shared_subtuple_hash_is_linear(void **state)
     rc_decref(d);
 }
 
+/* ---- rc_dict_next_ref: iteration that is safe against other threads ---- */
+
+static void test_next_ref_yields_new_references(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_object *d = rc_dict_new();
+    for (int i = 0; i < 100; i++) {
+        rc_object *k = rc_int_new(1000 + i), *v = rc_int_new(5000 + i);
+        assert_int_equal(0, rc_dict_set(d, k, v));
+        rc_decref(k);
+        rc_decref(v);
+    }
+    size_t pos = 0;
+    rc_object *k, *v;
+    int seen[100] = {0}, n = 0;
+    while (rc_dict_next_ref(d, &pos, &k, &v) == 1) {
+        int i = (int)rc_int_value(k) - 1000;
+        assert_true(i >= 0 && i < 100);
+        assert_int_equal(5000 + i, rc_int_value(v));
+        assert_int_equal(2, rc_refcount(v));   /* the dict's and ours */
+        seen[i]++;
+        n++;
+        rc_decref(k);
+        rc_decref(v);
+    }
+    assert_int_equal(100, n);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(1, seen[i]);
+    assert_int_equal(0, rc_dict_next_ref(d, &pos, NULL, NULL));   /* stays at the end */
+    assert_int_equal(-1, rc_dict_next_ref(NULL, &pos, &k, &v));
+    assert_error(RC_ERR_TYPE);
+    assert_int_equal(-1, rc_dict_next_ref(d, NULL, &k, &v));
+    assert_error(RC_ERR_TYPE);
+    rc_decref(d);
+    assert_int_equal(live, rc_live_objects());
+}
+
+struct mutator {
+    rc_object *d;
+    _Atomic int stop;
+    _Atomic long rounds;
+};
+
+/* Values are strs "v<key>": a yielded pair can be checked on its own. */
+static rc_object *value_for(int64_t key)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "v%lld", (long long)key);
+    return rc_str_new(buf);
+}
+
+static void mutate_dict(void *p)
+{
+    struct mutator *m = p;
+    uint64_t x = 88172645463325252ull;
+    while (!atomic_load(&m->stop)) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int64_t key = (int64_t)(x % 512) + 100000;
+        rc_object *k = rc_int_new(key);
+        if (x & 0x100) {
+            rc_object *v = value_for(key);   /* set or replace: old value dropped */
+            rc_dict_set(m->d, k, v);
+            rc_decref(v);
+        } else if (rc_dict_del(m->d, k) < 0) {
+            rc_error_clear();                /* KeyError: it was not there */
+        }
+        rc_decref(k);
+        m->rounds++;
+        rc_safepoint();
+    }
+}
+
+static void test_next_ref_while_another_thread_mutates(void **state)
+{
+    size_t live = rc_live_objects();
+    struct mutator m = {.d = rc_dict_new()};
+    rc_thread *t = rc_thread_start(mutate_dict, &m);
+    long pairs = 0, bad = 0;
+    /* Iterate until the writer has done real work meanwhile (counted, so the
+     * test cannot pass with a writer that never ran). */
+    for (int pass = 0; pass < 200 || atomic_load(&m.rounds) < 20000 || pairs < 10000;
+         pass++) {
+        size_t pos = 0;
+        rc_object *k, *v;
+        while (rc_dict_next_ref(m.d, &pos, &k, &v) == 1) {
+            char want[32];
+            snprintf(want, sizeof want, "v%lld", (long long)rc_int_value(k));
+            if (!rc_is_str(v) || strcmp(rc_str_data(v), want) != 0)
+                bad++;
+            pairs++;
+            rc_decref(k);
+            rc_decref(v);
+        }
+        rc_safepoint();   /* gil mode: let the writer run */
+    }
+    atomic_store(&m.stop, 1);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(0, bad);
+    assert_true(pairs >= 10000);
+    rc_decref(m.d);
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1616,6 +1719,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_int_str_distinct),
         HARNESS_TEST(test_unhashable_keys),
         HARNESS_TEST(test_shared_subtuple_hash_is_linear),
+        HARNESS_TEST(test_next_ref_yields_new_references),
+        HARNESS_TEST(test_next_ref_while_another_thread_mutates),
         HARNESS_TEST(test_missing_key_messages),
         HARNESS_TEST(test_iteration),
         HARNESS_TEST(test_bad_input),

@@ -89,6 +89,13 @@ int rc_dict_clear(rc_object *d);
  * may be NULL if not wanted) while entries remain, then 0.  The dict must
  * not be mutated during the iteration. */
 int rc_dict_next(rc_object *d, size_t *pos, rc_object **key, rc_object **value);
+/* Iterate while other threads may mutate the dict: as rc_dict_next, but
+ * key and value are NEW references (the caller drops them), so they stay
+ * valid whatever other threads do.  An entry inserted or deleted during the
+ * iteration may be seen or missed, and a resize may show an entry twice or
+ * skip one (like iterating a Python dict that changes size, without the
+ * error); every pair returned was in the dict when it was returned. */
+int rc_dict_next_ref(rc_object *d, size_t *pos, rc_object **key, rc_object **value);
 int rc_is_dict(rc_object *o);
 
 /* ---- user-defined types: instances with N slots ---- */
