@@ -4,8 +4,10 @@
 #   liburcu-dev                   : wait-free queues (BRC merge queues), QSBR
 #   libcmocka-dev                 : unit tests
 #   libjansson-dev                : JSON reports
+#   chromium                      : headless browser of the HTML report test
+#                                   (tests/cli/html_test.sh; skipped without it)
 set -euo pipefail
-pkgs=(cmake gcc pkg-config make liburcu-dev libcmocka-dev libjansson-dev)
+pkgs=(cmake gcc pkg-config make liburcu-dev libcmocka-dev libjansson-dev chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,9 @@
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad
+#   cli_test.sh RCGC html run | compare | report
+#       `rcgc run/compare/report ... --html out.html` must succeed and write
+#       the page (tests/cli/html_test.sh renders it in Chromium).
 # No timing is asserted anywhere.
 set -u
 rcgc=$1
@@ -109,6 +112,32 @@ compare)
             grep -qE "^$m +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
         done
     done
+    ;;
+html)
+    cd "$tmp" || exit 1
+    case "$1" in
+    run) "$rcgc" run binary-trees --quick --html out.html >/dev/null || fail "rcgc run --html failed" ;;
+    compare)
+        "$rcgc" compare binary-trees --quick --modes gil,ft --threads 1 --html out.html >/dev/null \
+            || fail "rcgc compare --html failed"
+        ;;
+    report)
+        "$rcgc" run cycle-churn --quick --mode ft --json r.json >/dev/null || fail "rcgc run failed"
+        "$rcgc" report r.json --html out.html >/dev/null || fail "rcgc report --html failed"
+        ;;
+    *) fail "unknown html case '$1'" ;;
+    esac
+    [ -s out.html ] || fail "no out.html"
+    for id in '<table id="throughput"' '<table id="latency"' '<svg id="pause-timeline"' \
+        '<svg id="percentiles-stall"' '<svg id="percentiles-gc-pause"'; do
+        grep -qF "$id" out.html || fail "out.html has no $id"
+    done
+    grep -q '<path class="curve"' out.html || fail "out.html has no percentile curve"
+    if grep -o 'https\{0,1\}://[^"]*' out.html | grep -v '^http://www.w3.org/2000/svg$'; then
+        fail "out.html refers to a URL"
+    fi
+    grep -qi '<script' out.html && fail "out.html has a script"
+    echo "html $1 ok ($(wc -c <out.html) bytes)"
     ;;
 report-bad)
     cd "$tmp" || exit 1

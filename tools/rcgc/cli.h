@@ -136,6 +136,20 @@ int cli_json_write(const char *path, const char *command, const struct cli_run *
  * and the field that was wrong. */
 int cli_json_read(const char *path, struct cli_run **runs, size_t *n, char *err, size_t errlen);
 
+/* Read the "command" and "created" strings of a JSON report (each "" if it
+ * cannot), for the HTML page of `rcgc report`. */
+void cli_json_meta(const char *path, char *command, size_t commandlen, char *created,
+                   size_t createdlen);
+
+/* ---- html.c ---- */
+
+/* Write the self-contained HTML report of runs[0..n-1]: title, the table,
+ * a GC pause timeline and percentile curves (inline SVG, no scripts, no
+ * network).  command: "run" or "compare"; created: the date shown (ISO
+ * 8601), NULL for now.  0, or -1 with a message in err. */
+int cli_html_write(const char *path, const char *command, const char *created,
+                   const struct cli_run *runs, size_t n, char *err, size_t errlen);
+
 /* ---- hgrm (run.c) ---- */
 
 /* Write the .hgrm files of a run: the sensor to path, op latency to

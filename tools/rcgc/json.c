@@ -527,3 +527,21 @@ int cli_json_read(const char *path, struct cli_run **runs_out, size_t *n_out, ch
     *n_out = n;
     return 0;
 }
+
+void cli_json_meta(const char *path, char *command, size_t commandlen, char *created,
+                   size_t createdlen)
+{
+    command[0] = '\0';
+    created[0] = '\0';
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (root == NULL)
+        return;
+    const char *s = json_string_value(json_object_get(root, "command"));
+    if (s != NULL)
+        snprintf(command, commandlen, "%s", s);
+    s = json_string_value(json_object_get(root, "created"));
+    if (s != NULL)
+        snprintf(created, createdlen, "%s", s);
+    json_decref(root);
+}

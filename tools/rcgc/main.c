@@ -2,9 +2,9 @@
  *
  *   rcgc list
  *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--seed S] [--quick]
- *                     [--trace] [--json FILE] [--hgrm FILE]
+ *                     [--trace] [--json FILE] [--hgrm FILE] [--html FILE]
  *   rcgc compare WORKLOAD [--modes M,M..] [--threads N,N..] [sizes] ...
- *   rcgc report FILE.json [--hgrm FILE]
+ *   rcgc report FILE.json [--hgrm FILE] [--html FILE]
  *
  * Exit status: 0 success; 1 a run failed (verification, leak, crash) or a
  * file could not be read or written; 2 a usage error (unknown command,
@@ -71,7 +71,9 @@ static const struct cli_flag cli_flags[] = {
      "write HdrHistogram .hgrm files (ms): stalls to FILE, op latency\n"
      "                       to STEM.ops.hgrm, GC pauses to STEM.gc.hgrm (STEM: FILE\n"
      "                       without a trailing .hgrm)"},
-    {"--html", "FILE", C_RUN | C_COMPARE | C_REPORT, "HTML report (not available yet)"},
+    {"--html", "FILE", C_RUN | C_COMPARE | C_REPORT,
+     "write a self-contained HTML report: the table, a GC pause\n"
+     "                       timeline and percentile curves (inline SVG)"},
     {"--help", NULL, C_RUN | C_COMPARE | C_REPORT | C_LIST, "show this help"},
 };
 #define CLI_NFLAGS (sizeof cli_flags / sizeof cli_flags[0])
@@ -105,7 +107,7 @@ struct cli_opts {
     const char *positional;      /* WORKLOAD or FILE */
     const rc_workload *workload;
     bool quick, trace;
-    const char *json, *hgrm;
+    const char *json, *hgrm, *html;
     rc_mode modes[CLI_MAX_LIST];
     int nmodes;
     int threads[CLI_MAX_LIST];
@@ -163,7 +165,7 @@ static void cli_help(const struct cli_cmd *c)
                "printed.  The JSON schema: docs/report-schema.md.\n");
     if (c->bit != C_LIST)
         printf("\nExit status: 0 success; 1 %s; 2 a usage error.\n",
-               c->bit == C_REPORT ? "the file could not be read, or --hgrm written"
+               c->bit == C_REPORT ? "the file could not be read, or --hgrm/--html written"
                                   : "a run failed (verification, leak, crash) or an output\n"
                                     "could not be written");
 }
@@ -316,11 +318,7 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             cli_help(c);
             exit(0);
         } else if (strcmp(n, "--html") == 0) {
-            cli_die_usage(c, "--html is not available yet (the HTML report is still to be "
-                          "written); valid outputs: %s",
-                          c->bit == C_RUN ? "the table, --json, --hgrm"
-                          : c->bit == C_COMPARE ? "the table, --json"
-                                                : "the table, --hgrm");
+            o->html = v;
         } else if (strcmp(n, "--mode") == 0) {
             o->modes[0] = parse_mode(c, n, v);
             o->nmodes = 1;
@@ -477,6 +475,10 @@ static int cmd_run(struct cli_opts *o)
         status = 1;
     }
     if (o->hgrm != NULL && rc >= 0 && cli_write_hgrm(&r, o->hgrm, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc run: %s\n", err);
+        status = 1;
+    }
+    if (o->html != NULL && cli_html_write(o->html, "run", NULL, &r, 1, err, sizeof err) < 0) {
         fprintf(stderr, "rcgc run: %s\n", err);
         status = 1;
     }
@@ -654,6 +656,10 @@ static int cmd_compare(struct cli_opts *o)
         fprintf(stderr, "rcgc compare: %s\n", err);
         status = 1;
     }
+    if (o->html != NULL && cli_html_write(o->html, "compare", NULL, runs, n, err, sizeof err) < 0) {
+        fprintf(stderr, "rcgc compare: %s\n", err);
+        status = 1;
+    }
     for (size_t i = 0; i < n; i++)
         cli_run_fini(&runs[i]);
     free(runs);
@@ -681,6 +687,15 @@ static int cmd_report(struct cli_opts *o)
     if (status == 0 && o->hgrm != NULL && cli_write_hgrm(&runs[0], o->hgrm, err, sizeof err) < 0) {
         fprintf(stderr, "rcgc report: %s\n", err);
         status = 1;
+    }
+    if (o->html != NULL) {
+        char command[16], created[64];
+        cli_json_meta(o->positional, command, sizeof command, created, sizeof created);
+        if (cli_html_write(o->html, command[0] != '\0' ? command : "report", created, runs, n, err,
+                           sizeof err) < 0) {
+            fprintf(stderr, "rcgc report: %s\n", err);
+            status = 1;
+        }
     }
     for (size_t i = 0; i < n; i++)
         cli_run_fini(&runs[i]);
