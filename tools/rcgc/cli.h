@@ -117,6 +117,10 @@ void cli_run_fini(struct cli_run *r);
 
 /* ---- table.c ---- */
 
+/* 1 if two runs share workload, sizes, seed and quick setting (so a table
+ * or page can show the setup once). */
+bool cli_same_setup(const struct cli_run *a, const struct cli_run *b);
+
 /* The terminal table of runs[0..n-1]: a header line per workload/sizes, a
  * throughput table, a latency table and the verification lines. */
 void cli_table_print(FILE *f, const struct cli_run *runs, size_t n);

@@ -79,17 +79,6 @@ static const char *run_label(char buf[48], const struct cli_run *r)
     return buf;
 }
 
-static bool same_setup(const struct cli_run *a, const struct cli_run *b)
-{
-    if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
-        a->params.seed != b->params.seed)
-        return false;
-    for (int i = 0; i < CLI_NSIZES; i++)
-        if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
-            return false;
-    return true;
-}
-
 /* "depth 10, seed 42 (quick sizes)" */
 static void setup_text(FILE *f, const struct cli_run *r)
 {
@@ -550,7 +539,7 @@ int cli_html_write(const char *path, const char *command, const char *created,
     esc(f, n > 0 ? runs[0].workload : "no runs");
     fputs("</h1>\n", f);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && same_setup(&runs[i], &runs[i - 1]))
+        if (i > 0 && cli_same_setup(&runs[i], &runs[i - 1]))
             continue;
         fputs("<p class=\"meta setup\">", f);
         esc(f, runs[i].workload);

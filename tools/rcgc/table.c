@@ -26,7 +26,7 @@ const char *cli_fmt_ns(char buf[32], uint64_t ns)
     return buf;
 }
 
-static bool same_setup(const struct cli_run *a, const struct cli_run *b)
+bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
 {
     if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
         a->params.seed != b->params.seed)
@@ -57,7 +57,7 @@ static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
             "ops/s", "cpu s", "peak RSS", "GIL wait s", "GCs", "leaked", "verified");
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
-        if (i > 0 && !same_setup(r, &runs[i - 1])) {
+        if (i > 0 && !cli_same_setup(r, &runs[i - 1])) {
             fprintf(f, "\n");
             print_header(f, r);
         }
