@@ -82,6 +82,8 @@ void gc_init(struct rc_runtime *rt)
     gc->ncallbacks = gc->cap_callbacks = 0;
     gc->records = NULL;
     gc->nrecords = gc->cap_records = 0;
+    gc->work = NULL;
+    gc->work_cap = 0;
 }
 
 void gc_fini(struct rc_runtime *rt)
@@ -95,6 +97,7 @@ void gc_fini(struct rc_runtime *rt)
     }
     free(gc->callbacks);
     free(gc->records);
+    free(gc->work);
     pthread_mutex_destroy(&gc->orphan_mu);
     pthread_mutex_destroy(&gc->owners_mu);
     pthread_mutex_destroy(&gc->mu);
@@ -106,8 +109,11 @@ struct collection {
     struct rc_runtime *rt;
     struct thr_state *ts;
     int gen;
-    struct gc_head young;          /* the set, then the survivors */
+    struct gc_head young;          /* the set, as spliced from the owners */
     struct gc_head unreachable;
+    struct gc_head **set;          /* the set as an array (gc.work), then the
+                                      mark stack in set[n..2n) */
+    size_t n;
     rc_object **held;              /* every unreachable object, one reference each */
     size_t nheld;
     rc_object **saved;             /* RC_GC_DEBUG_SAVEALL: bound for gc.garbage */
@@ -180,30 +186,164 @@ static void take_generations(struct gcl_owner *ow, void *arg)
         gcl_splice(&c->young, &ow->lists[i]);
 }
 
-/* gc_refs = the exact count, for every object of the set that is alive. */
-static void update_refs(struct collection *c)
+/* The count of an object while the world is stopped (queues merged, so
+ * exact): rc_refcount without its argument check. */
+static inline intptr_t refcount_stopped(rc_object *o)
 {
-    for (struct gc_head *g = c->young.next; g != &c->young; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
-        c->rec.scanned++;
-        intptr_t rc = rc_refcount(o);
-        if (rc <= 0)
-            continue;   /* dying: left alone (see the file comment) */
-        g->aux = (uintptr_t)rc;
-        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
+    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == RC_REF_IMMORTAL)
+        return (intptr_t)RC_REF_IMMORTAL;
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    return (intptr_t)local + (shared >> RC_REF_SHARED_SHIFT) -
+           ((shared & RC_REF_STATE_MASK) == RC_REF_QUEUED);
+}
+
+/* ob_gc_bits while the world is stopped: nobody else writes them, so a
+ * plain (relaxed) load and store replace the atomic read-modify-write. */
+static inline void set_gc_bits_stopped(rc_object *o, uint8_t bits)
+{
+    rc_atomic_store_relaxed(&o->ob_gc_bits, bits);
+}
+
+/* The set is walked as an array: the CPU can then fetch the objects a few
+ * entries ahead, where a list walk waits for every link in turn (a heap
+ * whose list order is not its address order costs a cache miss per link,
+ * several times per collection).  Entry tag SET_DYING: the object is dying
+ * (count 0); it is only carried along to be relinked.  Mark-phase value of
+ * gc_refs: MARKED (negative) = reachable and scanned. */
+#define SET_DYING ((uintptr_t)1)
+#define MARKED ((uintptr_t)-1)
+#define PREFETCH_AHEAD 24
+/* Work buffers up to this many entries are kept for the next collection;
+ * larger ones (full collections of a big heap) are given back. */
+#define WORK_KEEP ((size_t)1 << 16)
+
+static inline struct gc_head *set_head(struct gc_head *e)
+{
+    return (struct gc_head *)((uintptr_t)e & ~SET_DYING);
+}
+
+static inline void prefetch_entry(struct gc_head **set, size_t i, size_t n)
+{
+    if (i + PREFETCH_AHEAD < n) {
+        /* The gc_head (aux) and the header, then the body's first words:
+         * at most two cache lines whatever the alignment. */
+        const char *g = (const char *)set_head(set[i + PREFETCH_AHEAD]);
+        __builtin_prefetch(g);
+        __builtin_prefetch(g + sizeof(struct gc_head) + sizeof(rc_object));
     }
+}
+
+/* Room for `need` set entries plus as many stack entries.  0, or -1 if
+ * memory ran out (the buffer is unchanged). */
+static int reserve_work(struct gc_state *gc, size_t need)
+{
+    if (need <= gc->work_cap)
+        return 0;
+    size_t cap = gc->work_cap ? gc->work_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    struct gc_head **w = realloc(gc->work, 2 * cap * sizeof *w);
+    if (w == NULL)
+        return -1;
+    gc->work = w;
+    gc->work_cap = cap;
+    return 0;
+}
+
+/* Pass 1 (the only list walk): the set into the array, gc_refs = the exact
+ * count for every object that is alive, COLLECTING set on those.  -1 if
+ * memory for the array ran out (nothing changed but some COLLECTING bits,
+ * which the caller's put_back clears). */
+static int gather(struct collection *c)
+{
+    struct gc_state *gc = &c->rt->gc;
+    size_t n = 0;
+    for (struct gc_head *g = c->young.next; g != &c->young; g = g->next) {
+        __builtin_prefetch(GC_HEAD_OBJ(g->next));
+        if (n == gc->work_cap && reserve_work(gc, n + 1) < 0)
+            return -1;
+        rc_object *o = GC_HEAD_OBJ(g);
+        intptr_t rc = refcount_stopped(o);
+        if (rc <= 0) {
+            gc->work[n++] = (struct gc_head *)((uintptr_t)g | SET_DYING);
+            continue;   /* dying: left alone (see the file comment) */
+        }
+        g->aux = (uintptr_t)rc;
+        set_gc_bits_stopped(o, obj_gc_bits(o) | RC_GC_COLLECTING);
+        gc->work[n++] = g;
+    }
+    c->set = gc->work;
+    c->n = n;
+    c->rec.scanned += (long)n;
+    return 0;
+}
+
+/* The passes that follow references (subtract, mark) meet their targets
+ * in no useful order.  Rather than act on a target at once (a cache miss
+ * the CPU waits for), a visit prefetches it and parks it in a small ring;
+ * it is acted on WINDOW visits later, by when its memory has arrived.
+ * The ring holds unchecked pointers (non-GC objects too). */
+#define RING_SIZE 256u            /* power of two */
+#define WINDOW 64u                /* targets in flight */
+
+struct ring {
+    rc_object *slot[RING_SIZE];
+    unsigned head, tail;          /* tail - head = entries */
+};
+
+static inline void prefetch_target(const rc_object *o)
+{
+    /* gc_head (aux) just before it, the header (bits, type), and the
+     * first words of the body (slots) that its traverse reads. */
+    __builtin_prefetch((const char *)o - sizeof(struct gc_head), 1);
+    __builtin_prefetch((const char *)o + sizeof(rc_object));
+}
+
+/* Only objects of the set carry RC_GC_COLLECTING (non-GC objects never
+ * do), so the bit alone says "in the set". */
+static inline void decref_target(rc_object *target)
+{
+    if (collecting(target))
+        OBJ_GC_HEAD(target)->aux--;
+}
+
+static int visit_decref_parked(rc_object *target, void *arg)
+{
+    struct ring *r = arg;
+    if (r->tail - r->head == WINDOW)
+        decref_target(r->slot[r->head++ % RING_SIZE]);
+    prefetch_target(target);
+    r->slot[r->tail++ % RING_SIZE] = target;
+    return 0;
 }
 
 static int visit_decref(rc_object *target, void *arg)
 {
-    if (obj_is_gc(target) && collecting(target)) {
-        struct gc_head *g = OBJ_GC_HEAD(target);
-        g->aux--;
-    }
+    decref_target(target);
     return 0;
 }
 
-/* Subtract the references that objects of `list` hold to each other. */
+/* Pass 2: subtract the references that members of the set hold to each
+ * other; what is left in gc_refs comes from outside. */
+static void subtract_set(struct collection *c)
+{
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    struct ring r = {.head = 0, .tail = 0};
+    for (size_t i = 0; i < n; i++) {
+        prefetch_entry(set, i, n);
+        if ((uintptr_t)set[i] & SET_DYING)
+            continue;
+        rc_object *o = GC_HEAD_OBJ(set[i]);
+        o->ob_type->traverse(o, visit_decref_parked, &r);
+    }
+    while (r.head != r.tail)
+        decref_target(r.slot[r.head++ % RING_SIZE]);
+}
+
+/* Subtract the references that objects of `list` hold to each other
+ * (phase 3's small unreachable list). */
 static void subtract_refs(struct gc_head *list)
 {
     for (struct gc_head *g = list->next; g != list; g = g->next) {
@@ -213,17 +353,129 @@ static void subtract_refs(struct gc_head *list)
     }
 }
 
+/* Marking: targets wait in the ring (unchecked); when it is full they are
+ * checked at once and, if newly marked, wait on the stack instead (marked,
+ * not yet scanned).  Each member is marked once, so the stack, in
+ * set[n..2n), cannot overflow. */
+struct mark {
+    struct ring ring;
+    struct gc_head **stack;
+    size_t top;
+};
+
+static int visit_mark(rc_object *target, void *arg);
+
+/* Mark o if it is a member not marked yet; returns whether it was. */
+static inline bool mark_one(rc_object *o)
+{
+    if (!collecting(o))
+        return false;
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    if ((intptr_t)g->aux < 0)
+        return false;   /* MARKED already */
+    g->aux = MARKED;
+    return true;
+}
+
+static int visit_mark(rc_object *target, void *arg)
+{
+    struct mark *m = arg;
+    if (m->ring.tail - m->ring.head == RING_SIZE) {
+        if (mark_one(target))
+            m->stack[m->top++] = OBJ_GC_HEAD(target);
+        return 0;
+    }
+    prefetch_target(target);
+    m->ring.slot[m->ring.tail++ % RING_SIZE] = target;
+    return 0;
+}
+
+/* Scan one parked target (mark it and its references if it is a member
+ * not marked yet). */
+static inline void mark_parked(struct mark *m)
+{
+    rc_object *o = m->ring.slot[m->ring.head++ % RING_SIZE];
+    if (mark_one(o))
+        o->ob_type->traverse(o, visit_mark, m);
+}
+
+/* Pass 3: everything reachable from a member with gc_refs > 0 is marked
+ * (MARKED); the members left at gc_refs 0 are unreachable.  The roots
+ * enter the ring as the array pass finds them, so up to WINDOW chains of
+ * references (rings, lists of lists) are followed at once. */
+static void mark_reachable(struct collection *c)
+{
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    struct mark m = {.ring = {.head = 0, .tail = 0}, .stack = set + n, .top = 0};
+    for (size_t i = 0; i < n; i++) {
+        prefetch_entry(set, i, n);
+        struct gc_head *g = set[i];
+        if (((uintptr_t)g & SET_DYING) || (intptr_t)g->aux <= 0)
+            continue;   /* dying, unreachable so far, or already marked */
+        visit_mark(GC_HEAD_OBJ(g), &m);
+        while (m.ring.tail - m.ring.head >= WINDOW)
+            mark_parked(&m);
+    }
+    for (;;) {
+        if (m.ring.head != m.ring.tail) {
+            mark_parked(&m);
+        } else if (m.top > 0) {
+            rc_object *o = GC_HEAD_OBJ(m.stack[--m.top]);
+            o->ob_type->traverse(o, visit_mark, &m);
+        } else {
+            break;
+        }
+    }
+}
+
+/* Pass 4: relink every member.  Survivors (and the dying) go to their
+ * owners' lists for generation `dest`, in the order they had, with
+ * COLLECTING cleared; the unreachable to c->unreachable, still COLLECTING
+ * with gc_refs 0.  Returns the number of survivors. */
+static long relink(struct collection *c, int dest)
+{
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    uint8_t old = dest == RC_GC_GENERATIONS - 1 ? RC_GC_OLD : 0;
+    struct gcl_owner *last_owner = NULL;
+    struct gc_head *list = NULL;
+    long survivors = 0;
+    gcl_init(&c->young);   /* every member is relinked below */
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(set_head(set[i + PREFETCH_AHEAD]), 1);
+        struct gc_head *g = set_head(set[i]);
+        if (g == set[i]) {
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (g->aux == 0) {
+                gcl_append(&c->unreachable, g);
+                continue;
+            }
+            set_gc_bits_stopped(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
+            survivors++;
+        }
+        if (g->owner != last_owner) {
+            last_owner = g->owner;
+            list = list_for(c->rt, last_owner, dest);
+        }
+        gcl_append(list, g);
+    }
+    return survivors;
+}
+
+/* Objects reachable from `list` (whose members all survive) that are still
+ * in the unreachable set (gc_refs 0) join `list`, and are scanned in turn:
+ * the list is its own work queue. */
 struct reach {
     struct gc_head *reachable;   /* append here what becomes reachable */
 };
 
 static int visit_reachable(rc_object *target, void *arg)
 {
-    if (obj_is_gc(target) && collecting(target)) {
+    if (collecting(target)) {
         struct gc_head *g = OBJ_GC_HEAD(target);
         if (gc_refs(g) == 0) {
-            /* Tentatively unreachable so far: move it to the end of the
-             * reachable list, where the scan will reach it. */
             struct reach *r = arg;
             gcl_remove(g);
             gcl_append(r->reachable, g);
@@ -231,28 +483,6 @@ static int visit_reachable(rc_object *target, void *arg)
         }
     }
     return 0;
-}
-
-/* Split `from` into reachable (stays, gc_refs > 0 after marking) and
- * unreachable (moved to `to`).  No recursion: the reachable list is its own
- * work queue, scanned while it grows. */
-static void move_unreachable(struct gc_head *from, struct gc_head *to)
-{
-    struct gc_head *g = from->next;
-    while (g != from) {
-        struct gc_head *next = g->next;
-        if (collecting(GC_HEAD_OBJ(g)) && gc_refs(g) == 0) {
-            gcl_remove(g);
-            gcl_append(to, g);
-        }
-        g = next;
-    }
-    struct reach r = {from};
-    for (g = from->next; g != from; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
-        if (collecting(o))
-            o->ob_type->traverse(o, visit_reachable, &r);
-    }
 }
 
 static size_t list_length(const struct gc_head *list)
@@ -268,10 +498,12 @@ static size_t list_length(const struct gc_head *list)
 static long put_back(struct collection *c, struct gc_head *list, int dest)
 {
     long n = 0;
+    uint8_t old = dest == RC_GC_GENERATIONS - 1 ? RC_GC_OLD : 0;
     while (!gcl_is_empty(list)) {
         struct gc_head *g = list->next;
         rc_object *o = GC_HEAD_OBJ(g);
-        rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+        /* World stopped: nobody else writes the bits. */
+        set_gc_bits_stopped(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
         gcl_remove(g);
         gcl_append(list_for(c->rt, g->owner, dest), g);
         n++;
@@ -285,9 +517,9 @@ static long put_back(struct collection *c, struct gc_head *list, int dest)
  * unreachable themselves get none.  The world is stopped. */
 static bool is_garbage(rc_object *o)
 {
-    /* Between move_unreachable and put_back: a member of the set with
-     * gc_refs 0 is unreachable. */
-    return obj_is_gc(o) && collecting(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
+    /* From relink to phase 3: the members of the set still COLLECTING
+     * with gc_refs 0 are the unreachable ones. */
+    return collecting(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
 }
 
 static void handle_weakrefs(struct collection *c)
@@ -324,8 +556,10 @@ static void run_weakref_callbacks(struct collection *c)
     c->ncbs = 0;
 }
 
-static void run_callbacks_and_finalizers(struct collection *c)
+/* Returns whether any object code ran. */
+static bool run_callbacks_and_finalizers(struct collection *c)
 {
+    bool ran = c->ncbs > 0;
     run_weakref_callbacks(c);
     /* The unreachable list is private and our references keep every member
      * alive, so it does not change under the finalizers' feet. */
@@ -335,8 +569,10 @@ static void run_callbacks_and_finalizers(struct collection *c)
         if (fin != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED)) {
             rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
             fin(o);
+            ran = true;
         }
     }
+    return ran;
 }
 
 /* Phase 3, world stopped: survivors of the finalizers.  gc_refs = count
@@ -454,33 +690,56 @@ long gc_collect_generation(struct thr_state *ts, int gen)
     atomic_store(&gc->young, 0);
     ts->gc.delta = 0;
     lap(&t, &c.rec.phase_ns[RC_GC_T_MERGE]);
-    update_refs(&c);
+    if (gather(&c) < 0) {
+        /* No memory for the array: give the set back unchanged (no
+         * promotion) and report MemoryError. */
+        put_back(&c, &c.young, gen);
+        start(&c);
+        atomic_store(&gc->collecting, 0);
+        err_nomem();
+        return -1;
+    }
     lap(&t, &c.rec.phase_ns[RC_GC_T_UPDATE_REFS]);
-    subtract_refs(&c.young);
+    subtract_set(&c);
     lap(&t, &c.rec.phase_ns[RC_GC_T_SUBTRACT]);
-    move_unreachable(&c.young, &c.unreachable);
+    mark_reachable(&c);
+    int dest = gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
+    long survivors = relink(&c, dest);
+    if (gc->work_cap > WORK_KEEP) {
+        free(gc->work);
+        gc->work = NULL;
+        gc->work_cap = 0;
+    }
+    c.set = NULL;
+    c.n = 0;
     handle_weakrefs(&c);
     hold_unreachable(&c);
     long found = (long)c.nheld;
-    int dest = gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
-    long survivors = put_back(&c, &c.young, dest);
     lap(&t, &c.rec.phase_ns[RC_GC_T_REACHABLE]);
     start(&c);
 
     /* ---- phase 2: world running ---- */
-    run_callbacks_and_finalizers(&c);
+    bool ran_code = run_callbacks_and_finalizers(&c);
 
-    /* ---- phase 3: world stopped ---- */
-    stop(&c);
+    /* ---- phase 3: world stopped, unless no object code ran ----
+     * With no callback or finalizer run since phase 1, nothing can have
+     * resurrected the garbage (unreachable, its weakrefs detached) or
+     * made a new weakref to it, and the garbage is in no owner's list:
+     * the private list is emptied without stopping the world.  The
+     * garbage list (SAVEALL) and the verifier need the world stopped. */
+    bool stop_again = ran_code || c.savall || verify;
+    if (stop_again)
+        stop(&c);
     struct gc_head resurrected;
     gcl_init(&resurrected);
-    handle_resurrected(&c, &resurrected);
+    if (ran_code)
+        handle_resurrected(&c, &resurrected);
     /* A finalizer or callback may have made a new weakref to garbage; a
      * thread that already took a reference through one has resurrected
      * the object (counted just now), and with the world stopped nobody
      * can take one any more: detach them.  Their callbacks run before the
      * garbage is cleared. */
-    if (!c.savall)
+    if (ran_code && !c.savall)
         handle_weakrefs(&c);
     survivors += put_back(&c, &resurrected, dest);
     long saved = 0;
@@ -495,19 +754,21 @@ long gc_collect_generation(struct thr_state *ts, int gen)
         saved = put_back(&c, &c.unreachable, dest);
         survivors += saved;
     } else {
-        /* Garbage: out of every list; held only by us and by itself. */
+        /* Garbage: out of every list; held only by us and by itself.
+         * Nobody else can reach it, so nobody else writes its bits. */
         while (!gcl_is_empty(&c.unreachable)) {
             struct gc_head *g = c.unreachable.next;
             rc_object *o = GC_HEAD_OBJ(g);
             gcl_remove(g);
-            rc_atomic_and_relaxed(&o->ob_gc_bits,
-                                  (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED));
+            set_gc_bits_stopped(o, (uint8_t)(obj_gc_bits(o) &
+                                             ~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD)));
         }
     }
     if (verify)
         gc_verify_heap_stw(rt, true);
     lap(&t, &c.rec.phase_ns[RC_GC_T_FINALIZE]);
-    start(&c);
+    if (stop_again)
+        start(&c);
 
     /* ---- phase 4: world running ---- */
     if (c.savall) {
@@ -580,6 +841,19 @@ static void collect_automatically(struct thr_state *ts, long young)
  * generation-0 count): frees of objects allocated before the last
  * collection must not hold the next one back.  relaxed: a statistic that
  * decides when to collect, nothing else. */
+static long flush_delta(struct gc_state *gc, long delta);
+
+/* Take the thread's freed gen-2 objects off long_lived_pending. */
+static void flush_counts(struct thr_state *ts)
+{
+    struct gc_state *gc = &ts->rt->gc;
+    if (ts->gc.old_freed != 0) {
+        atomic_fetch_sub_explicit(&gc->long_lived_pending, ts->gc.old_freed,
+                                  memory_order_relaxed);
+        ts->gc.old_freed = 0;
+    }
+}
+
 static long flush_delta(struct gc_state *gc, long delta)
 {
     long young = atomic_load_explicit(&gc->young, memory_order_relaxed);
@@ -597,6 +871,7 @@ void gc_note_alloc_slow(struct thr_state *ts)
     struct gc_state *gc = &ts->rt->gc;
     long young = flush_delta(gc, ts->gc.delta);
     ts->gc.delta = 0;
+    flush_counts(ts);
     long stress = atomic_load_explicit(&gc->stress, memory_order_relaxed);
     ts->gc.flush_at = stress > 0 ? 1 : FLUSH_AT;
     /* Objects other threads handed back to us: unlink and free them. */
@@ -620,12 +895,14 @@ void gc_note_free_slow(struct thr_state *ts)
 {
     flush_delta(&ts->rt->gc, ts->gc.delta);
     ts->gc.delta = 0;
+    flush_counts(ts);
 }
 
 void gc_thread_exit(struct thr_state *ts)
 {
     flush_delta(&ts->rt->gc, ts->gc.delta);
     ts->gc.delta = 0;
+    flush_counts(ts);
     gcl_owner_exit(ts->rt, ts);
 }
 

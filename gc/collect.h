@@ -49,7 +49,10 @@ struct gc_state {
     _Atomic long count[RC_GC_GENERATIONS];   /* [1], [2]: collections of the
                                                 younger generation since */
     _Atomic long long_lived_total;    /* survivors of the last full collection */
-    _Atomic long long_lived_pending;  /* promoted into gen 2 since */
+    _Atomic long long_lived_pending;  /* promoted into gen 2 since, minus the
+                                         gen-2 objects freed since (threads
+                                         flush theirs in batches; relaxed:
+                                         it only decides when to collect) */
     int debug;                        /* RC_GC_DEBUG_* (mu) */
     rc_object *garbage;               /* the garbage list, immortal (mu to create) */
     rc_gc_gen_stats stats[RC_GC_GENERATIONS];   /* (mu) */
@@ -57,6 +60,10 @@ struct gc_state {
     size_t ncallbacks, cap_callbacks;
     rc_gc_record *records;            /* (mu) */
     size_t nrecords, cap_records;
+    struct gc_head **work;            /* the set as an array + the mark stack
+                                         (collector); kept between collections
+                                         while small */
+    size_t work_cap;                  /* entries of each half (collector) */
 };
 
 /* Per thread, owner only. */
@@ -64,6 +71,8 @@ struct gc_thread_state {
     long delta;          /* tracked allocations - deallocations not yet
                             flushed into gc.young */
     long flush_at;       /* flush (and consider collecting) at this |delta| */
+    long old_freed;      /* gen-2 (RC_GC_OLD) objects freed, not yet taken
+                            off gc.long_lived_pending */
     long stress_countdown;
 };
 

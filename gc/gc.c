@@ -94,6 +94,11 @@ static struct thr_state *stopping_state(const char *fn)
     return ts;
 }
 
+size_t rc_gc_link_size(void)
+{
+    return sizeof(struct gc_head);
+}
+
 long rc_gc_collect(int generation)
 {
     struct thr_state *ts = stopping_state("rc_gc_collect");

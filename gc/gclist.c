@@ -61,6 +61,11 @@ static void unlink_and_release(struct thr_state *ts, rc_object *o)
 void gcl_free_tracked(struct thr_state *ts, rc_object *o)
 {
     struct gc_head *g = OBJ_GC_HEAD(o);
+    /* The oldest generation shrank: the trigger for full collections
+     * counts its growth (collect.c, flush_counts).  The bit was set with
+     * the world stopped, before this thread could see the object die. */
+    if (obj_gc_bits(o) & RC_GC_OLD)
+        ts->gc.old_freed++;
     struct gcl_owner *ow = g->owner;
     struct rc_runtime *rt = ts->rt;
     if (ow == ts->gcl || rt->cfg.mode == RC_MODE_GIL) {

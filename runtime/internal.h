@@ -75,6 +75,10 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
 #define RC_GC_COLLECTING   0x8u  /* in the set a collection is working on;
                                     gc_head.aux holds its gc_refs (collector,
                                     world stopped or private lists only) */
+#define RC_GC_OLD          0x10u /* in the oldest generation: set when a
+                                    collection puts it there (world stopped);
+                                    its death counts against
+                                    gc.long_lived_pending */
 #define RC_GC_VERIFY_MARK  0x40u /* heap verifier: seen (world stopped) */
 
 static inline uint8_t obj_gc_bits(const rc_object *o)

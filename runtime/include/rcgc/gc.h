@@ -130,6 +130,10 @@ int rc_gc_verify_heap(void);
 /* Run the heap verifier around every collection; a failure aborts. */
 int rc_gc_set_verify(int on);
 
+/* Bytes of GC links that precede every object of a GC type (on top of
+ * sizeof(rc_object)): the list links, the owner and the collector's word. */
+size_t rc_gc_link_size(void);
+
 /* ---- records, for the reporting layer ---- */
 
 /* Phases whose time every collection records. */
