@@ -20,6 +20,30 @@ static struct rc_weakref **weaklist_of(rc_object *target)
     return (struct rc_weakref **)((char *)target + target->ob_type->weaklist_offset);
 }
 
+/* A target's list head.  Written under weakref_mu; read under it, except
+ * by the target's own death (weaklist_empty), hence atomic accesses
+ * (relaxed: weakref_mu or the refcount orders everything else). */
+static inline struct rc_weakref *head_load(struct rc_weakref **head)
+{
+    return __atomic_load_n(head, __ATOMIC_RELAXED);
+}
+
+static inline void head_store(struct rc_weakref **head, struct rc_weakref *wr)
+{
+    __atomic_store_n(head, wr, __ATOMIC_RELAXED);
+}
+
+/* Whether a dying target (count 0) has no weakrefs, without the lock: most
+ * objects never get one, and the lock is one for the whole runtime.  Sound
+ * because no weakref to it can be made any more (making one needs a
+ * reference), every weakref made before was made by a thread whose
+ * reference was dropped before the count reached 0 (release/acquire on the
+ * count), and a concurrent weakref_dealloc only removes entries. */
+static inline bool weaklist_empty(rc_object *target)
+{
+    return head_load(weaklist_of(target)) == NULL;
+}
+
 int rc_is_weakref(rc_object *o)
 {
     return obj_is(o, &rc_weakref_type);
@@ -34,7 +58,7 @@ static void weakref_dealloc(rc_object *o)
         if (wr->prev != NULL)
             wr->prev->next = wr->next;
         else
-            *weaklist_of(wr->target) = wr->next;
+            head_store(weaklist_of(wr->target), wr->next);
         if (wr->next != NULL)
             wr->next->prev = wr->prev;
         wr->target = NULL;
@@ -84,10 +108,10 @@ rc_object *rc_weakref_new(rc_object *target, rc_weakref_callback callback, void 
     struct rc_weakref **head = weaklist_of(target);
     wr->target = target;
     wr->prev = NULL;
-    wr->next = *head;
-    if (*head != NULL)
-        (*head)->prev = wr;
-    *head = wr;
+    wr->next = head_load(head);
+    if (wr->next != NULL)
+        wr->next->prev = wr;
+    head_store(head, wr);
     pthread_mutex_unlock(mu);
     return o;
 }
@@ -108,12 +132,14 @@ rc_object *rc_weakref_get(rc_object *o)
 
 void weakref_clear_target(rc_object *o)
 {
+    if (weaklist_empty(o))
+        return;
     struct rc_weakref **head = weaklist_of(o);
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
     struct rc_weakref *run = NULL, **tail = &run;
     pthread_mutex_lock(mu);
-    struct rc_weakref *wr = *head;
-    *head = NULL;
+    struct rc_weakref *wr = head_load(head);
+    head_store(head, NULL);
     while (wr != NULL) {
         struct rc_weakref *next = wr->next;
         wr->target = NULL;
@@ -141,11 +167,14 @@ void weakref_clear_target(rc_object *o)
 void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
                            bool (*is_garbage)(rc_object *))
 {
+    /* The world is stopped: nobody makes or drops a weakref meanwhile. */
+    if (weaklist_empty(o))
+        return;
     struct rc_weakref **head = weaklist_of(o);
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
     pthread_mutex_lock(mu);
-    struct rc_weakref *wr = *head;
-    *head = NULL;
+    struct rc_weakref *wr = head_load(head);
+    head_store(head, NULL);
     while (wr != NULL) {
         struct rc_weakref *next = wr->next;
         wr->target = NULL;
