@@ -21,6 +21,7 @@ for p in "${presets[@]}"; do
     # they never fail the build (shared machines are noisy).
     echo "=== benchmarks (informational) ==="
     build/default/tools/rcgc-refbench --quick || echo "rcgc-refbench failed (informational only)"
+    build/default/tools/rcgc-bench --quick || echo "rcgc-bench failed (informational only)"
   fi
 done
 echo "=== all configurations passed: ${presets[*]} ==="
