@@ -97,7 +97,7 @@ void gc_fini(struct rc_runtime *rt)
     }
     free(gc->callbacks);
     free(gc->records);
-    free(gc->work);
+    mem_free(gc->work);
     pthread_mutex_destroy(&gc->orphan_mu);
     pthread_mutex_destroy(&gc->owners_mu);
     pthread_mutex_destroy(&gc->mu);
@@ -210,9 +210,11 @@ static inline void set_gc_bits_stopped(rc_object *o, uint8_t bits)
  * whose list order is not its address order costs a cache miss per link,
  * several times per collection).  Entry tag SET_DYING: the object is dying
  * (count 0); it is only carried along to be relinked.  Mark-phase value of
- * gc_refs: MARKED (negative) = reachable and scanned. */
+ * gc_refs: MARKED = reachable and scanned.  A negative gc_refs other than
+ * MARKED (counts below the references held: a refcounting bug elsewhere)
+ * is treated as a root, as any nonzero value was before marking. */
 #define SET_DYING ((uintptr_t)1)
-#define MARKED ((uintptr_t)-1)
+#define MARKED ((uintptr_t)INTPTR_MIN)
 #define PREFETCH_AHEAD 24
 /* Work buffers up to this many entries are kept for the next collection;
  * larger ones (full collections of a big heap) are given back. */
@@ -243,7 +245,8 @@ static int reserve_work(struct gc_state *gc, size_t need)
     size_t cap = gc->work_cap ? gc->work_cap : 1024;
     while (cap < need)
         cap *= 2;
-    struct gc_head **w = realloc(gc->work, 2 * cap * sizeof *w);
+    /* mem_realloc: fault injection reaches this path (MemoryError set). */
+    struct gc_head **w = mem_realloc(gc->work, 2 * cap * sizeof *w);
     if (w == NULL)
         return -1;
     gc->work = w;
@@ -371,8 +374,8 @@ static inline bool mark_one(rc_object *o)
     if (!collecting(o))
         return false;
     struct gc_head *g = OBJ_GC_HEAD(o);
-    if ((intptr_t)g->aux < 0)
-        return false;   /* MARKED already */
+    if (g->aux == MARKED)
+        return false;
     g->aux = MARKED;
     return true;
 }
@@ -411,7 +414,7 @@ static void mark_reachable(struct collection *c)
     for (size_t i = 0; i < n; i++) {
         prefetch_entry(set, i, n);
         struct gc_head *g = set[i];
-        if (((uintptr_t)g & SET_DYING) || (intptr_t)g->aux <= 0)
+        if (((uintptr_t)g & SET_DYING) || g->aux == 0 || g->aux == MARKED)
             continue;   /* dying, unreachable so far, or already marked */
         visit_mark(GC_HEAD_OBJ(g), &m);
         while (m.ring.tail - m.ring.head >= WINDOW)
@@ -528,9 +531,36 @@ static void handle_weakrefs(struct collection *c)
         rc_object *o = GC_HEAD_OBJ(g);
         if (o->ob_type->flags & RC_TYPE_WEAKREFABLE)
             weakref_detach_for_gc(o, &c->cbs, &c->ncbs, is_garbage);
+        /* A garbage weakref to a live target: detached, or the target's
+         * death would run its callback and hand it to another thread. */
+        if (rc_is_weakref(o))
+            weakref_detach_garbage(o);
     }
 }
 
+/* Whether another thread owns o's local count (ft mode, mortal). */
+static inline bool owned_elsewhere(rc_object *o)
+{
+    uintptr_t tid = rc_atomic_load_relaxed(&o->ob_tid);
+    return tid != RC_TID_NONE && tid != RC_TID_GIL && tid != rc_tls_tid &&
+           rc_atomic_load_relaxed(&o->ob_ref_local) != RC_REF_IMMORTAL;
+}
+
+/* Non-GC objects that garbage refers to (ints, strings) and that another
+ * thread owns: merged too, so clearing the garbage frees them here. */
+static int visit_merge(rc_object *target, void *arg)
+{
+    if (!collecting(target) && !obj_is_gc(target) && owned_elsewhere(target))
+        ref_merge(target, 0);
+    return 0;
+}
+
+/* One reference to every unreachable object, for the collector.  The
+ * world is stopped (every queue merged, every owner parked), so an object
+ * another thread owns is merged (its whole count moves into the shared
+ * count, as CPython's free-threaded collector does): the collector's
+ * decrefs then free it on this thread, where they would otherwise queue
+ * it to its owner one by one through the biased-refcount queues. */
 static void hold_unreachable(struct collection *c)
 {
     size_t n = list_length(&c->unreachable);
@@ -540,7 +570,12 @@ static void hold_unreachable(struct collection *c)
     c->nheld = 0;
     for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
         rc_object *o = GC_HEAD_OBJ(g);
-        rc_incref(o);   /* no object code: an increment */
+        if (owned_elsewhere(o)) {
+            ref_merge(o, 1);
+            o->ob_type->traverse(o, visit_merge, NULL);
+        } else {
+            rc_incref(o);   /* no object code: an increment */
+        }
         c->held[c->nheld++] = o;
     }
 }
@@ -610,6 +645,19 @@ static void release_held(struct collection *c)
         rc_decref(o);
     }
     free(c->held);
+}
+
+/* The collection cannot proceed (phase 1, world stopped): every member of
+ * the set back into generation c->gen of its owner, COLLECTING cleared. */
+static void abandon(struct collection *c)
+{
+    while (!gcl_is_empty(&c->young)) {
+        struct gc_head *g = c->young.next;
+        rc_object *o = GC_HEAD_OBJ(g);
+        set_gc_bits_stopped(o, (uint8_t)(obj_gc_bits(o) & ~RC_GC_COLLECTING));
+        gcl_remove(g);
+        gcl_append(list_for(c->rt, g->owner, c->gen), g);
+    }
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -691,12 +739,14 @@ long gc_collect_generation(struct thr_state *ts, int gen)
     ts->gc.delta = 0;
     lap(&t, &c.rec.phase_ns[RC_GC_T_MERGE]);
     if (gather(&c) < 0) {
-        /* No memory for the array: give the set back unchanged (no
-         * promotion) and report MemoryError. */
-        put_back(&c, &c.young, gen);
+        /* No memory for the array (MemoryError is set): the set goes back
+         * to generation `gen` of its owners, COLLECTING cleared, without
+         * RC_GC_OLD (the younger members are not counted as promoted). */
+        abandon(&c);
         start(&c);
         atomic_store(&gc->collecting, 0);
-        err_nomem();
+        info.collected = -1;
+        invoke_callbacks(rt, RC_GC_STOP, &info);
         return -1;
     }
     lap(&t, &c.rec.phase_ns[RC_GC_T_UPDATE_REFS]);
@@ -706,7 +756,7 @@ long gc_collect_generation(struct thr_state *ts, int gen)
     int dest = gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
     long survivors = relink(&c, dest);
     if (gc->work_cap > WORK_KEEP) {
-        free(gc->work);
+        mem_free(gc->work);
         gc->work = NULL;
         gc->work_cap = 0;
     }
@@ -755,13 +805,14 @@ long gc_collect_generation(struct thr_state *ts, int gen)
         survivors += saved;
     } else {
         /* Garbage: out of every list; held only by us and by itself.
-         * Nobody else can reach it, so nobody else writes its bits. */
+         * An atomic and: with the world running (no stop for phase 3) a
+         * bit another thread sets must not be lost, whatever the path. */
         while (!gcl_is_empty(&c.unreachable)) {
             struct gc_head *g = c.unreachable.next;
             rc_object *o = GC_HEAD_OBJ(g);
             gcl_remove(g);
-            set_gc_bits_stopped(o, (uint8_t)(obj_gc_bits(o) &
-                                             ~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD)));
+            rc_atomic_and_relaxed(&o->ob_gc_bits,
+                                  (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD));
         }
     }
     if (verify)
@@ -820,6 +871,16 @@ long gc_collect_generation(struct thr_state *ts, int gen)
 
 /* ------------------------------------------------------- automatic trigger */
 
+/* An automatic collection runs inside an allocation that goes on to
+ * succeed: a collection that could not run (MemoryError) must not leave
+ * its error behind for the allocating caller. */
+static void collect_quietly(struct thr_state *ts, int gen)
+{
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    if (gc_collect_generation(ts, gen) < 0 && !had_error)
+        rc_error_clear();
+}
+
 static void collect_automatically(struct thr_state *ts, long young)
 {
     struct gc_state *gc = &ts->rt->gc;
@@ -832,7 +893,7 @@ static void collect_automatically(struct thr_state *ts, long young)
         if (g == RC_GC_GENERATIONS - 1 &&
             atomic_load(&gc->long_lived_pending) < atomic_load(&gc->long_lived_total) / 4)
             continue;
-        gc_collect_generation(ts, g);
+        collect_quietly(ts, g);
         return;
     }
 }
@@ -847,10 +908,20 @@ static long flush_delta(struct gc_state *gc, long delta);
 static void flush_counts(struct thr_state *ts)
 {
     struct gc_state *gc = &ts->rt->gc;
-    if (ts->gc.old_freed != 0) {
-        atomic_fetch_sub_explicit(&gc->long_lived_pending, ts->gc.old_freed,
-                                  memory_order_relaxed);
+    long k = ts->gc.old_freed;
+    if (k != 0) {
         ts->gc.old_freed = 0;
+        long now = atomic_fetch_sub_explicit(&gc->long_lived_pending, k,
+                                             memory_order_relaxed) - k;
+        if (now < 0) {
+            /* Generation 2 is smaller than the last full collection left:
+             * the smaller size becomes the baseline that growth is
+             * measured against (our share of the shortfall moves from
+             * pending to total). */
+            long move = -now < k ? -now : k;
+            atomic_fetch_add_explicit(&gc->long_lived_pending, move, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&gc->long_lived_total, move, memory_order_relaxed);
+        }
     }
 }
 
@@ -882,7 +953,7 @@ void gc_note_alloc_slow(struct thr_state *ts)
     if (stress > 0) {
         if (--ts->gc.stress_countdown <= 0) {
             ts->gc.stress_countdown = stress;
-            gc_collect_generation(ts, 0);
+            collect_quietly(ts, 0);
         }
         return;
     }

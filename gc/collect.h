@@ -85,7 +85,8 @@ void gc_note_alloc_slow(struct thr_state *ts);
 void gc_note_free_slow(struct thr_state *ts);
 
 /* Collect generations 0..gen on the calling (attached) thread; returns the
- * number of unreachable objects found, 0 if a collection is running. */
+ * number of unreachable objects found, 0 if a collection is running, -1
+ * with MemoryError if the work array could not be allocated. */
 long gc_collect_generation(struct thr_state *ts, int gen);
 
 /* Thread exit: flush counts, adopt the thread's lists (gclist.h). */

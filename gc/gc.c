@@ -473,14 +473,34 @@ rc_object *rc_gc_get_objects(int generation)
 
 /* ------------------------------------------------------------ freezing */
 
+/* Set or clear RC_GC_OLD on every object of a list (world stopped: no
+ * other writer of the bits).  Returns the number of objects. */
+static long mark_old(struct gc_head *list, bool old)
+{
+    long n = 0;
+    for (struct gc_head *g = list->next; g != list; g = g->next, n++) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        uint8_t bits = obj_gc_bits(o);
+        rc_atomic_store_relaxed(&o->ob_gc_bits,
+                                (uint8_t)(old ? bits | RC_GC_OLD : bits & ~RC_GC_OLD));
+    }
+    return n;
+}
+
+/* Frozen objects leave generation 2: their deaths no longer count against
+ * its growth (collect.c, long_lived_pending). */
 static void freeze_owner(struct gcl_owner *ow, void *arg)
 {
+    mark_old(&ow->lists[RC_GC_GENERATIONS - 1], false);
     for (int i = 0; i < RC_GC_GENERATIONS; i++)
         gcl_splice(&ow->lists[GCL_PERMANENT], &ow->lists[i]);
 }
 
+/* Unfrozen objects join generation 2: they count as its growth. */
 static void unfreeze_owner(struct gcl_owner *ow, void *arg)
 {
+    long *added = arg;
+    *added += mark_old(&ow->lists[GCL_PERMANENT], true);
     gcl_splice(&ow->lists[RC_GC_GENERATIONS - 1], &ow->lists[GCL_PERMANENT]);
 }
 
@@ -512,7 +532,9 @@ int rc_gc_unfreeze(void)
     if (ts == NULL)
         return -1;
     rc_stop_the_world();
-    for_each_owner_stw(ts->rt, unfreeze_owner, NULL);
+    long added = 0;
+    for_each_owner_stw(ts->rt, unfreeze_owner, &added);
+    atomic_fetch_add(&ts->rt->gc.long_lived_pending, added);
     rc_start_the_world();
     return 0;
 }

@@ -285,7 +285,8 @@ void ref_set_maybe_weakref(rc_object *o);
 void ref_resurrect_begin(rc_object *o, bool maybe_weakref);
 int ref_resurrect_end(rc_object *o);
 /* Merge o's counts on behalf of its owner (the owner is the caller, or has
- * exited): adds extra, returns the merged total.  ob_tid and ob_ref_local
+ * exited, or is parked while the caller has stopped the world): adds
+ * extra, returns the merged total.  ob_tid and ob_ref_local
  * become 0, the state RC_REF_MERGED. */
 intptr_t ref_merge(rc_object *o, intptr_t extra);
 

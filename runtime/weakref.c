@@ -49,11 +49,9 @@ int rc_is_weakref(rc_object *o)
     return obj_is(o, &rc_weakref_type);
 }
 
-static void weakref_dealloc(rc_object *o)
+/* Take wr out of its target's list; weakref_mu held. */
+static void detach_locked(struct rc_weakref *wr)
 {
-    struct rc_weakref *wr = (struct rc_weakref *)o;
-    pthread_mutex_t *mu = &rc_rt->weakref_mu;
-    pthread_mutex_lock(mu);
     if (wr->target != NULL) {
         if (wr->prev != NULL)
             wr->prev->next = wr->next;
@@ -62,9 +60,25 @@ static void weakref_dealloc(rc_object *o)
         if (wr->next != NULL)
             wr->next->prev = wr->prev;
         wr->target = NULL;
+        wr->prev = wr->next = NULL;
     }
+}
+
+static void weakref_dealloc(rc_object *o)
+{
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    detach_locked((struct rc_weakref *)o);
     pthread_mutex_unlock(mu);
     obj_free(o);
+}
+
+void weakref_detach_garbage(rc_object *o)
+{
+    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    pthread_mutex_lock(mu);
+    detach_locked((struct rc_weakref *)o);
+    pthread_mutex_unlock(mu);
 }
 
 /* A weakref holds no strong reference, but it is tracked (as in CPython)

@@ -27,4 +27,10 @@ struct weakref_cb {
  * realloc; *n entries). */
 void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
                            bool (*is_garbage)(rc_object *));
+
+/* The collector, world stopped: weakref o is garbage itself.  Detach it
+ * from its target's list (as CPython's collector clears every weakref in
+ * the garbage): the target's death then cannot find it, so its callback
+ * never runs and nobody else takes a reference to it. */
+void weakref_detach_garbage(rc_object *o);
 #endif /* RCGC_WEAKREF_H */

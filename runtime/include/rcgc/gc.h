@@ -55,8 +55,11 @@ rc_object *rc_gc_get_objects(int generation);
 
 /* Collect generations 0..generation (0, 1 or 2; 2 is a full collection).
  * Returns the number of unreachable objects found (as gc.collect), or -1
- * with a ValueError for a generation out of range.  While a collection is
- * running (e.g. from a finalizer it runs) a nested call returns 0. */
+ * with a ValueError for a generation out of range, or with a MemoryError
+ * if the collector's work array could not be allocated (the objects stay
+ * tracked, in generation `generation`; RC_GC_STOP callbacks see collected
+ * -1).  While a collection is running (e.g. from a finalizer it runs) a
+ * nested call returns 0. */
 long rc_gc_collect(int generation);
 
 /* Automatic collection, triggered by allocation in any thread. */
