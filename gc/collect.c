@@ -95,7 +95,7 @@ void gc_fini(struct rc_runtime *rt)
         free(ow);
         ow = next;
     }
-    free(gc->callbacks);
+    mem_free(gc->callbacks);   /* grown with mem_realloc (gc.c) */
     free(gc->records);
     mem_free(gc->work);
     pthread_mutex_destroy(&gc->orphan_mu);

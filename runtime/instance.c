@@ -74,7 +74,8 @@ rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize)
     }
     strcpy(copy, name);
     t->name = copy;
-    t->flags = RC_TYPE_GC | RC_TYPE_HEAP | RC_TYPE_WEAKREFABLE;
+    /* rc_instance_new sets every field. */
+    t->flags = RC_TYPE_GC | RC_TYPE_HEAP | RC_TYPE_WEAKREFABLE | RC_TYPE_FILLS_BODY;
     t->nslots = (uint32_t)nslots;
     t->basicsize = sizeof(struct rc_instance) + nslots * sizeof(rc_object *);
     t->weaklist_offset = offsetof(struct rc_instance, weakrefs);
@@ -102,6 +103,7 @@ rc_object *rc_instance_new(rc_type *type)
     if (o == NULL)
         return NULL;
     struct rc_instance *in = as_instance(o);
+    in->weakrefs = NULL;
     in->nslots = type->nslots;
     for (size_t i = 0; i < in->nslots; i++)
         in->slots[i] = rc_none();   /* immortal: no count to take */

@@ -28,6 +28,7 @@ static void int_dealloc(rc_object *o)
 
 const rc_type rc_int_type = {
     .name = "int",
+    .flags = RC_TYPE_FILLS_BODY,   /* rc_int_new sets value */
     .basicsize = sizeof(struct rc_int),
     .dealloc = int_dealloc,
 };

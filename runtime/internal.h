@@ -42,6 +42,10 @@ typedef void (*obj_clear_fn)(rc_object *o);
 #define RC_TYPE_GC          0x1u  /* instances carry a gc_head, traverse, clear */
 #define RC_TYPE_HEAP        0x2u  /* created by rc_type_new, freed with the runtime */
 #define RC_TYPE_WEAKREFABLE 0x4u  /* instances have a weakref list (weaklist_offset) */
+#define RC_TYPE_FILLS_BODY  0x8u  /* the constructor writes every field after the
+                                     header before anything can read it (no
+                                     safepoint in between): obj_alloc leaves
+                                     the body unzeroed */
 
 /* A type.  Built-in types are static const; heap types are made by
  * rc_type_new and immutable after it returns. */
@@ -234,8 +238,14 @@ __attribute__((noreturn, format(printf, 1, 2))) void rc_fatal(const char *fmt, .
 
 /* --------------------------------------------------------------- memory */
 
-/* malloc/realloc/free for everything the runtime owns, honouring fault
- * injection.  Failure returns NULL with MemoryError set. */
+/* malloc/calloc/realloc/free of objects and the memory they own (item
+ * arrays, tables) and of other runtime memory that goes back through
+ * mem_free, honouring fault injection.  Failure returns NULL with
+ * MemoryError set.  The allocator is mimalloc or the C library's
+ * (RCGC_ALLOCATOR, docs/memory.md): a block from these must be released by
+ * mem_free or mem_realloc (or qsbr_retire, which ends in mem_free), never
+ * by free(), and mem_free must never see a block from malloc().  mem_free
+ * may run on any thread, one without a thread state included. */
 void *mem_alloc(size_t n);
 void *mem_calloc(size_t n, size_t size);
 void *mem_realloc(void *p, size_t n);
@@ -243,9 +253,11 @@ void mem_free(void *p);
 
 /* --------------------------------------------------------------- objects */
 
-/* A new object of type t, size bytes (>= sizeof(rc_object)), counts stamped
- * for the calling thread, other fields zeroed.  GC types get their
- * gc_head and RC_GC_TRACKED.  Runs a safepoint.  NULL with an error. */
+/* A new object of type t, size bytes (>= sizeof(rc_object)) from
+ * mem_alloc, counts stamped for the calling thread, other header fields
+ * zeroed; the body (the size - sizeof(rc_object) bytes after the header)
+ * zeroed too unless t has RC_TYPE_FILLS_BODY.  GC types get their gc_head
+ * and RC_GC_TRACKED.  Runs a safepoint.  NULL with an error. */
 rc_object *obj_alloc(const rc_type *t, size_t size);
 /* Objects of GC types alive now (a snapshot, as rc_live_objects). */
 size_t obj_live_tracked(struct rc_runtime *rt);

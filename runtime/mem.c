@@ -1,8 +1,31 @@
 /* runtime/mem.c: the runtime's memory allocation, with fault injection for
  * tests (rcgc/testing.h).  Thread rule: the countdown belongs to the calling
- * thread's state.  A thread without a state allocates without injection. */
+ * thread's state.  A thread without a state allocates without injection.
+ *
+ * The allocator (RCGC_ALLOCATOR, docs/memory.md): mimalloc when built with
+ * RCGC_MIMALLOC, the C library's malloc otherwise.  Invariant: a block from
+ * mem_alloc/mem_calloc/mem_realloc is released only by mem_free or
+ * mem_realloc (directly, or after a grace period by qsbr.c's batch free),
+ * never by free(); memory the runtime takes from malloc() goes back through
+ * free().  mem_free may be called from any thread, including liburcu's
+ * call_rcu worker, which has no thread state: both allocators take frees of
+ * blocks another thread allocated (mimalloc hands them back to the owning
+ * thread's page, as gclist.c's hand-back stack does for GC lists). */
 #define RCGC_BUILDING 1
 #include <stdlib.h>
+
+#ifdef RCGC_MIMALLOC
+#include <mimalloc.h>
+#define raw_malloc(n)     mi_malloc(n)
+#define raw_calloc(n, s)  mi_calloc((n), (s))
+#define raw_realloc(p, n) mi_realloc((p), (n))
+#define raw_free(p)       mi_free(p)
+#else
+#define raw_malloc(n)     malloc(n)
+#define raw_calloc(n, s)  calloc((n), (s))
+#define raw_realloc(p, n) realloc((p), (n))
+#define raw_free(p)       free(p)
+#endif
 
 #include "internal.h"
 
@@ -16,25 +39,25 @@ static inline bool inject_failure(void)
 
 void *mem_alloc(size_t n)
 {
-    void *p = inject_failure() ? NULL : malloc(n);
-    return p != NULL ? p : err_nomem();
+    void *p = inject_failure() ? NULL : raw_malloc(n);
+    return RC_LIKELY(p != NULL) ? p : err_nomem();
 }
 
 void *mem_calloc(size_t n, size_t size)
 {
-    void *p = inject_failure() ? NULL : calloc(n, size);
-    return p != NULL ? p : err_nomem();
+    void *p = inject_failure() ? NULL : raw_calloc(n, size);
+    return RC_LIKELY(p != NULL) ? p : err_nomem();
 }
 
 void *mem_realloc(void *old, size_t n)
 {
-    void *p = inject_failure() ? NULL : realloc(old, n);
-    return p != NULL ? p : err_nomem();
+    void *p = inject_failure() ? NULL : raw_realloc(old, n);
+    return RC_LIKELY(p != NULL) ? p : err_nomem();
 }
 
 void mem_free(void *p)
 {
-    free(p);
+    raw_free(p);
 }
 
 void rc_testing_fail_alloc_after(long n)

@@ -41,15 +41,23 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     if (gc)
         gc_note_alloc(ts);   /* may collect: before anything half-built exists */
     size_t pre = gc ? sizeof(struct gc_head) : 0;
-    char *mem = mem_calloc(1, pre + size);
-    if (mem == NULL)
+    /* Not calloc: only the header, the gc_head and the body of a type
+     * whose constructor does not fill it need zeroes (docs/memory.md). */
+    char *mem = mem_alloc(pre + size);
+    if (RC_UNLIKELY(mem == NULL))
         return NULL;
     rc_object *o = (rc_object *)(mem + pre);
+    if (!(t->flags & RC_TYPE_FILLS_BODY))
+        memset(o + 1, 0, size - sizeof *o);
+    /* Every header field, all unpublished: plain or relaxed stores. */
     ref_stamp(o, ts);
+    o->ob_flags = 0;
+    rc_atomic_store_relaxed(&o->ob_mutex, 0);
+    rc_atomic_store_relaxed(&o->ob_gc_bits, gc ? RC_GC_TRACKED : 0);
     o->ob_type = t;
     if (gc) {
-        rc_atomic_store_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);   /* unpublished */
-        gcl_track_new(ts, o);
+        OBJ_GC_HEAD(o)->aux = 0;
+        gcl_track_new(ts, o);   /* sets next, prev and owner */
         rc_atomic_store_relaxed(&ts->gc_allocs, rc_atomic_load_relaxed(&ts->gc_allocs) + 1);
     }
     /* relaxed: owner-written counter, read as a snapshot by others. */

@@ -64,8 +64,12 @@ static void free_batch(struct rcu_head *head)
      * released). */
     TSAN_ACQUIRE();
     struct qsbr_batch *b = caa_container_of(head, struct qsbr_batch, head);
+    /* The blocks came from mem_alloc and friends (objects, gc_heads, item
+     * arrays, tables): mem_free, whose allocator takes frees from a thread
+     * that did not allocate (this is liburcu's worker).  The batch itself
+     * is malloc'd (qsbr_retire). */
     for (size_t i = 0; i < b->n; i++)
-        free(b->ptrs[i]);
+        mem_free(b->ptrs[i]);
     free(b);
     pthread_mutex_lock(&pending_mu);
     if (atomic_fetch_sub(&pending_batches, 1) == 1)

@@ -49,8 +49,9 @@ void qsbr_offline(struct thr_state *ts);
 /* A quiescent state: the thread holds no pointer loaded lock-free. */
 void qsbr_quiescent(struct thr_state *ts);
 
-/* Free p (a malloc'd block) after a grace period.  ft modes only; the
- * calling thread must be a registered, online reader. */
+/* Free p (a block from mem_alloc and friends) with mem_free after a grace
+ * period.  ft modes only; the calling thread must be a registered, online
+ * reader. */
 void qsbr_retire(struct thr_state *ts, void *p);
 
 /* Wait until every retired block has been freed (runtime shutdown).  The

@@ -161,8 +161,8 @@ long rc_runtime_free(rc_runtime *rt)
      * leaked object is never touched again by the runtime. */
     while (types != NULL) {
         rc_type *next = types->next_heap;
-        free((char *)types->name);
-        free(types);
+        mem_free((char *)types->name);
+        mem_free(types);
         types = next;
     }
     gc_fini(rt);

@@ -72,6 +72,7 @@ static void str_dealloc(rc_object *o)
 
 const rc_type rc_str_type = {
     .name = "str",
+    .flags = RC_TYPE_FILLS_BODY,   /* str_alloc sets len, data, hash */
     .basicsize = sizeof(struct rc_str),
     .dealloc = str_dealloc,
 };

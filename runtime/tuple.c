@@ -69,7 +69,8 @@ static void tuple_dealloc(rc_object *o)
 
 const rc_type rc_tuple_type = {
     .name = "tuple",
-    .flags = RC_TYPE_GC,
+    /* rc_tuple_new sets n and items, key_tuple_init the rest. */
+    .flags = RC_TYPE_GC | RC_TYPE_FILLS_BODY,
     .basicsize = sizeof(struct rc_tuple),
     .dealloc = tuple_dealloc,
     .traverse = tuple_traverse,

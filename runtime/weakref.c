@@ -95,7 +95,7 @@ static void weakref_clear(rc_object *o)
 
 const rc_type rc_weakref_type = {
     .name = "weakref",
-    .flags = RC_TYPE_GC,
+    .flags = RC_TYPE_GC | RC_TYPE_FILLS_BODY,   /* rc_weakref_new sets every field */
     .basicsize = sizeof(struct rc_weakref),
     .dealloc = weakref_dealloc,
     .traverse = weakref_traverse,

@@ -4,10 +4,12 @@
 #   liburcu-dev                   : wait-free queues (BRC merge queues), QSBR
 #   libcmocka-dev                 : unit tests
 #   libjansson-dev                : JSON reports
+#   libmimalloc-dev               : the object allocator of plain builds
+#                                   (RCGC_ALLOCATOR=mimalloc, docs/memory.md)
 #   chromium                      : headless browser of the HTML report test
 #                                   (tests/cli/html_test.sh; skipped without it)
 set -euo pipefail
-pkgs=(cmake gcc pkg-config make liburcu-dev libcmocka-dev libjansson-dev chromium)
+pkgs=(cmake gcc pkg-config make liburcu-dev libcmocka-dev libjansson-dev libmimalloc-dev chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
