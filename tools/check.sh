@@ -22,6 +22,7 @@ for p in "${presets[@]}"; do
     echo "=== benchmarks (informational) ==="
     build/default/tools/rcgc-refbench --quick || echo "rcgc-refbench failed (informational only)"
     build/default/tools/rcgc-bench --quick || echo "rcgc-bench failed (informational only)"
+    build/default/tools/rcgc-gcbench --quick || echo "rcgc-gcbench failed (informational only)"
   fi
 done
 echo "=== all configurations passed: ${presets[*]} ==="
