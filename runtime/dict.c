@@ -50,10 +50,12 @@
  *              free, no object allocation, no safepoint; what a mutation
  *              must drop (a replaced value, a deleted entry, a cleared or
  *              replaced table) is handed back and dropped after unlocking.
- *              get, contains and len run without the lock (see "Lock-free
- *              reads" below); get and contains fall back to the lock when
- *              a lock-free read cannot decide.  Iteration (rc_dict_next)
- *              takes no lock and needs the dict left alone meanwhile.
+ *              get, get_borrowed, contains and len run without the lock
+ *              (see "Lock-free reads" below); get, get_borrowed and
+ *              contains fall back to the lock when a lock-free read cannot
+ *              decide (get_borrowed waits for it attached: borrow.h).
+ *              Iteration (rc_dict_next) takes no lock and needs the dict
+ *              left alone meanwhile.
  * Every key and value is marked RC_GC_SHARED before it is published into a
  * table in the ft modes, so its memory outlives any lock-free reader that
  * loaded it (object.c, obj_free); a replaced table is retired through QSBR
@@ -88,6 +90,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "borrow.h"
 #include "lock.h"
 
 /* ------------------------------------------------------------ the table */
@@ -726,13 +729,14 @@ struct lf_read {
 };
 
 /* Compare a stored key k, loaded lock-free and possibly dead, with the
- * caller's key: 1 equal, 0 not, -1 undecided. */
+ * caller's key: 1 equal, 0 not, -1 undecided.  held NULL: the caller may
+ * not take a reference (a borrowed read), so tuples are undecided. */
 static int key_eq_lockfree(rc_object *k, rc_object *key, rc_object **held)
 {
     if (k->ob_type == &rc_tuple_type && key->ob_type == &rc_tuple_type) {
         /* A tuple compares its items, and a dead tuple no longer owns them
          * (their memory may be gone): compare only a live tuple, held. */
-        if (*held != NULL || !ref_try_incref(k))
+        if (held == NULL || *held != NULL || !ref_try_incref(k))
             return -1;
         *held = k;
     }
@@ -742,9 +746,10 @@ static int key_eq_lockfree(rc_object *k, rc_object *key, rc_object **held)
 }
 
 /* Probe d for key without the lock (ft modes).  See "Lock-free reads" in
- * the file comment. */
+ * the file comment.  may_hold false: take no reference at all (r->held
+ * stays NULL; a tuple key to compare makes the probe LF_RETRY). */
 static enum lf_result dict_probe_lockfree(struct rc_dict *d, rc_object *key, uint64_t hash,
-                                          struct lf_read *r)
+                                          struct lf_read *r, bool may_hold)
 {
     r->held = NULL;
     /* acquire: pairs with the release store of dict_resize_locked and
@@ -771,7 +776,7 @@ static enum lf_result dict_probe_lockfree(struct rc_dict *d, rc_object *key, uin
              * (the slot reused since) only filters: equality is decided
              * on k itself, which was in the slot when loaded. */
             if (!eq && rc_atomic_load_relaxed(&e->hash) == hash)
-                eq = key_eq_lockfree(k, key, &r->held);
+                eq = key_eq_lockfree(k, key, may_hold ? &r->held : NULL);
             if (eq < 0)
                 return LF_RETRY;
             if (eq) {
@@ -804,14 +809,19 @@ static bool lf_still_holds(struct rc_dict *d, const struct lf_read *r, rc_object
  * mode), and runs no object code.  What must be dropped is returned to the
  * caller, which drops it after unlocking. */
 
-/* A new reference to key's value, or NULL (no error set) if absent. */
-static rc_object *dict_get_locked(struct rc_dict *d, rc_object *key, uint64_t hash)
+/* key's value, borrowed (the dict's reference), or NULL (no error set) if
+ * absent. */
+static rc_object *dict_lookup_locked(struct rc_dict *d, rc_object *key, uint64_t hash)
 {
     struct dict_table *t = dict_table_locked(d);
     struct dict_entry *e = t != NULL ? table_lookup(t, key, hash, NULL) : NULL;
-    if (e == NULL)
-        return NULL;
-    rc_object *v = entry_value_locked(e);
+    return e != NULL ? entry_value_locked(e) : NULL;
+}
+
+/* A new reference to key's value, or NULL (no error set) if absent. */
+static rc_object *dict_get_locked(struct rc_dict *d, rc_object *key, uint64_t hash)
+{
+    rc_object *v = dict_lookup_locked(d, key, hash);
     rc_incref(v);
     return v;
 }
@@ -940,7 +950,7 @@ __attribute__((noinline)) static rc_object *dict_get_mt(struct rc_dict *d, rc_ob
                                                          uint64_t hash)
 {
     struct lf_read r;
-    enum lf_result res = dict_probe_lockfree(d, key, hash, &r);
+    enum lf_result res = dict_probe_lockfree(d, key, hash, &r, true);
     rc_object *v = NULL, *drop = NULL;
     if (res == LF_FOUND) {
         /* acquire: pairs with the release stores of value. */
@@ -1000,12 +1010,53 @@ rc_object *rc_dict_get(rc_object *d, rc_object *key)
     return v;
 }
 
+/* rc_dict_get_borrowed in the ft modes: NULL (no error set) if absent.
+ * No count is written and nothing is dropped (docs/threads.md
+ * [thr.borrow]): the probe takes no reference (a tuple key it would have
+ * to hold sends it to the lock), and a hit is re-checked exactly as
+ * dict_get_mt's, which needs no reference: the value's memory outlives our
+ * read section (RC_GC_SHARED) whether or not it is still alive.  The
+ * fallback takes the lock attached (borrow.h), so that the caller's
+ * earlier borrows survive; under it the value is the dict's, alive. */
+__attribute__((noinline)) static rc_object *dict_get_borrowed_mt(struct rc_dict *d,
+                                                                  rc_object *key, uint64_t hash)
+{
+    struct lf_read r;
+    enum lf_result res = dict_probe_lockfree(d, key, hash, &r, false);
+    if (res == LF_ABSENT)
+        return NULL;
+    if (res == LF_FOUND) {
+        /* acquire: pairs with the release stores of value. */
+        rc_object *v = rc_atomic_load_acquire(&r.e->value);
+        if (v != NULL && lf_still_holds(d, &r, v))
+            return v;
+    }
+    obj_lock_attached(&d->ob);
+    rc_object *v = dict_lookup_locked(d, key, hash);
+    obj_unlock(&d->ob);
+    return v;
+}
+
+rc_object *rc_dict_get_borrowed(rc_object *d, rc_object *key)
+{
+    uint64_t hash;
+    if (check_dict_key("rc_dict_get_borrowed", d, key, &hash) < 0)
+        return NULL;
+    struct rc_dict *dict = (struct rc_dict *)d;
+    /* gil mode: the GIL excludes every writer. */
+    rc_object *v = dict_mt() ? dict_get_borrowed_mt(dict, key, hash)
+                             : dict_lookup_locked(dict, key, hash);
+    if (v == NULL)
+        err_key(key);
+    return v;
+}
+
 /* rc_dict_contains in the ft modes (not inlined: see dict_get_mt). */
 __attribute__((noinline)) static int dict_contains_mt(struct rc_dict *d, rc_object *key,
                                                       uint64_t hash)
 {
     struct lf_read r;
-    enum lf_result res = dict_probe_lockfree(d, key, hash, &r);
+    enum lf_result res = dict_probe_lockfree(d, key, hash, &r, true);
     rc_decref(r.held);   /* done with r's pointers */
     if (res != LF_RETRY)
         return res == LF_FOUND;

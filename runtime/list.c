@@ -17,7 +17,8 @@
  *     and the atomics below compile to plain loads and stores.
  *   ft modes: a mutation (append, insert, set, pop, clear, growth) holds
  *     the list's lock byte (lock.h) and publishes with release stores;
- *     rc_list_get and rc_list_len take no lock (list_get_ft).  The rule of
+ *     rc_list_get, rc_list_get_borrowed and rc_list_len take no lock
+ *     (list_get_ft, list_get_borrowed_ft).  The rule of
  *     lock.h holds: no object code runs under the lock (no decref that may
  *     free, no object allocation, no safepoint; mem_alloc of an array runs
  *     none), so the old item of set, pop's shifted-out slot and a cleared
@@ -26,7 +27,10 @@
  *     a replaced array is retired (list_array_release), and every item
  *     stored is marked RC_GC_SHARED before it is published, so that its
  *     memory is retired too when it dies (obj_free) and a reader's
- *     ref_try_incref on it stays a read of valid memory.
+ *     ref_try_incref on it stays a read of valid memory.  The same makes
+ *     borrowed reads sound (docs/threads.md [thr.borrow]): a borrowed item
+ *     may die at once, but its memory, and the immutable content of an
+ *     int or str, last until the borrower's next quiescent state.
  *   rc_traverse on a list another thread is mutating is the caller's
  *     problem: the collector calls traverse with the world stopped, and a
  *     user thread that traverses must exclude mutators itself (the visited
@@ -37,6 +41,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "borrow.h"
 #include "lock.h"
 #include "objects.h"
 
@@ -472,4 +477,79 @@ int rc_list_clear(rc_object *list)
 int rc_is_list(rc_object *o)
 {
     return obj_is(o, &rc_list_type);
+}
+
+/* ------------------------------------------------------- borrowed reads */
+
+/* Lock-free attempts before a borrowed read takes the lock.  An attempt
+ * fails only when a writer moved things meanwhile (a pop or clear emptied
+ * the slot, a negative index's length changed). */
+#define LIST_BORROW_TRIES 4
+
+/* ft mode, the slow path of rc_list_get_borrowed: under the lock, taken
+ * attached (borrow.h), so that the caller's earlier borrows survive.  The
+ * item is in the list while we hold the lock: it is alive, and stays
+ * readable until our next quiescent state even if it is dropped the moment
+ * we unlock (RC_GC_SHARED). */
+static rc_object *list_get_borrowed_locked(struct rc_list *l, long index)
+{
+    obj_lock_attached(&l->ob);
+    long i = list_index("rc_list_get_borrowed", (long)list_len_locked(l), index);
+    /* relaxed: under the lock. */
+    rc_object *item = i >= 0 ? rc_atomic_load_relaxed(&list_arr_locked(l)->items[i]) : NULL;
+    obj_unlock(&l->ob);
+    return item;
+}
+
+/* ft mode: a borrowed read, no count written and no lock taken (docs/
+ * threads.md [thr.borrow]).  Loads as list_get_ft.  A slot of array a
+ * holds what the list held at index i at some moment between our load of
+ * a and our load of the slot: if a is still the list's array, now; if it
+ * was replaced meanwhile, when it was replaced, since a replaced array is
+ * never written again (list_reserve_locked, list_clear_items).  So a
+ * non-negative index needs no re-check.  A negative index names a position
+ * relative to the length, which must not have changed either (as
+ * list_get_ft checks, with the same blindness to a change and back). */
+__attribute__((noinline))   /* keeps rc_list_get_borrowed's gil path lean */
+static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
+{
+    for (int attempt = 0; attempt < LIST_BORROW_TRIES; attempt++) {
+        /* acquire: pairs with the release store of len (append, insert),
+         * which follows the array's and the item's publication. */
+        long n = (long)rc_atomic_load_acquire(&l->len);
+        long i = list_index("rc_list_get_borrowed", n, index);
+        if (i < 0)
+            return NULL;
+        /* acquire: pairs with the release store of arr in
+         * list_reserve_locked (cap and the copied items). */
+        struct list_array *a = rc_atomic_load_acquire(&l->arr);
+        if (a == NULL || (size_t)i >= a->cap)
+            continue;   /* cleared (and maybe regrown) since the len load */
+        /* acquire: pairs with the release stores into the slots (append,
+         * insert, set, list_move_locked): the item's content is visible. */
+        rc_object *item = rc_atomic_load_acquire(&a->items[i]);
+        if (item == NULL)
+            continue;   /* popped or cleared since the len load */
+        /* acquire (both): ordered after the slot's load. */
+        if (index >= 0 || ((long)rc_atomic_load_acquire(&l->len) == n &&
+                           rc_atomic_load_acquire(&l->arr) == a))
+            return item;
+    }
+    return list_get_borrowed_locked(l, index);
+}
+
+rc_object *rc_list_get_borrowed(rc_object *list, long index)
+{
+    struct rc_list *l = as_list("rc_list_get_borrowed", list);
+    if (l == NULL)
+        return NULL;
+    if (list_ft() != NULL)
+        return list_get_borrowed_ft(l, index);
+    /* gil mode: the GIL excludes every writer, and no other thread runs
+     * until this one lets it (docs/threads.md [thr.borrow]). */
+    long i = list_index("rc_list_get_borrowed", (long)list_len_locked(l), index);
+    if (i < 0)
+        return NULL;
+    /* relaxed: under the GIL. */
+    return rc_atomic_load_relaxed(&list_arr_locked(l)->items[i]);
 }

@@ -177,6 +177,20 @@ int ref_try_incref(rc_object *o)
     }
 }
 
+int rc_try_incref(rc_object *o)
+{
+    if (o == NULL)
+        return err_int(RC_ERR_TYPE, "rc_try_incref() argument must be an object, not NULL");
+    if (RC_UNLIKELY(rc_tls_state == NULL)) {
+        err_no_thread_null("rc_try_incref");
+        return -1;
+    }
+    /* The caller's pointer is borrowed (docs/threads.md [thr.borrow]): the
+     * memory is valid until its next quiescent state, which is all that
+     * ref_try_incref needs. */
+    return ref_try_incref(o);
+}
+
 void ref_set_maybe_weakref(rc_object *o)
 {
     if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL)

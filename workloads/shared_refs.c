@@ -1,15 +1,25 @@
 /* workloads/shared_refs.c: "shared-refs".
  *
  * Models: threads that read shared objects without allocating (a shared
- * configuration, a module's globals, a cache): every read takes a reference
- * and drops it, so the cost is pure reference-count traffic on objects
- * another thread owns -- plain increments under the GIL, biased counting's
- * shared (atomic) path in ft mode, one atomic per op in ft-atomic mode --
- * plus the lock-free list read.
+ * configuration, a module's globals, a cache).  --read says how a read
+ * takes the item:
+ *   borrow (default)  rc_list_get_borrowed: a borrowed reference, no count
+ *                     written, used only before the next safepoint (the
+ *                     runtime's read path for reads that do not escape;
+ *                     docs/threads.md [thr.borrow]), so readers share the
+ *                     items' cache lines read-only;
+ *   ref               rc_list_get + rc_decref, a reference taken and
+ *                     dropped per read, as CPython 3.13t does: the cost is
+ *                     reference-count traffic on objects another thread
+ *                     owns -- plain increments under the GIL, biased
+ *                     counting's shared (atomic) path in ft mode, one
+ *                     atomic per op in ft-atomic mode -- and with several
+ *                     threads the items' cache lines move between cores.
+ * Both add the lock-free list read.
  *
  * Sizes: a shared list of 1,000 mortal ints (value 1,000,000 + 37 i), made
  * by the thread that runs run(); --iterations reads in total (default
- * 20,000,000).
+ * 250,000,000: about a second in gil mode with 1 thread).
  *
  * Threads: --threads workers (default 1) split the reads.  Worker t reads
  * index (start_t + n * stride_t) % 1000 at its n-th read, start and stride
@@ -19,7 +29,7 @@
  * Verifies: the sum of the values each worker read equals the sum computed
  * from its index sequence and the values' formula alone; afterwards every
  * item's reference count is exactly 1 again (the list's), so every take was
- * matched by a drop.  ops = reads.
+ * matched by a drop (ref) or no read wrote a count (borrow).  ops = reads.
  */
 #include "wl_util.h"
 
@@ -30,6 +40,7 @@ struct sr_shared {
     rc_object *list;
     long iterations;
     int threads;
+    int read;   /* enum wl_read; set before the workers start, read-only after */
     struct wl_error err;
 };
 
@@ -62,16 +73,20 @@ static void sr_worker_main(void *arg)
     rc_object *list = sh->list;
     long n = wl_share(sh->iterations, sh->threads, w->index);
     long idx = w->start;
+    bool borrow = sh->read == WL_READ_BORROW;
     uint64_t sum = 0;
     long i = 0;
     for (; i < n; i++) {
-        rc_object *x = rc_list_get(list, idx);
+        /* borrow: x is used before the next safepoint, below, and not
+         * kept; ref: x is ours until the decref. */
+        rc_object *x = borrow ? rc_list_get_borrowed(list, idx) : rc_list_get(list, idx);
         if (x == NULL) {
-            wl_error_rc(&sh->err, "rc_list_get");
+            wl_error_rc(&sh->err, borrow ? "rc_list_get_borrowed" : "rc_list_get");
             break;
         }
         sum += (uint64_t)rc_int_value(x);
-        rc_decref(x);
+        if (!borrow)
+            rc_decref(x);
         idx += w->stride;
         if (idx >= SR_ITEMS)
             idx -= SR_ITEMS;
@@ -113,7 +128,13 @@ static int sr_run(wl_context *ctx)
     if (wl_check_params(ctx, "shared-refs", 1, "--iterations", p != NULL ? p->iterations : 0L,
                         (const char *)NULL) < 0)
         return -1;
-    struct sr_shared sh = {.ctx = ctx, .iterations = p->iterations, .threads = p->threads};
+    if (wl_read_name(p->read) == NULL) {
+        snprintf(ctx->summary, sizeof ctx->summary,
+                 "shared-refs: --read must be one of %s, not %d", WL_READ_VALID, p->read);
+        return -1;
+    }
+    struct sr_shared sh = {.ctx = ctx, .iterations = p->iterations, .threads = p->threads,
+                           .read = p->read};
     size_t live_at_start = rc_live_objects();
     ctx->ops = 0;
     sh.list = rc_list_new();
@@ -200,8 +221,8 @@ static int sr_run(wl_context *ctx)
         return -1;
     }
     snprintf(ctx->summary, sizeof ctx->summary,
-             "%ld reads, sum 0x%llx ok; every item's count back to 1", reads,
-             (unsigned long long)sum);
+             "%ld reads (%s), sum 0x%llx ok; every item's count back to 1", reads,
+             wl_read_name(p->read), (unsigned long long)sum);
     return 0;
 }
 
@@ -210,7 +231,8 @@ static void sr_defaults(wl_params *p)
     memset(p, 0, sizeof *p);
     p->threads = 1;
     p->seed = 12345;
-    p->iterations = 20000000;
+    p->iterations = 250000000;
+    p->read = WL_READ_BORROW;
 }
 
 static void sr_quick(wl_params *p)
@@ -221,8 +243,8 @@ static void sr_quick(wl_params *p)
 
 const rc_workload wl_shared_refs = {
     .name = "shared-refs",
-    .description = "threads take and drop references to items of one shared list, no "
-                   "allocation",
+    .description = "threads read the items of one shared list, borrowed or taking a "
+                   "reference (--read), no allocation",
     .size_flags = "--iterations",
     .defaults = sr_defaults,
     .quick = sr_quick,

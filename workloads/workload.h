@@ -18,8 +18,35 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rcgc/rcgc.h"
+
+/* How shared-refs reads its list (wl_params.read, flag --read). */
+enum wl_read {
+    WL_READ_UNUSED = 0,   /* the workload has no --read */
+    WL_READ_BORROW,       /* "borrow": rc_list_get_borrowed, no count written */
+    WL_READ_REF,          /* "ref": rc_list_get + rc_decref, a reference per read */
+};
+#define WL_READ_VALID "borrow, ref"
+
+/* The flag value of a WL_READ_* ("borrow", "ref"), NULL for WL_READ_UNUSED
+ * or anything else. */
+static inline const char *wl_read_name(int read)
+{
+    return read == WL_READ_BORROW ? "borrow" : read == WL_READ_REF ? "ref" : NULL;
+}
+
+/* The WL_READ_* a flag value names, or WL_READ_UNUSED if none does. */
+static inline int wl_read_from_name(const char *name)
+{
+    if (name == NULL)
+        return WL_READ_UNUSED;
+    for (int r = WL_READ_BORROW; r <= WL_READ_REF; r++)
+        if (strcmp(name, wl_read_name(r)) == 0)
+            return r;
+    return WL_READ_UNUSED;
+}
 
 /* Sizes and settings.  wl_defaults() fills the defaults (full sizes);
  * wl_quick() scales a workload's defaults down for tests.  0 means "not
@@ -33,6 +60,7 @@ typedef struct wl_params {
     long requests;        /* latency-service: requests, in total */
     long iterations;      /* shared-refs: reads, in total */
     long items;           /* handoff, finalizer-storm: items, in total */
+    int read;             /* shared-refs: enum wl_read (default WL_READ_BORROW) */
 } wl_params;
 
 typedef struct wl_context wl_context;

@@ -5,7 +5,7 @@
 #       stdout, and that line must contain every EXPECTED string.
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
-#   cli_test.sh RCGC help | list | roundtrip | compare | report-bad
+#   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -61,7 +61,7 @@ help)
     done
     for c in run compare; do
         "$rcgc" "$c" --help >"$tmp/out"
-        for f in --threads --quick --seed --json --trace --depth --items; do
+        for f in --threads --quick --seed --json --trace --depth --items --read; do
             grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
         done
     done
@@ -138,6 +138,36 @@ html)
     fi
     grep -qi '<script' out.html && fail "out.html has a script"
     echo "html $1 ok ($(wc -c <out.html) bytes)"
+    ;;
+read)
+    # shared-refs' --read: the default (borrow), ref, carried into the
+    # table's header, the JSON params, `rcgc report`, and compare's children.
+    cd "$tmp" || exit 1
+    "$rcgc" run shared-refs --quick --mode ft --threads 2 --json b.json >b.txt \
+        || fail "rcgc run shared-refs failed"
+    cat b.txt
+    grep -q '^shared-refs: iterations [0-9]*, read borrow, seed ' b.txt \
+        || fail "the default read mode is not borrow in the header"
+    grep -q '"read": "borrow"' b.json || fail "b.json: params.read is not \"borrow\""
+    "$rcgc" run shared-refs --quick --mode ft --threads 2 --read ref --json r.json >r.txt \
+        || fail "rcgc run shared-refs --read ref failed"
+    grep -q ', read ref, ' r.txt || fail "--read ref not in the header"
+    grep -q '(ref), sum ' r.txt || fail "--read ref not in the verification line"
+    grep -q '"read": "ref"' r.json || fail "r.json: params.read is not \"ref\""
+    "$rcgc" report r.json >report.txt || fail "rcgc report r.json failed"
+    diff r.txt report.txt || fail "rcgc report r.json differs from the run's table"
+    "$rcgc" run binary-trees --quick --json t.json >/dev/null || fail "rcgc run binary-trees failed"
+    grep -q '"read": null' t.json || fail "t.json: params.read is not null"
+    # A report from before params.read existed still reads.
+    sed -z 's/,[[:space:]]*"read": null//g' t.json >old.json
+    grep -q '"read"' old.json && fail "could not remove read from the report"
+    "$rcgc" report old.json >/dev/null || fail "rcgc report of a report without params.read failed"
+    "$rcgc" compare shared-refs --quick --modes gil,ft --threads 1 --read ref >c.txt \
+        || fail "rcgc compare --read ref failed"
+    cat c.txt
+    grep -q ', read ref, ' c.txt || fail "compare's children did not get --read ref"
+    [ "$(grep -c '(ref), sum ' c.txt)" -eq 2 ] || fail "compare: not every run read with ref"
+    echo "read ok"
     ;;
 report-bad)
     cd "$tmp" || exit 1

@@ -1,8 +1,9 @@
 /* tests/workloads/smoke.c: run one workload at its quick() sizes in one
  * mode and check that it verified its result and left nothing behind.
  *   workload_smoke --mode gil|ft|ft-atomic --workload NAME
- * Threaded code runs: every workload gets 2 threads.  Exit 0 on success,
- * 1 on failure, 2 on a bad command line. */
+ * Threaded code runs: every workload gets 2 threads.  A workload with a
+ * read mode (shared-refs' --read) runs once per read mode.  Exit 0 on
+ * success, 1 on failure, 2 on a bad command line. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +34,15 @@ static void progress(wl_context *ctx, double fraction)
         atomic_store(&d->bad_fraction, 1);
 }
 
-static int run(rc_mode mode, const rc_workload *wl)
+/* read: the read mode to run with, WL_READ_UNUSED for the default. */
+static int run(rc_mode mode, const rc_workload *wl, int read)
 {
     wl_params p;
     wl->defaults(&p);
     wl->quick(&p);
     p.threads = 2;
+    if (read != WL_READ_UNUSED)
+        p.read = read;
     struct driver d = {.threads = p.threads};
     wl_context ctx = {.params = &p, .record_op = record_op, .progress = progress, .driver = &d};
 
@@ -52,7 +56,8 @@ static int run(rc_mode mode, const rc_workload *wl)
     uint64_t t0 = rc_clock_ns();
     int rc = wl->run(&ctx);
     double secs = (double)(rc_clock_ns() - t0) * 1e-9;
-    printf("%s [%s]: %s\n", wl->name, rc_mode_name(mode), ctx.summary);
+    printf("%s [%s%s%s]: %s\n", wl->name, rc_mode_name(mode), p.read ? ", read " : "",
+           p.read ? wl_read_name(p.read) : "", ctx.summary);
     printf("%s [%s]: %.3f s, %llu ops, %ld latencies recorded\n", wl->name, rc_mode_name(mode),
            secs, (unsigned long long)ctx.ops, (long)atomic_load(&d.ops_recorded));
     long leaked = rc_runtime_free(rt);
@@ -87,17 +92,22 @@ static int run_invalid(rc_mode mode, const rc_workload *wl)
     if (rt == NULL)
         return 0;
     int ok = 1;
-    for (int which = 0; which < 2; which++) {
+    static const char *const what[3] = {"threads 0", "size -1", "an unknown read mode"};
+    for (int which = 0; which < 3; which++) {
         wl_params p;
         wl->defaults(&p);
         wl->quick(&p);
+        if (which == 2 && p.read == WL_READ_UNUSED)
+            break;   /* no read mode to get wrong */
         if (which == 0)
             p.threads = 0;
-        else
+        else if (which == 1)
             p.depth = p.live = p.cycles = p.requests = p.iterations = p.items = -1;
+        else
+            p.read = 99;
         wl_context ctx = {.params = &p};
         if (wl->run(&ctx) != -1 || ctx.summary[0] == '\0') {
-            fprintf(stderr, "FAIL: run() accepted %s\n", which == 0 ? "threads 0" : "size -1");
+            fprintf(stderr, "FAIL: run() accepted %s\n", what[which]);
             ok = 0;
         } else {
             printf("%s [%s]: rejected as it should: %s\n", wl->name, rc_mode_name(mode),
@@ -132,7 +142,16 @@ int main(int argc, char **argv)
         fputc('\n', stderr);
         return 2;
     }
-    int ok = run(mode, wl) && run_invalid(mode, wl);
+    wl_params defaults;
+    wl->defaults(&defaults);
+    int ok = 1;
+    if (defaults.read == WL_READ_UNUSED) {
+        ok = run(mode, wl, WL_READ_UNUSED);
+    } else {
+        for (int read = WL_READ_BORROW; read <= WL_READ_REF; read++)
+            ok = run(mode, wl, read) && ok;
+    }
+    ok = ok && run_invalid(mode, wl);
     printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
     return ok ? 0 : 1;
 }

@@ -68,6 +68,8 @@ static json_t *params_obj(const wl_params *p)
     json_t *o = json_pack("{s:i, s:s}", "threads", p->threads, "seed", seed);
     for (int i = 0; i < CLI_NSIZES; i++)
         json_object_set_new(o, cli_sizes[i].key, json_integer(cli_size_get(p, i)));
+    const char *read = wl_read_name(p->read);
+    json_object_set_new(o, "read", read != NULL ? json_string(read) : json_null());
     return o;
 }
 
@@ -314,6 +316,16 @@ static void rd_params(struct rd *rd, json_t *obj, const char *where, wl_params *
     }
     for (int i = 0; i < CLI_NSIZES; i++)
         *cli_size_field(p, i) = rd_long(rd, obj, where, cli_sizes[i].key);
+    /* "read": a later addition, so a report without it is read as one of a
+     * workload without --read (reports written before it had none). */
+    p->read = WL_READ_UNUSED;
+    json_t *read = rd->failed ? NULL : json_object_get(obj, "read");
+    if (read != NULL && !json_is_null(read)) {
+        p->read = json_is_string(read) ? wl_read_from_name(json_string_value(read))
+                                       : WL_READ_UNUSED;
+        if (p->read == WL_READ_UNUSED)
+            rd_fail(rd, where, "read", "not null or one of \"borrow\", \"ref\"");
+    }
 }
 
 static void rd_pcts(struct rd *rd, json_t *obj, const char *where, struct cli_pcts *p)

@@ -1,8 +1,8 @@
 /* tools/rcgc/main.c: the `rcgc` command: subcommands, flags, dispatch.
  *
  *   rcgc list
- *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--seed S] [--quick]
- *                     [--trace] [--json FILE] [--hgrm FILE] [--html FILE]
+ *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--read HOW] [--seed S]
+ *                     [--quick] [--trace] [--json FILE] [--hgrm FILE] [--html FILE]
  *   rcgc compare WORKLOAD [--modes M,M..] [--threads N,N..] [sizes] ...
  *   rcgc report FILE.json [--hgrm FILE] [--html FILE]
  *
@@ -63,6 +63,10 @@ static const struct cli_flag cli_flags[] = {
     {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
     {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs)"},
     {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
+    {"--read", "HOW", C_RUN | C_COMPARE,
+     "how a read takes the item (shared-refs): borrow (a borrowed\n"
+     "                       reference, no count written; the default) or ref\n"
+     "                       (rc_list_get + rc_decref, as CPython 3.13t)"},
     {"--quick", NULL, C_RUN | C_COMPARE, "small sizes (the workload's quick defaults)"},
     {"--seed", "S", C_RUN | C_COMPARE, "random seed, decimal or 0x hex (default: the workload's)"},
     {"--trace", NULL, C_RUN | C_COMPARE, "one line per collection on stderr (or RCGC_TRACE=1)"},
@@ -116,6 +120,7 @@ struct cli_opts {
     bool seed_set;
     long sizes[CLI_NSIZES];
     bool size_set[CLI_NSIZES];
+    int read;                    /* --read: enum wl_read, WL_READ_UNUSED if not given */
 };
 
 static void cli_usage(FILE *f)
@@ -248,6 +253,14 @@ static rc_mode parse_mode(const struct cli_cmd *c, const char *flag, const char 
     return m;
 }
 
+static int parse_read(const struct cli_cmd *c, const char *flag, const char *v)
+{
+    int r = wl_read_from_name(v);
+    if (r == WL_READ_UNUSED)
+        cli_die_usage(c, "unknown read mode '%s' for %s (valid: %s)", v, flag, WL_READ_VALID);
+    return r;
+}
+
 /* Split a comma-separated list into out[0..]; returns the count. */
 static int split_list(const struct cli_cmd *c, const char *flag, const char *v, char *copy,
                       size_t copylen, char *items[CLI_MAX_LIST], const char *valid)
@@ -347,6 +360,8 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
         } else if (strcmp(n, "--seed") == 0) {
             o->seed = parse_seed(c, v);
             o->seed_set = true;
+        } else if (strcmp(n, "--read") == 0) {
+            o->read = parse_read(c, n, v);
         } else if (strcmp(n, "--quick") == 0) {
             o->quick = true;
         } else if (strcmp(n, "--trace") == 0) {
@@ -382,8 +397,29 @@ static bool uses_flag(const rc_workload *w, const char *flag)
     return false;
 }
 
+/* Does the workload use --read?  Its defaults then set a read mode. */
+static bool uses_read(const rc_workload *w)
+{
+    wl_params p;
+    memset(&p, 0, sizeof p);
+    w->defaults(&p);
+    return p.read != WL_READ_UNUSED;
+}
+
+static const char *read_workloads(void)
+{
+    static char buf[512];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; rc_workloads[i] != NULL && len < sizeof buf; i++)
+        if (uses_read(rc_workloads[i]))
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "",
+                                    rc_workloads[i]->name);
+    return buf;
+}
+
 /* The workload named by the positional argument, checked against the size
- * flags given. */
+ * flags and --read given. */
 static void cli_need_workload(struct cli_opts *o)
 {
     const struct cli_cmd *c = o->cmd;
@@ -399,6 +435,9 @@ static void cli_need_workload(struct cli_opts *o)
                           o->workload->size_flags && o->workload->size_flags[0]
                               ? o->workload->size_flags
                               : "none");
+    if (o->read != WL_READ_UNUSED && !uses_read(o->workload))
+        cli_die_usage(c, "%s does not use --read (workloads that do: %s)", o->workload->name,
+                      read_workloads());
 }
 
 /* Defaults, then --quick, then the flags. */
@@ -415,6 +454,8 @@ static wl_params cli_params(const struct cli_opts *o)
     for (int k = 0; k < CLI_NSIZES; k++)
         if (o->size_set[k])
             *cli_size_field(&p, k) = o->sizes[k];
+    if (o->read != WL_READ_UNUSED)
+        p.read = o->read;
     if (p.threads < 1)
         p.threads = 1;
     return p;
@@ -532,6 +573,10 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
         snprintf(sbuf[k], sizeof sbuf[k], "%ld", o->sizes[k]);
         argv[n++] = (char *)cli_sizes[k].flag;
         argv[n++] = sbuf[k];
+    }
+    if (o->read != WL_READ_UNUSED) {
+        argv[n++] = "--read";
+        argv[n++] = (char *)wl_read_name(o->read);
     }
     argv[n++] = "--json";
     argv[n++] = tmp;

@@ -5,7 +5,8 @@
  * throughput table (one row per run), a latency table (per run: sensor
  * stalls, GC pauses, operation latency when the workload has operations)
  * and one verification line per run.  A header line names the workload,
- * its sizes and seed, again whenever they change from one run to the next.
+ * its sizes, read mode (shared-refs) and seed, again whenever they change
+ * from one run to the next.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -29,7 +30,7 @@ const char *cli_fmt_ns(char buf[32], uint64_t ns)
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
 {
     if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
-        a->params.seed != b->params.seed)
+        a->params.seed != b->params.seed || a->params.read != b->params.read)
         return false;
     for (int i = 0; i < CLI_NSIZES; i++)
         if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
@@ -47,6 +48,10 @@ static void print_header(FILE *f, const struct cli_run *r)
             fprintf(f, "%s%s %ld", sep, cli_sizes[i].key, v);
             sep = ", ";
         }
+    }
+    if (wl_read_name(r->params.read) != NULL) {
+        fprintf(f, "%sread %s", sep, wl_read_name(r->params.read));
+        sep = ", ";
     }
     fprintf(f, "%sseed %" PRIu64 "%s\n", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
 }

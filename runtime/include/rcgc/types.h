@@ -65,6 +65,22 @@ int rc_list_append(rc_object *list, rc_object *item);
 /* Insert before index (clamped to [0, len] like Python's list.insert). */
 int rc_list_insert(rc_object *list, long index, rc_object *item);
 rc_object *rc_list_get(rc_object *list, long index);
+/* The item at index, BORROWED: no count is written (readers of a shared
+ * list do not contend on the items' counts), no lock is taken unless a
+ * writer is moving items at that moment, and other threads may mutate the
+ * list meanwhile.  The caller holds a reference to list (not a borrowed
+ * one).  The item stays valid until the calling thread's next safepoint,
+ * detach or reference drop; between the borrow and its last use call only
+ * rc_list_get_borrowed, rc_dict_get_borrowed, rc_list_len, rc_dict_len,
+ * rc_int_value, rc_str_data, rc_str_len, rc_type_of, rc_is_*,
+ * rc_is_immortal, rc_refcount and rc_try_incref.  The item may already
+ * have been removed and have died: read only what an object never changes
+ * (identity, type, an int's value, a str's bytes); an item of a container
+ * or instance type must not be used as alive (its items may be gone):
+ * take a reference first with rc_try_incref, or re-read with
+ * rc_list_get.  NULL with TypeError or IndexError as rc_list_get.  Rules
+ * and reasons: docs/threads.md [thr.borrow]. */
+rc_object *rc_list_get_borrowed(rc_object *list, long index);
 int rc_list_set(rc_object *list, long index, rc_object *item);
 /* Remove and return the item at index (-1: the last). */
 rc_object *rc_list_pop(rc_object *list, long index);
@@ -80,6 +96,11 @@ long rc_dict_len(rc_object *d);
 int rc_dict_set(rc_object *d, rc_object *key, rc_object *value);
 /* NULL with RC_ERR_KEY if the key is missing. */
 rc_object *rc_dict_get(rc_object *d, rc_object *key);
+/* The value for key, BORROWED, under the rules of rc_list_get_borrowed
+ * (docs/threads.md [thr.borrow]); key is held by the caller, or a borrowed
+ * int or str.  A tuple key may take the dict's lock (never detached).
+ * NULL with RC_ERR_KEY if the key is missing, TypeError as rc_dict_get. */
+rc_object *rc_dict_get_borrowed(rc_object *d, rc_object *key);
 /* 1 if present, 0 if not, -1 on error (no KeyError). */
 int rc_dict_contains(rc_object *d, rc_object *key);
 /* -1 with RC_ERR_KEY if the key is missing. */
