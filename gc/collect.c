@@ -683,7 +683,8 @@ static void append_record(struct rc_runtime *rt, const rc_gc_record *rec)
 {
     struct gc_state *gc = &rt->gc;
     pthread_mutex_lock(&gc->mu);
-    if (gc->nrecords == gc->cap_records) {
+    /* A ring of RC_RECORDS_KEPT once full: record i is at i % KEPT. */
+    if (gc->nrecords == gc->cap_records && gc->cap_records < RC_RECORDS_KEPT) {
         size_t cap = gc->cap_records ? gc->cap_records * 2 : 64;
         rc_gc_record *r = realloc(gc->records, cap * sizeof *r);
         if (r == NULL) {
@@ -693,7 +694,7 @@ static void append_record(struct rc_runtime *rt, const rc_gc_record *rec)
         gc->records = r;
         gc->cap_records = cap;
     }
-    gc->records[gc->nrecords++] = *rec;
+    gc->records[gc->nrecords++ % RC_RECORDS_KEPT] = *rec;
     pthread_mutex_unlock(&gc->mu);
 }
 

@@ -58,8 +58,9 @@ struct gc_state {
     rc_gc_gen_stats stats[RC_GC_GENERATIONS];   /* (mu) */
     struct gc_callback *callbacks;    /* (mu) */
     size_t ncallbacks, cap_callbacks;
-    rc_gc_record *records;            /* (mu) */
-    size_t nrecords, cap_records;
+    rc_gc_record *records;            /* (mu) a ring once cap_records reaches
+                                         RC_RECORDS_KEPT: record i at i % KEPT */
+    size_t nrecords, cap_records;     /* (mu) nrecords: all ever recorded */
     struct gc_head **work;            /* the set as an array + the mark stack
                                          (collector); kept between collections
                                          while small */

@@ -300,15 +300,31 @@ size_t rc_gc_record_count(void)
     return n;
 }
 
+static size_t oldest_kept(size_t count)
+{
+    return count > RC_RECORDS_KEPT ? count - RC_RECORDS_KEPT : 0;
+}
+
+size_t rc_gc_records_oldest(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->gc.mu);
+    size_t n = oldest_kept(rt->gc.nrecords);
+    pthread_mutex_unlock(&rt->gc.mu);
+    return n;
+}
+
 size_t rc_gc_records(size_t first, rc_gc_record *out, size_t max)
 {
     struct rc_runtime *rt = rc_rt;
     if (rt == NULL || out == NULL)
         return 0;
     pthread_mutex_lock(&rt->gc.mu);
-    size_t n = 0;
-    for (size_t i = first; i < rt->gc.nrecords && n < max; i++)
-        out[n++] = rt->gc.records[i];
+    size_t n = 0, oldest = oldest_kept(rt->gc.nrecords);
+    for (size_t i = first > oldest ? first : oldest; i < rt->gc.nrecords && n < max; i++)
+        out[n++] = rt->gc.records[i % RC_RECORDS_KEPT];
     pthread_mutex_unlock(&rt->gc.mu);
     return n;
 }

@@ -135,7 +135,8 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
 
 static void record_locked(struct stw_state *stw, uint64_t end_ns)
 {
-    if (stw->nrecords == stw->cap_records) {
+    /* A ring of RC_RECORDS_KEPT once full: record i is at i % KEPT. */
+    if (stw->nrecords == stw->cap_records && stw->cap_records < RC_RECORDS_KEPT) {
         size_t cap = stw->cap_records ? stw->cap_records * 2 : 64;
         rc_stw_record *r = realloc(stw->records, cap * sizeof *r);
         if (r == NULL)
@@ -143,7 +144,7 @@ static void record_locked(struct stw_state *stw, uint64_t end_ns)
         stw->records = r;
         stw->cap_records = cap;
     }
-    stw->records[stw->nrecords++] = (rc_stw_record){
+    stw->records[stw->nrecords++ % RC_RECORDS_KEPT] = (rc_stw_record){
         .request_ns = stw->request_ns,
         .time_to_safepoint_ns = stw->stop_ns - stw->request_ns,
         .pause_ns = end_ns - stw->stop_ns,
@@ -251,15 +252,31 @@ size_t rc_stw_count(void)
     return n;
 }
 
+static size_t stw_oldest_kept(size_t count)
+{
+    return count > RC_RECORDS_KEPT ? count - RC_RECORDS_KEPT : 0;
+}
+
+size_t rc_stw_records_oldest(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    if (rt == NULL)
+        return 0;
+    pthread_mutex_lock(&rt->stw.mu);
+    size_t n = stw_oldest_kept(rt->stw.nrecords);
+    pthread_mutex_unlock(&rt->stw.mu);
+    return n;
+}
+
 size_t rc_stw_records(size_t first, rc_stw_record *out, size_t max)
 {
     struct rc_runtime *rt = rc_rt;
     if (rt == NULL || out == NULL)
         return 0;
     pthread_mutex_lock(&rt->stw.mu);
-    size_t n = 0;
-    for (size_t i = first; i < rt->stw.nrecords && n < max; i++)
-        out[n++] = rt->stw.records[i];
+    size_t n = 0, oldest = stw_oldest_kept(rt->stw.nrecords);
+    for (size_t i = first > oldest ? first : oldest; i < rt->stw.nrecords && n < max; i++)
+        out[n++] = rt->stw.records[i % RC_RECORDS_KEPT];
     pthread_mutex_unlock(&rt->stw.mu);
     return n;
 }

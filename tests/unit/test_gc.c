@@ -2268,6 +2268,41 @@ static void test_full_collection_after_the_old_generation_shrank(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Records are kept in a ring of RC_RECORDS_KEPT: a long-running program's
+ * records take bounded memory; indices stay absolute, the newest are kept,
+ * in order, and a copy from an index that was dropped starts at the oldest
+ * kept. */
+static void test_records_keep_the_most_recent(void **state)
+{
+    rc_gc_disable();
+    size_t gc0 = rc_gc_record_count(), stw0 = rc_stw_count();
+    size_t extra = 1000, total = RC_RECORDS_KEPT + extra;
+    for (size_t i = 0; i < total; i++)
+        assert_true(rc_gc_collect(i % 2 == 0 ? 0 : 1) >= 0);
+    size_t gcn = rc_gc_record_count();
+    assert_int_equal(gc0 + total, gcn);
+    assert_int_equal(gcn - RC_RECORDS_KEPT, rc_gc_records_oldest());
+    rc_gc_record r[3];
+    /* From index 0 (long gone): the oldest kept, then the next. */
+    assert_int_equal(2, rc_gc_records(0, r, 2));
+    size_t oldest = gcn - RC_RECORDS_KEPT;
+    assert_int_equal((int)((oldest - gc0) % 2), r[0].generation);
+    assert_int_equal((int)((oldest + 1 - gc0) % 2), r[1].generation);
+    assert_true(r[0].start_ns <= r[1].start_ns);
+    /* The newest, and nothing past it. */
+    assert_int_equal(1, rc_gc_records(gcn - 1, r, 3));
+    assert_int_equal((int)((gcn - 1 - gc0) % 2), r[0].generation);
+    assert_int_equal(0, rc_gc_records(gcn, r, 1));
+    /* Every collection stopped the world at least once. */
+    size_t stwn = rc_stw_count();
+    assert_true(stwn >= stw0 + total);
+    assert_int_equal(stwn - RC_RECORDS_KEPT, rc_stw_records_oldest());
+    rc_stw_record sr[2];
+    assert_int_equal(2, rc_stw_records(0, sr, 2));
+    assert_true(sr[0].request_ns <= sr[1].request_ns);
+    assert_int_equal(1, rc_stw_records(stwn - 1, sr, 2));
+}
+
 /* get_objects and get_referrers while 4 threads mutate and make garbage
  * (CPython's free-threaded test). */
 struct mutator {
@@ -2394,6 +2429,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_garbage_weakref_to_outside_target_gets_no_callback),
         HARNESS_TEST(test_collect_without_memory_for_the_work_array),
         HARNESS_TEST(test_full_collection_after_the_old_generation_shrank),
+        HARNESS_TEST(test_records_keep_the_most_recent),
         HARNESS_TEST(test_inspection_while_threads_mutate),
     };
     return HARNESS_RUN("gc", tests, argc, argv);

@@ -196,24 +196,31 @@ static uint64_t since(uint64_t t, uint64_t t0)
     return t > t0 ? t - t0 : 0;
 }
 
-/* Copy the collector's and the stops' records, times made relative to t0. */
+/* Copy the collector's and the stops' records, times made relative to t0.
+ * The runtime keeps the last RC_RECORDS_KEPT of each; a run with more says
+ * so on stderr (its tables and reports cover the records kept). */
 static void copy_records(struct cli_run *out, uint64_t t0)
 {
-    size_t n = rc_gc_record_count();
+    size_t lost_gc = rc_gc_records_oldest(), lost_stw = rc_stw_records_oldest();
+    if (lost_gc > 0 || lost_stw > 0)
+        fprintf(stderr, "rcgc: the runtime keeps the last %zu records: the first %zu "
+                        "collections and %zu stops of this run are not in its report\n",
+                RC_RECORDS_KEPT, lost_gc, lost_stw);
+    size_t n = rc_gc_record_count() - lost_gc;
     if (n > 0) {
         out->gc = calloc(n, sizeof *out->gc);
         if (out->gc != NULL)
-            out->ngc = rc_gc_records(0, out->gc, n);
+            out->ngc = rc_gc_records(lost_gc, out->gc, n);
     }
     for (size_t i = 0; i < out->ngc; i++) {
         out->gc[i].start_ns = since(out->gc[i].start_ns, t0);
         out->gc[i].end_ns = since(out->gc[i].end_ns, t0);
     }
-    n = rc_stw_count();
+    n = rc_stw_count() - lost_stw;
     if (n > 0) {
         out->stw = calloc(n, sizeof *out->stw);
         if (out->stw != NULL)
-            out->nstw = rc_stw_records(0, out->stw, n);
+            out->nstw = rc_stw_records(lost_stw, out->stw, n);
     }
     for (size_t i = 0; i < out->nstw; i++)
         out->stw[i].request_ns = since(out->stw[i].request_ns, t0);

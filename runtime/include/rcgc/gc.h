@@ -162,7 +162,12 @@ typedef struct rc_gc_record {
     long heap_size;                     /* tracked objects after the collection */
 } rc_gc_record;
 
+/* Collections recorded (all of them; the most recent RC_RECORDS_KEPT are
+ * kept, rcgc/runtime.h), the index of the oldest kept, and a copy of up to
+ * max records from index first (or from the oldest kept, if first is
+ * older); returns how many were copied. */
 size_t rc_gc_record_count(void);
+size_t rc_gc_records_oldest(void);
 size_t rc_gc_records(size_t first, rc_gc_record *out, size_t max);
 
 #ifdef __cplusplus

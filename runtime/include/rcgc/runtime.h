@@ -128,9 +128,17 @@ typedef struct rc_stw_record {
                                        parked from an earlier stop) */
 } rc_stw_record;
 
-/* Number of stops recorded in this runtime. */
+/* The runtime keeps the most recent RC_RECORDS_KEPT records of stops (and
+ * of collections, rcgc/gc.h): a long-running program's records take
+ * bounded memory (about 4 MB of stops, 8 MB of collections). */
+#define RC_RECORDS_KEPT ((size_t)1 << 16)
+/* Number of stops recorded in this runtime (all of them, kept or not). */
 size_t rc_stw_count(void);
-/* Copy up to max records starting at index first; returns how many. */
+/* Index of the oldest stop record still kept (0 until more than
+ * RC_RECORDS_KEPT were recorded). */
+size_t rc_stw_records_oldest(void);
+/* Copy up to max records starting at index first (or at the oldest kept,
+ * if first is older); returns how many. */
 size_t rc_stw_records(size_t first, rc_stw_record *out, size_t max);
 
 /* Monotonic clock in nanoseconds (the one every rcgc record uses). */
