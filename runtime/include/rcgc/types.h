@@ -124,7 +124,10 @@ typedef void (*rc_finalize_fn)(rc_object *self);
 /* A type whose instances have nslots slots (initially None) and an
  * optional finalizer, run once before the instance is freed (PEP 442: it
  * may resurrect the instance).  The type lives until rc_runtime_free;
- * the name is copied.  Instances support weak references. */
+ * the name is copied.  Instances support weak references.  Slots are not
+ * synchronised (unlike list and dict): in the ft modes, an instance whose
+ * slots one thread writes while another reads or writes them must be
+ * guarded by the caller's own lock. */
 rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize);
 rc_object *rc_instance_new(rc_type *type);
 rc_object *rc_slot_get(rc_object *o, size_t index);
