@@ -555,25 +555,41 @@ static void handle_weakrefs(struct collection *c)
     }
 }
 
-/* Whether another thread owns o's local count (ft mode, mortal). */
+/* Whether o may be merged here: another thread owns its local count (ft
+ * mode, mortal), and it is not QUEUED.  The stop merged every queue, but a
+ * thread that parked while working through a batch it had taken out of its
+ * queue (brc_merge_queued: a finalizer of an object of the batch reached a
+ * safepoint) still holds QUEUED objects with the queue's reference in
+ * their count; merging one would lose that state and leave its count one
+ * too high until the owner merges it.  Those keep the old path. */
 static inline bool owned_elsewhere(rc_object *o)
 {
     uintptr_t tid = rc_atomic_load_relaxed(&o->ob_tid);
-    return tid != RC_TID_NONE && tid != RC_TID_GIL && tid != rc_tls_tid &&
-           rc_atomic_load_relaxed(&o->ob_ref_local) != RC_REF_IMMORTAL;
+    if (tid == RC_TID_NONE || tid == RC_TID_GIL || tid == rc_tls_tid ||
+        rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL)
+        return false;
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    return (shared & RC_REF_STATE_MASK) != RC_REF_QUEUED;
 }
 
-/* Non-GC objects that garbage refers to (ints, strings) and that another
- * thread owns: merged too, so clearing the garbage frees them here. */
+/* Non-GC objects that garbage refers to (ints, strings), that another
+ * thread owns and whose shared count is 0: the garbage's references are
+ * in the owner's local count, so clearing the garbage would drive the
+ * shared count negative and queue them to their owner; merged, they are
+ * freed here (or, if the owner still uses them, they end merged, as the
+ * queue would have left them).  With a shared count above 0 the clear's
+ * decrements need no queue, and the owner keeps its fast path. */
 static int visit_merge(rc_object *target, void *arg)
 {
-    if (!collecting(target) && !obj_is_gc(target) && owned_elsewhere(target))
+    if (!collecting(target) && !obj_is_gc(target) && owned_elsewhere(target) &&
+        (rc_atomic_load_relaxed(&target->ob_ref_shared) >> RC_REF_SHARED_SHIFT) == 0)
         ref_merge(target, 0);
     return 0;
 }
 
 /* One reference to every unreachable object, for the collector.  The
- * world is stopped (every queue merged, every owner parked), so an object
+ * world is stopped (every thread parked or detached, every queue merged
+ * but the batches some owner is still working through), so an object
  * another thread owns is merged (its whole count moves into the shared
  * count, as CPython's free-threaded collector does): the collector's
  * decrefs then free it on this thread, where they would otherwise queue

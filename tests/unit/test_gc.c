@@ -2268,6 +2268,101 @@ static void test_full_collection_after_the_old_generation_shrank(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* An object still QUEUED in a batch its owner took out of its merge queue
+ * and was working through when it parked (a finalizer of an earlier object
+ * of the batch waits at safepoints) must not be merged by the collector:
+ * the queue's reference would be counted twice and the garbage would look
+ * alive (resurrected, or re-tracked after its clear). */
+static _Atomic int qb_setup_done, qb_go, qb_in_fin, qb_release_fin;
+static rc_type *qb_fin_type;
+static rc_object *qb_list;
+
+static void qb_fin_block(rc_object *self)
+{
+    atomic_store(&qb_in_fin, 1);
+    while (!atomic_load(&qb_release_fin))
+        rc_safepoint();   /* parks for every stop meanwhile */
+}
+
+static void qb_fin_noop(rc_object *self)
+{
+}
+
+static void qb_worker(void *arg)
+{
+    rc_type *cyc = arg;
+    rc_object *a = rc_instance_new(qb_fin_type), *b = rc_instance_new(cyc);
+    rc_object *t = rc_int_new(123456789);
+    rc_slot_set(b, 0, b);   /* a self-cycle */
+    rc_slot_set(b, 1, t);   /* a non-GC referent we own */
+    rc_list_append(qb_list, a);
+    rc_list_append(qb_list, b);
+    rc_list_append(qb_list, t);
+    rc_list_append(qb_list, t);
+    rc_decref(a);
+    rc_decref(b);
+    rc_decref(t);
+    atomic_store(&qb_setup_done, 1);
+    while (!atomic_load(&qb_go))
+        ;   /* no safepoint: the test queues a, b and t to us meanwhile */
+    rc_safepoint();   /* merges [a, b, t]: a dies, its finalizer parks us */
+}
+
+static void queued_batch_scenario(bool with_finalizer)
+{
+    if (harness_mode != RC_MODE_FT) {
+        print_message("skipped: merge queues exist in ft mode only\n");
+        skip();
+    }
+    size_t live = quiesce();
+    atomic_store(&qb_setup_done, 0);
+    atomic_store(&qb_go, 0);
+    atomic_store(&qb_in_fin, 0);
+    atomic_store(&qb_release_fin, 0);
+    qb_fin_type = rc_type_new("Blocker", 0, qb_fin_block);
+    rc_type *cyc = rc_type_new("Cyc", 2, with_finalizer ? qb_fin_noop : NULL);
+    qb_list = rc_list_new();
+    rc_thread *t = rc_thread_start(qb_worker, cyc);
+    assert_non_null(t);
+    while (!atomic_load(&qb_setup_done))
+        ;
+    rc_object *a = rc_list_pop(qb_list, 0), *b = rc_list_pop(qb_list, 0);
+    rc_object *t1 = rc_list_pop(qb_list, 0), *t2 = rc_list_pop(qb_list, 0);
+    rc_decref(a);    /* shared count 0: queued to the worker */
+    rc_decref(b);
+    rc_decref(t1);
+    atomic_store(&qb_go, 1);
+    while (!atomic_load(&qb_in_fin))
+        ;
+    assert_int_equal(1, rc_gc_collect(0));   /* b, queued in the worker's batch */
+    rc_object *all = rc_gc_get_objects(-1);
+    long ncyc = 0;
+    for (long i = 0; i < rc_list_len(all); i++) {
+        rc_object *o = rc_list_get_borrowed(all, i);
+        ncyc += rc_type_of(o) == (const rc_type *)cyc;
+    }
+    rc_decref(all);
+    assert_int_equal(0, ncyc);   /* not re-tracked after its clear */
+    atomic_store(&qb_release_fin, 1);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1, rc_refcount(t2));   /* ours: b's was dropped by its clear */
+    assert_int_equal(0, rc_gc_collect(2));  /* b was freed by the first one */
+    rc_decref(t2);
+    rc_decref(qb_list);
+    qb_list = NULL;
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_queued_batch_object_is_not_merged(void **state)
+{
+    queued_batch_scenario(false);
+}
+
+static void test_queued_batch_object_with_finalizer_is_not_merged(void **state)
+{
+    queued_batch_scenario(true);
+}
+
 /* Records are kept in a ring of RC_RECORDS_KEPT: a long-running program's
  * records take bounded memory; indices stay absolute, the newest are kept,
  * in order, and a copy from an index that was dropped starts at the oldest
@@ -2430,6 +2525,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_collect_without_memory_for_the_work_array),
         HARNESS_TEST(test_full_collection_after_the_old_generation_shrank),
         HARNESS_TEST(test_records_keep_the_most_recent),
+        HARNESS_TEST(test_queued_batch_object_is_not_merged),
+        HARNESS_TEST(test_queued_batch_object_with_finalizer_is_not_merged),
         HARNESS_TEST(test_inspection_while_threads_mutate),
     };
     return HARNESS_RUN("gc", tests, argc, argv);
