@@ -18,7 +18,11 @@
  *   ft modes: a mutation (append, insert, set, pop, clear, growth) holds
  *     the list's lock byte (lock.h) and publishes with release stores;
  *     rc_list_get, rc_list_get_borrowed and rc_list_len take no lock
- *     (list_get_ft, list_get_borrowed_ft).  The rule of
+ *     (list_get_ft, list_get_borrowed_ft).  A mutation that changes len or
+ *     arr or moves items keeps the list's sequence count odd while it runs
+ *     (list_seq_begin/end, objects.h), so that a negative-index reader,
+ *     which turns the index into a slot through len, can tell that it may
+ *     have mixed two states and take the lock instead.  The rule of
  *     lock.h holds: no object code runs under the lock (no decref that may
  *     free, no object allocation, no safepoint; mem_alloc of an array runs
  *     none), so the old item of set, pop's shifted-out slot and a cleared
@@ -91,6 +95,28 @@ static inline size_t list_len_locked(struct rc_list *l)
     return rc_atomic_load_relaxed(&l->len);
 }
 
+/* Bracket a mutation that changes len or arr or moves items: the sequence
+ * count is odd from before its first store to after its last (objects.h,
+ * rc_list.seq).  Under the lock, ft mode only (gil mode has no lock-free
+ * reader).  Every store of the mutation in between is a release store
+ * (slots, len, arr), so a reader whose acquire load sees any of them sees
+ * the odd count, or a later one, when it loads the count again. */
+static inline void list_seq_begin(struct thr_state *ft, struct rc_list *l)
+{
+    if (ft != NULL)
+        /* relaxed (both): under the lock; ordered before the mutation's
+         * stores by their release (above). */
+        rc_atomic_store_relaxed(&l->seq, rc_atomic_load_relaxed(&l->seq) + 1);
+}
+
+static inline void list_seq_end(struct thr_state *ft, struct rc_list *l)
+{
+    if (ft != NULL)
+        /* release: pairs with a reader's first (acquire) load of seq: a
+         * reader that sees the even count sees every store before it. */
+        rc_atomic_store_release(&l->seq, rc_atomic_load_relaxed(&l->seq) + 1);
+}
+
 /* --------------------------------------------------------------- storage */
 
 /* Give back an array nobody will read again once in-flight readers are
@@ -146,7 +172,8 @@ static struct list_array *list_reserve_locked(const char *fn, struct rc_list *l,
  * the lock (ft) or the GIL.  In ft mode lock-free readers load these slots
  * concurrently, so each slot is written with one atomic store, release so
  * that a reader that finds an item in its new slot sees it initialised
- * (the item was published under this lock, which we hold). */
+ * (the item was published under this lock, which we hold) and sees the
+ * odd sequence count of the move (list_seq_begin; the caller's). */
 static void list_move_locked(struct thr_state *ft, struct list_array *a, size_t to,
                              size_t from, size_t n)
 {
@@ -174,10 +201,13 @@ static void list_clear_items(struct thr_state *ft, struct rc_list *l)
     list_lock(ft, l);
     struct list_array *a = list_arr_locked(l);
     size_t n = list_len_locked(l);
+    list_seq_begin(ft, l);
     /* release: pairs with the acquire loads in list_get_ft/rc_list_len
-     * (nothing is published by these two; release keeps the rule simple). */
+     * (nothing else is published by these two, but the sequence count
+     * relies on it). */
     rc_atomic_store_release(&l->len, 0);
     rc_atomic_store_release(&l->arr, NULL);
+    list_seq_end(ft, l);
     list_unlock(ft, l);
     /* relaxed: a is detached, so nobody writes it any more (lock-free
      * readers that loaded it earlier only read it). */
@@ -294,6 +324,7 @@ int rc_list_append(rc_object *list, rc_object *item)
     struct list_array *old = NULL;
     list_lock(ft, l);
     size_t n = list_len_locked(l);
+    list_seq_begin(ft, l);   /* growth replaces arr; len changes */
     struct list_array *a = list_reserve_locked("rc_list_append", l, n, n + 1, &old);
     if (a != NULL) {
         rc_incref(item);
@@ -303,6 +334,7 @@ int rc_list_append(rc_object *list, rc_object *item)
         rc_atomic_store_release(&a->items[n], item);
         rc_atomic_store_release(&l->len, n + 1);
     }
+    list_seq_end(ft, l);
     list_unlock(ft, l);
     list_array_release(ft, old);
     return a != NULL ? 0 : -1;
@@ -319,6 +351,7 @@ int rc_list_insert(rc_object *list, long index, rc_object *item)
     struct list_array *old = NULL;
     list_lock(ft, l);
     size_t len = list_len_locked(l);
+    list_seq_begin(ft, l);   /* moves items before it publishes len */
     struct list_array *a = list_reserve_locked("rc_list_insert", l, len, len + 1, &old);
     if (a != NULL) {
         /* Clamp to [0, len], as Python's list.insert. */
@@ -334,6 +367,7 @@ int rc_list_insert(rc_object *list, long index, rc_object *item)
         rc_atomic_store_release(&a->items[i], item);
         rc_atomic_store_release(&l->len, len + 1);
     }
+    list_seq_end(ft, l);
     list_unlock(ft, l);
     list_array_release(ft, old);
     return a != NULL ? 0 : -1;
@@ -364,10 +398,24 @@ static rc_object *list_get_locked(struct rc_list *l, long index)
  * it when we loaded it and it is RC_GC_SHARED, so its memory is retired,
  * not freed.  ref_try_incref refuses it if it is already dying; if it
  * succeeds, the item is still in the slot and the array still the list's,
- * then it was in the list at that moment. */
+ * then it was in the list at that moment.  A negative index names a slot
+ * through len, and insert and pop move items before they publish the new
+ * len, so a len and a slot loaded a moment apart may come from two states
+ * (the item may never have been at that position, and a change of len and
+ * back goes unseen): such a read is done only between two equal even
+ * loads of the sequence count (objects.h, rc_list.seq), else under the
+ * lock. */
 __attribute__((noinline))   /* keeps rc_list_get's gil path lean */
 static rc_object *list_get_ft(struct rc_list *l, long index)
 {
+    size_t seq = 0;
+    if (index < 0) {
+        /* acquire: pairs with the release store that ended the last
+         * mutation (list_seq_end): we see all of its stores. */
+        seq = rc_atomic_load_acquire(&l->seq);
+        if (seq & 1)
+            return list_get_locked(l, index);   /* a writer is at work */
+    }
     /* acquire: pairs with the release store of len (append, insert), which
      * follows the array's and the item's publication. */
     long n = (long)rc_atomic_load_acquire(&l->len);
@@ -383,11 +431,14 @@ static rc_object *list_get_ft(struct rc_list *l, long index)
         rc_object *item = rc_atomic_load_acquire(&a->items[i]);
         if (item != NULL && ref_try_incref(item)) {
             /* acquire (all): ordered after the reference was taken.  A
-             * negative index names a position relative to the length, so
-             * the length must not have changed either. */
+             * negative index: no mutation of len, arr or positions may
+             * have begun since our first load of seq (relaxed: after the
+             * acquire loads above, any of which saw a store of such a
+             * mutation, all release stores after its odd count, so this
+             * load sees that count or a later one). */
             if (rc_atomic_load_acquire(&a->items[i]) == item &&
                 rc_atomic_load_acquire(&l->arr) == a &&
-                (index >= 0 || (long)rc_atomic_load_acquire(&l->len) == n))
+                (index >= 0 || rc_atomic_load_relaxed(&l->seq) == seq))
                 return item;
             /* Moved meanwhile.  The drop may run object code (it may have
              * been the last reference): a and item are dead to us now. */
@@ -454,11 +505,13 @@ rc_object *rc_list_pop(rc_object *list, long index)
         if (i >= 0) {
             struct list_array *a = list_arr_locked(l);
             item = rc_atomic_load_relaxed(&a->items[i]);   /* relaxed: under the lock */
+            list_seq_begin(ft, l);   /* moves items before it publishes len */
             list_move_locked(ft, a, (size_t)i, (size_t)i + 1, n - (size_t)i - 1);
             /* release (both): pair with the acquire loads in list_get_ft;
              * the vacated slot must read NULL, never a stale item. */
             rc_atomic_store_release(&a->items[n - 1], NULL);
             rc_atomic_store_release(&l->len, n - 1);
+            list_seq_end(ft, l);
         }
     }
     list_unlock(ft, l);
@@ -483,7 +536,8 @@ int rc_is_list(rc_object *o)
 
 /* Lock-free attempts before a borrowed read takes the lock.  An attempt
  * fails only when a writer moved things meanwhile (a pop or clear emptied
- * the slot, a negative index's length changed). */
+ * the slot); a negative index takes the lock at once when the sequence
+ * count shows a writer at work. */
 #define LIST_BORROW_TRIES 4
 
 /* ft mode, the slow path of rc_list_get_borrowed: under the lock, taken
@@ -507,13 +561,28 @@ static rc_object *list_get_borrowed_locked(struct rc_list *l, long index)
  * a and our load of the slot: if a is still the list's array, now; if it
  * was replaced meanwhile, when it was replaced, since a replaced array is
  * never written again (list_reserve_locked, list_clear_items).  So a
- * non-negative index needs no re-check.  A negative index names a position
- * relative to the length, which must not have changed either (as
- * list_get_ft checks, with the same blindness to a change and back). */
+ * non-negative index needs no re-check.  (Except that while an insert or
+ * pop before i is moving items, "now" is half done: the slot may already
+ * hold what index i will hold once the mutation publishes len.  Neither
+ * this nor list_get_ft checks a non-negative index against that; two
+ * reads by one thread may see such a move half done.)  A negative index
+ * names a slot through len, which insert and pop publish only after
+ * moving the items: as in list_get_ft, its loads must lie between two
+ * equal even loads of the sequence count (objects.h, rc_list.seq), which
+ * then also vouch that len and arr did not change (nor change and change
+ * back). */
 __attribute__((noinline))   /* keeps rc_list_get_borrowed's gil path lean */
 static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
 {
     for (int attempt = 0; attempt < LIST_BORROW_TRIES; attempt++) {
+        size_t seq = 0;
+        if (index < 0) {
+            /* acquire: pairs with the release store that ended the last
+             * mutation (list_seq_end): we see all of its stores. */
+            seq = rc_atomic_load_acquire(&l->seq);
+            if (seq & 1)
+                break;   /* a writer is at work: wait for it on the lock */
+        }
         /* acquire: pairs with the release store of len (append, insert),
          * which follows the array's and the item's publication. */
         long n = (long)rc_atomic_load_acquire(&l->len);
@@ -530,10 +599,10 @@ static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
         rc_object *item = rc_atomic_load_acquire(&a->items[i]);
         if (item == NULL)
             continue;   /* popped or cleared since the len load */
-        /* acquire (both): ordered after the slot's load. */
-        if (index >= 0 || ((long)rc_atomic_load_acquire(&l->len) == n &&
-                           rc_atomic_load_acquire(&l->arr) == a))
+        /* relaxed: after the acquire loads above; as in list_get_ft. */
+        if (index >= 0 || rc_atomic_load_relaxed(&l->seq) == seq)
             return item;
+        break;   /* a writer moved things meanwhile: take the lock */
     }
     return list_get_borrowed_locked(l, index);
 }

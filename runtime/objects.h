@@ -79,6 +79,22 @@ struct rc_list {
     /* Number of items.  Same rule as arr; stored after the slots it
      * covers, so a reader that sees len sees them (or later values). */
     _Atomic size_t len;
+    /* Sequence count (a seqlock) for lock-free reads of a negative index,
+     * which names a slot through len (list.c: list_get_ft,
+     * list_get_borrowed_ft).  ft modes only; stays 0 in gil mode.
+     * Writers: only under the list's lock.  A mutation that changes len or
+     * arr or moves items (append, insert, pop, clear) makes it odd before
+     * its first store and even again after its last (list_seq_begin,
+     * list_seq_end): a relaxed store of the odd value (each store of the
+     * mutation is a release store, so a reader that acquires any of them
+     * also sees the odd value or a later one), a release store of the even
+     * value.  set, which moves nothing, leaves it alone.  Readers:
+     * lock-free, for a negative index only: an acquire load (pairs with
+     * the even store) before loading len, arr and the slot (acquire
+     * loads), a relaxed load after them (those acquire loads keep it
+     * after them); odd, or changed, means those loads may mix two states:
+     * the reader takes the lock instead. */
+    _Atomic size_t seq;
 };
 
 struct dict_table;

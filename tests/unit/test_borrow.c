@@ -6,17 +6,22 @@
  * compared), reports the same errors, and several borrows may be held at
  * once.  rc_try_incref takes a reference to a live object, refuses a dead
  * one (ft modes, where a dead shared object's memory outlives the borrow),
- * and in ft mode refuses an object another thread owns that no other
- * thread ever counted, until rc_list_get has marked it.
+ * and in ft mode refuses an object another thread owns whose shared count
+ * is 0 (it cannot tell it from dying), until an rc_list_get that had to
+ * take the lock (its own lock-free try refused for the same reason) has
+ * marked it MAYBE_WEAKREF.
  * Threads: a borrowed read from another thread while the main thread holds
  * the container's lock is served without it and leaves the items' counts
- * untouched (ft modes); and a bounded stress, every mode: a writer keeps
+ * untouched (ft modes); and bounded stresses, every mode: a writer keeps
  * replacing the items of a list (and the values of a dict), clearing and
  * refilling it, while readers borrow and check that every value is one the
  * writer stored at that index (key), never older than one they saw before,
  * and now and then take a reference with rc_try_incref (in ft mode after
  * an rc_list_get has marked the item, so that the try races the writer's
- * drop).
+ * drop); and a writer moves a list's items (insert and pop at the front)
+ * while readers read index -1 and -2 (rc_list_get, rc_list_get_borrowed)
+ * and check that each item read was at that position in a state the
+ * writer published during the read.
  */
 #define RCGC_BUILDING 1   /* raw header fields, the container lock byte */
 #include "harness.h"
@@ -301,8 +306,8 @@ static void test_try_incref(void **state)
 
 /* ft mode: an item owned by the main thread and counted by nobody else has
  * ob_ref_shared == 0, which rc_try_incref cannot tell from dying: another
- * thread's try is refused, rc_list_get marks it (under the lock), and
- * then the try succeeds. */
+ * thread's try is refused, rc_list_get (whose lock-free try is refused
+ * too) marks it under the lock, and then the try succeeds. */
 struct tryer {
     rc_object *list;
     int first, after_get, got_ok;
@@ -669,6 +674,205 @@ static void test_stress_borrowed_reads_while_a_writer_replaces(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* --------------------------- negative indexes while a writer moves items */
+
+/* A writer moves items one slot at a time (rc_list_insert and rc_list_pop
+ * shift them, then publish the new length) while readers read the list's
+ * last two items through index -1 and -2, with rc_list_get and
+ * rc_list_get_borrowed.  Every value read must be the one at that position
+ * in a state the writer published during the read (list.c: the sequence
+ * count of a negative-index read).  Two writers:
+ *   NEG_FIXED_TAIL: insert(0, Z) then pop(0), on a list that ends in P, S:
+ *     -1 is always S and -2 always P;
+ *   NEG_ROTATE: pop(0), then append the popped item: the tail moves.  After
+ *     step s (counted in done), the list is rotation k = s / 2 of the items
+ *     0..NEG_N-1, without its first item if s is odd; either way -1 holds
+ *     item k - 1 and -2 item k - 2 (mod NEG_N).  A reader that loaded
+ *     done == d0 before its read and d1 after it accepts the -1 (-2) of
+ *     every state from S(d0) to S(d1 + 1), step d1 + 1 being possibly in
+ *     progress (a read that saw a store of step d1 + 2, a release store
+ *     read by an acquire load, would see the done = d1 + 1 stored before
+ *     it).
+ * Every mode (gil mode never interleaves a read with a move). */
+#define NEG_ROUNDS (ST_ROUNDS * 10)
+#define NEG_N 64
+#define NEG_BASE ((int64_t)1 << 41)
+
+enum neg_writer { NEG_FIXED_TAIL, NEG_ROTATE };
+
+struct neg_shared {
+    rc_object *list;
+    enum neg_writer writer;         /* set before the threads start */
+    _Atomic long done;              /* steps (mutations) completed; stored
+                                     * by the writer after each step and
+                                     * loaded by the readers around each
+                                     * read, seq_cst */
+    _Atomic int started;            /* readers that have read once */
+    _Atomic int writer_done;
+};
+
+struct neg_reader {
+    struct neg_shared *sh;
+    long reads;
+    long bad[2][2];                 /* [borrowed][-1 - index]: failed checks */
+    char what[160];                 /* the first failure */
+};
+
+/* Is v the value of the item at index (-1 or -2) in a state the writer
+ * published in [d0, d1 + 1]? */
+static bool neg_ok(const struct neg_shared *sh, int64_t v, long index, long d0, long d1)
+{
+    int64_t p = v - NEG_BASE;
+    if (p < 0 || p >= NEG_N)
+        return false;   /* Z, or something else entirely */
+    if (sh->writer == NEG_FIXED_TAIL)
+        return p == NEG_N + index;
+    /* Item (k + index) mod NEG_N for some k in [d0 / 2, (d1 + 1) / 2]. */
+    long k0 = d0 / 2, k1 = (d1 + 1) / 2;
+    long off = ((long)p - index - k0) % NEG_N;
+    if (off < 0)
+        off += NEG_N;
+    return off <= k1 - k0;
+}
+
+static void neg_reader_fn(void *arg)
+{
+    struct neg_reader *r = arg;
+    struct neg_shared *sh = r->sh;
+    bool first = true;
+    while (first || !atomic_load(&sh->writer_done)) {
+        int borrowed = (int)(r->reads & 1);
+        long index = (r->reads & 2) ? -2 : -1;
+        long d0 = atomic_load(&sh->done);
+        rc_object *x = borrowed ? rc_list_get_borrowed(sh->list, index)
+                                : rc_list_get(sh->list, index);
+        long d1 = atomic_load(&sh->done);
+        if (x == NULL) {
+            r->bad[borrowed][-1 - index]++;
+            if (r->what[0] == '\0')
+                snprintf(r->what, sizeof r->what, "%s(%ld): %s",
+                         borrowed ? "rc_list_get_borrowed" : "rc_list_get", index,
+                         rc_error_message());
+            rc_error_clear();
+        } else {
+            int64_t v = rc_int_value(x);
+            if (!neg_ok(sh, v, index, d0, d1)) {
+                r->bad[borrowed][-1 - index]++;
+                if (r->what[0] == '\0')
+                    snprintf(r->what, sizeof r->what,
+                             "%s(%ld) = item %lld, steps %ld..%ld",
+                             borrowed ? "rc_list_get_borrowed" : "rc_list_get", index,
+                             (long long)(v - NEG_BASE), d0, d1);
+            }
+            if (!borrowed)
+                rc_decref(x);
+        }
+        r->reads++;
+        if (first) {
+            first = false;
+            atomic_fetch_add(&sh->started, 1);
+        }
+        if ((r->reads & 63) == 0)
+            rc_safepoint();   /* ends the borrows; gil mode switches here */
+    }
+}
+
+static void neg_writer_fn(void *arg)
+{
+    struct neg_shared *sh = arg;
+    /* Wait, detached, until every reader is reading (as st_writer_fn). */
+    while (atomic_load(&sh->started) < ST_READERS) {
+        rc_detach();
+        sched_yield();
+        rc_attach();
+    }
+    rc_object *z = rc_int_new(NEG_BASE + 1000);
+    long step = 0;
+    for (long r = 1; r <= NEG_ROUNDS && z != NULL; r++) {
+        if (sh->writer == NEG_FIXED_TAIL) {
+            if (rc_list_insert(sh->list, 0, z) < 0)
+                break;   /* the test sees the step count */
+            atomic_store(&sh->done, ++step);
+            rc_decref(rc_list_pop(sh->list, 0));
+            atomic_store(&sh->done, ++step);
+        } else {
+            rc_object *x = rc_list_pop(sh->list, 0);
+            atomic_store(&sh->done, ++step);
+            int ok = rc_list_append(sh->list, x);
+            rc_decref(x);
+            if (ok < 0)
+                break;
+            atomic_store(&sh->done, ++step);
+        }
+        if ((r & 63) == 0)
+            rc_safepoint();
+    }
+    rc_decref(z);
+    atomic_store(&sh->writer_done, 1);
+}
+
+static void neg_index_stress(enum neg_writer writer)
+{
+    size_t live = rc_live_objects();
+    struct neg_shared sh = {.list = rc_list_new(), .writer = writer};
+    assert_non_null(sh.list);
+    rc_object *items[NEG_N];
+    for (int i = 0; i < NEG_N; i++) {
+        items[i] = new_int(NEG_BASE + i);
+        assert_int_equal(0, rc_list_append(sh.list, items[i]));
+    }
+    struct neg_reader rd[ST_READERS];
+    rc_thread *rt[ST_READERS];
+    memset(rd, 0, sizeof rd);
+    for (int k = 0; k < ST_READERS; k++) {
+        rd[k].sh = &sh;
+        rt[k] = rc_thread_start(neg_reader_fn, &rd[k]);
+        assert_non_null(rt[k]);
+    }
+    rc_thread *wt = rc_thread_start(neg_writer_fn, &sh);
+    assert_non_null(wt);
+    assert_int_equal(0, rc_thread_join(wt));
+    for (int k = 0; k < ST_READERS; k++)
+        assert_int_equal(0, rc_thread_join(rt[k]));
+    rc_safepoint();
+
+    long bad = 0;
+    for (int k = 0; k < ST_READERS; k++) {
+        printf("reader %d: %ld reads; wrong: rc_list_get -1: %ld, -2: %ld; "
+               "rc_list_get_borrowed -1: %ld, -2: %ld%s%s\n", k, rd[k].reads,
+               rd[k].bad[0][0], rd[k].bad[0][1], rd[k].bad[1][0], rd[k].bad[1][1],
+               rd[k].what[0] ? "; first: " : "", rd[k].what);
+        assert_true(rd[k].reads > 0);
+        bad += rd[k].bad[0][0] + rd[k].bad[0][1] + rd[k].bad[1][0] + rd[k].bad[1][1];
+    }
+    assert_int_equal(0, bad);
+
+    /* The writer ran every round: the list is back where it started (or,
+     * rotated, NEG_ROUNDS places on). */
+    assert_int_equal(2 * NEG_ROUNDS, atomic_load(&sh.done));
+    assert_int_equal(NEG_N, rc_list_len(sh.list));
+    for (int i = 0; i < NEG_N; i++) {
+        long at = writer == NEG_FIXED_TAIL ? i : (i + NEG_ROUNDS) % NEG_N;
+        assert_ptr_equal(items[at], rc_list_get_borrowed(sh.list, i));
+        assert_int_equal(2, rc_refcount(items[i]));   /* ours and the list's */
+        rc_decref(items[i]);
+    }
+    rc_decref(sh.list);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_stress_negative_index_while_inserting_at_front(void **state)
+{
+    (void)state;
+    neg_index_stress(NEG_FIXED_TAIL);
+}
+
+static void test_stress_negative_index_while_rotating(void **state)
+{
+    (void)state;
+    neg_index_stress(NEG_ROTATE);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +884,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_try_incref_of_another_threads_object),
         HARNESS_TEST(test_borrowed_reads_take_no_lock_and_write_nothing),
         HARNESS_TEST(test_stress_borrowed_reads_while_a_writer_replaces),
+        HARNESS_TEST(test_stress_negative_index_while_inserting_at_front),
+        HARNESS_TEST(test_stress_negative_index_while_rotating),
     };
     return HARNESS_RUN("borrow", tests, argc, argv);
 }

@@ -163,15 +163,18 @@ intptr_t rc_refcount(rc_object *o);
 /* Take a reference to o only if it is still alive: for a BORROWED pointer
  * (rc_list_get_borrowed, rc_dict_get_borrowed) that is to be kept past the
  * borrow's end or stored (docs/threads.md [thr.borrow]).  o's memory must
- * be valid: the borrow has not ended.  Returns 1 with a new reference;
- * 0 with no reference and no error when o has died or is dying, and also
- * in ft mode when o belongs to another thread and no other thread ever
- * held a reference to it, since then its counts cannot tell it from an
- * object dying on its owner's non-atomic path (re-read it through its
- * container, rc_list_get or rc_dict_get, which takes the container's lock
- * once and marks it so that later calls succeed); -1 with an error for
- * NULL or a thread without a state.  Writes o's shared count (an atomic
- * read-modify-write) when o is not owned by the caller and not immortal. */
+ * be valid: the borrow has not ended.  Returns 1 with a new reference,
+ * also for an object whose count already reached 0 but whose death is not
+ * decided yet (queued to its owner), or whose finalizer is running: the
+ * reference then resurrects it, as dereferencing a weakref does (PEP 442
+ * allows it).  0 with no reference and no error when o's death has been
+ * decided, and also when it cannot tell o from dying right now (ft mode,
+ * another thread's object whose shared count is 0: its owner may be
+ * freeing it on its non-atomic path): no reference taken; take one
+ * through the container (rc_list_get / rc_dict_get).  -1 with an error
+ * for NULL or a thread without a state.  Writes o's shared count (an
+ * atomic read-modify-write) when o is not owned by the caller and not
+ * immortal. */
 int rc_try_incref(rc_object *o);
 
 /* 1 if o is immortal (its counts are never written), else 0. */

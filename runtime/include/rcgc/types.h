@@ -67,19 +67,21 @@ int rc_list_insert(rc_object *list, long index, rc_object *item);
 rc_object *rc_list_get(rc_object *list, long index);
 /* The item at index, BORROWED: no count is written (readers of a shared
  * list do not contend on the items' counts), no lock is taken unless a
- * writer is moving items at that moment, and other threads may mutate the
- * list meanwhile.  The caller holds a reference to list (not a borrowed
- * one).  The item stays valid until the calling thread's next safepoint,
- * detach or reference drop; between the borrow and its last use call only
- * rc_list_get_borrowed, rc_dict_get_borrowed, rc_list_len, rc_dict_len,
- * rc_int_value, rc_str_data, rc_str_len, rc_type_of, rc_is_*,
- * rc_is_immortal, rc_refcount and rc_try_incref.  The item may already
- * have been removed and have died: read only what an object never changes
- * (identity, type, an int's value, a str's bytes); an item of a container
- * or instance type must not be used as alive (its items may be gone):
- * take a reference first with rc_try_incref, or re-read with
- * rc_list_get.  NULL with TypeError or IndexError as rc_list_get.  Rules
- * and reasons: docs/threads.md [thr.borrow]. */
+ * writer is changing the list at that moment, and other threads may mutate
+ * the list meanwhile.  The caller holds a reference to list (not a
+ * borrowed one).  The item stays valid, for the calling thread only (it
+ * must not be handed to another thread), until that thread's next
+ * safepoint, detach or reference drop; between the borrow and its last use
+ * call only rc_list_get_borrowed, rc_dict_get_borrowed, rc_list_len,
+ * rc_dict_len, rc_int_value, rc_str_data, rc_str_len, rc_type_of,
+ * rc_type_name, rc_is_*, rc_is_immortal, rc_refcount, rc_try_incref and
+ * the error functions.  The item may already have been removed and have
+ * died: read only what an object never changes (identity, type, an int's
+ * value, a str's bytes); an item of a container or instance type must not
+ * be used as alive (its items may be gone): take a reference first with
+ * rc_try_incref, or re-read with rc_list_get.  NULL with TypeError or
+ * IndexError as rc_list_get.  Rules and reasons: docs/threads.md
+ * [thr.borrow]. */
 rc_object *rc_list_get_borrowed(rc_object *list, long index);
 int rc_list_set(rc_object *list, long index, rc_object *item);
 /* Remove and return the item at index (-1: the last). */
