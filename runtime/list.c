@@ -22,7 +22,9 @@
  *     arr or moves items keeps the list's sequence count odd while it runs
  *     (list_seq_begin/end, objects.h), so that a negative-index reader,
  *     which turns the index into a slot through len, can tell that it may
- *     have mixed two states and take the lock instead.  The rule of
+ *     have mixed two states and take the lock instead; insert and pop keep
+ *     a second count, of moves, odd while they move items, for the
+ *     non-negative-index readers (list_moves_begin/end).  The rule of
  *     lock.h holds: no object code runs under the lock (no decref that may
  *     free, no object allocation, no safepoint; mem_alloc of an array runs
  *     none), so the old item of set, pop's shifted-out slot and a cleared
@@ -115,6 +117,22 @@ static inline void list_seq_end(struct thr_state *ft, struct rc_list *l)
         /* release: pairs with a reader's first (acquire) load of seq: a
          * reader that sees the even count sees every store before it. */
         rc_atomic_store_release(&l->seq, rc_atomic_load_relaxed(&l->seq) + 1);
+}
+
+/* The same for the move count (objects.h, rc_list.moves), around the
+ * moves of insert and pop and the stores that publish them. */
+static inline void list_moves_begin(struct thr_state *ft, struct rc_list *l)
+{
+    if (ft != NULL)
+        /* relaxed (both): as list_seq_begin. */
+        rc_atomic_store_relaxed(&l->moves, rc_atomic_load_relaxed(&l->moves) + 1);
+}
+
+static inline void list_moves_end(struct thr_state *ft, struct rc_list *l)
+{
+    if (ft != NULL)
+        /* release: as list_seq_end. */
+        rc_atomic_store_release(&l->moves, rc_atomic_load_relaxed(&l->moves) + 1);
 }
 
 /* --------------------------------------------------------------- storage */
@@ -361,11 +379,16 @@ int rc_list_insert(rc_object *list, long index, rc_object *item)
             i = 0;
         else if (i > n)
             i = n;
+        bool moves = i < n;   /* items [i, n) shift right */
+        if (moves)
+            list_moves_begin(ft, l);
         list_move_locked(ft, a, (size_t)i + 1, (size_t)i, (size_t)(n - i));
         rc_incref(item);
         /* release: as in rc_list_append. */
         rc_atomic_store_release(&a->items[i], item);
         rc_atomic_store_release(&l->len, len + 1);
+        if (moves)
+            list_moves_end(ft, l);
     }
     list_seq_end(ft, l);
     list_unlock(ft, l);
@@ -408,14 +431,15 @@ static rc_object *list_get_locked(struct rc_list *l, long index)
 __attribute__((noinline))   /* keeps rc_list_get's gil path lean */
 static rc_object *list_get_ft(struct rc_list *l, long index)
 {
-    size_t seq = 0;
-    if (index < 0) {
-        /* acquire: pairs with the release store that ended the last
-         * mutation (list_seq_end): we see all of its stores. */
-        seq = rc_atomic_load_acquire(&l->seq);
-        if (seq & 1)
-            return list_get_locked(l, index);   /* a writer is at work */
-    }
+    /* A negative index checks seq, a non-negative one the move count
+     * (objects.h; list_get_borrowed_ft says why): the loads below must lie
+     * between two equal even loads of it. */
+    _Atomic size_t *count = index < 0 ? &l->seq : &l->moves;
+    /* acquire: pairs with the release store that ended the last mutation
+     * (list_seq_end, list_moves_end): we see all of its stores. */
+    size_t seq = rc_atomic_load_acquire(count);
+    if (seq & 1)
+        return list_get_locked(l, index);   /* a writer is at work */
     /* acquire: pairs with the release store of len (append, insert), which
      * follows the array's and the item's publication. */
     long n = (long)rc_atomic_load_acquire(&l->len);
@@ -438,7 +462,7 @@ static rc_object *list_get_ft(struct rc_list *l, long index)
              * load sees that count or a later one). */
             if (rc_atomic_load_acquire(&a->items[i]) == item &&
                 rc_atomic_load_acquire(&l->arr) == a &&
-                (index >= 0 || rc_atomic_load_relaxed(&l->seq) == seq))
+                rc_atomic_load_relaxed(count) == seq)
                 return item;
             /* Moved meanwhile.  The drop may run object code (it may have
              * been the last reference): a and item are dead to us now. */
@@ -506,11 +530,16 @@ rc_object *rc_list_pop(rc_object *list, long index)
             struct list_array *a = list_arr_locked(l);
             item = rc_atomic_load_relaxed(&a->items[i]);   /* relaxed: under the lock */
             list_seq_begin(ft, l);   /* moves items before it publishes len */
+            bool moves = (size_t)i + 1 < n;   /* items (i, n) shift left */
+            if (moves)
+                list_moves_begin(ft, l);
             list_move_locked(ft, a, (size_t)i, (size_t)i + 1, n - (size_t)i - 1);
             /* release (both): pair with the acquire loads in list_get_ft;
              * the vacated slot must read NULL, never a stale item. */
             rc_atomic_store_release(&a->items[n - 1], NULL);
             rc_atomic_store_release(&l->len, n - 1);
+            if (moves)
+                list_moves_end(ft, l);
             list_seq_end(ft, l);
         }
     }
@@ -560,12 +589,13 @@ static rc_object *list_get_borrowed_locked(struct rc_list *l, long index)
  * holds what the list held at index i at some moment between our load of
  * a and our load of the slot: if a is still the list's array, now; if it
  * was replaced meanwhile, when it was replaced, since a replaced array is
- * never written again (list_reserve_locked, list_clear_items).  So a
- * non-negative index needs no re-check.  (Except that while an insert or
- * pop before i is moving items, "now" is half done: the slot may already
- * hold what index i will hold once the mutation publishes len.  Neither
- * this nor list_get_ft checks a non-negative index against that; two
- * reads by one thread may see such a move half done.)  A negative index
+ * never written again (list_reserve_locked, list_clear_items).  While an
+ * insert or pop before i is moving items, though, "now" is half done: the
+ * slot may already hold what index i will hold once the mutation
+ * publishes len, while a slot before it still holds the earlier state, so
+ * two reads by one thread could see the move half done: a non-negative
+ * index's loads must lie between two equal even loads of the move count
+ * (objects.h, rc_list.moves), which appends leave alone.  A negative index
  * names a slot through len, which insert and pop publish only after
  * moving the items: as in list_get_ft, its loads must lie between two
  * equal even loads of the sequence count (objects.h, rc_list.seq), which
@@ -574,15 +604,15 @@ static rc_object *list_get_borrowed_locked(struct rc_list *l, long index)
 __attribute__((noinline))   /* keeps rc_list_get_borrowed's gil path lean */
 static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
 {
+    /* As in list_get_ft: seq for a negative index, the move count for a
+     * non-negative one. */
+    _Atomic size_t *count = index < 0 ? &l->seq : &l->moves;
     for (int attempt = 0; attempt < LIST_BORROW_TRIES; attempt++) {
-        size_t seq = 0;
-        if (index < 0) {
-            /* acquire: pairs with the release store that ended the last
-             * mutation (list_seq_end): we see all of its stores. */
-            seq = rc_atomic_load_acquire(&l->seq);
-            if (seq & 1)
-                break;   /* a writer is at work: wait for it on the lock */
-        }
+        /* acquire: pairs with the release store that ended the last
+         * mutation (list_seq_end, list_moves_end): we see its stores. */
+        size_t seq = rc_atomic_load_acquire(count);
+        if (seq & 1)
+            break;   /* a writer is at work: wait for it on the lock */
         /* acquire: pairs with the release store of len (append, insert),
          * which follows the array's and the item's publication. */
         long n = (long)rc_atomic_load_acquire(&l->len);
@@ -600,7 +630,7 @@ static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
         if (item == NULL)
             continue;   /* popped or cleared since the len load */
         /* relaxed: after the acquire loads above; as in list_get_ft. */
-        if (index >= 0 || rc_atomic_load_relaxed(&l->seq) == seq)
+        if (rc_atomic_load_relaxed(count) == seq)
             return item;
         break;   /* a writer moved things meanwhile: take the lock */
     }

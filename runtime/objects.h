@@ -95,6 +95,15 @@ struct rc_list {
      * after them); odd, or changed, means those loads may mix two states:
      * the reader takes the lock instead. */
     _Atomic size_t seq;
+    /* Move count: the same protocol as seq, for the mutations that move
+     * items (insert, and pop of any but the last item), read by
+     * non-negative-index lock-free readers, whose slot does not depend on
+     * len but whose item may be one a move has already shifted there while
+     * a neighbouring slot still holds the state before it.  Appends and
+     * pops of the last item do not move items and leave it alone, so
+     * readers of a list that only grows or shrinks at its end never take
+     * the lock because of it. */
+    _Atomic size_t moves;
 };
 
 struct dict_table;

@@ -861,6 +861,112 @@ static void neg_index_stress(enum neg_writer writer)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Non-negative indexes while a writer inserts at the front and pops it
+ * again, counting its steps (done): one reader reads index j + 1, then
+ * index j.  In a window where the step count did not move (d0 == d1, even)
+ * it can see the state S(d0) and then S(d0 + 1) (the insert, possibly done
+ * but not yet counted), in that order only: if index j + 1 gave item j
+ * (the insert had moved it), index j must not give item j again (the state
+ * before the move).  A read must not see a move half done (list.c: the
+ * move count).  Bounded by the pairs checked and the reads. */
+#define POS_PAIRS ((long)ST_ROUNDS * 1500)
+
+struct pos_shared {
+    rc_object *list;
+    _Atomic long done;              /* writer's steps, seq_cst (as neg_shared) */
+    _Atomic int started, stop;      /* reader -> writer */
+    long reads, pairs_checked, bad; /* reader only */
+    char what[160];
+};
+
+static void pos_writer_fn(void *arg)
+{
+    struct pos_shared *sh = arg;
+    while (!atomic_load(&sh->started)) {
+        rc_detach();
+        sched_yield();
+        rc_attach();
+    }
+    rc_object *z = rc_int_new(NEG_BASE + 1000);
+    long step = 0;
+    while (z != NULL && !atomic_load(&sh->stop)) {
+        if (rc_list_insert(sh->list, 0, z) < 0)
+            break;
+        atomic_store(&sh->done, ++step);
+        rc_decref(rc_list_pop(sh->list, 0));
+        atomic_store(&sh->done, ++step);
+        if ((step & 127) == 0)
+            rc_safepoint();
+    }
+    rc_decref(z);
+}
+
+static void pos_reader_fn(void *arg)
+{
+    struct pos_shared *sh = arg;
+    atomic_store(&sh->started, 1);
+    /* Reads are bounded too: a pair counts only if the writer did not
+     * step meanwhile, which a slow (sanitized) reader rarely manages. */
+    while (sh->pairs_checked < POS_PAIRS && sh->reads < 2 * POS_PAIRS) {
+        int borrowed = (int)(sh->reads & 1);
+        long j = 1 + (sh->reads / 2) % (NEG_N - 3);
+        long d0 = atomic_load(&sh->done);
+        rc_object *x = borrowed ? rc_list_get_borrowed(sh->list, j + 1)
+                                : rc_list_get(sh->list, j + 1);
+        rc_object *y = borrowed ? rc_list_get_borrowed(sh->list, j)
+                                : rc_list_get(sh->list, j);
+        long d1 = atomic_load(&sh->done);
+        if (x != NULL && y != NULL && d0 == d1 && (d0 & 1) == 0) {
+            sh->pairs_checked++;
+            if (rc_int_value(x) - NEG_BASE == j && rc_int_value(y) - NEG_BASE == j) {
+                sh->bad++;
+                if (sh->what[0] == '\0')
+                    snprintf(sh->what, sizeof sh->what,
+                             "%s(%ld) then (%ld) both gave item %ld at step %ld",
+                             borrowed ? "rc_list_get_borrowed" : "rc_list_get", j + 1, j, j,
+                             d0);
+            }
+        }
+        if (x == NULL || y == NULL)
+            rc_error_clear();
+        if (!borrowed) {
+            rc_decref(x);
+            rc_decref(y);
+        }
+        sh->reads++;
+        if ((sh->reads & 63) == 0)
+            rc_safepoint();
+    }
+    atomic_store(&sh->stop, 1);
+}
+
+static void test_stress_two_reads_never_see_a_move_half_done(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    struct pos_shared sh = {.list = rc_list_new()};
+    assert_non_null(sh.list);
+    for (int i = 0; i < NEG_N; i++) {
+        rc_object *x = new_int(NEG_BASE + i);
+        assert_int_equal(0, rc_list_append(sh.list, x));
+        rc_decref(x);
+    }
+    rc_thread *rt = rc_thread_start(pos_reader_fn, &sh);
+    assert_non_null(rt);
+    rc_thread *wt = rc_thread_start(pos_writer_fn, &sh);
+    assert_non_null(wt);
+    assert_int_equal(0, rc_thread_join(rt));
+    assert_int_equal(0, rc_thread_join(wt));
+    rc_safepoint();
+    printf("reader: %ld reads, %ld pairs checked, %ld moves seen half done, %ld writer steps%s%s\n",
+           sh.reads, sh.pairs_checked, sh.bad, atomic_load(&sh.done),
+           sh.what[0] ? "; first: " : "", sh.what);
+    assert_int_equal(0, sh.bad);
+    assert_int_equal(NEG_N, rc_list_len(sh.list));
+    rc_decref(sh.list);
+    assert_int_equal(live, rc_live_objects());
+}
+
 static void test_stress_negative_index_while_inserting_at_front(void **state)
 {
     (void)state;
@@ -886,6 +992,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_stress_borrowed_reads_while_a_writer_replaces),
         HARNESS_TEST(test_stress_negative_index_while_inserting_at_front),
         HARNESS_TEST(test_stress_negative_index_while_rotating),
+        HARNESS_TEST(test_stress_two_reads_never_see_a_move_half_done),
     };
     return HARNESS_RUN("borrow", tests, argc, argv);
 }
