@@ -427,7 +427,11 @@ static rc_object *list_get_locked(struct rc_list *l, long index)
  * (the item may never have been at that position, and a change of len and
  * back goes unseen): such a read is done only between two equal even
  * loads of the sequence count (objects.h, rc_list.seq), else under the
- * lock. */
+ * lock.  A non-negative index does not depend on len, but a slot may
+ * already hold its post-move item while an insert or pop is still moving
+ * the others, so it is read between two equal even loads of the move
+ * count (rc_list.moves; appends and pops of the last item leave it
+ * alone). */
 __attribute__((noinline))   /* keeps rc_list_get's gil path lean */
 static rc_object *list_get_ft(struct rc_list *l, long index)
 {
@@ -454,9 +458,10 @@ static rc_object *list_get_ft(struct rc_list *l, long index)
          * insert, set, list_move_locked): the item is initialised. */
         rc_object *item = rc_atomic_load_acquire(&a->items[i]);
         if (item != NULL && ref_try_incref(item)) {
-            /* acquire (all): ordered after the reference was taken.  A
-             * negative index: no mutation of len, arr or positions may
-             * have begun since our first load of seq (relaxed: after the
+            /* acquire (all): ordered after the reference was taken.  The
+             * count unchanged: for a negative index no mutation of len,
+             * arr or positions, for a non-negative one no move of items,
+             * may have begun since our first load of it (relaxed: after the
              * acquire loads above, any of which saw a store of such a
              * mutation, all release stores after its odd count, so this
              * load sees that count or a later one). */
@@ -564,9 +569,11 @@ int rc_is_list(rc_object *o)
 /* ------------------------------------------------------- borrowed reads */
 
 /* Lock-free attempts before a borrowed read takes the lock.  An attempt
- * fails only when a writer moved things meanwhile (a pop or clear emptied
- * the slot); a negative index takes the lock at once when the sequence
- * count shows a writer at work. */
+ * fails only when a writer changed things meanwhile (a pop or clear emptied
+ * the slot, or the count below moved); a read takes the lock at once when
+ * its count shows a writer at work: the sequence count for a negative
+ * index (any append, insert, pop or clear), the move count for a
+ * non-negative one (only an insert, or a pop other than the last item). */
 #define LIST_BORROW_TRIES 4
 
 /* ft mode, the slow path of rc_list_get_borrowed: under the lock, taken
