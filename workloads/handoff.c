@@ -28,6 +28,9 @@
 
 #include "wl_util.h"
 
+/* A producer and a consumer at least. */
+#define HO_MIN_THREADS 2
+
 #define HO_QCAP 256
 
 struct ho_entry {
@@ -241,7 +244,7 @@ static void ho_worker_main(void *arg)
 static int ho_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "handoff", 2, "--items", p != NULL ? p->items : 0L,
+    if (wl_check_params(ctx, "handoff", HO_MIN_THREADS, "--items", p != NULL ? p->items : 0L,
                         (const char *)NULL) < 0)
         return -1;
     struct ho_shared *sh = calloc(1, sizeof *sh);
@@ -358,8 +361,9 @@ static void ho_quick(wl_params *p)
 const rc_workload wl_handoff = {
     .name = "handoff",
     .description = "producers build small graphs, consumers verify and free them through a "
-                   "bounded queue",
+                   "bounded queue (2 threads or more)",
     .size_flags = "--items",
+    .min_threads = HO_MIN_THREADS,
     .defaults = ho_defaults,
     .quick = ho_quick,
     .run = ho_run,

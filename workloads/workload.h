@@ -82,6 +82,9 @@ typedef struct rc_workload {
     const char *name;          /* "binary-trees", ... */
     const char *description;   /* one line */
     const char *size_flags;    /* the size flags it uses, e.g. "--depth" */
+    int min_threads;           /* the fewest worker threads it runs with
+                                * (0 means 1); the driver refuses fewer as
+                                * a usage error, before anything runs */
     void (*defaults)(wl_params *p);   /* full sizes */
     void (*quick)(wl_params *p);      /* small sizes, for tests */
     /* Run to completion.  0 on success (verified); -1 with a message in

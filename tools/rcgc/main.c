@@ -438,6 +438,11 @@ static void cli_need_workload(struct cli_opts *o)
     if (o->read != WL_READ_UNUSED && !uses_read(o->workload))
         cli_die_usage(c, "%s does not use --read (workloads that do: %s)", o->workload->name,
                       read_workloads());
+    int min = o->workload->min_threads > 1 ? o->workload->min_threads : 1;
+    for (int k = 0; k < o->nthreads; k++)
+        if (o->threads[k] < min)
+            cli_die_usage(c, "%s needs --threads of at least %d (valid: %d..%d), not %d",
+                          o->workload->name, min, min, CLI_MAX_THREADS, o->threads[k]);
 }
 
 /* Defaults, then --quick, then the flags. */
