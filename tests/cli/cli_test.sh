@@ -156,6 +156,9 @@ read)
     grep -q '"read": "ref"' r.json || fail "r.json: params.read is not \"ref\""
     "$rcgc" report r.json >report.txt || fail "rcgc report r.json failed"
     diff r.txt report.txt || fail "rcgc report r.json differs from the run's table"
+    "$rcgc" report r.json --html r.html >/dev/null || fail "rcgc report r.json --html failed"
+    grep -q 'class="meta setup">shared-refs: iterations [0-9]*, read ref, seed ' r.html \
+        || fail "the HTML report's setup line does not show read ref"
     "$rcgc" run binary-trees --quick --json t.json >/dev/null || fail "rcgc run binary-trees failed"
     grep -q '"read": null' t.json || fail "t.json: params.read is not null"
     # A report from before params.read existed still reads.

@@ -117,9 +117,14 @@ void cli_run_fini(struct cli_run *r);
 
 /* ---- table.c ---- */
 
-/* 1 if two runs share workload, sizes, seed and quick setting (so a table
+/* 1 if two runs share workload, sizes, read mode, seed and quick setting (so a table
  * or page can show the setup once). */
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b);
+
+/* A run's setup as one line of text, without the workload: its sizes, its
+ * read mode (shared-refs), its seed and "(quick sizes)", e.g. "depth 16,
+ * seed 12345".  Written into buf (truncated to n bytes); returns buf. */
+const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r);
 
 /* The terminal table of runs[0..n-1]: a header line per workload/sizes, a
  * throughput table, a latency table and the verification lines. */

@@ -80,19 +80,6 @@ static const char *run_label(char buf[48], const struct cli_run *r)
 }
 
 /* "depth 10, seed 42 (quick sizes)" */
-static void setup_text(FILE *f, const struct cli_run *r)
-{
-    const char *sep = "";
-    for (int i = 0; i < CLI_NSIZES; i++) {
-        long v = cli_size_get(&r->params, i);
-        if (v != 0) {
-            fprintf(f, "%s%s %ld", sep, cli_sizes[i].key, v);
-            sep = ", ";
-        }
-    }
-    fprintf(f, "%sseed %" PRIu64 "%s", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
-}
-
 /* ----------------------------------------------------------------- table */
 
 static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
@@ -544,7 +531,8 @@ int cli_html_write(const char *path, const char *command, const char *created,
         fputs("<p class=\"meta setup\">", f);
         esc(f, runs[i].workload);
         fputs(": ", f);
-        setup_text(f, &runs[i]);
+        char setup[256];
+        esc(f, cli_setup_text(setup, sizeof setup, &runs[i]));
         fputs("</p>\n", f);
     }
     fputs("<p class=\"meta\">", f);

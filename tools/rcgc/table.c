@@ -38,22 +38,37 @@ bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
     return true;
 }
 
-static void print_header(FILE *f, const struct cli_run *r)
+/* "depth 16, seed 12345" ... (cli.h).  Truncated to fit n bytes. */
+const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
 {
-    fprintf(f, "%s:", r->workload);
-    const char *sep = " ";
+    size_t len = 0;
+    const char *sep = "";
+#define SETUP_ADD(...)                                                          \
+    do {                                                                        \
+        if (len < n)                                                            \
+            len += (size_t)snprintf(buf + len, n - len, __VA_ARGS__);           \
+    } while (0)
+    buf[0] = '\0';
     for (int i = 0; i < CLI_NSIZES; i++) {
         long v = cli_size_get(&r->params, i);
         if (v != 0) {
-            fprintf(f, "%s%s %ld", sep, cli_sizes[i].key, v);
+            SETUP_ADD("%s%s %ld", sep, cli_sizes[i].key, v);
             sep = ", ";
         }
     }
     if (wl_read_name(r->params.read) != NULL) {
-        fprintf(f, "%sread %s", sep, wl_read_name(r->params.read));
+        SETUP_ADD("%sread %s", sep, wl_read_name(r->params.read));
         sep = ", ";
     }
-    fprintf(f, "%sseed %" PRIu64 "%s\n", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
+    SETUP_ADD("%sseed %" PRIu64 "%s", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
+#undef SETUP_ADD
+    return buf;
+}
+
+static void print_header(FILE *f, const struct cli_run *r)
+{
+    char setup[256];
+    fprintf(f, "%s: %s\n", r->workload, cli_setup_text(setup, sizeof setup, r));
 }
 
 static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
