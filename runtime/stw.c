@@ -25,7 +25,9 @@ void stw_init(struct stw_state *stw)
     pthread_mutex_init(&stw->mu, NULL);
     pthread_cond_init(&stw->resume_cv, NULL);
     pthread_cond_init(&stw->parked_cv, NULL);
+    pthread_cond_init(&stw->woken_cv, NULL);
     stw->requester = NULL;
+    stw->waiting = stw->to_wake = 0;
     stw->countdown = 0;
     stw->records = NULL;
     stw->nrecords = stw->cap_records = 0;
@@ -34,6 +36,7 @@ void stw_init(struct stw_state *stw)
 void stw_fini(struct stw_state *stw)
 {
     free(stw->records);
+    pthread_cond_destroy(&stw->woken_cv);
     pthread_cond_destroy(&stw->parked_cv);
     pthread_cond_destroy(&stw->resume_cv);
     pthread_mutex_destroy(&stw->mu);
@@ -54,12 +57,28 @@ static bool stopped_by_other_locked(struct stw_state *stw, struct thr_state *ts)
     return stw->requester != NULL && stw->requester != ts;
 }
 
+/* Wait until no other thread's stop is on.  Called with stw.mu held.  A
+ * waiter leaves only when requester is NULL, which it is, between a
+ * restart and the next stop, only until every waiter of that restart has
+ * left (to_wake): so each leaving waiter is one of those counted. */
+static void wait_resume_locked(struct stw_state *stw, struct thr_state *ts)
+{
+    if (!stopped_by_other_locked(stw, ts))
+        return;
+    stw->waiting++;
+    do
+        pthread_cond_wait(&stw->resume_cv, &stw->mu);
+    while (stopped_by_other_locked(stw, ts));
+    stw->waiting--;
+    if (stw->to_wake > 0 && --stw->to_wake == 0)
+        pthread_cond_broadcast(&stw->woken_cv);
+}
+
 void stw_attach(struct rc_runtime *rt, struct thr_state *ts)
 {
     struct stw_state *stw = &rt->stw;
     pthread_mutex_lock(&stw->mu);
-    while (stopped_by_other_locked(stw, ts))
-        pthread_cond_wait(&stw->resume_cv, &stw->mu);
+    wait_resume_locked(stw, ts);
     ts->stw.status = THR_ATTACHED;
     pthread_mutex_unlock(&stw->mu);
 }
@@ -78,8 +97,7 @@ static void park_locked(struct stw_state *stw, struct thr_state *ts)
 {
     ts->stw.status = THR_PARKED;
     uncount_locked(stw, ts);
-    while (stopped_by_other_locked(stw, ts))
-        pthread_cond_wait(&stw->resume_cv, &stw->mu);
+    wait_resume_locked(stw, ts);
     ts->stw.status = THR_ATTACHED;
 }
 
@@ -101,14 +119,24 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
         pthread_mutex_unlock(&stw->mu);
         return err_int(RC_ERR_RUNTIME, "rc_stop_the_world(): this thread already stopped the world");
     }
-    /* Another requester first: we are one of the threads it waits for, so
-     * park (one requester waits for the other, never both for each other),
-     * offline as any parked thread, so that grace periods go on. */
-    if (stw->requester != NULL) {
-        qsbr_offline(ts);
-        while (stw->requester != NULL)
-            park_locked(stw, ts);
-        qsbr_online(ts);
+    for (;;) {
+        if (stw->requester != NULL) {
+            /* Another requester first: we are one of the threads it waits
+             * for, so park (one requester waits for the other, never both
+             * for each other), offline as any parked thread, so that grace
+             * periods go on. */
+            qsbr_offline(ts);
+            while (stw->requester != NULL)
+                park_locked(stw, ts);
+            qsbr_online(ts);
+        } else if (stw->to_wake > 0) {
+            /* The last restart's waiters have not all left their wait yet
+             * (fairness, stw.h).  Nobody can stop the world meanwhile, and
+             * they need only stw.mu to leave. */
+            pthread_cond_wait(&stw->woken_cv, &stw->mu);
+        } else {
+            break;
+        }
     }
     stw->requester = ts;
     stw->request_ns = t0;
@@ -183,6 +211,7 @@ int stw_start(struct rc_runtime *rt, struct thr_state *ts)
     }
     record_locked(stw, end);
     stw->requester = NULL;
+    stw->to_wake = stw->waiting;   /* 0 here: stw_stop waited for it */
     pthread_cond_broadcast(&stw->resume_cv);
     pthread_mutex_unlock(&stw->mu);
     return 0;

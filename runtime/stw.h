@@ -10,12 +10,22 @@
  *   detach (stw_detach)       | mu     | never (counts itself parked)
  *   park at a safepoint       | mu     | a stop by another thread is on
  *   stop   (stw_stop)         | mu     | another stop is on (parked itself),
+ *                             |        | or the last restart's woken threads
+ *                             |        | have not all left their wait
+ *                             |        | (to_wake > 0, on woken_cv),
  *                             |        | then until every counted thread parked
  *   start  (stw_start)        | mu     | never
  *
  * A requester counts the threads that are ATTACHED when it stops the world
  * and raises RC_EB_STW in their eval breakers; each counted thread
- * uncounts itself when it parks or detaches.  Lock order: stw.mu before
+ * uncounts itself when it parks or detaches.
+ *
+ * Fairness: a restart lets every thread it wakes (parked or waiting to
+ * attach) leave its wait before the next stop may begin (to_wake), so a
+ * thread that stops the world in a loop cannot keep the others parked: each
+ * of them runs at least up to its next safepoint between two stops.
+ * Without it the requester, which keeps the CPU, usually re-takes stw.mu
+ * before a woken thread does.  Lock order: stw.mu before
  * rt->mu (the requester walks the thread list under both); no object code
  * runs under either.
  */
@@ -45,7 +55,13 @@ struct stw_state {
     pthread_mutex_t mu;
     pthread_cond_t resume_cv;    /* parked and attaching threads wait here */
     pthread_cond_t parked_cv;    /* the requester waits here */
+    pthread_cond_t woken_cv;     /* a would-be requester waits here for
+                                    to_wake to reach 0 */
     struct thr_state *requester; /* who stopped the world; NULL if running */
+    unsigned waiting;            /* threads waiting on resume_cv */
+    unsigned to_wake;            /* of those the last restart woke, the ones
+                                    still to leave their wait; set by
+                                    stw_start, a new stop waits for 0 */
     long countdown;              /* counted threads not yet parked */
     uint64_t stop_ns;            /* when the world was fully stopped */
     uint64_t request_ns;         /* when the stop was requested */

@@ -122,8 +122,8 @@ static void test_stops_freeze_mutators(void **state)
             assert_int_equal(0, rec[i].threads);   /* holding the GIL is enough */
             assert_int_equal(0, rec[i].time_to_safepoint_ns);
         } else {
-            /* Threads still parked from the previous stop need no waking
-             * and are not counted. */
+            /* Only ATTACHED threads are counted: a mutator may be detached
+             * (waiting for a lock) or itself waiting to stop the world. */
             assert_true(rec[i].threads <= (uint32_t)m.n);
         }
         assert_true(i == 0 || rec[i].request_ns >= rec[i - 1].request_ns);
@@ -143,6 +143,65 @@ static void test_stops_with_attach_detach(void **state)
     run_stops(&m, 50, &frozen_ok);
     stop_mutators(&m, t);
     assert_true(frozen_ok);
+}
+
+/* ---- fairness: back-to-back stops ---- */
+
+/* One safepoint per step: a thread let go by a restart counts exactly one
+ * step before it can park again. */
+static void stepper(void *p)
+{
+    struct mutator_arg *a = p;
+    struct mutators *m = a->m;
+    atomic_fetch_add(&m->started, 1);
+    while (!atomic_load(&m->stop)) {
+        atomic_fetch_add(&m->counts[a->index], 1);
+        rc_safepoint();
+    }
+}
+
+/* A thread that stops the world in a loop, with nothing between a restart
+ * and its next stop, must not keep the others parked: every restart lets
+ * each of them run to its next safepoint, so over STOPS stops each counts
+ * at least STOPS - 1 steps.  (Without the restart's to_wake, stw.h, the
+ * requester re-takes stw.mu before the woken threads do, and they starve.) */
+static void test_back_to_back_stops_let_others_run(void **state)
+{
+    if (harness_mode == RC_MODE_GIL) {
+        print_message("skipped: in gil mode a stop is the GIL held; handing it over "
+                      "is the GIL's switch interval (test_gil)\n");
+        skip();
+    }
+    enum { STOPS = 300 };
+    static struct mutators m;
+    memset(&m, 0, sizeof m);
+    m.n = 2;
+    rc_thread *t[MAX_THREADS];
+    struct mutator_arg args[MAX_THREADS];
+    for (int i = 0; i < m.n; i++) {
+        args[i] = (struct mutator_arg){&m, i};
+        t[i] = rc_thread_start(stepper, &args[i]);
+        assert_non_null(t[i]);
+    }
+    while (atomic_load(&m.started) < m.n)
+        rc_safepoint();   /* they need no stop of ours to start */
+    long first[MAX_THREADS], last[MAX_THREADS];
+    for (int s = 0; s < STOPS; s++) {
+        assert_int_equal(0, rc_stop_the_world());
+        for (int i = 0; i < m.n; i++) {
+            long c = atomic_load(&m.counts[i]);
+            if (s == 0)
+                first[i] = c;
+            last[i] = c;
+        }
+        assert_int_equal(0, rc_start_the_world());
+    }
+    stop_mutators(&m, t);
+    for (int i = 0; i < m.n; i++) {
+        if (last[i] - first[i] < STOPS - 1)
+            fail_msg("thread %d counted %ld steps over %d back-to-back stops, expected >= %d",
+                     i, last[i] - first[i], STOPS, STOPS - 1);
+    }
 }
 
 /* ---- concurrent requesters ---- */
@@ -369,6 +428,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         HARNESS_TEST(test_stops_freeze_mutators),
         HARNESS_TEST(test_stops_with_attach_detach),
+        HARNESS_TEST(test_back_to_back_stops_let_others_run),
         HARNESS_TEST(test_concurrent_requesters),
         HARNESS_TEST(test_stop_merges_queues),
         HARNESS_TEST(test_gil_stop_survives_drop_request),

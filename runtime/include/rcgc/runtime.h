@@ -124,8 +124,8 @@ typedef struct rc_stw_record {
     uint64_t pause_ns;              /* world stopped -> restarted */
     uint32_t threads;               /* threads that had to be brought to a
                                        safepoint (attached and running at the
-                                       request; not those detached or still
-                                       parked from an earlier stop) */
+                                       request; not those detached or
+                                       waiting to attach) */
 } rc_stw_record;
 
 /* The runtime keeps the most recent RC_RECORDS_KEPT records of stops (and
