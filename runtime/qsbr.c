@@ -1,6 +1,7 @@
 /* runtime/qsbr.c: deferred freeing through liburcu's QSBR flavour (see
- * qsbr.h).  Thread rule: a thread's batch is its own until handed to
- * call_rcu, after which only the callback touches it. */
+ * qsbr.h).  Thread rule: a thread's batches (being filled, or held for
+ * local reclamation) are its own until handed to call_rcu, after which only
+ * the callback touches them. */
 #define RCGC_BUILDING 1
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,18 @@ static _Atomic long pending_batches;
 /* Blocks that could not be deferred for lack of memory (qsbr_retire). */
 static _Atomic long qsbr_lost;
 
+/* Registered threads that are online, process-wide (as liburcu's readers).
+ * Only ever changed by read-modify-writes (acq_rel): each thread adds 1 and
+ * subtracts 1 for itself (count_online, count_offline), and reclaim_held
+ * reads it with a read-modify-write that adds 0, so all of them are in one
+ * modification order and each acquires from every earlier one.
+ * qsbr_retire reads it relaxed, as a hint.  reclaim_held says why that is
+ * enough. */
+static _Atomic long online_readers;
+
 struct qsbr_batch {
     struct rcu_head head;
+    struct qsbr_batch *next;   /* held list (owner thread) */
     size_t n;
     void *ptrs[QSBR_BATCH];
 };
@@ -51,10 +62,27 @@ static char tsan_grace;
 #define TSAN_ACQUIRE() ((void)0)
 #endif
 
+static void count_online(struct qsbr_thread_state *q)
+{
+    q->online = true;
+    /* acquire: our lock-free loads see what a thread unpublished before
+     * its reclaim_held that came earlier in the count's order. */
+    atomic_fetch_add_explicit(&online_readers, 1, memory_order_acq_rel);
+}
+
+static void count_offline(struct qsbr_thread_state *q)
+{
+    q->online = false;
+    /* release: what we did with lock-free pointers happens before the
+     * frees of a reclaim_held that comes later in the count's order. */
+    atomic_fetch_sub_explicit(&online_readers, 1, memory_order_acq_rel);
+}
+
 void qsbr_register(struct thr_state *ts)
 {
     urcu_qsbr_register_thread();   /* online from here */
     ts->qsbr.registered = true;
+    count_online(&ts->qsbr);
 }
 
 static void free_batch(struct rcu_head *head)
@@ -84,12 +112,8 @@ static void free_batch(struct rcu_head *head)
  * lone busy thread, which neither parks nor detaches, ends grace periods
  * this way.  Not here and now: the caller may be in the middle of an
  * operation that holds lock-free pointers.  Caller online. */
-static void submit(struct thr_state *ts)
+static void submit(struct thr_state *ts, struct qsbr_batch *b)
 {
-    struct qsbr_batch *b = ts->qsbr.batch;
-    if (b == NULL || b->n == 0)
-        return;
-    ts->qsbr.batch = NULL;
     pthread_mutex_lock(&pending_mu);
     atomic_fetch_add(&pending_batches, 1);
     pthread_mutex_unlock(&pending_mu);
@@ -103,28 +127,92 @@ static void submit(struct thr_state *ts)
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* Local reclamation.  Free the batches ts holds if ts is the only online
+ * reader; otherwise submit them (if may_submit) or keep them.  Called where
+ * ts holds no pointer loaded lock-free (a quiescent state, going offline,
+ * unregistering) and is online.
+ *
+ * Freeing here is safe when the count, read by a read-modify-write (acq_rel)
+ * that adds 0, is 1 (ts itself).  Every held block was unpublished (no
+ * container, item array or table led to it any more) before it was retired,
+ * so before that read-modify-write.  All changes to the count are
+ * read-modify-writes, in one modification order.  Take any other reader B:
+ * the count cannot read 1 while B is between its increment and its
+ * decrement (ts is counted too), so our read-modify-write comes either
+ *   - before B's increment: B's increment acquires from it (every later
+ *     change is a read-modify-write, in its release sequence), so B's
+ *     lock-free loads after it see the unpublishing stores, and B cannot
+ *     reach these blocks; or
+ *   - after B's decrement: it acquires from that release, so B's accesses
+ *     while online (B holds no lock-free pointer across going offline)
+ *     happen before our frees.
+ * A thread that is offline, parked or detached is not counted and holds no
+ * lock-free pointer (qsbr.h).  No fence: ThreadSanitizer sees all of it. */
+static void reclaim_held(struct thr_state *ts, bool may_submit)
+{
+    struct qsbr_batch *held = ts->qsbr.held;
+    if (held == NULL)
+        return;
+    if (atomic_fetch_add_explicit(&online_readers, 0, memory_order_acq_rel) == 1) {
+        ts->qsbr.held = NULL;
+        while (held != NULL) {
+            struct qsbr_batch *b = held;
+            held = b->next;
+            for (size_t i = 0; i < b->n; i++)
+                mem_free(b->ptrs[i]);
+            ts->qsbr.freed_locally += b->n;
+            if (ts->qsbr.batch == NULL) {
+                b->n = 0;   /* reuse it for the next retirements */
+                ts->qsbr.batch = b;
+            } else {
+                free(b);
+            }
+        }
+    } else if (may_submit) {
+        ts->qsbr.held = NULL;
+        while (held != NULL) {
+            struct qsbr_batch *b = held;
+            held = b->next;
+            submit(ts, b);
+        }
+    }
+}
+
 void qsbr_unregister(struct thr_state *ts)
 {
     if (!ts->qsbr.registered)
         return;
-    submit(ts);
-    free(ts->qsbr.batch);
+    reclaim_held(ts, true);
+    struct qsbr_batch *b = ts->qsbr.batch;
     ts->qsbr.batch = NULL;
+    if (b != NULL && b->n > 0)
+        submit(ts, b);
+    else
+        free(b);
     TSAN_RELEASE();
+    count_offline(&ts->qsbr);
     urcu_qsbr_unregister_thread();
     ts->qsbr.registered = false;
 }
 
 void qsbr_online(struct thr_state *ts)
 {
-    if (ts->qsbr.registered)
+    if (ts->qsbr.registered) {
         urcu_qsbr_thread_online();
+        count_online(&ts->qsbr);
+    }
 }
 
 void qsbr_offline(struct thr_state *ts)
 {
     if (ts->qsbr.registered) {
+        /* Free what we hold if we are alone; never submit here: a caller
+         * may hold locks that submit's rt->mu must not nest in (an object
+         * lock, obj_lock_slow).  Kept batches wait for the next quiescent
+         * state (our RC_EB_QSBR stays set) or our exit. */
+        reclaim_held(ts, false);
         TSAN_RELEASE();
+        count_offline(&ts->qsbr);
         urcu_qsbr_thread_offline();
     }
 }
@@ -132,6 +220,7 @@ void qsbr_offline(struct thr_state *ts)
 void qsbr_quiescent(struct thr_state *ts)
 {
     if (ts->qsbr.registered) {
+        reclaim_held(ts, true);
         TSAN_RELEASE();
         urcu_qsbr_quiescent_state();
     }
@@ -158,8 +247,22 @@ void qsbr_retire(struct thr_state *ts, void *p)
     }
     b->ptrs[b->n++] = p;
     ts->qsbr.retired++;
-    if (b->n == QSBR_BATCH)
-        submit(ts);
+    if (b->n == QSBR_BATCH) {
+        ts->qsbr.batch = NULL;
+        /* relaxed: a hint (alone now, likely alone at our next quiescent
+         * state); reclaim_held decides.  Not alone: submit at once rather
+         * than keep the batch across a detach. */
+        if (atomic_load_explicit(&online_readers, memory_order_relaxed) == 1) {
+            /* Alone: keep it for our next quiescent state, which the bit
+             * asks for (the safepoint clears it before calling
+             * qsbr_quiescent, which empties the held list). */
+            b->next = ts->qsbr.held;
+            ts->qsbr.held = b;
+            rc_atomic_or_release(ts->eval_breaker, RC_EB_QSBR);
+        } else {
+            submit(ts, b);
+        }
+    }
 }
 
 long qsbr_pending(void)

@@ -10,7 +10,13 @@
  *   - retired pointers collect in a per-thread batch; a full batch (or the
  *     thread's exit) goes to call_rcu, whose worker frees it after a grace
  *     period: after every reader has passed a quiescent state, so no reader
- *     still holds a pointer it loaded before the memory was unpublished.
+ *     still holds a pointer it loaded before the memory was unpublished;
+ *   - local reclamation: while the retiring thread is the only online
+ *     reader, a full batch is kept instead, and freed by that thread at its
+ *     next quiescent state if it is still alone then (the count of online
+ *     readers, read with a read-modify-write): a single attached thread
+ *     pays no grace period, no cross-thread free and no worker wake-up
+ *     (qsbr.c, reclaim_held).
  *
  * Readers hold raw pointers only between safepoints, and never across a
  * detach.  ThreadSanitizer cannot see liburcu 0.13's synchronisation
@@ -34,8 +40,14 @@ struct qsbr_batch;
 /* Owner only. */
 struct qsbr_thread_state {
     bool registered;            /* an RCU reader (ft modes) */
-    struct qsbr_batch *batch;   /* retired, waiting for call_rcu */
+    bool online;                /* counted in qsbr.c's online_readers */
+    struct qsbr_batch *batch;   /* retired, being filled */
+    struct qsbr_batch *held;    /* full batches kept for this thread's next
+                                   quiescent state (local reclamation,
+                                   qsbr.c); linked through next */
     uint64_t retired;           /* pointers retired (statistics) */
+    uint64_t freed_locally;     /* of those, freed by this thread at a
+                                   quiescent state (statistics) */
 };
 
 /* The calling thread becomes / stops being a reader (thread start/exit). */
@@ -46,7 +58,8 @@ void qsbr_unregister(struct thr_state *ts);
 void qsbr_online(struct thr_state *ts);
 void qsbr_offline(struct thr_state *ts);
 
-/* A quiescent state: the thread holds no pointer loaded lock-free. */
+/* A quiescent state: the thread holds no pointer loaded lock-free.  Frees
+ * or submits the batches the thread holds. */
 void qsbr_quiescent(struct thr_state *ts);
 
 /* Free p (a block from mem_alloc and friends) with mem_free after a grace

@@ -2,9 +2,15 @@
  * thread that does not own their list are handed back to the owner and
  * released at the owner's next tracked allocation; an exited thread's
  * lists are adopted; frees of old objects never drive the young count
- * below zero (which would hold automatic collection back).
+ * below zero (which would hold automatic collection back).  Memory retired
+ * for lock-free readers (QSBR) is freed by the retiring thread itself while
+ * it is the only online reader, and waits for a grace period while another
+ * reader is online.
  */
 #define RCGC_BUILDING 1
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include "harness.h"
 #include "internal.h"
 
@@ -96,30 +102,166 @@ static void test_young_count_never_negative(void **state)
     rc_gc_enable();
 }
 
-static void test_lone_thread_ends_grace_periods(void **state)
+/* Retire n blocks: objects that were in a list (marked shared) and die. */
+static void retire_objects(rc_object *box, int n)
 {
-    /* One thread alone retires memory (objects that were in a list); it
-     * never parks or detaches, so only its own safepoints can end grace
-     * periods: the batches it hands over must be freed while it runs. */
-    if (harness_mode == RC_MODE_GIL)
-        skip();   /* no lock-free reads, nothing is retired in gil mode */
-    rc_object *box = rc_list_new();
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < n; i++) {
         rc_object *o = rc_list_new();
         rc_list_append(box, o);   /* marked shared: retired when freed */
         rc_decref(o);
         rc_object *back = rc_list_pop(box, -1);
         rc_decref(back);          /* freed: retired through QSBR */
     }
-    /* Wait on the condition (bounded), at safepoints: every batch handed
-     * over must be freed, with no other thread and no detach. */
+}
+
+/* Reach safepoints until no batch is pending (bounded): with no other
+ * thread online, only our own quiescent states can end grace periods. */
+static void safepoints_until_nothing_pending(void)
+{
     uint64_t deadline = rc_clock_ns() + 30ull * 1000000000ull;
     while (qsbr_pending() > 0 && rc_clock_ns() < deadline) {
         rc_object *t = rc_list_new();   /* allocation: a safepoint */
         rc_decref(t);
     }
+}
+
+static void test_lone_thread_frees_retired_memory_itself(void **state)
+{
+    /* One thread alone retires memory; no other reader can hold a pointer
+     * to it, so it frees each full batch itself at its next safepoint
+     * (local reclamation, runtime/qsbr.c): no grace period, nothing left
+     * pending. */
+    if (harness_mode == RC_MODE_GIL) {
+        print_message("skipped: gil mode has no lock-free reads and retires nothing\n");
+        skip();
+    }
+    rc_object *box = rc_list_new();
+    struct qsbr_thread_state *q = &rc_tls_state->qsbr;
+    uint64_t retired0 = q->retired, local0 = q->freed_locally;
+    retire_objects(box, 100000);
+    rc_object *t = rc_list_new();   /* one more safepoint */
+    rc_decref(t);
+    assert_true(q->retired - retired0 >= 100000);
+    /* Every full batch (256 blocks); the last, partial one is still being
+     * filled. */
+    assert_true(q->freed_locally - local0 >= 100000 - 256);
+    safepoints_until_nothing_pending();   /* earlier tests' batches */
     assert_int_equal(0, qsbr_pending());
     rc_decref(box);
+}
+
+/* A second reader, driven by phases (flags: release stores, acquire
+ * loads): online at safepoints until phase 1; detached until phase 2;
+ * online at safepoints again until phase 3.  reader_state says where it
+ * is: 1 online, 2 detached, 3 online again. */
+static _Atomic int reader_phase, reader_state;
+
+static void wait_phase(int phase, bool at_safepoints)
+{
+    while (atomic_load_explicit(&reader_phase, memory_order_acquire) < phase) {
+        if (at_safepoints) {
+            rc_object *t = rc_list_new();   /* quiescent states */
+            rc_decref(t);
+        } else {
+            sched_yield();   /* detached: holds nothing, blocks nothing */
+        }
+    }
+}
+
+static void second_reader(void *arg)
+{
+    (void)arg;
+    atomic_store_explicit(&reader_state, 1, memory_order_release);
+    wait_phase(1, true);
+    rc_detach();
+    atomic_store_explicit(&reader_state, 2, memory_order_release);
+    wait_phase(2, false);
+    rc_attach();
+    atomic_store_explicit(&reader_state, 3, memory_order_release);
+    wait_phase(3, true);
+}
+
+/* Wait for the reader's state; at safepoints, or (to keep a held batch
+ * where it is) without any. */
+static void wait_reader(int state, bool at_safepoints)
+{
+    while (atomic_load_explicit(&reader_state, memory_order_acquire) < state) {
+        if (at_safepoints) {
+            rc_object *t = rc_list_new();
+            rc_decref(t);
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+static void one_safepoint(void)
+{
+    rc_object *t = rc_list_new();
+    rc_decref(t);
+}
+
+static void test_other_online_reader_gets_a_grace_period(void **state)
+{
+    /* While another reader is online it may hold pointers to what we
+     * retire: nothing may be freed locally, every batch goes through a
+     * grace period.  Once it is offline, we free locally again.  A batch
+     * kept while we were alone is not freed if the reader came online
+     * before our next quiescent state (the interleaving reclaim_held's
+     * check is for).  Our own safepoints end the grace periods of what is
+     * still pending. */
+    if (harness_mode == RC_MODE_GIL) {
+        print_message("skipped: gil mode has no lock-free reads and retires nothing\n");
+        skip();
+    }
+    rc_gc_disable();   /* a stop would park the reader (offline) meanwhile */
+    atomic_store(&reader_phase, 0);
+    atomic_store(&reader_state, 0);
+    rc_object *box = rc_list_new();
+    struct qsbr_thread_state *q = &rc_tls_state->qsbr;
+    rc_thread *th = rc_thread_start(second_reader, NULL);
+    assert_non_null(th);
+
+    /* 1. The reader online: nothing freed locally. */
+    wait_reader(1, true);
+    uint64_t local0 = q->freed_locally;
+    retire_objects(box, 20000);
+    one_safepoint();
+    assert_int_equal(0, (long)(q->freed_locally - local0));
+
+    /* 2. The reader detached: local again. */
+    atomic_store_explicit(&reader_phase, 1, memory_order_release);
+    wait_reader(2, true);
+    local0 = q->freed_locally;
+    retire_objects(box, 20000);
+    one_safepoint();
+    assert_true(q->freed_locally - local0 >= 20000 - 256);
+
+    /* 3. A batch kept while alone; the reader comes online before our next
+     * safepoint: that safepoint must submit the batch, not free it. */
+    for (int i = 0; i < 300; i++) {
+        rc_object *o = rc_list_new();
+        rc_list_append(box, o);
+        rc_decref(o);
+    }
+    local0 = q->freed_locally;
+    assert_int_equal(0, rc_list_clear(box));   /* 300 retired: a batch fills */
+    assert_non_null(q->held);
+    atomic_store_explicit(&reader_phase, 2, memory_order_release);
+    wait_reader(3, false);                      /* no safepoint meanwhile */
+    assert_non_null(q->held);
+    one_safepoint();
+    assert_null(q->held);
+    assert_int_equal(0, (long)(q->freed_locally - local0));
+
+    /* The batches submitted meanwhile end their grace periods with both
+     * of us at safepoints. */
+    safepoints_until_nothing_pending();
+    assert_int_equal(0, qsbr_pending());
+    atomic_store_explicit(&reader_phase, 3, memory_order_release);
+    assert_int_equal(0, rc_thread_join(th));
+    rc_decref(box);
+    rc_gc_enable();
 }
 
 int main(int argc, char **argv)
@@ -128,7 +270,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_handback_drained_at_next_allocation),
         HARNESS_TEST(test_exited_thread_lists_are_adopted),
         HARNESS_TEST(test_young_count_never_negative),
-        HARNESS_TEST(test_lone_thread_ends_grace_periods),
+        HARNESS_TEST(test_lone_thread_frees_retired_memory_itself),
+        HARNESS_TEST(test_other_online_reader_gets_a_grace_period),
     };
     return HARNESS_RUN("gclist", tests, argc, argv);
 }
