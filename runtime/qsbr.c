@@ -62,8 +62,12 @@ static char tsan_grace;
 #define TSAN_ACQUIRE() ((void)0)
 #endif
 
+/* An unbalanced pair would make the count lie, and reclaim_held free what a
+ * reader holds: checked in every build (these are not hot paths). */
 static void count_online(struct qsbr_thread_state *q)
 {
+    if (q->online)
+        rc_fatal("qsbr: a thread came online twice");
     q->online = true;
     /* acquire: our lock-free loads see what a thread unpublished before
      * its reclaim_held that came earlier in the count's order. */
@@ -72,6 +76,8 @@ static void count_online(struct qsbr_thread_state *q)
 
 static void count_offline(struct qsbr_thread_state *q)
 {
+    if (!q->online)
+        rc_fatal("qsbr: a thread went offline twice");
     q->online = false;
     /* release: what we did with lock-free pointers happens before the
      * frees of a reclaim_held that comes later in the count's order. */
@@ -206,10 +212,12 @@ void qsbr_online(struct thr_state *ts)
 void qsbr_offline(struct thr_state *ts)
 {
     if (ts->qsbr.registered) {
-        /* Free what we hold if we are alone; never submit here: a caller
-         * may hold locks that submit's rt->mu must not nest in (an object
-         * lock, obj_lock_slow).  Kept batches wait for the next quiescent
-         * state (our RC_EB_QSBR stays set) or our exit. */
+        /* Free what we hold if we are alone, but never submit here: going
+         * offline stays cheap and takes no lock of ours (it runs on every
+         * detach and park, and under stw.mu in stw_stop).  Kept batches
+         * wait for our next quiescent state (our RC_EB_QSBR stays set) or
+         * our exit: only those filled since our last safepoint, while we
+         * were alone. */
         reclaim_held(ts, false);
         TSAN_RELEASE();
         count_offline(&ts->qsbr);

@@ -8,7 +8,8 @@
  *   - a thread reports a quiescent state at its safepoint when asked
  *     (RC_EB_QSBR), which a thread that submits retired memory asks of all;
  *   - retired pointers collect in a per-thread batch; a full batch (or the
- *     thread's exit) goes to call_rcu, whose worker frees it after a grace
+ *     thread's exit) goes to call_rcu (unless reclaimed locally, below),
+ *     whose worker frees it after a grace
  *     period: after every reader has passed a quiescent state, so no reader
  *     still holds a pointer it loaded before the memory was unpublished;
  *   - local reclamation: while the retiring thread is the only online

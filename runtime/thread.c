@@ -123,7 +123,10 @@ void rc_safepoint_slow(void)
     }
     if (bits & RC_EB_QSBR) {
         /* Keep reporting at every safepoint until no batch is pending
-         * (qsbr.c, submit): one report may come too early. */
+         * (qsbr.c, submit): one report may come too early.  The report
+         * also frees or submits the batches this thread kept while it was
+         * the only online reader (qsbr.c, reclaim_held), so clearing the
+         * bit first loses none of them. */
         if (qsbr_pending() == 0)
             rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
         qsbr_quiescent(ts);
@@ -255,7 +258,7 @@ void thr_exit(struct thr_state *ts)
     if (rt->cfg.mode == RC_MODE_FT)
         brc_unregister(&rt->brc, ts);
     gc_thread_exit(ts);    /* our lists go to the orphan owner */
-    qsbr_unregister(ts);   /* hands over what we retired; online here */
+    qsbr_unregister(ts);   /* frees or hands over what we retired; online here */
     thr_release(ts, false);
     pthread_mutex_lock(&rt->mu);
     if (ts->prev != NULL)

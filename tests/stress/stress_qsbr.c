@@ -5,12 +5,13 @@
  * list with fresh objects, so every replaced item is retired.  While it is
  * the only online reader it keeps its full batches and frees them itself at
  * its next quiescent state if it is still alone then.  The other threads
- * attach, read items lock-free (rc_list_get), check each one and detach
- * again (with rc_list_get, and with rc_list_get_borrowed, holding the
- * borrowed items until their last use before the next safepoint), over and
- * over, spending part of their time detached so that the
- * writer is often alone: the window under test is a reader coming online
- * just as the writer decides that it is alone.  An object freed too early
+ * attach, read items lock-free, check each one and detach again (with
+ * rc_list_get, and with rc_list_get_borrowed, holding the borrowed items
+ * until their last use before the next safepoint), over and over,
+ * spending most of their time detached; every SYNC_EVERY replacements the
+ * writer waits until all of them are detached, so that it is alone when it
+ * next fills a batch: the window under test is a reader coming online just
+ * as the writer decides that it is alone.  An object freed too early
  * fails check_obj (wrong type, torn slots) in any build, and is a
  * use-after-free under ASan or a race under TSan.  In the ft modes the
  * writer must have freed some batches locally, or the run did not exercise
@@ -39,6 +40,11 @@ static rc_object *shared;   /* the list; written by main only */
 static uint64_t seed = 777;
 /* Set by the writer when it is done (release); readers poll it (acquire). */
 static _Atomic int writer_done;
+/* Readers detached right now: each adds 1 after detaching and subtracts 1
+ * before attaching (seq_cst); the writer polls it. */
+static _Atomic int detached_readers;
+
+#define SYNC_EVERY 512   /* writer iterations between waits for "all detached" */
 
 static rc_object *make_obj(int64_t id)
 {
@@ -90,7 +96,9 @@ static void reader_main(void *arg)
     uint64_t rng = seed * 2654435761u + (uint64_t)r->index + 1;
     volatile uint64_t sink = 0;
     CHECK(rc_detach() == 0, "detach: %s", rc_error_message());
+    atomic_fetch_add(&detached_readers, 1);
     while (!atomic_load_explicit(&writer_done, memory_order_acquire)) {
+        atomic_fetch_sub(&detached_readers, 1);
         CHECK(rc_attach() == 0, "attach: %s", rc_error_message());
         r->attaches++;
         /* Borrowed items stay valid (memory intact, type unchanged) until
@@ -128,10 +136,12 @@ static void reader_main(void *arg)
             r->reads++;
         }
         CHECK(rc_detach() == 0, "detach: %s", rc_error_message());
+        atomic_fetch_add(&detached_readers, 1);
         for (int k = 0; k < DETACHED_STEPS; k++)
             sink += rng_next(&rng);
     }
     (void)sink;
+    atomic_fetch_sub(&detached_readers, 1);
     CHECK(rc_attach() == 0, "attach: %s", rc_error_message());
 }
 
@@ -168,7 +178,18 @@ int main(int argc, char **argv)
         }
     }
     uint64_t rng = seed;
+    uint64_t deadline = rc_clock_ns() + 60ull * 1000000000ull;
     for (long it = 0; it < args.iterations; it++) {
+        if (it % SYNC_EVERY == 0) {
+            /* Now and then wait (at safepoints, bounded) until every reader
+             * is detached, so that the writer is alone when it next fills a
+             * batch while the readers come back: the window under test, at
+             * any thread count and speed. */
+            while (atomic_load(&detached_readers) < nreaders && rc_clock_ns() < deadline) {
+                rc_object *t = rc_list_new();
+                rc_decref(t);
+            }
+        }
         long i = (long)(rng_next(&rng) % LIST_LEN);
         rc_object *o = make_obj(LIST_LEN + it);
         CHECK(o != NULL && rc_list_set(shared, i, o) == 0, "set: %s", rc_error_message());
