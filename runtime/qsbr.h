@@ -47,8 +47,8 @@ struct qsbr_thread_state {
                                    quiescent state (local reclamation,
                                    qsbr.c); linked through next */
     uint64_t retired;           /* pointers retired (statistics) */
-    uint64_t freed_locally;     /* of those, freed by this thread at a
-                                   quiescent state (statistics) */
+    uint64_t freed_locally;     /* of those, freed by this thread itself
+                                   (local reclamation; statistics) */
 };
 
 /* The calling thread becomes / stops being a reader (thread start/exit). */
@@ -64,8 +64,9 @@ void qsbr_offline(struct thr_state *ts);
 void qsbr_quiescent(struct thr_state *ts);
 
 /* Free p (a block from mem_alloc and friends) with mem_free after a grace
- * period.  ft modes only; the calling thread must be a registered, online
- * reader. */
+ * period, or at the calling thread's next quiescent state while it is the
+ * only online reader.  ft modes only; the calling thread must be a
+ * registered, online reader. */
 void qsbr_retire(struct thr_state *ts, void *p);
 
 /* Wait until every retired block has been freed (runtime shutdown).  The
