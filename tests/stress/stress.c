@@ -61,3 +61,39 @@ rc_runtime *stress_runtime_new(rc_mode mode)
     }
     return rt;
 }
+
+rc_object *stress_obj_new(rc_type *t, int64_t id)
+{
+    rc_object *o = rc_instance_new(t);
+    rc_object *n = rc_int_new(id);
+    char buf[48];
+    snprintf(buf, sizeof buf, "obj-%lld", (long long)id);
+    rc_object *s = rc_str_new(buf);
+    if (o == NULL || n == NULL || s == NULL) {
+        rc_decref(o);
+        rc_decref(n);
+        rc_decref(s);
+        return NULL;
+    }
+    rc_slot_set(o, 0, n);
+    rc_slot_set(o, 1, s);
+    rc_decref(n);
+    rc_decref(s);
+    return o;
+}
+
+int stress_obj_check(rc_type *t, rc_object *o)
+{
+    if (o == NULL || rc_type_of(o) != t || rc_refcount(o) < 1)
+        return 0;
+    rc_object *n = rc_slot_get(o, 0), *s = rc_slot_get(o, 1);
+    int ok = rc_is_int(n) && rc_is_str(s);
+    if (ok) {
+        char buf[48];
+        snprintf(buf, sizeof buf, "obj-%lld", (long long)rc_int_value(n));
+        ok = strcmp(rc_str_data(s), buf) == 0;
+    }
+    rc_decref(n);
+    rc_decref(s);
+    return ok;
+}

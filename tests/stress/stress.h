@@ -71,4 +71,14 @@ void stress_parse_args(int argc, char **argv, int min_threads, struct stress_arg
 /* A runtime in the given mode; exits 1 with the error if it cannot be made. */
 rc_runtime *stress_runtime_new(rc_mode mode);
 
+/* Checkable objects for the container stress tests: an instance of a type
+ * with 2 slots holding an int id and the str "obj-<id>".  The slots' int
+ * and str are never shared, so they are freed at once when their object
+ * dies: a reader of a dead object reads freed memory (ASan).
+ * stress_obj_new: a new one, or NULL with the runtime's error.
+ * stress_obj_check: 1 if o (which the caller holds a reference to) is an
+ * intact object of type t, else 0. */
+rc_object *stress_obj_new(rc_type *t, int64_t id);
+int stress_obj_check(rc_type *t, rc_object *o);
+
 #endif /* RCGC_TEST_STRESS_H */

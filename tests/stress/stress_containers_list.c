@@ -33,48 +33,11 @@
 static int nthreads = 4;
 static long iterations = 200000;
 static uint64_t seed = 12345;
-static rc_type *obj_type;   /* Obj(id, "obj-<id>") */
+static rc_type *obj_type;   /* Obj(id, "obj-<id>"): stress_obj_new */
 
 #define MAX_LEN 1500   /* writers keep the mixed list about this short */
 
 /* ---------------------------------------------------------------- objects */
-
-static rc_object *make_obj(int64_t id)
-{
-    rc_object *o = rc_instance_new(obj_type);
-    rc_object *n = rc_int_new(id);
-    char buf[48];
-    snprintf(buf, sizeof buf, "obj-%lld", (long long)id);
-    rc_object *s = rc_str_new(buf);
-    if (o == NULL || n == NULL || s == NULL) {
-        rc_decref(o);
-        rc_decref(n);
-        rc_decref(s);
-        return NULL;
-    }
-    rc_slot_set(o, 0, n);
-    rc_slot_set(o, 1, s);
-    rc_decref(n);
-    rc_decref(s);
-    return o;
-}
-
-/* 1 if o (which the caller holds a reference to) is an intact Obj. */
-static int check_obj(rc_object *o)
-{
-    if (o == NULL || rc_type_of(o) != obj_type || rc_refcount(o) < 1)
-        return 0;
-    rc_object *n = rc_slot_get(o, 0), *s = rc_slot_get(o, 1);
-    int ok = rc_is_int(n) && rc_is_str(s);
-    if (ok) {
-        char buf[48];
-        snprintf(buf, sizeof buf, "obj-%lld", (long long)rc_int_value(n));
-        ok = strcmp(rc_str_data(s), buf) == 0;
-    }
-    rc_decref(n);
-    rc_decref(s);
-    return ok;
-}
 
 /* A fresh id: writer index in the high bits, a sequence number below. */
 static int64_t next_id(int writer, long *seq)
@@ -116,17 +79,17 @@ static void writer_mixed(void *p)
         if ((r >> 40) % 4 == 0)
             idx -= n;   /* negative now and then */
         if (op < 35) {                              /* append */
-            rc_object *o = make_obj(next_id(w->index, &seq));
+            rc_object *o = stress_obj_new(obj_type, next_id(w->index, &seq));
             CHECK(o != NULL && rc_list_append(w->list, o) == 0, "append: %s",
                   rc_error_message());
             rc_decref(o);
         } else if (op < 45) {                       /* insert */
-            rc_object *o = make_obj(next_id(w->index, &seq));
+            rc_object *o = stress_obj_new(obj_type, next_id(w->index, &seq));
             CHECK(o != NULL && rc_list_insert(w->list, idx, o) == 0, "insert: %s",
                   rc_error_message());
             rc_decref(o);
         } else if (op < 65) {                       /* set */
-            rc_object *o = make_obj(next_id(w->index, &seq));
+            rc_object *o = stress_obj_new(obj_type, next_id(w->index, &seq));
             CHECK(o != NULL, "make: %s", rc_error_message());
             if (rc_list_set(w->list, idx, o) < 0)
                 expect_index_error("set");
@@ -136,7 +99,7 @@ static void writer_mixed(void *p)
             if (o == NULL)
                 expect_index_error("pop");
             else
-                CHECK(check_obj(o), "popped a bad object");
+                CHECK(stress_obj_check(obj_type, o), "popped a bad object");
             rc_decref(o);
         } else if (op < 99) {                       /* move: pop, insert */
             rc_object *o = rc_list_pop(w->list, idx);
@@ -178,14 +141,14 @@ static void reader_mixed(void *p)
             expect_index_error("get");
             w->index_errors++;
         } else {
-            CHECK(check_obj(o), "got a bad object at %ld", idx);
+            CHECK(stress_obj_check(obj_type, o), "got a bad object at %ld", idx);
             w->hits++;
             int slot = (int)((r >> 32) % HOLD);
             if ((r >> 40) % 8 == 0) {
                 /* Keep it across safepoints: a reference keeps an object
                  * alive whatever the list does meanwhile. */
                 if (held[slot] != NULL)
-                    CHECK(check_obj(held[slot]), "a held object went bad");
+                    CHECK(stress_obj_check(obj_type, held[slot]), "a held object went bad");
                 rc_decref(held[slot]);
                 held[slot] = o;
             } else {
@@ -198,7 +161,7 @@ static void reader_mixed(void *p)
     }
     for (int i = 0; i < HOLD; i++) {
         if (held[i] != NULL)
-            CHECK(check_obj(held[i]), "a held object went bad");
+            CHECK(stress_obj_check(obj_type, held[i]), "a held object went bad");
         rc_decref(held[i]);
     }
 }
@@ -216,7 +179,7 @@ static void writer_iterate(void *p)
         if (o == NULL) {
             expect_index_error("pop");
         } else {
-            CHECK(check_obj(o), "popped a bad object");
+            CHECK(stress_obj_check(obj_type, o), "popped a bad object");
             if ((r >> 8) % 4 == 0) {
                 /* rotate: back in at the end */
                 CHECK(rc_list_append(w->list, o) == 0, "%s", rc_error_message());
@@ -226,7 +189,7 @@ static void writer_iterate(void *p)
             rc_decref(o);
         }
         if ((r >> 8) % 4 != 0) {
-            rc_object *fresh = make_obj(next_id(w->index, &seq));
+            rc_object *fresh = stress_obj_new(obj_type, next_id(w->index, &seq));
             CHECK(fresh != NULL && rc_list_append(w->list, fresh) == 0, "append: %s",
                   rc_error_message());
             rc_decref(fresh);
@@ -248,7 +211,7 @@ static void reader_iterate(void *p)
                 expect_index_error("iterate");
                 break;
             }
-            CHECK(check_obj(o), "iteration got a bad object at %ld", i);
+            CHECK(stress_obj_check(obj_type, o), "iteration got a bad object at %ld", i);
             rc_decref(o);
             w->hits++;
             if ((++k & 63) == 0)
@@ -295,7 +258,7 @@ static void check_items(rc_object *list, const char *phase)
     long n = rc_list_len(list);
     for (long i = 0; i < n; i++) {
         rc_object *o = rc_list_get(list, i);
-        CHECK(check_obj(o), "%s: item %ld is bad", phase, i);
+        CHECK(stress_obj_check(obj_type, o), "%s: item %ld is bad", phase, i);
         CHECK(rc_refcount(o) == 2, "%s: item %ld has count %ld (want the list's and ours)",
               phase, i, (long)rc_refcount(o));
         rc_decref(o);
@@ -321,7 +284,7 @@ static int phase_mixed(void)
     mixed_list = rc_list_new();
     long seq = 0;
     for (int i = 0; i < 64; i++) {
-        rc_object *o = make_obj(next_id(100, &seq));
+        rc_object *o = stress_obj_new(obj_type, next_id(100, &seq));
         CHECK(rc_list_append(mixed_list, o) == 0, "%s", rc_error_message());
         rc_decref(o);
     }
@@ -341,7 +304,7 @@ static int phase_iterate(void)
     iter_list = rc_list_new();
     long seq = 0;
     for (int i = 0; i < 256; i++) {
-        rc_object *o = make_obj(next_id(101, &seq));
+        rc_object *o = stress_obj_new(obj_type, next_id(101, &seq));
         CHECK(rc_list_append(iter_list, o) == 0, "%s", rc_error_message());
         rc_decref(o);
     }

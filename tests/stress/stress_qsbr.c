@@ -35,7 +35,7 @@
  * (attaching costs relatively more under TSan). */
 #define DETACHED_STEPS (UNDER_TSAN ? 200000 : 10000)
 
-static rc_type *obj_type;   /* Obj(id, "obj-<id>") */
+static rc_type *obj_type;   /* Obj(id, "obj-<id>"): stress_obj_new */
 static rc_object *shared;   /* the list; written by main only */
 static uint64_t seed = 777;
 /* Set by the writer when it is done (release); readers poll it (acquire). */
@@ -45,44 +45,6 @@ static _Atomic int writer_done;
 static _Atomic int detached_readers;
 
 #define SYNC_EVERY 512   /* writer iterations between waits for "all detached" */
-
-static rc_object *make_obj(int64_t id)
-{
-    rc_object *o = rc_instance_new(obj_type);
-    rc_object *n = rc_int_new(id);
-    char buf[48];
-    snprintf(buf, sizeof buf, "obj-%lld", (long long)id);
-    rc_object *s = rc_str_new(buf);
-    if (o == NULL || n == NULL || s == NULL) {
-        rc_decref(o);
-        rc_decref(n);
-        rc_decref(s);
-        return NULL;
-    }
-    rc_slot_set(o, 0, n);
-    rc_slot_set(o, 1, s);
-    rc_decref(n);
-    rc_decref(s);
-    return o;
-}
-
-/* The slots' int and str are not shared: they are freed at once when their
- * Obj dies, so a reader of a dead Obj reads freed memory. */
-static int check_obj(rc_object *o)
-{
-    if (o == NULL || rc_type_of(o) != obj_type || rc_refcount(o) < 1)
-        return 0;
-    rc_object *n = rc_slot_get(o, 0), *s = rc_slot_get(o, 1);
-    int ok = rc_is_int(n) && rc_is_str(s);
-    if (ok) {
-        char buf[48];
-        snprintf(buf, sizeof buf, "obj-%lld", (long long)rc_int_value(n));
-        ok = strcmp(rc_str_data(s), buf) == 0;
-    }
-    rc_decref(n);
-    rc_decref(s);
-    return ok;
-}
 
 struct reader {
     int index;
@@ -124,14 +86,14 @@ static void reader_main(void *arg)
         }
         for (int k = 0; k < READS_PER_ATTACH; k++) {
             if (borrowed[k] != NULL) {
-                CHECK(check_obj(borrowed[k]), "reader %d: bad borrowed object", r->index);
+                CHECK(stress_obj_check(obj_type, borrowed[k]), "reader %d: bad borrowed object", r->index);
                 rc_decref(borrowed[k]);
             }
         }
         for (int k = 0; k < READS_PER_ATTACH; k++) {
             long i = (long)(rng_next(&rng) % LIST_LEN);
             rc_object *o = rc_list_get(shared, i);
-            CHECK(check_obj(o), "reader %d: bad object at %ld", r->index, i);
+            CHECK(stress_obj_check(obj_type, o), "reader %d: bad object at %ld", r->index, i);
             rc_decref(o);
             r->reads++;
         }
@@ -157,7 +119,7 @@ int main(int argc, char **argv)
 
     shared = rc_list_new();
     for (int64_t i = 0; i < LIST_LEN; i++) {
-        rc_object *o = make_obj(i);
+        rc_object *o = stress_obj_new(obj_type, i);
         if (o == NULL || rc_list_append(shared, o) < 0) {
             fprintf(stderr, "FAIL: setup: %s\n", rc_error_message());
             return 1;
@@ -191,7 +153,7 @@ int main(int argc, char **argv)
             }
         }
         long i = (long)(rng_next(&rng) % LIST_LEN);
-        rc_object *o = make_obj(LIST_LEN + it);
+        rc_object *o = stress_obj_new(obj_type, LIST_LEN + it);
         CHECK(o != NULL && rc_list_set(shared, i, o) == 0, "set: %s", rc_error_message());
         rc_decref(o);   /* the replaced item is retired */
     }
