@@ -147,10 +147,8 @@ int main(int argc, char **argv)
              * is detached, so that the writer is alone when it next fills a
              * batch while the readers come back: the window under test, at
              * any thread count and speed. */
-            while (atomic_load(&detached_readers) < nreaders && rc_clock_ns() < deadline) {
-                rc_object *t = rc_list_new();
-                rc_decref(t);
-            }
+            while (atomic_load(&detached_readers) < nreaders && rc_clock_ns() < deadline)
+                rc_safepoint();
         }
         long i = (long)(rng_next(&rng) % LIST_LEN);
         rc_object *o = stress_obj_new(obj_type, LIST_LEN + it);

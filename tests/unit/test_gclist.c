@@ -119,10 +119,8 @@ static void retire_objects(rc_object *box, int n)
 static void safepoints_until_nothing_pending(void)
 {
     uint64_t deadline = rc_clock_ns() + 30ull * 1000000000ull;
-    while (qsbr_pending() > 0 && rc_clock_ns() < deadline) {
-        rc_object *t = rc_list_new();   /* allocation: a safepoint */
-        rc_decref(t);
-    }
+    while (qsbr_pending() > 0 && rc_clock_ns() < deadline)
+        rc_safepoint();
 }
 
 static void test_lone_thread_frees_retired_memory_itself(void **state)
@@ -139,8 +137,7 @@ static void test_lone_thread_frees_retired_memory_itself(void **state)
     struct qsbr_thread_state *q = &rc_tls_state->qsbr;
     uint64_t retired0 = q->retired, local0 = q->freed_locally;
     retire_objects(box, 100000);
-    rc_object *t = rc_list_new();   /* one more safepoint */
-    rc_decref(t);
+    rc_safepoint();   /* one more quiescent state */
     assert_true(q->retired - retired0 >= 100000);
     /* Every full batch (256 blocks); the last, partial one is still being
      * filled. */
@@ -156,15 +153,15 @@ static void test_lone_thread_frees_retired_memory_itself(void **state)
  * is: 1 online, 2 detached, 3 online again. */
 static _Atomic int reader_phase, reader_state;
 
-static void wait_phase(int phase, bool at_safepoints)
+/* Wait until *flag reaches value: at safepoints (quiescent states), or
+ * without any (detached; or to keep a held batch where it is). */
+static void wait_flag(_Atomic int *flag, int value, bool at_safepoints)
 {
-    while (atomic_load_explicit(&reader_phase, memory_order_acquire) < phase) {
-        if (at_safepoints) {
-            rc_object *t = rc_list_new();   /* quiescent states */
-            rc_decref(t);
-        } else {
-            sched_yield();   /* detached: holds nothing, blocks nothing */
-        }
+    while (atomic_load_explicit(flag, memory_order_acquire) < value) {
+        if (at_safepoints)
+            rc_safepoint();
+        else
+            sched_yield();
     }
 }
 
@@ -172,33 +169,13 @@ static void second_reader(void *arg)
 {
     (void)arg;
     atomic_store_explicit(&reader_state, 1, memory_order_release);
-    wait_phase(1, true);
+    wait_flag(&reader_phase, 1, true);
     rc_detach();
     atomic_store_explicit(&reader_state, 2, memory_order_release);
-    wait_phase(2, false);
+    wait_flag(&reader_phase, 2, false);
     rc_attach();
     atomic_store_explicit(&reader_state, 3, memory_order_release);
-    wait_phase(3, true);
-}
-
-/* Wait for the reader's state; at safepoints, or (to keep a held batch
- * where it is) without any. */
-static void wait_reader(int state, bool at_safepoints)
-{
-    while (atomic_load_explicit(&reader_state, memory_order_acquire) < state) {
-        if (at_safepoints) {
-            rc_object *t = rc_list_new();
-            rc_decref(t);
-        } else {
-            sched_yield();
-        }
-    }
-}
-
-static void one_safepoint(void)
-{
-    rc_object *t = rc_list_new();
-    rc_decref(t);
+    wait_flag(&reader_phase, 3, true);
 }
 
 static void test_other_online_reader_gets_a_grace_period(void **state)
@@ -223,18 +200,18 @@ static void test_other_online_reader_gets_a_grace_period(void **state)
     assert_non_null(th);
 
     /* 1. The reader online: nothing freed locally. */
-    wait_reader(1, true);
+    wait_flag(&reader_state, 1, true);
     uint64_t local0 = q->freed_locally;
     retire_objects(box, 20000);
-    one_safepoint();
+    rc_safepoint();
     assert_int_equal(0, (long)(q->freed_locally - local0));
 
     /* 2. The reader detached: local again. */
     atomic_store_explicit(&reader_phase, 1, memory_order_release);
-    wait_reader(2, true);
+    wait_flag(&reader_state, 2, true);
     local0 = q->freed_locally;
     retire_objects(box, 20000);
-    one_safepoint();
+    rc_safepoint();
     assert_true(q->freed_locally - local0 >= 20000 - 256);
 
     /* 3. A batch kept while alone; the reader comes online before our next
@@ -248,9 +225,9 @@ static void test_other_online_reader_gets_a_grace_period(void **state)
     assert_int_equal(0, rc_list_clear(box));   /* 300 retired: a batch fills */
     assert_non_null(q->held);
     atomic_store_explicit(&reader_phase, 2, memory_order_release);
-    wait_reader(3, false);                      /* no safepoint meanwhile */
+    wait_flag(&reader_state, 3, false);   /* no safepoint meanwhile */
     assert_non_null(q->held);
-    one_safepoint();
+    rc_safepoint();
     assert_null(q->held);
     assert_int_equal(0, (long)(q->freed_locally - local0));
 
