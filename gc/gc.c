@@ -94,6 +94,19 @@ static struct thr_state *stopping_state(const char *fn)
     return ts;
 }
 
+int rc_collector_check(rc_collector_kind kind)
+{
+    switch (kind) {
+    case RC_COLLECTOR_STW:
+        return 0;
+    case RC_COLLECTOR_CONCURRENT:
+        return err_int(RC_ERR_VALUE, "the concurrent collector (RC_COLLECTOR_CONCURRENT, "
+                       "'concurrent') is not available yet (available: stw)");
+    }
+    return err_int(RC_ERR_VALUE, "collector %d is not valid (valid: RC_COLLECTOR_STW, "
+                   "RC_COLLECTOR_CONCURRENT)", (int)kind);
+}
+
 size_t rc_gc_link_size(void)
 {
     return sizeof(struct gc_head);

@@ -20,6 +20,7 @@ rc_config rc_config_default(void)
     rc_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.mode = RC_MODE_GIL;
+    cfg.collector = RC_COLLECTOR_STW;
     cfg.switch_interval_us = 5000;
     return cfg;
 }
@@ -45,6 +46,32 @@ int rc_mode_from_name(const char *name, rc_mode *out)
                    name != NULL ? name : "(null)");
 }
 
+static const char *const collector_names[RC_COLLECTOR_COUNT] = {"stw", "concurrent"};
+
+const char *rc_collector_name(rc_collector_kind kind)
+{
+    return (unsigned)kind < RC_COLLECTOR_COUNT ? collector_names[kind] : NULL;
+}
+
+int rc_collector_from_name(const char *name, rc_collector_kind *out)
+{
+    if (out == NULL)
+        return err_int(RC_ERR_TYPE, "rc_collector_from_name() output must not be NULL");
+    for (int k = 0; k < RC_COLLECTOR_COUNT; k++) {
+        if (name != NULL && strcmp(name, collector_names[k]) == 0) {
+            *out = (rc_collector_kind)k;
+            return 0;
+        }
+    }
+    return err_int(RC_ERR_VALUE, "unknown collector '%s' (valid: stw, concurrent)",
+                   name != NULL ? name : "(null)");
+}
+
+rc_collector_kind rc_runtime_collector(const rc_runtime *rt)
+{
+    return rt != NULL ? rt->cfg.collector : RC_COLLECTOR_STW;
+}
+
 rc_mode rc_runtime_mode(const rc_runtime *rt)
 {
     return rt != NULL ? rt->cfg.mode : RC_MODE_GIL;
@@ -61,6 +88,8 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     if ((unsigned)c.mode >= RC_MODE_COUNT)
         return err_null(RC_ERR_VALUE, "rc_runtime_new(): mode %d is not valid "
                         "(valid: RC_MODE_GIL, RC_MODE_FT, RC_MODE_FT_ATOMIC)", (int)c.mode);
+    if (rc_collector_check(c.collector) < 0)
+        return NULL;
     if (c.switch_interval_us <= 0)
         return err_null(RC_ERR_VALUE, "rc_runtime_new(): switch_interval_us must be > 0, not %ld",
                         c.switch_interval_us);

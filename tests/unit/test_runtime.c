@@ -61,7 +61,47 @@ static void test_bad_configs(void **state)
     cfg.switch_interval_us = 0;
     assert_null(rc_runtime_new(&cfg));
     assert_error(RC_ERR_VALUE);
+    /* An unknown collector is an error, not a silent default. */
+    cfg = rc_config_default();
+    cfg.collector = (rc_collector_kind)5;
+    assert_null(rc_runtime_new(&cfg));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "RC_COLLECTOR_STW"));
+    rc_error_clear();
+    /* The concurrent collector is refused, by name, until it exists. */
+    cfg = rc_config_default();
+    cfg.collector = RC_COLLECTOR_CONCURRENT;
+    assert_null(rc_runtime_new(&cfg));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "concurrent"));
+    rc_error_clear();
+    assert_int_equal(-1, rc_collector_check(RC_COLLECTOR_CONCURRENT));
+    assert_error(RC_ERR_VALUE);
+    assert_int_equal(0, rc_collector_check(RC_COLLECTOR_STW));
     assert_null(rc_runtime_current());
+}
+
+static void test_collector_names(void **state)
+{
+    rc_collector_kind k;
+    assert_int_equal(RC_COLLECTOR_STW, rc_config_default().collector);
+    assert_int_equal(0, rc_collector_from_name("concurrent", &k));
+    assert_int_equal(RC_COLLECTOR_CONCURRENT, k);
+    assert_int_equal(0, rc_collector_from_name("stw", &k));
+    assert_int_equal(RC_COLLECTOR_STW, k);
+    assert_int_equal(-1, rc_collector_from_name("boehm", &k));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "stw, concurrent"));
+    rc_error_clear();
+    assert_int_equal(-1, rc_collector_from_name(NULL, &k));
+    assert_error(RC_ERR_VALUE);
+    assert_int_equal(-1, rc_collector_from_name("stw", NULL));
+    assert_error(RC_ERR_TYPE);
+    assert_string_equal("concurrent", rc_collector_name(RC_COLLECTOR_CONCURRENT));
+    assert_null(rc_collector_name((rc_collector_kind)9));
+    rc_runtime *rt = new_runtime(harness_mode);
+    assert_int_equal(RC_COLLECTOR_STW, rc_runtime_collector(rt));
+    assert_int_equal(0, rc_runtime_free(rt));
 }
 
 static void test_mode_names(void **state)
@@ -222,6 +262,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_default_config),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_mode_names),
+        cmocka_unit_test(test_collector_names),
         cmocka_unit_test(test_one_runtime_at_a_time),
         cmocka_unit_test(test_no_runtime_is_an_error),
         cmocka_unit_test(test_leaks_are_counted),

@@ -28,8 +28,19 @@ typedef enum rc_mode {
 } rc_mode;
 #define RC_MODE_COUNT 3
 
+/* Which cycle collector a runtime uses (rcgc/gc.h, docs/gc.md).  Both find
+ * the same garbage and keep the same semantics; they differ in how long
+ * they stop the world. */
+typedef enum rc_collector_kind {
+    RC_COLLECTOR_STW = 0,         /* generational, stop-the-world (default) */
+    RC_COLLECTOR_CONCURRENT = 1,  /* concurrent marking, short stops (not
+                                     available yet: rc_runtime_new refuses it) */
+} rc_collector_kind;
+#define RC_COLLECTOR_COUNT 2
+
 typedef struct rc_config {
     rc_mode mode;
+    rc_collector_kind collector;
     /* gil mode: how long a waiting thread waits before asking the holder to
      * drop the GIL (CPython's sys.setswitchinterval), in microseconds. */
     long switch_interval_us;
@@ -38,7 +49,8 @@ typedef struct rc_config {
 typedef struct rc_runtime rc_runtime;
 typedef struct rc_thread rc_thread;
 
-/* Defaults: gil mode, 5 ms switch interval. */
+/* Defaults: gil mode, the stop-the-world collector, 5 ms switch
+ * interval. */
 rc_config rc_config_default(void);
 
 /* "gil", "ft", "ft-atomic"; NULL for a value out of range. */
@@ -47,6 +59,18 @@ const char *rc_mode_name(rc_mode mode);
 /* Parse a mode name into *out.  0, or -1 with an error naming the valid
  * values. */
 int rc_mode_from_name(const char *name, rc_mode *out);
+
+/* "stw", "concurrent"; NULL for a value out of range. */
+const char *rc_collector_name(rc_collector_kind kind);
+
+/* Parse a collector name into *out.  0, or -1 with an error naming the
+ * valid values. */
+int rc_collector_from_name(const char *name, rc_collector_kind *out);
+
+/* Whether this build can run a runtime with that collector: 0, or -1 with
+ * an error saying why not (a value out of range, or a collector not
+ * available yet).  rc_runtime_new refuses exactly what this refuses. */
+int rc_collector_check(rc_collector_kind kind);
 
 /* Create the runtime and attach the calling thread to it.  NULL with an
  * error if cfg is invalid, a runtime already exists, or memory runs out. */
@@ -64,6 +88,9 @@ rc_runtime *rc_runtime_current(void);
 
 /* The runtime's mode. */
 rc_mode rc_runtime_mode(const rc_runtime *rt);
+
+/* The runtime's collector. */
+rc_collector_kind rc_runtime_collector(const rc_runtime *rt);
 
 /* Start a thread that runs fn(arg) with its own thread state, attached.
  * NULL with an error if no runtime, fn is NULL, or the thread cannot be
