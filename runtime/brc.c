@@ -127,6 +127,7 @@ void brc_merge_queued(struct thr_state *ts)
 
 void brc_merge_all_stw(struct rc_runtime *rt)
 {
+    RC_ASSERT_STW("brc_merge_all_stw");
     struct __cds_wfcq_head head;
     struct cds_wfcq_tail tail;
     __cds_wfcq_init(&head, &tail);

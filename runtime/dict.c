@@ -42,7 +42,7 @@
  * str.  Nothing in the key protocol runs user code, so a lookup cannot
  * observe the table changing under it.
  *
- * Thread rule (ARCHITECTURE.md "Containers read without locks"):
+ * Thread rule (docs/threads.md [thr.qsbr], [thr.lock]):
  *   gil mode   the GIL serialises every access; no lock is taken and the
  *              plain (_locked) paths run.
  *   ft modes   set, del, clear and resize hold the dict's lock byte

@@ -26,7 +26,7 @@
 #include "stw.h"
 #include "qsbr.h"
 #include "gclist.h"
-#include "collect.h"
+#include "hooks.h"   /* the collector (gc/), reached only through this */
 
 #define RC_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RC_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -102,7 +102,7 @@ static inline void obj_mark_shared(rc_object *o)
 }
 
 /* struct gc_head, the GC links that precede every object of an RC_TYPE_GC
- * type, is defined in gc/gclist.h. */
+ * type, is defined in gclist.h. */
 #define OBJ_GC_HEAD(o)  ((struct gc_head *)(o) - 1)
 #define GC_HEAD_OBJ(g)  ((rc_object *)((struct gc_head *)(g) + 1))
 
@@ -145,8 +145,16 @@ struct thr_state {
     struct gil_thread_state gil;  /* GIL statistics (gil.h) */
     struct stw_thread_state stw;  /* status for stop-the-world (stw.h) */
     struct qsbr_thread_state qsbr; /* deferred frees (qsbr.h) */
-    struct gcl_owner *gcl;        /* this thread's GC lists (gclist.h) */
-    struct gc_thread_state gc;    /* allocation counts (collect.h) */
+    struct gcl_owner *gcl;        /* this thread's GC lists (gclist.h);
+                                     NULL once they are adopted at exit */
+    /* Tracked-object counts not yet reported to the collector (owner
+     * only; gc/hooks.h gc_counts_alloc takes and resets them). */
+    struct {
+        long delta;               /* tracked allocations - frees */
+        long report_at;           /* report when |delta| reaches this */
+        long old_freed;           /* frees of RC_GC_OLD objects */
+    } gct;
+    struct gc_thread_state *gc;   /* the collector's (opaque here) */
     /* Runtime's list of thread states, under rt->mu. */
     struct thr_state *next, *prev;
 };
@@ -155,22 +163,25 @@ struct thr_state {
 extern _Thread_local struct thr_state *rc_tls_state
     __attribute__((tls_model("initial-exec")));
 
-/* Allocation of a tracked object by ts: count it; maybe collect (called
- * before the object is allocated, so no half-built object exists). */
-static inline void gc_note_alloc(struct thr_state *ts)
+/* Allocation of a tracked object by ts: count it; every report_at, report
+ * to the collector, which may collect (called before the object is
+ * allocated, so no half-built object exists). */
+void gcl_note_alloc_slow(struct thr_state *ts);
+void gcl_note_free_slow(struct thr_state *ts);
+static inline void gcl_note_alloc(struct thr_state *ts)
 {
     /* relaxed: a hint; the drain takes the stack with an acquire exchange.
      * Dead objects other threads handed back are freed promptly even by a
-     * thread whose allocation count never reaches a flush. */
-    if (++ts->gc.delta >= ts->gc.flush_at ||
-        atomic_load_explicit(&ts->gcl->handback, memory_order_relaxed) != NULL)
-        gc_note_alloc_slow(ts);
+     * thread whose allocation count never reaches a report. */
+    if (++ts->gct.delta >= ts->gct.report_at ||
+        rc_atomic_load_relaxed(&ts->gcl->handback) != NULL)
+        gcl_note_alloc_slow(ts);
 }
 /* A tracked object died. */
-static inline void gc_note_free(struct thr_state *ts)
+static inline void gcl_note_free(struct thr_state *ts)
 {
-    if (--ts->gc.delta <= -ts->gc.flush_at)
-        gc_note_free_slow(ts);
+    if (--ts->gct.delta <= -ts->gct.report_at)
+        gcl_note_free_slow(ts);
 }
 
 /* Eval-breaker bits. */
@@ -199,7 +210,9 @@ struct rc_runtime {
     struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
     struct gil_state gil;           /* gil mode only */
     struct stw_state stw;           /* stop-the-world (stw.h) */
-    struct gc_state gc;             /* the collector (gc/collect.h) */
+    struct gcl_state gcl;           /* GC lists and their owners (gclist.h) */
+    struct gc_state *gc;            /* the collector's (gc/hooks.h; opaque
+                                       here); immutable after creation */
     pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
 };
 
@@ -236,6 +249,18 @@ __attribute__((noreturn, format(printf, 1, 2))) void rc_fatal(const char *fmt, .
 #define RC_DEBUG_CHECK_ATTACHED(ts, what) ((void)0)
 #endif
 
+/* Debug builds: a helper whose name says it runs with the world stopped
+ * (suffix _stw) checks that the calling thread stopped it. */
+#ifdef RCGC_DEBUG
+#define RC_ASSERT_STW(fn)                                                      \
+    do {                                                                       \
+        if (RC_UNLIKELY(rc_tls_state == NULL || !rc_tls_state->holds_stw))     \
+            rc_fatal("%s() needs the world stopped by the calling thread", (fn)); \
+    } while (0)
+#else
+#define RC_ASSERT_STW(fn) ((void)0)
+#endif
+
 /* --------------------------------------------------------------- memory */
 
 /* malloc/calloc/realloc/free of objects and the memory they own (item
@@ -250,6 +275,11 @@ void *mem_alloc(size_t n);
 void *mem_calloc(size_t n, size_t size);
 void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
+/* Give the allocators' free memory back to the system where they can (for
+ * measurements of what the runtime holds: tests, benchmarks). */
+void mem_trim(void);
+/* "mimalloc" or "system" (RCGC_ALLOCATOR). */
+const char *mem_allocator_name(void);
 
 /* --------------------------------------------------------------- objects */
 

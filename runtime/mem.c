@@ -12,6 +12,7 @@
  * blocks another thread allocated (mimalloc hands them back to the owning
  * thread's page, as gclist.c's hand-back stack does for GC lists). */
 #define RCGC_BUILDING 1
+#include <malloc.h>
 #include <stdlib.h>
 
 #ifdef RCGC_MIMALLOC
@@ -65,4 +66,21 @@ void rc_testing_fail_alloc_after(long n)
     struct thr_state *ts = rc_tls_state;
     if (ts != NULL)
         ts->fail_countdown = n > 0 ? n : 0;
+}
+
+void mem_trim(void)
+{
+#ifdef RCGC_MIMALLOC
+    mi_collect(true);   /* this thread's heap and the abandoned segments */
+#endif
+    malloc_trim(0);     /* the C library's heap (thread states, records) */
+}
+
+const char *mem_allocator_name(void)
+{
+#ifdef RCGC_MIMALLOC
+    return "mimalloc";
+#else
+    return "system";
+#endif
 }

@@ -39,7 +39,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     rc_safepoint();
     bool gc = (t->flags & RC_TYPE_GC) != 0;
     if (gc)
-        gc_note_alloc(ts);   /* may collect: before anything half-built exists */
+        gcl_note_alloc(ts);   /* may collect: before anything half-built exists */
     size_t pre = gc ? sizeof(struct gc_head) : 0;
     /* Not calloc: only the header, the gc_head and the body of a type
      * whose constructor does not fill it need zeroes (docs/memory.md). */
@@ -79,7 +79,7 @@ void obj_free(rc_object *o)
     if (obj_is_gc(o)) {
         rc_atomic_store_relaxed(&ts->gc_frees, rc_atomic_load_relaxed(&ts->gc_frees) + 1);
         if (obj_gc_bits(o) & RC_GC_TRACKED) {
-            gc_note_free(ts);
+            gcl_note_free(ts);
             gcl_free_tracked(ts, o);   /* unlink, or hand back to its owner */
         } else {
             gcl_release_memory(ts, o);

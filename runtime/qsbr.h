@@ -1,7 +1,7 @@
 /* runtime/qsbr.h: deferred freeing of memory that lock-free readers may
  * still touch (ft modes): old list item arrays and dict tables, and objects
  * that were ever stored in a container (RC_GC_SHARED).  Built on liburcu's
- * QSBR flavour (docs/containers.md [qsbr]):
+ * QSBR flavour (docs/threads.md [thr.qsbr]):
  *
  *   - a thread is an RCU reader while attached: online when attached,
  *     offline when detached or parked for a stop-the-world;

@@ -82,6 +82,21 @@ rc_runtime *rc_runtime_current(void)
     return rc_rt;
 }
 
+/* Undo what rc_runtime_new set up below the collector, in reverse order
+ * (single-threaded; every thread state is gone).  gcl: the GC lists'
+ * state was initialised. */
+static void runtime_teardown(struct rc_runtime *rt, bool gcl)
+{
+    if (gcl)
+        gcl_state_fini(&rt->gcl);
+    stw_fini(&rt->stw);
+    gil_fini(&rt->gil);
+    brc_fini(&rt->brc);
+    pthread_mutex_destroy(&rt->weakref_mu);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+}
+
 rc_runtime *rc_runtime_new(const rc_config *cfg)
 {
     rc_config c = cfg != NULL ? *cfg : rc_config_default();
@@ -115,27 +130,27 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     brc_init(&rt->brc);
     gil_init(&rt->gil, c.switch_interval_us);
     stw_init(&rt->stw);
-    gc_init(rt);
-    const char *trace = getenv("RCGC_TRACE");
-    atomic_store(&rt->gc.trace, trace != NULL && trace[0] != '\0' && trace[0] != '0');
+    if (gcl_state_init(&rt->gcl) < 0) {
+        runtime_teardown(rt, false);
+        pthread_mutex_unlock(&runtime_create_mu);
+        return NULL;
+    }
+    if (gc_runtime_init(rt) < 0) {
+        runtime_teardown(rt, true);
+        pthread_mutex_unlock(&runtime_create_mu);
+        return NULL;
+    }
     rc_rt = rt;
     rt->main_state = thr_enter(rt, true);
     if (rt->main_state == NULL) {
         rc_rt = NULL;
-        gc_fini(rt);
-        stw_fini(&rt->stw);
-        gil_fini(&rt->gil);
-        brc_fini(&rt->brc);
-        pthread_mutex_destroy(&rt->weakref_mu);
-        pthread_mutex_destroy(&rt->mu);
-        free(rt);
+        gc_runtime_fini(rt);
+        runtime_teardown(rt, true);
         pthread_mutex_unlock(&runtime_create_mu);
         return NULL;
     }
-    /* The collector's garbage list, owned by the runtime. */
-    rt->gc.garbage = rc_list_new();
-    if (rt->gc.garbage == NULL || rc_make_immortal(rt->gc.garbage) < 0)
-        rc_fatal("out of memory creating the collector's garbage list");
+    if (gc_runtime_start(rt) < 0)
+        rc_fatal("cannot start the collector: %s", rc_error_message());
     pthread_mutex_unlock(&runtime_create_mu);
     return rt;
 }
@@ -167,10 +182,9 @@ long rc_runtime_free(rc_runtime *rt)
         brc_merge_queued(ts);
     /* Whatever is garbage goes now (finalizers run); releasing the immortal
      * objects may leave more cycles behind, so collect again after. */
-    gc_collect_at_exit(rt);
+    gc_collect_at_exit(rt, false);
     obj_release_immortals(rt);
-    rt->gc.garbage = NULL;
-    gc_collect_at_exit(rt);
+    gc_collect_at_exit(rt, true);
     str_intern_fini(rt);
     pthread_mutex_lock(&rt->mu);
     rc_type *types = rt->heap_types;
@@ -194,12 +208,7 @@ long rc_runtime_free(rc_runtime *rt)
         mem_free(types);
         types = next;
     }
-    gc_fini(rt);
-    stw_fini(&rt->stw);
-    gil_fini(&rt->gil);
-    brc_fini(&rt->brc);
-    pthread_mutex_destroy(&rt->weakref_mu);
-    pthread_mutex_destroy(&rt->mu);
-    free(rt);
+    gc_runtime_fini(rt);
+    runtime_teardown(rt, true);
     return leaked;
 }

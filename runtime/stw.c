@@ -29,13 +29,12 @@ void stw_init(struct stw_state *stw)
     stw->requester = NULL;
     stw->waiting = stw->to_wake = 0;
     stw->countdown = 0;
-    stw->records = NULL;
-    stw->nrecords = stw->cap_records = 0;
+    rec_ring_init(&stw->records, sizeof(rc_stw_record));
 }
 
 void stw_fini(struct stw_state *stw)
 {
-    free(stw->records);
+    rec_ring_fini(&stw->records);
     pthread_cond_destroy(&stw->woken_cv);
     pthread_cond_destroy(&stw->parked_cv);
     pthread_cond_destroy(&stw->resume_cv);
@@ -163,21 +162,14 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
 
 static void record_locked(struct stw_state *stw, uint64_t end_ns)
 {
-    /* A ring of RC_RECORDS_KEPT once full: record i is at i % KEPT. */
-    if (stw->nrecords == stw->cap_records && stw->cap_records < RC_RECORDS_KEPT) {
-        size_t cap = stw->cap_records ? stw->cap_records * 2 : 64;
-        rc_stw_record *r = realloc(stw->records, cap * sizeof *r);
-        if (r == NULL)
-            return;   /* statistics only: a lost record, not a lost stop */
-        stw->records = r;
-        stw->cap_records = cap;
-    }
-    stw->records[stw->nrecords++ % RC_RECORDS_KEPT] = (rc_stw_record){
+    rc_stw_record rec = {
         .request_ns = stw->request_ns,
         .time_to_safepoint_ns = stw->stop_ns - stw->request_ns,
         .pause_ns = end_ns - stw->stop_ns,
         .threads = stw->nstopped,
     };
+    /* Statistics only: a lost record (no memory), not a lost stop. */
+    (void)rec_ring_push(&stw->records, &rec);
 }
 
 void stw_defer_dealloc(struct rc_runtime *rt, rc_object *o)
@@ -253,6 +245,9 @@ int rc_stop_the_world(void)
         return -1;
     ts->holds_stw = true;
     brc_merge_all_stw(rt);
+    /* Every thread that read an exited thread's record before its exit is
+     * past a safepoint now: the record can be reused (gclist.h). */
+    gcl_reap_retired_stw(rt);
     return 0;
 }
 
@@ -276,14 +271,9 @@ size_t rc_stw_count(void)
     if (rt == NULL)
         return 0;
     pthread_mutex_lock(&rt->stw.mu);
-    size_t n = rt->stw.nrecords;
+    size_t n = rt->stw.records.count;
     pthread_mutex_unlock(&rt->stw.mu);
     return n;
-}
-
-static size_t stw_oldest_kept(size_t count)
-{
-    return count > RC_RECORDS_KEPT ? count - RC_RECORDS_KEPT : 0;
 }
 
 size_t rc_stw_records_oldest(void)
@@ -292,7 +282,7 @@ size_t rc_stw_records_oldest(void)
     if (rt == NULL)
         return 0;
     pthread_mutex_lock(&rt->stw.mu);
-    size_t n = stw_oldest_kept(rt->stw.nrecords);
+    size_t n = rec_ring_oldest(&rt->stw.records);
     pthread_mutex_unlock(&rt->stw.mu);
     return n;
 }
@@ -303,9 +293,7 @@ size_t rc_stw_records(size_t first, rc_stw_record *out, size_t max)
     if (rt == NULL || out == NULL)
         return 0;
     pthread_mutex_lock(&rt->stw.mu);
-    size_t n = 0, oldest = stw_oldest_kept(rt->stw.nrecords);
-    for (size_t i = first > oldest ? first : oldest; i < rt->stw.nrecords && n < max; i++)
-        out[n++] = rt->stw.records[i % RC_RECORDS_KEPT];
+    size_t n = rec_ring_copy(&rt->stw.records, first, out, max);
     pthread_mutex_unlock(&rt->stw.mu);
     return n;
 }

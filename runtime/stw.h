@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "rcgc/runtime.h"
+#include "records.h"
 
 struct thr_state;
 struct rc_runtime;
@@ -66,12 +67,10 @@ struct stw_state {
     uint64_t stop_ns;            /* when the world was fully stopped */
     uint64_t request_ns;         /* when the stop was requested */
     uint32_t nstopped;           /* threads counted for the current stop */
-    rc_stw_record *records;      /* stops: record i at i % RC_RECORDS_KEPT
-                                    (a ring once that many were recorded) */
+    struct rec_ring records;     /* rc_stw_record of every stop (records.h) */
     /* Objects that died while the world was stopped, linked through their
      * (dead) ob_tid; the requester frees them after restarting it. */
     rc_object *dead;
-    size_t nrecords, cap_records; /* nrecords: every stop ever recorded */
 };
 
 /* Per thread, under stw_state.mu. */

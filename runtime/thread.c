@@ -237,11 +237,17 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
         qsbr_register(ts);   /* lock-free container reads */
         qsbr_offline(ts);    /* until attached */
     }
+    if (gc_thread_attach(ts) < 0)
+        rc_fatal("out of memory creating a thread's collector state");
+    ts->gct.report_at = 1;   /* the first tracked allocation asks the collector */
+    thr_take(ts);
+    /* Attached first: a reused record may still be named by objects a
+     * collection holds, and no stop is on while we are attached and not
+     * at a safepoint (gclist.h). */
     ts->gcl = gcl_owner_new(rt);
     if (ts->gcl == NULL)
         rc_fatal("out of memory creating a thread's GC lists");
-    ts->gc.flush_at = 1;   /* the first tracked allocation sets it properly */
-    thr_take(ts);
+    gcl_reap_if_many(ts);
     return ts;
 }
 
@@ -257,7 +263,8 @@ void thr_exit(struct thr_state *ts)
      * objects. */
     if (rt->cfg.mode == RC_MODE_FT)
         brc_unregister(&rt->brc, ts);
-    gc_thread_exit(ts);    /* our lists go to the orphan owner */
+    gc_thread_exit(ts);    /* the collector takes our last counts */
+    gcl_owner_exit(rt, ts); /* our lists go to the orphan owner */
     qsbr_unregister(ts);   /* frees or hands over what we retired; online here */
     thr_release(ts, false);
     pthread_mutex_lock(&rt->mu);

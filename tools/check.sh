@@ -11,6 +11,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
+# The layers (docs/gc.md [gc.layers]): fails when a runtime file reaches
+# into the collector other than through gc/hooks.h.
+tools/check-layers.sh
 for p in "${presets[@]}"; do
   echo "=== configuration: $p ==="
   cmake --preset "$p" >/dev/null

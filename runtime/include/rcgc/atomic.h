@@ -5,7 +5,7 @@
  * ("rc_atomic_.*_relaxed" lists every relaxed access).  They are thin
  * type-generic wrappers over C11 <stdatomic.h>.
  *
- * Conventions (STYLE_NOTES section 4):
+ * Conventions:
  *  - a relaxed access carries a comment saying why no ordering is needed;
  *  - an acquire names the release it pairs with, and the other way round;
  *  - acquire/release operations are preferred to bare fences, which
@@ -37,6 +37,8 @@
 
 #define rc_atomic_exchange_acq_rel(p, v) \
     atomic_exchange_explicit((p), (v), memory_order_acq_rel)
+#define rc_atomic_exchange_acquire(p, v) \
+    atomic_exchange_explicit((p), (v), memory_order_acquire)
 
 /* Compare-and-swap; on failure *expected receives the current value
  * (loaded relaxed: every caller retries and re-derives from it). */
@@ -44,6 +46,18 @@
     atomic_compare_exchange_weak_explicit((p), (expected), (desired),         \
                                           memory_order_acq_rel,               \
                                           memory_order_relaxed)
+#define rc_atomic_cas_relaxed(p, expected, desired)                          \
+    atomic_compare_exchange_weak_explicit((p), (expected), (desired),         \
+                                          memory_order_relaxed,               \
+                                          memory_order_relaxed)
+#define rc_atomic_cas_release(p, expected, desired)                          \
+    atomic_compare_exchange_weak_explicit((p), (expected), (desired),         \
+                                          memory_order_release,               \
+                                          memory_order_relaxed)
+#define rc_atomic_cas_strong_acquire(p, expected, desired)                   \
+    atomic_compare_exchange_strong_explicit((p), (expected), (desired),       \
+                                            memory_order_acquire,             \
+                                            memory_order_relaxed)
 #define rc_atomic_cas_strong_acq_rel(p, expected, desired)                   \
     atomic_compare_exchange_strong_explicit((p), (expected), (desired),       \
                                             memory_order_acq_rel,             \

@@ -1,4 +1,4 @@
-/* gc/gc.c: the collector's view of objects: traverse, clear, tracking, and
+/* gc/api.c: the collector's view of objects: traverse, clear, tracking, and
  * referents.  The cycle collector itself builds on these hooks.
  * Thread rule: rc_traverse/rc_clear read/modify a container the caller may
  * mutate (one thread at a time, as any container mutation).
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "objects.h"
-#include "collect.h"
+#include "collector.h"
 
 int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
@@ -65,7 +65,7 @@ rc_object *rc_gc_get_referents(rc_object *o)
 }
 
 /* ================================================================ the API */
-/* (collect.c has the collector; this is Python's gc module around it.) */
+/* (collector.c drives the collectors; this is Python's gc module around them.) */
 
 
 static struct thr_state *attached_state(const char *fn)
@@ -94,19 +94,6 @@ static struct thr_state *stopping_state(const char *fn)
     return ts;
 }
 
-int rc_collector_check(rc_collector_kind kind)
-{
-    switch (kind) {
-    case RC_COLLECTOR_STW:
-        return 0;
-    case RC_COLLECTOR_CONCURRENT:
-        return err_int(RC_ERR_VALUE, "the concurrent collector (RC_COLLECTOR_CONCURRENT, "
-                       "'concurrent') is not available yet (available: stw)");
-    }
-    return err_int(RC_ERR_VALUE, "collector %d is not valid (valid: RC_COLLECTOR_STW, "
-                   "RC_COLLECTOR_CONCURRENT)", (int)kind);
-}
-
 size_t rc_gc_link_size(void)
 {
     return sizeof(struct gc_head);
@@ -120,7 +107,7 @@ long rc_gc_collect(int generation)
     if (generation < 0 || generation >= RC_GC_GENERATIONS)
         return err_int(RC_ERR_VALUE, "rc_gc_collect(): invalid generation %d (valid: 0, 1, 2)",
                        generation);
-    return gc_collect_generation(ts, generation);
+    return gc_collect(ts, generation);
 }
 
 int rc_gc_enable(void)
@@ -128,7 +115,7 @@ int rc_gc_enable(void)
     struct thr_state *ts = attached_state("rc_gc_enable");
     if (ts == NULL)
         return -1;
-    atomic_store(&ts->rt->gc.enabled, 1);
+    rc_atomic_store_relaxed(&ts->rt->gc->enabled, 1);   /* relaxed: a setting */
     return 0;
 }
 
@@ -137,7 +124,7 @@ int rc_gc_disable(void)
     struct thr_state *ts = attached_state("rc_gc_disable");
     if (ts == NULL)
         return -1;
-    atomic_store(&ts->rt->gc.enabled, 0);
+    rc_atomic_store_relaxed(&ts->rt->gc->enabled, 0);   /* relaxed: a setting */
     return 0;
 }
 
@@ -146,7 +133,7 @@ int rc_gc_isenabled(void)
     struct thr_state *ts = attached_state("rc_gc_isenabled");
     if (ts == NULL)
         return -1;
-    return atomic_load(&ts->rt->gc.enabled) != 0;
+    return rc_atomic_load_relaxed(&ts->rt->gc->enabled) != 0;   /* relaxed: a setting */
 }
 
 int rc_gc_get_count(long counts[RC_GC_GENERATIONS])
@@ -156,12 +143,13 @@ int rc_gc_get_count(long counts[RC_GC_GENERATIONS])
         return -1;
     if (counts == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_get_count() output must not be NULL");
-    struct gc_state *gc = &ts->rt->gc;
+    struct gc_state *gc = ts->rt->gc;
     /* Other threads' unflushed counts are not included (at most 32 each). */
-    long young = atomic_load(&gc->young) + ts->gc.delta;
-    counts[0] = young > 0 ? young : 0;   /* as gc.young itself, never below 0 */
+    /* relaxed: counts that decide when to collect (collector.h). */
+    long young = rc_atomic_load_relaxed(&gc->young_count) + ts->gct.delta;
+    counts[0] = young > 0 ? young : 0;   /* as young_count itself, never below 0 */
     for (int i = 1; i < RC_GC_GENERATIONS; i++)
-        counts[i] = atomic_load(&gc->count[i]);
+        counts[i] = rc_atomic_load_relaxed(&gc->count[i]);
     return 0;
 }
 
@@ -173,7 +161,7 @@ int rc_gc_get_threshold(long thresholds[RC_GC_GENERATIONS])
     if (thresholds == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_get_threshold() output must not be NULL");
     for (int i = 0; i < RC_GC_GENERATIONS; i++)
-        thresholds[i] = atomic_load(&ts->rt->gc.threshold[i]);
+        thresholds[i] = rc_atomic_load_relaxed(&ts->rt->gc->threshold[i]);   /* a setting */
     return 0;
 }
 
@@ -185,10 +173,11 @@ int rc_gc_set_threshold(long t0, long t1, long t2)
     if (t0 < 0 || t1 < 0 || t2 < 0)
         return err_int(RC_ERR_VALUE, "rc_gc_set_threshold(): thresholds must be >= 0, not "
                        "(%ld, %ld, %ld)", t0, t1, t2);
-    struct gc_state *gc = &ts->rt->gc;
-    atomic_store(&gc->threshold[0], t0);
-    atomic_store(&gc->threshold[1], t1);
-    atomic_store(&gc->threshold[2], t2);
+    struct gc_state *gc = ts->rt->gc;
+    /* relaxed: settings, read at the next trigger. */
+    rc_atomic_store_relaxed(&gc->threshold[0], t0);
+    rc_atomic_store_relaxed(&gc->threshold[1], t1);
+    rc_atomic_store_relaxed(&gc->threshold[2], t2);
     return 0;
 }
 
@@ -199,7 +188,7 @@ int rc_gc_get_stats(rc_gc_gen_stats stats[RC_GC_GENERATIONS])
         return -1;
     if (stats == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_get_stats() output must not be NULL");
-    struct gc_state *gc = &ts->rt->gc;
+    struct gc_state *gc = ts->rt->gc;
     pthread_mutex_lock(&gc->mu);
     memcpy(stats, gc->stats, sizeof gc->stats);
     pthread_mutex_unlock(&gc->mu);
@@ -213,7 +202,7 @@ int rc_gc_callback_add(rc_gc_callback cb, void *arg)
         return -1;
     if (cb == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_callback_add() callback must not be NULL");
-    struct gc_state *gc = &ts->rt->gc;
+    struct gc_state *gc = ts->rt->gc;
     pthread_mutex_lock(&gc->mu);
     if (gc->ncallbacks == gc->cap_callbacks) {
         size_t cap = gc->cap_callbacks ? gc->cap_callbacks * 2 : 4;
@@ -235,7 +224,7 @@ int rc_gc_callback_remove(rc_gc_callback cb, void *arg)
     struct thr_state *ts = attached_state("rc_gc_callback_remove");
     if (ts == NULL)
         return -1;
-    struct gc_state *gc = &ts->rt->gc;
+    struct gc_state *gc = ts->rt->gc;
     pthread_mutex_lock(&gc->mu);
     for (size_t i = 0; i < gc->ncallbacks; i++) {
         if (gc->callbacks[i].cb == cb && gc->callbacks[i].arg == arg) {
@@ -258,9 +247,9 @@ int rc_gc_set_debug(int flags)
     if (flags & ~RC_GC_DEBUG_SAVEALL)
         return err_int(RC_ERR_VALUE, "rc_gc_set_debug(): unknown flags 0x%x (valid: "
                        "RC_GC_DEBUG_SAVEALL)", flags & ~RC_GC_DEBUG_SAVEALL);
-    pthread_mutex_lock(&ts->rt->gc.mu);
-    ts->rt->gc.debug = flags;
-    pthread_mutex_unlock(&ts->rt->gc.mu);
+    pthread_mutex_lock(&ts->rt->gc->mu);
+    ts->rt->gc->debug = flags;
+    pthread_mutex_unlock(&ts->rt->gc->mu);
     return 0;
 }
 
@@ -269,16 +258,16 @@ int rc_gc_get_debug(void)
     struct thr_state *ts = attached_state("rc_gc_get_debug");
     if (ts == NULL)
         return -1;
-    pthread_mutex_lock(&ts->rt->gc.mu);
-    int d = ts->rt->gc.debug;
-    pthread_mutex_unlock(&ts->rt->gc.mu);
+    pthread_mutex_lock(&ts->rt->gc->mu);
+    int d = ts->rt->gc->debug;
+    pthread_mutex_unlock(&ts->rt->gc->mu);
     return d;
 }
 
 rc_object *rc_gc_garbage(void)
 {
     struct thr_state *ts = attached_state("rc_gc_garbage");
-    return ts != NULL ? ts->rt->gc.garbage : NULL;
+    return ts != NULL ? ts->rt->gc->garbage : NULL;
 }
 
 int rc_gc_set_stress(long n)
@@ -288,8 +277,8 @@ int rc_gc_set_stress(long n)
         return -1;
     if (n < 0)
         return err_int(RC_ERR_VALUE, "rc_gc_set_stress(): n must be >= 0, not %ld", n);
-    atomic_store(&ts->rt->gc.stress, n);
-    ts->gc.flush_at = 1;   /* others pick it up within 32 allocations */
+    rc_atomic_store_relaxed(&ts->rt->gc->stress, n);   /* relaxed: a setting */
+    ts->gct.report_at = 1;   /* others pick it up at their next report */
     return 0;
 }
 
@@ -298,94 +287,8 @@ int rc_gc_set_verify(int on)
     struct thr_state *ts = attached_state("rc_gc_set_verify");
     if (ts == NULL)
         return -1;
-    atomic_store(&ts->rt->gc.verify, on != 0);
+    rc_atomic_store_relaxed(&ts->rt->gc->verify, on != 0);   /* relaxed: a setting */
     return 0;
-}
-
-size_t rc_gc_record_count(void)
-{
-    struct rc_runtime *rt = rc_rt;
-    if (rt == NULL)
-        return 0;
-    pthread_mutex_lock(&rt->gc.mu);
-    size_t n = rt->gc.nrecords;
-    pthread_mutex_unlock(&rt->gc.mu);
-    return n;
-}
-
-static size_t oldest_kept(size_t count)
-{
-    return count > RC_RECORDS_KEPT ? count - RC_RECORDS_KEPT : 0;
-}
-
-size_t rc_gc_records_oldest(void)
-{
-    struct rc_runtime *rt = rc_rt;
-    if (rt == NULL)
-        return 0;
-    pthread_mutex_lock(&rt->gc.mu);
-    size_t n = oldest_kept(rt->gc.nrecords);
-    pthread_mutex_unlock(&rt->gc.mu);
-    return n;
-}
-
-size_t rc_gc_records(size_t first, rc_gc_record *out, size_t max)
-{
-    struct rc_runtime *rt = rc_rt;
-    if (rt == NULL || out == NULL)
-        return 0;
-    pthread_mutex_lock(&rt->gc.mu);
-    size_t n = 0, oldest = oldest_kept(rt->gc.nrecords);
-    for (size_t i = first > oldest ? first : oldest; i < rt->gc.nrecords && n < max; i++)
-        out[n++] = rt->gc.records[i % RC_RECORDS_KEPT];
-    pthread_mutex_unlock(&rt->gc.mu);
-    return n;
-}
-
-void gc_trace_line(const rc_gc_record *r)
-{
-    fprintf(stderr,
-            "gc %d: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "
-            "total %.1f us; %ld tracked objects\n",
-            r->generation, r->scanned, r->collected, r->uncollectable,
-            (double)r->time_to_safepoint_ns / 1e3, (double)r->pause_ns / 1e3,
-            (double)(r->end_ns - r->start_ns) / 1e3, r->heap_size);
-}
-
-/* ------------------------------------------------- walking the whole heap */
-
-/* Call fn on every live tracked object of the given lists of every owner.
- * The world is stopped by the caller. */
-struct walk {
-    int first, last;   /* list indexes */
-    int (*fn)(rc_object *o, void *arg);
-    void *arg;
-    int result;
-};
-
-static void walk_owner(struct gcl_owner *ow, void *p)
-{
-    struct walk *w = p;
-    for (int i = w->first; i <= w->last && w->result == 0; i++) {
-        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i] && w->result == 0;
-             g = g->next) {
-            rc_object *o = GC_HEAD_OBJ(g);
-            if (rc_refcount(o) > 0)   /* dying objects are not part of the heap */
-                w->result = w->fn(o, w->arg);
-        }
-    }
-}
-
-static int walk_heap_stw(struct rc_runtime *rt, int first, int last,
-                         int (*fn)(rc_object *, void *), void *arg)
-{
-    struct walk w = {first, last, fn, arg, 0};
-    pthread_mutex_lock(&rt->gc.owners_mu);
-    struct gcl_owner *ow = rt->gc.owners;
-    pthread_mutex_unlock(&rt->gc.owners_mu);
-    for (; ow != NULL && w.result == 0; ow = ow->next_owner)
-        walk_owner(ow, &w);
-    return w.result;
 }
 
 /* A growable array of held references, built with the world stopped. */
@@ -472,7 +375,7 @@ rc_object *rc_gc_get_referrers(rc_object *const *objs, size_t n)
         return NULL;
     struct referrers_walk rw = {{objs, n, false}, {NULL, 0, 0, false}};
     rc_stop_the_world();
-    walk_heap_stw(ts->rt, 0, GCL_PERMANENT, collect_referrer, &rw);
+    gc_walk_heap_stw(ts->rt, 0, GCL_PERMANENT, collect_referrer, &rw);
     rc_start_the_world();
     return objvec_to_list(&rw.out);
 }
@@ -495,7 +398,7 @@ rc_object *rc_gc_get_objects(int generation)
     int first = generation < 0 ? 0 : generation;
     int last = generation < 0 ? RC_GC_GENERATIONS - 1 : generation;
     rc_stop_the_world();
-    walk_heap_stw(ts->rt, first, last, collect_object, &v);
+    gc_walk_heap_stw(ts->rt, first, last, collect_object, &v);
     rc_start_the_world();
     return objvec_to_list(&v);
 }
@@ -517,7 +420,7 @@ static long mark_old(struct gc_head *list, bool old)
 }
 
 /* Frozen objects leave generation 2: their deaths no longer count against
- * its growth (collect.c, long_lived_pending). */
+ * its growth (collector.c, long_lived_pending). */
 static void freeze_owner(struct gcl_owner *ow, void *arg)
 {
     mark_old(&ow->lists[RC_GC_GENERATIONS - 1], false);
@@ -533,24 +436,14 @@ static void unfreeze_owner(struct gcl_owner *ow, void *arg)
     gcl_splice(&ow->lists[RC_GC_GENERATIONS - 1], &ow->lists[GCL_PERMANENT]);
 }
 
-static void for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *, void *),
-                               void *arg)
-{
-    pthread_mutex_lock(&rt->gc.owners_mu);
-    struct gcl_owner *ow = rt->gc.owners;
-    pthread_mutex_unlock(&rt->gc.owners_mu);
-    for (; ow != NULL; ow = ow->next_owner)
-        fn(ow, arg);
-}
-
 int rc_gc_freeze(void)
 {
     struct thr_state *ts = stopping_state("rc_gc_freeze");
     if (ts == NULL)
         return -1;
     rc_stop_the_world();
-    for_each_owner_stw(ts->rt, freeze_owner, NULL);
-    atomic_store(&ts->rt->gc.young, 0);
+    gcl_for_each_owner_stw(ts->rt, freeze_owner, NULL);
+    rc_atomic_store_relaxed(&ts->rt->gc->young_count, 0);   /* relaxed: a trigger count */
     rc_start_the_world();
     return 0;
 }
@@ -562,8 +455,8 @@ int rc_gc_unfreeze(void)
         return -1;
     rc_stop_the_world();
     long added = 0;
-    for_each_owner_stw(ts->rt, unfreeze_owner, &added);
-    atomic_fetch_add(&ts->rt->gc.long_lived_pending, added);
+    gcl_for_each_owner_stw(ts->rt, unfreeze_owner, &added);
+    rc_atomic_add_relaxed(&ts->rt->gc->long_lived_pending, added);   /* relaxed: a trigger count */
     rc_start_the_world();
     return 0;
 }
@@ -581,101 +474,9 @@ long rc_gc_get_freeze_count(void)
         return -1;
     long n = 0;
     rc_stop_the_world();
-    walk_heap_stw(ts->rt, GCL_PERMANENT, GCL_PERMANENT, count_one, &n);
+    gc_walk_heap_stw(ts->rt, GCL_PERMANENT, GCL_PERMANENT, count_one, &n);
     rc_start_the_world();
     return n;
-}
-
-/* ------------------------------------------------------- heap verifier */
-
-struct verify {
-    struct rc_runtime *rt;
-    char problem[200];
-};
-
-static void verify_fail(struct verify *v, const char *what, rc_object *o)
-{
-    if (v->problem[0] == '\0')
-        snprintf(v->problem, sizeof v->problem, "heap verifier: %s (object %p, %s)", what,
-                 (void *)o, o != NULL ? o->ob_type->name : "-");
-}
-
-static void verify_lists(struct gcl_owner *ow, void *arg)
-{
-    struct verify *v = arg;
-    for (int i = 0; i < GCL_NLISTS; i++) {
-        struct gc_head *head = &ow->lists[i];
-        for (struct gc_head *g = head->next; g != head; g = g->next) {
-            rc_object *o = GC_HEAD_OBJ(g);
-            if (g->next->prev != g || g->prev->next != g) {
-                verify_fail(v, "broken list links", o);
-                return;
-            }
-            uint8_t bits = obj_gc_bits(o);
-            if (!obj_is_gc(o))
-                verify_fail(v, "an object of a non-GC type in a GC list", o);
-            else if (!(bits & RC_GC_TRACKED))
-                verify_fail(v, "an untracked object in a GC list", o);
-            else if (bits & RC_GC_VERIFY_MARK)
-                verify_fail(v, "an object in two GC lists (or twice in one)", o);
-            else if (ow->orphan ? !g->owner->exited : g->owner != ow)
-                verify_fail(v, "an object in a list its owner field does not name", o);
-            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_VERIFY_MARK);
-        }
-    }
-}
-
-static void unmark_lists(struct gcl_owner *ow, void *arg)
-{
-    for (int i = 0; i < GCL_NLISTS; i++)
-        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i]; g = g->next)
-            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_VERIFY_MARK);
-}
-
-static int set_refs(rc_object *o, void *arg)
-{
-    OBJ_GC_HEAD(o)->aux = (uintptr_t)rc_refcount(o);
-    return 0;
-}
-
-static int visit_sub(rc_object *target, void *arg)
-{
-    if (obj_is_gc(target) && (obj_gc_bits(target) & RC_GC_TRACKED) && rc_refcount(target) > 0)
-        OBJ_GC_HEAD(target)->aux--;
-    return 0;
-}
-
-static int sub_refs(rc_object *o, void *arg)
-{
-    o->ob_type->traverse(o, visit_sub, arg);
-    return 0;
-}
-
-static int check_refs(rc_object *o, void *arg)
-{
-    if ((intptr_t)OBJ_GC_HEAD(o)->aux < 0) {
-        verify_fail(arg, "a count below the references tracked objects hold (gc_refs < 0)", o);
-        return 1;
-    }
-    return 0;
-}
-
-int gc_verify_heap_stw(struct rc_runtime *rt, bool fatal)
-{
-    struct verify v = {rt, ""};
-    for_each_owner_stw(rt, verify_lists, &v);
-    for_each_owner_stw(rt, unmark_lists, NULL);
-    if (v.problem[0] == '\0') {
-        /* Live objects' aux words are free outside a collection. */
-        walk_heap_stw(rt, 0, GCL_PERMANENT, set_refs, NULL);
-        walk_heap_stw(rt, 0, GCL_PERMANENT, sub_refs, NULL);
-        walk_heap_stw(rt, 0, GCL_PERMANENT, check_refs, &v);
-    }
-    if (v.problem[0] == '\0')
-        return 0;
-    if (fatal)
-        rc_fatal("%s", v.problem);
-    return err_int(RC_ERR_RUNTIME, "%s", v.problem);
 }
 
 int rc_gc_verify_heap(void)

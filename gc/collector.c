@@ -1,0 +1,352 @@
+/* gc/collector.c: the hooks the runtime calls (gc/hooks.h), the choice of
+ * collector, the driver of a collection's phases, and the generational
+ * trigger (docs/gc.md [gc.interface], [gc.gens]).
+ *
+ * Thread rule: see struct gc_state in collector.h.  One collection runs at
+ * a time (gc.collecting); a nested or concurrent request returns 0 at once.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "objects.h"
+
+/* Tracked allocations minus frees a thread counts before it reports them
+ * (every one under rc_gc_set_stress). */
+#define REPORT_AT 32
+
+/* ------------------------------------------------------------ the table */
+
+static const struct gc_collector_ops *collector_ops(rc_collector_kind kind)
+{
+    switch (kind) {
+    case RC_COLLECTOR_STW:
+        return &gc_stw_collector;
+    case RC_COLLECTOR_CONCURRENT:
+        break;
+    }
+    return NULL;
+}
+
+int rc_collector_check(rc_collector_kind kind)
+{
+    if ((unsigned)kind >= RC_COLLECTOR_COUNT)
+        return err_int(RC_ERR_VALUE, "collector %d is not valid (valid: RC_COLLECTOR_STW, "
+                       "RC_COLLECTOR_CONCURRENT)", (int)kind);
+    if (collector_ops(kind) == NULL)
+        return err_int(RC_ERR_VALUE, "the %s collector (RC_COLLECTOR_%s) is not available yet "
+                       "(available: stw)", rc_collector_name(kind),
+                       kind == RC_COLLECTOR_CONCURRENT ? "CONCURRENT" : "?");
+    return 0;
+}
+
+/* ------------------------------------------------------------ the hooks */
+
+int gc_runtime_init(struct rc_runtime *rt)
+{
+    if (rc_collector_check(rt->cfg.collector) < 0)
+        return -1;
+    struct gc_state *gc = calloc(1, sizeof *gc);
+    if (gc == NULL) {
+        err_nomem();
+        return -1;
+    }
+    gc->ops = collector_ops(rt->cfg.collector);
+    pthread_mutex_init(&gc->mu, NULL);
+    atomic_init(&gc->young_count, 0);
+    atomic_init(&gc->collecting, 0);
+    atomic_init(&gc->enabled, 1);
+    atomic_init(&gc->stress, 0);
+    atomic_init(&gc->verify, 0);
+    const char *trace = getenv("RCGC_TRACE");
+    atomic_init(&gc->trace, trace != NULL && trace[0] != '\0' && trace[0] != '0');
+    static const long defaults[RC_GC_GENERATIONS] = {2000, 10, 10};
+    for (int i = 0; i < RC_GC_GENERATIONS; i++) {
+        atomic_init(&gc->threshold[i], defaults[i]);
+        atomic_init(&gc->count[i], 0);
+    }
+    atomic_init(&gc->long_lived_total, 0);
+    atomic_init(&gc->long_lived_pending, 0);
+    gc_records_init(gc);
+    rt->gc = gc;
+    if (gc->ops->init != NULL && gc->ops->init(rt) < 0) {
+        gc_records_fini(gc);
+        pthread_mutex_destroy(&gc->mu);
+        free(gc);
+        rt->gc = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int gc_runtime_start(struct rc_runtime *rt)
+{
+    /* The collector's garbage list, owned by the runtime. */
+    rc_object *garbage = rc_list_new();
+    if (garbage == NULL || rc_make_immortal(garbage) < 0)
+        return -1;
+    rt->gc->garbage = garbage;
+    return 0;
+}
+
+void gc_runtime_fini(struct rc_runtime *rt)
+{
+    struct gc_state *gc = rt->gc;
+    if (gc->ops->fini != NULL)
+        gc->ops->fini(rt);
+    mem_free(gc->callbacks);   /* grown with mem_realloc (api.c) */
+    gc_records_fini(gc);
+    pthread_mutex_destroy(&gc->mu);
+    free(gc);
+    rt->gc = NULL;
+}
+
+int gc_thread_attach(struct thr_state *ts)
+{
+    struct gc_thread_state *gts = calloc(1, sizeof *gts);
+    if (gts == NULL) {
+        err_nomem();
+        return -1;
+    }
+    ts->gc = gts;
+    const struct gc_collector_ops *ops = ts->rt->gc->ops;
+    if (ops->thread_attach != NULL && ops->thread_attach(ts) < 0) {
+        free(gts);
+        ts->gc = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Add a thread's count to gc.young_count, which never goes below 0 (as
+ * CPython's generation-0 count): frees of objects allocated before the
+ * last collection must not hold the next one back.  relaxed: a count
+ * that decides when to collect, nothing else. */
+static long report_delta(struct gc_state *gc, long delta)
+{
+    long young = rc_atomic_load_relaxed(&gc->young_count);
+    long next;
+    do {
+        next = young + delta > 0 ? young + delta : 0;
+    } while (!rc_atomic_cas_relaxed(&gc->young_count, &young, next));
+    return next;
+}
+
+/* Take the thread's counts: its allocation delta into young_count, its
+ * freed gen-2 objects off long_lived_pending.  Returns young_count. */
+static long take_counts(struct thr_state *ts)
+{
+    struct gc_state *gc = ts->rt->gc;
+    long young = report_delta(gc, ts->gct.delta);
+    ts->gct.delta = 0;
+    long k = ts->gct.old_freed;
+    if (k != 0) {
+        ts->gct.old_freed = 0;
+        /* relaxed: long_lived_* only decide when to collect. */
+        long now = rc_atomic_sub_relaxed(&gc->long_lived_pending, k) - k;
+        if (now < 0) {
+            /* Generation 2 is smaller than the last full collection left:
+             * the smaller size becomes the baseline that growth is
+             * measured against (our share of the shortfall moves from
+             * pending to total). */
+            long move = -now < k ? -now : k;
+            rc_atomic_add_relaxed(&gc->long_lived_pending, move);
+            rc_atomic_sub_relaxed(&gc->long_lived_total, move);
+        }
+    }
+    return young;
+}
+
+void gc_thread_exit(struct thr_state *ts)
+{
+    take_counts(ts);
+    const struct gc_collector_ops *ops = ts->rt->gc->ops;
+    if (ops->thread_exit != NULL)
+        ops->thread_exit(ts);
+    free(ts->gc);
+    ts->gc = NULL;
+}
+
+long gc_counts_alloc(struct thr_state *ts)
+{
+    struct gc_state *gc = ts->rt->gc;
+    long young = take_counts(ts);
+    /* relaxed: settings and a flag read as hints; a collection decided on
+     * a stale value is one collection early or late. */
+    long stress = rc_atomic_load_relaxed(&gc->stress);
+    long next = stress > 0 ? 1 : REPORT_AT;
+    if (ts->holds_stw || rc_atomic_load_relaxed(&gc->collecting) ||
+        !rc_atomic_load_relaxed(&gc->enabled))
+        return next;
+    if (stress > 0) {
+        if (--ts->gc->stress_countdown <= 0) {
+            ts->gc->stress_countdown = stress;
+            gc_collect_quietly(ts, 0);
+        }
+        return next;
+    }
+    gc->ops->allocated(ts, young);
+    return next;
+}
+
+void gc_counts_free(struct thr_state *ts)
+{
+    take_counts(ts);
+}
+
+void gc_collect_at_exit(struct rc_runtime *rt, bool final)
+{
+    struct thr_state *ts = rc_tls_state;
+    struct gc_state *gc = rt->gc;
+    if (!final) {
+        pthread_mutex_lock(&gc->mu);
+        gc->debug = 0;   /* the garbage list goes away: nothing is saved now */
+        pthread_mutex_unlock(&gc->mu);
+    }
+    /* A collection can free objects whose clearing makes more cycles
+     * unreachable (a cycle held only by another cycle's finalizer...). */
+    for (int i = 0; i < 16; i++)
+        if (gc_collect(ts, RC_GC_GENERATIONS - 1) == 0)
+            break;
+    /* The runtime releases its immortal objects next, the garbage list
+     * among them. */
+    gc->garbage = NULL;
+}
+
+/* ------------------------------------------------------------ the driver */
+
+void gc_stop(struct collection *c)
+{
+    if (rc_stop_the_world() != 0)
+        rc_fatal("collector: cannot stop the world: %s", rc_error_message());
+}
+
+void gc_start(struct collection *c)
+{
+    size_t n = rc_stw_count();
+    if (rc_start_the_world() != 0)
+        rc_fatal("collector: cannot restart the world: %s", rc_error_message());
+    rc_stw_record r;
+    if (rc_stw_records(n, &r, 1) == 1) {
+        c->rec.time_to_safepoint_ns += r.time_to_safepoint_ns;
+        c->rec.pause_ns += r.pause_ns;
+    }
+}
+
+void gc_lap(uint64_t *t, uint64_t *slot)
+{
+    uint64_t now = rc_clock_ns();
+    *slot += now - *t;
+    *t = now;
+}
+
+/* After a collection of generation gen that left `survivors` in the older
+ * generation: the generation counts and the long-lived damping.  relaxed:
+ * trigger counts (collector.h). */
+static void account(struct gc_state *gc, int gen, long survivors)
+{
+    for (int i = 0; i <= gen; i++)
+        rc_atomic_store_relaxed(&gc->count[i], 0);
+    if (gen < RC_GC_GENERATIONS - 1)
+        rc_atomic_add_relaxed(&gc->count[gen + 1], 1);
+    if (gen == 1) {
+        rc_atomic_add_relaxed(&gc->long_lived_pending, survivors);
+    } else if (gen == 2) {
+        rc_atomic_store_relaxed(&gc->long_lived_total, survivors);
+        rc_atomic_store_relaxed(&gc->long_lived_pending, 0);
+    }
+}
+
+long gc_collect(struct thr_state *ts, int gen)
+{
+    struct rc_runtime *rt = ts->rt;
+    struct gc_state *gc = rt->gc;
+    int expected = 0;
+    /* acquire: pairs with the release store that ended the previous
+     * collection, so its writes to the collector's state (gc.work, the
+     * lists it relinked) happen before ours. */
+    if (!rc_atomic_cas_strong_acquire(&gc->collecting, &expected, 1))
+        return 0;   /* one collection at a time; a nested request is a no-op */
+
+    rc_gc_info info = {.generation = gen};
+    gc_invoke_callbacks(rt, RC_GC_START, &info);
+
+    struct collection c;
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.ts = ts;
+    c.gen = gen;
+    gcl_init(&c.taken);
+    gcl_init(&c.unreachable);
+    pthread_mutex_lock(&gc->mu);
+    c.saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0;
+    pthread_mutex_unlock(&gc->mu);
+    c.verify = rc_atomic_load_relaxed(&gc->verify) != 0;   /* relaxed: a setting */
+    c.rec.generation = gen;
+    c.rec.start_ns = c.lap_ns = rc_clock_ns();
+
+    long survivors = gc->ops->find_garbage(&c);
+    if (survivors < 0) {
+        /* release: pairs with the acquire CAS of the next collection. */
+        rc_atomic_store_release(&gc->collecting, 0);
+        info.collected = -1;
+        gc_invoke_callbacks(rt, RC_GC_STOP, &info);
+        return -1;
+    }
+    long saved = 0;
+    long found = gc_finish(&c, &survivors, &saved);
+
+    account(gc, gen, survivors);
+    c.rec.collected = found;
+    c.rec.uncollectable = saved;
+    c.rec.end_ns = rc_clock_ns();
+    c.rec.heap_size = (long)obj_live_tracked(rt);
+    pthread_mutex_lock(&gc->mu);
+    gc->stats[gen].collections++;
+    gc->stats[gen].collected += (uint64_t)found;
+    gc->stats[gen].uncollectable += (uint64_t)saved;
+    pthread_mutex_unlock(&gc->mu);
+    gc_record_append(rt, &c.rec);
+    /* release: pairs with the acquire CAS of the next collection. */
+    rc_atomic_store_release(&gc->collecting, 0);
+
+    info.collected = found;
+    info.uncollectable = saved;
+    gc_invoke_callbacks(rt, RC_GC_STOP, &info);
+    return found;
+}
+
+/* ------------------------------------------------------- the trigger */
+
+void gc_collect_quietly(struct thr_state *ts, int gen)
+{
+    /* An automatic collection runs inside an allocation that goes on to
+     * succeed: a collection that could not run (MemoryError) must not
+     * leave its error behind for the allocating caller. */
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    if (gc_collect(ts, gen) < 0 && !had_error)
+        rc_error_clear();
+}
+
+void gc_trigger_generational(struct thr_state *ts, long young)
+{
+    struct gc_state *gc = ts->rt->gc;
+    /* relaxed: settings and trigger counts (collector.h). */
+    long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);
+    if (t0 <= 0 || young < t0)
+        return;   /* threshold 0 turns automatic collection off */
+    for (int g = RC_GC_GENERATIONS - 1; g >= 0; g--) {
+        long count = g == 0 ? young : rc_atomic_load_relaxed(&gc->count[g]);
+        if (count < rc_atomic_load_relaxed(&gc->threshold[g]))
+            continue;
+        /* CPython's damping of full collections: only when the objects
+         * promoted since the last one exceed 25% of what it left. */
+        if (g == RC_GC_GENERATIONS - 1 &&
+            rc_atomic_load_relaxed(&gc->long_lived_pending) <
+                rc_atomic_load_relaxed(&gc->long_lived_total) / 4)
+            continue;
+        gc_collect_quietly(ts, g);
+        return;
+    }
+}

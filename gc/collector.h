@@ -1,0 +1,242 @@
+/* gc/collector.h: what every collector shares, and the table of operations
+ * each one implements (docs/gc.md [gc.interface]).
+ *
+ * Generations (CPython's scheme): generation 0 holds what threads allocated
+ * since the last collection, 1 and 2 what survived one or more.  Each
+ * thread's gcl_owner has its own list per generation (runtime/gclist.h);
+ * the permanent generation (rc_gc_freeze) is never collected.
+ *
+ * A collection has four phases (docs/gc.md [gc.phases]); only the first,
+ * finding the unreachable set, differs between collectors:
+ *   1. find (the collector's find_garbage, under its own stops): leave the
+ *      unreachable objects of generations 0..gen in c->unreachable, with
+ *      weakrefs to them detached and one reference each held (c->held),
+ *      and every survivor back in its owner's lists; the world running
+ *      again on return;
+ *   2. world running: weakref callbacks, finalizers (garbage.c);
+ *   3. world stopped if object code ran: resurrection (garbage.c);
+ *   4. world running: clear the garbage, drop the held references.
+ * collector.c drives the phases, the triggers and the bookkeeping.
+ *
+ * Thread rule for struct gc_state: fields marked (mu) are under gc.mu;
+ * (collector) belong to the thread running a collection, which
+ * `collecting` makes unique; (atomic) are read and written atomically from
+ * any thread with the order each access names.  Lock order: gc.mu is a
+ * leaf; no object code runs under it.
+ */
+#ifndef RCGC_COLLECTOR_H
+#define RCGC_COLLECTOR_H
+
+#ifndef RCGC_BUILDING
+#error "gc/collector.h is internal to rcgc"
+#endif
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "records.h"
+
+struct collection;
+
+/* The operations a collector implements.  NULL entries are optional. */
+struct gc_collector_ops {
+    const char *name;                       /* rc_collector_name's */
+    /* Runtime creation / teardown: the collector's own state beside the
+     * shared gc_state (0, or -1 with an error). */
+    int (*init)(struct rc_runtime *rt);
+    void (*fini)(struct rc_runtime *rt);
+    /* A thread state was created / is exiting (gc/hooks.h). */
+    int (*thread_attach)(struct thr_state *ts);
+    void (*thread_exit)(struct thr_state *ts);
+    /* Phase 1 of a collection of generations 0..c->gen (above).  Returns
+     * the number of survivors promoted, or -1 with MemoryError having
+     * changed nothing (every member back in generation c->gen). */
+    long (*find_garbage)(struct collection *c);
+    /* A tracked allocation count was reported (young: tracked objects
+     * allocated minus freed since the last collection): collect now if
+     * due.  The stop-the-world collector uses gc_trigger_generational. */
+    void (*allocated)(struct thr_state *ts, long young);
+    /* A reference to `value` was stored into `container`.  The
+     * stop-the-world collector needs none (NULL), and no runtime store
+     * calls it yet: the first collector that sets it adds the call, behind
+     * one predictable branch, to gc/hooks.h and the container stores. */
+    void (*store_barrier)(rc_object *container, rc_object *value);
+};
+
+extern const struct gc_collector_ops gc_stw_collector;
+
+struct gc_callback {
+    rc_gc_callback cb;
+    void *arg;
+};
+
+struct gc_state {
+    const struct gc_collector_ops *ops; /* immutable after gc_runtime_init */
+    pthread_mutex_t mu;               /* guards (mu) fields; leaf, no object code */
+    _Atomic long young_count;         /* tracked allocs - deallocs since the
+                                         last collection, never below 0;
+                                         threads report theirs in batches
+                                         (relaxed: it only decides when) */
+    _Atomic int collecting;           /* 1 while a collection runs: taken by
+                                         an acq_rel CAS, released by a
+                                         release store (gc_collect) */
+    _Atomic int enabled;              /* automatic collection (relaxed: a
+                                         setting, read at each trigger) */
+    _Atomic long stress;              /* collect gen 0 every n allocations
+                                         (relaxed: a setting) */
+    _Atomic int verify;               /* heap verifier around collections
+                                         (relaxed: a setting) */
+    _Atomic int trace;                /* a line per collection on stderr
+                                         (relaxed: a setting) */
+    _Atomic long threshold[RC_GC_GENERATIONS]; /* (relaxed: settings) */
+    _Atomic long count[RC_GC_GENERATIONS];   /* [1], [2]: collections of the
+                                                younger generation since
+                                                (relaxed: decide when) */
+    _Atomic long long_lived_total;    /* survivors of the last full collection */
+    _Atomic long long_lived_pending;  /* promoted into gen 2 since, minus the
+                                         gen-2 objects freed since (threads
+                                         report theirs in batches; relaxed:
+                                         it only decides when to collect) */
+    int debug;                        /* RC_GC_DEBUG_* (mu) */
+    rc_object *garbage;               /* the garbage list, immortal; set by
+                                         gc_runtime_start, cleared by the
+                                         first gc_collect_at_exit (creating
+                                         thread, single-threaded then) */
+    rc_gc_gen_stats stats[RC_GC_GENERATIONS];   /* (mu) */
+    struct gc_callback *callbacks;    /* (mu) */
+    size_t ncallbacks, cap_callbacks; /* (mu) */
+    struct rec_ring records;          /* rc_gc_record of every collection (mu) */
+    struct gc_head **work;            /* the set as an array + the mark stack
+                                         (collector); kept between collections
+                                         while small */
+    size_t work_cap;                  /* entries of each half (collector) */
+};
+
+/* Per thread, owner only (allocated by gc_thread_attach). */
+struct gc_thread_state {
+    long stress_countdown;            /* allocations to the next stress
+                                         collection */
+};
+
+/* One collection (collector: the thread running it owns it). */
+struct collection {
+    struct rc_runtime *rt;
+    struct thr_state *ts;
+    int gen;
+    struct gc_head taken;          /* the set, as spliced from the owners */
+    struct gc_head unreachable;    /* phase 1's result; private */
+    struct gc_head **set;          /* the set as an array (gc.work), then the
+                                      mark stack in set[n..2n) */
+    size_t n;
+    rc_object **held;              /* every unreachable object, one reference each */
+    size_t nheld;
+    rc_object **saved;             /* RC_GC_DEBUG_SAVEALL: bound for gc.garbage */
+    size_t nsaved;
+    struct weakref_cb *cbs;        /* callbacks of reachable weakrefs */
+    size_t ncbs;
+    rc_gc_record rec;
+    uint64_t lap_ns;               /* start of the phase being timed (gc_lap) */
+    bool saveall;                  /* RC_GC_DEBUG_SAVEALL at the start */
+    bool verify;                   /* the heap verifier around it */
+};
+
+/* ------------------------------------------------------------ collector.c */
+
+/* Collect generations 0..gen on the calling (attached) thread; returns the
+ * number of unreachable objects found, 0 if a collection is running, -1
+ * with MemoryError if the collector could not get its memory. */
+long gc_collect(struct thr_state *ts, int gen);
+
+/* An automatic collection: as gc_collect, leaving no error behind when it
+ * could not run (the allocation that triggered it goes on). */
+void gc_collect_quietly(struct thr_state *ts, int gen);
+
+/* The generational trigger (CPython's thresholds and long-lived damping):
+ * collect the oldest generation whose count passed its threshold. */
+void gc_trigger_generational(struct thr_state *ts, long young);
+
+/* Stop / restart the world for collection c, adding each stop's
+ * time-to-safepoint and pause to c->rec.  Objects that died in the stop's
+ * merge are freed by the restart. */
+void gc_stop(struct collection *c);
+void gc_start(struct collection *c);
+
+/* Where survivors of a collection of generation gen go: one generation
+ * older, the oldest staying put. */
+static inline int gc_dest_generation(int gen)
+{
+    return gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
+}
+
+/* Add the elapsed time since *t to *slot and move *t to now. */
+void gc_lap(uint64_t *t, uint64_t *slot);
+
+/* The count of an object while the world is stopped (queues merged, so
+ * exact): rc_refcount without its argument check. */
+static inline intptr_t gc_refcount_stw(rc_object *o)
+{
+    RC_ASSERT_STW("gc_refcount_stw");
+    /* relaxed: with the world stopped no other thread writes the counts;
+     * the stop's own synchronisation ordered their last writes. */
+    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == RC_REF_IMMORTAL)
+        return (intptr_t)RC_REF_IMMORTAL;
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    return (intptr_t)local + (shared >> RC_REF_SHARED_SHIFT) -
+           ((shared & RC_REF_STATE_MASK) == RC_REF_QUEUED);
+}
+
+/* ob_gc_bits while the world is stopped: nobody else writes them, so a
+ * plain (relaxed) store replaces the atomic read-modify-write. */
+static inline void gc_set_bits_stw(rc_object *o, uint8_t bits)
+{
+    RC_ASSERT_STW("gc_set_bits_stw");
+    rc_atomic_store_relaxed(&o->ob_gc_bits, bits);
+}
+
+static inline bool gc_collecting(rc_object *o)
+{
+    return (obj_gc_bits(o) & RC_GC_COLLECTING) != 0;
+}
+
+static inline intptr_t gc_refs(struct gc_head *g) { return (intptr_t)g->aux; }
+
+/* -------------------------------------------------------------- garbage.c */
+/* The phases after finding, the same for every collector. */
+
+/* World stopped: detach the weakrefs to the unreachable set, keeping the
+ * callbacks of weakrefs that are themselves reachable (c->cbs). */
+void gc_handle_weakrefs_stw(struct collection *c);
+/* World stopped: one reference to every unreachable object (c->held);
+ * objects other threads own are merged instead (docs/gc.md [gc.phases]). */
+void gc_hold_unreachable_stw(struct collection *c);
+/* Phases 2 to 4, after find_garbage.  Adds the objects put back
+ * (resurrected or saved) to *survivors, sets *saved (RC_GC_DEBUG_SAVEALL);
+ * returns the number of unreachable objects found. */
+long gc_finish(struct collection *c, long *survivors, long *saved);
+
+/* ---------------------------------------------------------------- records.c */
+
+void gc_records_init(struct gc_state *gc);
+void gc_records_fini(struct gc_state *gc);
+/* Append c's record (under gc.mu) and print the trace line if asked. */
+void gc_record_append(struct rc_runtime *rt, const rc_gc_record *rec);
+/* Call every registered callback with phase and info, outside gc.mu. */
+void gc_invoke_callbacks(struct rc_runtime *rt, rc_gc_phase phase, const rc_gc_info *info);
+/* One line per collection on stderr (RCGC_TRACE=1), like GODEBUG=gctrace. */
+void gc_trace_line(const rc_gc_record *rec);
+
+/* ---------------------------------------------------------------- verify.c */
+
+/* The heap verifier, with the world stopped by the caller.  Returns 0, or
+ * -1 with an error naming the first problem; fatal: abort instead. */
+int gc_verify_heap_stw(struct rc_runtime *rt, bool fatal);
+/* Call fn on every live tracked object of lists first..last of every
+ * owner (world stopped by the caller); stops at fn's first non-zero
+ * result and returns it. */
+int gc_walk_heap_stw(struct rc_runtime *rt, int first, int last,
+                     int (*fn)(rc_object *, void *), void *arg);
+
+#endif /* RCGC_COLLECTOR_H */

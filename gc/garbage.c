@@ -1,0 +1,320 @@
+/* gc/garbage.c: what every collector does once it has found the
+ * unreachable set (collector.h, phases 2 to 4; docs/gc.md [gc.phases]
+ * steps 5 to 8): weakrefs, the collector's references, callbacks and
+ * finalizers (PEP 442: once per object), resurrection, and clearing.
+ *
+ * Thread rule: the collecting thread owns struct collection.  Helpers
+ * named _stw run with the world stopped by it (asserted in debug builds);
+ * the rest run with the world running, on a private list that no other
+ * thread reaches.  No object code runs while the world is stopped (a
+ * parked thread may hold a lock that a finalizer wants).
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "objects.h"
+#include "weakref.h"
+
+static int visit_decref(rc_object *target, void *arg)
+{
+    if (gc_collecting(target))
+        OBJ_GC_HEAD(target)->aux--;
+    return 0;
+}
+
+/* Subtract the references that objects of `list` hold to each other
+ * (phase 3's small unreachable list). */
+static void subtract_refs_stw(struct gc_head *list)
+{
+    RC_ASSERT_STW("subtract_refs_stw");
+    for (struct gc_head *g = list->next; g != list; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (gc_collecting(o))
+            o->ob_type->traverse(o, visit_decref, NULL);
+    }
+}
+
+/* Objects reachable from `list` (whose members all survive) that are still
+ * in the unreachable set (gc_refs 0) join `list`, and are scanned in turn:
+ * the list is its own work queue. */
+struct reach {
+    struct gc_head *reachable;   /* append here what becomes reachable */
+};
+
+static int visit_reachable(rc_object *target, void *arg)
+{
+    if (gc_collecting(target)) {
+        struct gc_head *g = OBJ_GC_HEAD(target);
+        if (gc_refs(g) == 0) {
+            struct reach *r = arg;
+            gcl_remove(g);
+            gcl_append(r->reachable, g);
+            g->aux = 1;
+        }
+    }
+    return 0;
+}
+
+static size_t list_length(const struct gc_head *list)
+{
+    size_t n = 0;
+    for (const struct gc_head *g = list->next; g != list; g = g->next)
+        n++;
+    return n;
+}
+
+/* Put survivors back into their owners' lists for generation `dest`.
+ * Returns how many were moved. */
+static long put_back_stw(struct collection *c, struct gc_head *list, int dest)
+{
+    RC_ASSERT_STW("put_back_stw");
+    long n = 0;
+    uint8_t old = dest == RC_GC_GENERATIONS - 1 ? RC_GC_OLD : 0;
+    while (!gcl_is_empty(list)) {
+        struct gc_head *g = list->next;
+        rc_object *o = GC_HEAD_OBJ(g);
+        /* World stopped: nobody else writes the bits. */
+        gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
+        gcl_remove(g);
+        gcl_append(gcl_list_for_stw(c->rt, g, dest), g);
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------ phase 1's end */
+
+/* Collect the weakref callbacks of the unreachable set; weakrefs that are
+ * unreachable themselves get none.  The world is stopped. */
+static bool is_garbage(rc_object *o)
+{
+    /* From relink to phase 3: the members of the set still COLLECTING
+     * with gc_refs 0 are the unreachable ones. */
+    return gc_collecting(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
+}
+
+void gc_handle_weakrefs_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gc_handle_weakrefs_stw");
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (o->ob_type->flags & RC_TYPE_WEAKREFABLE)
+            weakref_detach_for_gc(o, &c->cbs, &c->ncbs, is_garbage);
+        /* A garbage weakref to a live target: detached, or the target's
+         * death would run its callback and hand it to another thread. */
+        if (rc_is_weakref(o))
+            weakref_detach_garbage(o);
+    }
+}
+
+/* Whether o may be merged here: another thread owns its local count (ft
+ * mode, mortal), and it is not QUEUED.  The stop merged every queue, but a
+ * thread that parked while working through a batch it had taken out of its
+ * queue (brc_merge_queued: a finalizer of an object of the batch reached a
+ * safepoint) still holds QUEUED objects with the queue's reference in
+ * their count; merging one would lose that state and leave its count one
+ * too high until the owner merges it.  Those keep the old path. */
+static inline bool owned_elsewhere(rc_object *o)
+{
+    uintptr_t tid = rc_atomic_load_relaxed(&o->ob_tid);
+    if (tid == RC_TID_NONE || tid == RC_TID_GIL || tid == rc_tls_tid ||
+        rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL)
+        return false;
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    return (shared & RC_REF_STATE_MASK) != RC_REF_QUEUED;
+}
+
+/* Non-GC objects that garbage refers to (ints, strings), that another
+ * thread owns and whose shared count is 0: the garbage's references are
+ * in the owner's local count, so clearing the garbage would drive the
+ * shared count negative and queue them to their owner; merged, they are
+ * freed here (or, if the owner still uses them, they end merged, as the
+ * queue would have left them).  With a shared count above 0 the clear's
+ * decrements need no queue, and the owner keeps its fast path. */
+static int visit_merge(rc_object *target, void *arg)
+{
+    if (!gc_collecting(target) && !obj_is_gc(target) && owned_elsewhere(target) &&
+        (rc_atomic_load_relaxed(&target->ob_ref_shared) >> RC_REF_SHARED_SHIFT) == 0)
+        ref_merge(target, 0);
+    return 0;
+}
+
+/* One reference to every unreachable object, for the collector.  The
+ * world is stopped (every thread parked or detached, every queue merged
+ * but the batches some owner is still working through), so an object
+ * another thread owns is merged (its whole count moves into the shared
+ * count, as CPython's free-threaded collector does): the collector's
+ * decrefs then free it on this thread, where they would otherwise queue
+ * it to its owner one by one through the biased-refcount queues. */
+void gc_hold_unreachable_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gc_hold_unreachable_stw");
+    size_t n = list_length(&c->unreachable);
+    c->held = n ? malloc(n * sizeof *c->held) : NULL;
+    if (n && c->held == NULL)
+        rc_fatal("collector: out of memory holding %zu unreachable objects", n);
+    c->nheld = 0;
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (owned_elsewhere(o)) {
+            ref_merge(o, 1);
+            o->ob_type->traverse(o, visit_merge, NULL);
+        } else {
+            rc_incref(o);   /* no object code: an increment */
+        }
+        c->held[c->nheld++] = o;
+    }
+}
+
+static void run_weakref_callbacks(struct collection *c)
+{
+    for (size_t i = 0; i < c->ncbs; i++) {
+        c->cbs[i].callback(c->cbs[i].weakref, c->cbs[i].arg);
+        rc_decref(c->cbs[i].weakref);
+    }
+    free(c->cbs);
+    c->cbs = NULL;
+    c->ncbs = 0;
+}
+
+/* Returns whether any object code ran. */
+static bool run_callbacks_and_finalizers(struct collection *c)
+{
+    bool ran = c->ncbs > 0;
+    run_weakref_callbacks(c);
+    /* The unreachable list is private and our references keep every member
+     * alive, so it does not change under the finalizers' feet. */
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        rc_finalize_fn fin = o->ob_type->finalize;
+        if (fin != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED)) {
+            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_FINALIZED);
+            fin(o);
+            ran = true;
+        }
+    }
+    return ran;
+}
+
+/* Phase 3, world stopped: survivors of the finalizers.  gc_refs = count
+ * minus our reference minus references from inside the set; the objects
+ * left above zero were resurrected, with everything they reach. */
+static void handle_resurrected_stw(struct collection *c, struct gc_head *resurrected)
+{
+    RC_ASSERT_STW("handle_resurrected_stw");
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next)
+        g->aux = (uintptr_t)(rc_refcount(GC_HEAD_OBJ(g)) - 1);
+    subtract_refs_stw(&c->unreachable);
+    struct gc_head *g = c->unreachable.next;
+    while (g != &c->unreachable) {
+        struct gc_head *next = g->next;
+        if (gc_refs(g) > 0) {
+            gcl_remove(g);
+            gcl_append(resurrected, g);
+        }
+        g = next;
+    }
+    struct reach r = {resurrected};
+    for (g = resurrected->next; g != resurrected; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        o->ob_type->traverse(o, visit_reachable, &r);
+    }
+}
+
+/* Drop the collector's references.  Garbage was cleared, so this frees it;
+ * an object something still refers to after its clear is tracked again. */
+static void release_held(struct collection *c)
+{
+    for (size_t i = 0; i < c->nheld; i++) {
+        rc_object *o = c->held[i];
+        if (!(obj_gc_bits(o) & RC_GC_TRACKED) && rc_refcount(o) > 1)
+            obj_track(o);
+        rc_decref(o);
+    }
+    free(c->held);
+}
+
+/* ------------------------------------------------------- phases 2 to 4 */
+
+long gc_finish(struct collection *c, long *survivors, long *saved)
+{
+    struct rc_runtime *rt = c->rt;
+    struct gc_state *gc = rt->gc;
+    int dest = gc_dest_generation(c->gen);
+    long found = (long)c->nheld;
+
+    /* ---- phase 2: world running ---- */
+    bool ran_code = run_callbacks_and_finalizers(c);
+
+    /* ---- phase 3: world stopped, unless no object code ran ----
+     * With no callback or finalizer run since phase 1, nothing can have
+     * resurrected the garbage (unreachable, its weakrefs detached) or
+     * made a new weakref to it, and the garbage is in no owner's list:
+     * the private list is emptied without stopping the world.  The
+     * garbage list (SAVEALL) and the verifier need the world stopped. */
+    bool stop_again = ran_code || c->saveall || c->verify;
+    if (stop_again)
+        gc_stop(c);
+    struct gc_head resurrected;
+    gcl_init(&resurrected);
+    if (ran_code) {
+        handle_resurrected_stw(c, &resurrected);
+        *survivors += put_back_stw(c, &resurrected, dest);
+    }
+    /* A finalizer or callback may have made a new weakref to garbage; a
+     * thread that already took a reference through one has resurrected
+     * the object (counted just now), and with the world stopped nobody
+     * can take one any more: detach them.  Their callbacks run before the
+     * garbage is cleared. */
+    if (ran_code && !c->saveall)
+        gc_handle_weakrefs_stw(c);
+    *saved = 0;
+    if (c->saveall) {
+        /* Kept alive in the garbage list: back into the lists. */
+        size_t n = list_length(&c->unreachable);
+        c->saved = n ? malloc(n * sizeof *c->saved) : NULL;
+        if (n && c->saved == NULL)
+            rc_fatal("collector: out of memory saving %zu objects", n);
+        for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next)
+            c->saved[c->nsaved++] = GC_HEAD_OBJ(g);
+        *saved = put_back_stw(c, &c->unreachable, dest);
+        *survivors += *saved;
+    } else {
+        /* Garbage: out of every list; held only by us and by itself.
+         * An atomic and: with the world running (no stop for phase 3) a
+         * bit another thread sets must not be lost, whatever the path. */
+        while (!gcl_is_empty(&c->unreachable)) {
+            struct gc_head *g = c->unreachable.next;
+            rc_object *o = GC_HEAD_OBJ(g);
+            gcl_remove(g);
+            rc_atomic_and_relaxed(&o->ob_gc_bits,
+                                  (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD));
+        }
+    }
+    if (c->verify)
+        gc_verify_heap_stw(rt, true);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_FINALIZE]);
+    if (stop_again)
+        gc_start(c);
+
+    /* ---- phase 4: world running ---- */
+    if (c->saveall) {
+        for (size_t i = 0; i < c->nsaved; i++)
+            if (gc->garbage == NULL || rc_list_append(gc->garbage, c->saved[i]) < 0)
+                rc_fatal("collector: cannot save garbage: %s", rc_error_message());
+        free(c->saved);
+        c->saved = NULL;
+    } else {
+        run_weakref_callbacks(c);   /* weakrefs made during phase 2 */
+        for (size_t i = 0; i < c->nheld; i++) {
+            rc_object *o = c->held[i];
+            if (!(obj_gc_bits(o) & RC_GC_TRACKED))
+                o->ob_type->clear(o);   /* garbage: break its cycles (held) */
+        }
+    }
+    release_held(c);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_CLEAR]);
+    return found;
+}

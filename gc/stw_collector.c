@@ -1,0 +1,376 @@
+/* gc/stw_collector.c: the stop-the-world generational collector's way of
+ * finding garbage (find_garbage of struct gc_collector_ops; docs/gc.md
+ * [gc.phases] steps 1 to 5).
+ *
+ * With the world stopped: merge every refcount queue (rc_stop_the_world:
+ * exact counts), drain every hand-back stack, take every owner's lists
+ * 0..gen into the collection's `taken` list, then trial deletion over the
+ * set: gc_refs = refcount, minus the references from other members; what
+ * is left above zero is referenced from outside, and everything reachable
+ * from it survives.  Survivors go back to their owners' lists one
+ * generation older; the rest is c->unreachable, whose weakrefs are
+ * detached and whose members the collector holds (garbage.c).  Then the
+ * world restarts.  The pause is proportional to the generations taken:
+ * the whole heap for a full collection.
+ *
+ * An object whose count is 0 while the world is stopped is dying (its
+ * deallocation is pending on some thread, e.g. in a trash stack): the
+ * collector leaves it alone, including its aux word, which then links that
+ * stack.  Thread rule: the collecting thread owns struct collection and
+ * gc.work; every helper here runs with the world stopped by it.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "objects.h"
+
+/* ----------------------------------------------------------- taking the set */
+
+static void drain_one(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    if (!ow->orphan)   /* its stack is closed for good (gclist.h) */
+        gcl_drain_handback(c->ts, ow);
+}
+
+static void take_generations(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    for (int i = 0; i <= c->gen; i++)
+        gcl_splice(&c->taken, &ow->lists[i]);
+}
+
+/* The set is walked as an array: the CPU can then fetch the objects a few
+ * entries ahead, where a list walk waits for every link in turn (a heap
+ * whose list order is not its address order costs a cache miss per link,
+ * several times per collection).  Entry tag SET_DYING: the object is dying
+ * (count 0); it is only carried along to be relinked.  Mark-phase value of
+ * gc_refs: MARKED = reachable and scanned.  A negative gc_refs other than
+ * MARKED (counts below the references held: a refcounting bug elsewhere)
+ * is treated as a root, as any nonzero value was before marking. */
+#define SET_DYING ((uintptr_t)1)
+#define MARKED ((uintptr_t)INTPTR_MIN)
+#define PREFETCH_AHEAD 24
+/* Work buffers up to this many entries are kept for the next collection;
+ * larger ones (full collections of a big heap) are given back. */
+#define WORK_KEEP ((size_t)1 << 16)
+
+static inline struct gc_head *set_head(struct gc_head *e)
+{
+    return (struct gc_head *)((uintptr_t)e & ~SET_DYING);
+}
+
+static inline void prefetch_entry(struct gc_head **set, size_t i, size_t n)
+{
+    if (i + PREFETCH_AHEAD < n) {
+        /* The gc_head (aux) and the header, then the body's first words:
+         * at most two cache lines whatever the alignment. */
+        const char *g = (const char *)set_head(set[i + PREFETCH_AHEAD]);
+        __builtin_prefetch(g);
+        __builtin_prefetch(g + sizeof(struct gc_head) + sizeof(rc_object));
+    }
+}
+
+/* Room for `need` set entries plus as many stack entries.  0, or -1 if
+ * memory ran out (the buffer is unchanged). */
+static int reserve_work(struct gc_state *gc, size_t need)
+{
+    if (need <= gc->work_cap)
+        return 0;
+    size_t cap = gc->work_cap ? gc->work_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    /* mem_realloc: fault injection reaches this path (MemoryError set). */
+    struct gc_head **w = mem_realloc(gc->work, 2 * cap * sizeof *w);
+    if (w == NULL)
+        return -1;
+    gc->work = w;
+    gc->work_cap = cap;
+    return 0;
+}
+
+/* Pass 1 (the only list walk): the set into the array, gc_refs = the exact
+ * count for every object that is alive, COLLECTING set on those.  -1 if
+ * memory for the array ran out (nothing changed but some COLLECTING bits,
+ * which the caller's put_back clears). */
+static int gather_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gather_stw");
+    struct gc_state *gc = c->rt->gc;
+    size_t n = 0;
+    for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next) {
+        __builtin_prefetch(GC_HEAD_OBJ(g->next));
+        if (n == gc->work_cap && reserve_work(gc, n + 1) < 0)
+            return -1;
+        rc_object *o = GC_HEAD_OBJ(g);
+        intptr_t rc = gc_refcount_stw(o);
+        if (rc <= 0) {
+            gc->work[n++] = (struct gc_head *)((uintptr_t)g | SET_DYING);
+            continue;   /* dying: left alone (see the file comment) */
+        }
+        g->aux = (uintptr_t)rc;
+        gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_COLLECTING);
+        gc->work[n++] = g;
+    }
+    c->set = gc->work;
+    c->n = n;
+    c->rec.scanned += (long)n;
+    return 0;
+}
+
+/* traverse, with instances (every heap type: rc_type_new) walked here:
+ * their slots are plain, and the visitor, a constant at each call site,
+ * is inlined instead of being called through two function pointers per
+ * reference (instances are most of what a typical heap tracks). */
+static inline __attribute__((always_inline)) void
+traverse_fast(rc_object *o, int (*visit)(rc_object *, void *), void *arg)
+{
+    if (o->ob_type->flags & RC_TYPE_HEAP) {
+        const struct rc_instance *in = (const struct rc_instance *)o;
+        for (size_t i = 0; i < in->nslots; i++)
+            if (in->slots[i] != NULL)
+                visit(in->slots[i], arg);
+    } else {
+        o->ob_type->traverse(o, visit, arg);
+    }
+}
+
+/* The passes that follow references (subtract, mark) meet their targets
+ * in no useful order.  Rather than act on a target at once (a cache miss
+ * the CPU waits for), a visit prefetches it and parks it in a small ring;
+ * it is acted on WINDOW visits later, by when its memory has arrived.
+ * The ring holds unchecked pointers (non-GC objects too). */
+#define RING_SIZE 256u            /* power of two */
+#define WINDOW 64u                /* targets in flight */
+
+struct ring {
+    rc_object *slot[RING_SIZE];
+    unsigned head, tail;          /* tail - head = entries */
+};
+
+static inline void prefetch_target(const rc_object *o)
+{
+    /* gc_head (aux) just before it, the header (bits, type), and the
+     * first words of the body (slots) that its traverse reads. */
+    __builtin_prefetch((const char *)o - sizeof(struct gc_head), 1);
+    __builtin_prefetch((const char *)o + sizeof(rc_object));
+}
+
+/* Only objects of the set carry RC_GC_COLLECTING (non-GC objects never
+ * do), so the bit alone says "in the set". */
+static inline void decref_target(rc_object *target)
+{
+    if (gc_collecting(target))
+        OBJ_GC_HEAD(target)->aux--;
+}
+
+static int visit_decref_parked(rc_object *target, void *arg)
+{
+    struct ring *r = arg;
+    if (r->tail - r->head == WINDOW)
+        decref_target(r->slot[r->head++ % RING_SIZE]);
+    prefetch_target(target);
+    r->slot[r->tail++ % RING_SIZE] = target;
+    return 0;
+}
+
+/* Pass 2: subtract the references that members of the set hold to each
+ * other; what is left in gc_refs comes from outside. */
+static void subtract_set_stw(struct collection *c)
+{
+    RC_ASSERT_STW("subtract_set_stw");
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    struct ring r = {.head = 0, .tail = 0};
+    for (size_t i = 0; i < n; i++) {
+        prefetch_entry(set, i, n);
+        if ((uintptr_t)set[i] & SET_DYING)
+            continue;
+        rc_object *o = GC_HEAD_OBJ(set[i]);
+        traverse_fast(o, visit_decref_parked, &r);
+    }
+    while (r.head != r.tail)
+        decref_target(r.slot[r.head++ % RING_SIZE]);
+}
+
+/* Marking: targets wait in the ring (unchecked); when it is full they are
+ * checked at once and, if newly marked, wait on the stack instead (marked,
+ * not yet scanned).  Each member is marked once, so the stack, in
+ * set[n..2n), cannot overflow. */
+struct mark {
+    struct ring ring;
+    struct gc_head **stack;
+    size_t top;
+};
+
+static int visit_mark(rc_object *target, void *arg);
+
+/* Mark o if it is a member not marked yet; returns whether it was. */
+static inline bool mark_one(rc_object *o)
+{
+    if (!gc_collecting(o))
+        return false;
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    if (g->aux == MARKED)
+        return false;
+    g->aux = MARKED;
+    return true;
+}
+
+static int visit_mark(rc_object *target, void *arg)
+{
+    struct mark *m = arg;
+    if (m->ring.tail - m->ring.head == RING_SIZE) {
+        if (mark_one(target))
+            m->stack[m->top++] = OBJ_GC_HEAD(target);
+        return 0;
+    }
+    prefetch_target(target);
+    m->ring.slot[m->ring.tail++ % RING_SIZE] = target;
+    return 0;
+}
+
+/* Scan one parked target (mark it and its references if it is a member
+ * not marked yet). */
+static inline void mark_parked(struct mark *m)
+{
+    rc_object *o = m->ring.slot[m->ring.head++ % RING_SIZE];
+    if (mark_one(o))
+        traverse_fast(o, visit_mark, m);
+}
+
+/* Pass 3: everything reachable from a member with gc_refs > 0 is marked
+ * (MARKED); the members left at gc_refs 0 are unreachable.  The roots
+ * enter the ring as the array pass finds them, so up to WINDOW chains of
+ * references (rings, lists of lists) are followed at once. */
+static void mark_reachable_stw(struct collection *c)
+{
+    RC_ASSERT_STW("mark_reachable_stw");
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    struct mark m = {.ring = {.head = 0, .tail = 0}, .stack = set + n, .top = 0};
+    for (size_t i = 0; i < n; i++) {
+        prefetch_entry(set, i, n);
+        struct gc_head *g = set[i];
+        if (((uintptr_t)g & SET_DYING) || g->aux == 0 || g->aux == MARKED)
+            continue;   /* dying, unreachable so far, or already marked */
+        visit_mark(GC_HEAD_OBJ(g), &m);
+        while (m.ring.tail - m.ring.head >= WINDOW)
+            mark_parked(&m);
+    }
+    for (;;) {
+        if (m.ring.head != m.ring.tail) {
+            mark_parked(&m);
+        } else if (m.top > 0) {
+            rc_object *o = GC_HEAD_OBJ(m.stack[--m.top]);
+            traverse_fast(o, visit_mark, &m);
+        } else {
+            break;
+        }
+    }
+}
+
+/* Pass 4: relink every member.  Survivors (and the dying) go to their
+ * owners' lists for generation `dest`, in the order they had, with
+ * COLLECTING cleared; the unreachable to c->unreachable, still COLLECTING
+ * with gc_refs 0.  Returns the number of survivors. */
+static long relink_stw(struct collection *c, int dest)
+{
+    RC_ASSERT_STW("relink_stw");
+    struct gc_head **set = c->set;
+    size_t n = c->n;
+    uint8_t old = dest == RC_GC_GENERATIONS - 1 ? RC_GC_OLD : 0;
+    long survivors = 0;
+    gcl_init(&c->taken);   /* every member is relinked below */
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(set_head(set[i + PREFETCH_AHEAD]), 1);
+        struct gc_head *g = set_head(set[i]);
+        if (g == set[i]) {
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (g->aux == 0) {
+                gcl_append(&c->unreachable, g);
+                continue;
+            }
+            gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
+            survivors++;
+        }
+        gcl_append(gcl_list_for_stw(c->rt, g, dest), g);
+    }
+    return survivors;
+}
+
+/* The collection cannot proceed (phase 1, world stopped): every member of
+ * the set back into generation c->gen of its owner, COLLECTING cleared. */
+static void abandon_stw(struct collection *c)
+{
+    RC_ASSERT_STW("abandon_stw");
+    while (!gcl_is_empty(&c->taken)) {
+        struct gc_head *g = c->taken.next;
+        rc_object *o = GC_HEAD_OBJ(g);
+        gc_set_bits_stw(o, (uint8_t)(obj_gc_bits(o) & ~RC_GC_COLLECTING));
+        gcl_remove(g);
+        gcl_append(gcl_list_for_stw(c->rt, g, c->gen), g);
+    }
+}
+
+/* ------------------------------------------------------------- phase 1 */
+
+static long stw_find_garbage(struct collection *c)
+{
+    struct rc_runtime *rt = c->rt;
+    struct gc_state *gc = rt->gc;
+    gc_stop(c);
+    if (c->verify)
+        gc_verify_heap_stw(rt, true);
+    gcl_for_each_owner_stw(rt, drain_one, c);
+    gcl_for_each_owner_stw(rt, take_generations, c);
+    /* A collection starts the count afresh.  Other threads' unreported
+     * counts (at most report_at each) count toward the next one.
+     * relaxed: a trigger count (collector.h). */
+    rc_atomic_store_relaxed(&gc->young_count, 0);
+    c->ts->gct.delta = 0;
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+    if (gather_stw(c) < 0) {
+        /* No memory for the array (MemoryError is set): the set goes back
+         * to generation `gen` of its owners, COLLECTING cleared, without
+         * RC_GC_OLD (the younger members are not counted as promoted). */
+        abandon_stw(c);
+        gc_start(c);
+        return -1;
+    }
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);
+    subtract_set_stw(c);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_SUBTRACT]);
+    mark_reachable_stw(c);
+    long survivors = relink_stw(c, gc_dest_generation(c->gen));
+    if (gc->work_cap > WORK_KEEP) {
+        mem_free(gc->work);
+        gc->work = NULL;
+        gc->work_cap = 0;
+    }
+    c->set = NULL;
+    c->n = 0;
+    gc_handle_weakrefs_stw(c);
+    gc_hold_unreachable_stw(c);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
+    gc_start(c);
+    return survivors;
+}
+
+static void stw_collector_fini(struct rc_runtime *rt)
+{
+    mem_free(rt->gc->work);
+    rt->gc->work = NULL;
+    rt->gc->work_cap = 0;
+}
+
+const struct gc_collector_ops gc_stw_collector = {
+    .name = "stw",
+    .fini = stw_collector_fini,
+    .find_garbage = stw_find_garbage,
+    .allocated = gc_trigger_generational,
+    .store_barrier = NULL,   /* the world is stopped for the whole trial deletion */
+};

@@ -1,0 +1,316 @@
+/* runtime/gclist.c: thread-safe GC lists (see gclist.h for the
+ * synchronisation table and the life of an exited thread's owner record).
+ *
+ * Invariant: a tracked object is linked in exactly one list of the owner
+ * its gc_head names (the orphan owner for objects of exited threads), or --
+ * during a collection only -- in one of the collector's private lists.  A
+ * dead tracked object stays linked until its owner (or orphan_mu's holder,
+ * or the collector) unlinks it and frees its memory.
+ */
+#define RCGC_BUILDING 1
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------- owners */
+
+static void owner_init(struct gcl_owner *ow)
+{
+    for (int i = 0; i < GCL_NLISTS; i++)
+        gcl_init(&ow->lists[i]);
+    atomic_init(&ow->handback, NULL);
+    ow->orphan = ow->exited = false;
+    ow->next_owner = ow->prev_owner = NULL;
+}
+
+/* Link ow at the head of *list (owners_mu held). */
+static void owner_push_locked(struct gcl_owner **list, struct gcl_owner *ow)
+{
+    ow->prev_owner = NULL;
+    ow->next_owner = *list;
+    if (*list != NULL)
+        (*list)->prev_owner = ow;
+    *list = ow;
+}
+
+static void owner_unlink_locked(struct gcl_owner **list, struct gcl_owner *ow)
+{
+    if (ow->prev_owner != NULL)
+        ow->prev_owner->next_owner = ow->next_owner;
+    else
+        *list = ow->next_owner;
+    if (ow->next_owner != NULL)
+        ow->next_owner->prev_owner = ow->prev_owner;
+    ow->next_owner = ow->prev_owner = NULL;
+}
+
+int gcl_state_init(struct gcl_state *st)
+{
+    pthread_mutex_init(&st->owners_mu, NULL);
+    pthread_mutex_init(&st->orphan_mu, NULL);
+    st->owners = st->retired = st->spare = NULL;
+    st->nlive = st->nretired = st->nspare = 0;
+    struct gcl_owner *orphan = calloc(1, sizeof *orphan);
+    if (orphan == NULL) {
+        err_nomem();
+        return -1;
+    }
+    owner_init(orphan);
+    /* Its stack is closed for good: a thread freeing an orphan object
+     * unlinks it under orphan_mu. */
+    atomic_init(&orphan->handback, HANDBACK_CLOSED);
+    orphan->orphan = orphan->exited = true;
+    st->orphan = orphan;
+    owner_push_locked(&st->owners, orphan);   /* single-threaded here */
+    st->nlive = 1;
+    return 0;
+}
+
+static void free_owner_list(struct gcl_owner *ow)
+{
+    while (ow != NULL) {
+        struct gcl_owner *next = ow->next_owner;
+        free(ow);
+        ow = next;
+    }
+}
+
+void gcl_state_fini(struct gcl_state *st)
+{
+    free_owner_list(st->owners);
+    free_owner_list(st->retired);
+    free_owner_list(st->spare);
+    st->owners = st->retired = st->spare = st->orphan = NULL;
+    pthread_mutex_destroy(&st->orphan_mu);
+    pthread_mutex_destroy(&st->owners_mu);
+}
+
+struct gcl_owner *gcl_owner_new(struct rc_runtime *rt)
+{
+    struct gcl_state *st = &rt->gcl;
+    pthread_mutex_lock(&st->owners_mu);
+    struct gcl_owner *ow = st->spare;
+    if (ow != NULL) {
+        owner_unlink_locked(&st->spare, ow);
+        st->nspare--;
+    }
+    pthread_mutex_unlock(&st->owners_mu);
+    if (ow == NULL && (ow = calloc(1, sizeof *ow)) == NULL)
+        return err_nomem();
+    /* A spare record is no thread's: its lists are empty (adopted at exit)
+     * and its stack closed; nobody reads it but through stale pointers,
+     * which only read `exited` and `orphan` (gcl_list_for_stw, with the
+     * world stopped) -- never while we write them here, as we are not
+     * parked and no stop is on. */
+    owner_init(ow);
+    pthread_mutex_lock(&st->owners_mu);
+    owner_push_locked(&st->owners, ow);
+    st->nlive++;
+    pthread_mutex_unlock(&st->owners_mu);
+    return ow;
+}
+
+void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
+{
+    struct gcl_state *st = &rt->gcl;
+    struct gcl_owner *ow = ts->gcl;
+    struct gcl_owner *orphan = st->orphan;
+    pthread_mutex_lock(&st->orphan_mu);
+    /* Rename, then adopt, then close: a pusher that reads the new owner
+     * finds the orphan's stack closed and waits for orphan_mu; one that
+     * read ours pushes before the close (we unlink it below) or finds the
+     * stack closed and then the object in an orphan list. */
+    for (int i = 0; i < GCL_NLISTS; i++) {
+        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i]; g = g->next)
+            gcl_set_owner(g, orphan);
+        gcl_splice(&orphan->lists[i], &ow->lists[i]);
+    }
+    /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
+    struct gc_head *dead = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);
+    for (struct gc_head *g = dead; g != NULL; g = (struct gc_head *)g->aux)
+        gcl_remove(g);
+    ow->exited = true;
+    pthread_mutex_unlock(&st->orphan_mu);
+    /* Out of the walks; reusable after a stop (gil mode: at once). */
+    pthread_mutex_lock(&st->owners_mu);
+    owner_unlink_locked(&st->owners, ow);
+    st->nlive--;
+    if (rt->cfg.mode == RC_MODE_GIL) {
+        owner_push_locked(&st->spare, ow);
+        st->nspare++;
+    } else {
+        owner_push_locked(&st->retired, ow);
+        st->nretired++;
+    }
+    pthread_mutex_unlock(&st->owners_mu);
+    ts->gcl = NULL;
+    /* Release outside orphan_mu: releasing may retire memory through QSBR,
+     * which must not happen under a lock other online threads wait for. */
+    while (dead != NULL) {
+        struct gc_head *next = (struct gc_head *)dead->aux;
+        gcl_release_memory(ts, GC_HEAD_OBJ(dead));
+        dead = next;
+    }
+}
+
+void gcl_for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *, void *),
+                            void *arg)
+{
+    RC_ASSERT_STW("gcl_for_each_owner_stw");
+    /* owners_mu orders our reads after the last thread start's link; the
+     * list cannot change under us otherwise (starting and exiting threads
+     * are attached, so not running while the world is stopped, and a
+     * detached thread being registered has an empty owner). */
+    pthread_mutex_lock(&rt->gcl.owners_mu);
+    struct gcl_owner *ow = rt->gcl.owners;
+    pthread_mutex_unlock(&rt->gcl.owners_mu);
+    for (; ow != NULL; ow = ow->next_owner)
+        fn(ow, arg);
+}
+
+struct gc_head *gcl_list_for_stw(struct rc_runtime *rt, struct gc_head *g, int i)
+{
+    RC_ASSERT_STW("gcl_list_for_stw");
+    struct gcl_owner *ow = gcl_owner_of(g);
+    if (ow->exited && !ow->orphan) {
+        ow = rt->gcl.orphan;
+        gcl_set_owner(g, ow);
+    }
+    return &ow->lists[i];
+}
+
+void gcl_reap_retired_stw(struct rc_runtime *rt)
+{
+    RC_ASSERT_STW("gcl_reap_retired_stw");
+    struct gcl_state *st = &rt->gcl;
+    pthread_mutex_lock(&st->owners_mu);
+    while (st->retired != NULL) {
+        struct gcl_owner *ow = st->retired;
+        owner_unlink_locked(&st->retired, ow);
+        owner_push_locked(&st->spare, ow);
+    }
+    st->nspare += st->nretired;
+    st->nretired = 0;
+    pthread_mutex_unlock(&st->owners_mu);
+}
+
+/* Records waiting for a stop before a thread start stops the world for
+ * them: a stop per this many exits, at most. */
+#define REAP_AT 64
+
+void gcl_reap_if_many(struct thr_state *ts)
+{
+    struct rc_runtime *rt = ts->rt;
+    if (rt->cfg.mode == RC_MODE_GIL)
+        return;
+    pthread_mutex_lock(&rt->gcl.owners_mu);
+    bool many = rt->gcl.nretired >= REAP_AT;
+    pthread_mutex_unlock(&rt->gcl.owners_mu);
+    if (many && rc_stop_the_world() == 0)   /* the stop reaps */
+        rc_start_the_world();
+}
+
+long gcl_owner_records(struct rc_runtime *rt)
+{
+    pthread_mutex_lock(&rt->gcl.owners_mu);
+    long n = rt->gcl.nlive + rt->gcl.nretired + rt->gcl.nspare;
+    pthread_mutex_unlock(&rt->gcl.owners_mu);
+    return n;
+}
+
+/* ------------------------------------------------------------ objects */
+
+void gcl_track_new(struct thr_state *ts, rc_object *o)
+{
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    struct gcl_owner *ow = ts->gcl;
+    gcl_set_owner(g, ow);
+    gcl_append(&ow->lists[0], g);
+}
+
+void gcl_release_memory(struct thr_state *ts, rc_object *o)
+{
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    if ((obj_gc_bits(o) & RC_GC_SHARED) && ts->qsbr.registered) {
+        /* A lock-free reader may still hold a pointer: keep the memory
+         * until a grace period has passed (runtime/qsbr.h). */
+        qsbr_retire(ts, g);
+        return;
+    }
+    mem_free(g);
+}
+
+/* Unlink a dead object from its list and free it; the caller may touch
+ * that list (owner thread, gil mode, collector, or orphan_mu held). */
+static void unlink_and_release(struct thr_state *ts, rc_object *o)
+{
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    gcl_remove(g);
+    gcl_release_memory(ts, o);
+}
+
+void gcl_free_tracked(struct thr_state *ts, rc_object *o)
+{
+    struct gc_head *g = OBJ_GC_HEAD(o);
+    /* The oldest generation shrank: the collector's trigger for full
+     * collections counts its growth (reported with the allocation counts,
+     * gc/hooks.h).  The bit was set with the world stopped, before this
+     * thread could see the object die. */
+    if (obj_gc_bits(o) & RC_GC_OLD)
+        ts->gct.old_freed++;
+    struct gcl_owner *ow = gcl_owner_of(g);
+    struct rc_runtime *rt = ts->rt;
+    if (ow == ts->gcl || rt->cfg.mode == RC_MODE_GIL) {
+        unlink_and_release(ts, o);
+        return;
+    }
+    /* Another thread's object: push it on that owner's hand-back stack
+     * (Treiber push; the single consumer takes the whole stack with an
+     * exchange, so there is no ABA).  release: the owner that pops it sees
+     * everything we did to the object.  ow stays valid until we are done:
+     * it is freed only after a stop, and we pass no safepoint here. */
+    /* relaxed: only a guess for the CAS, which re-reads on failure. */
+    struct gc_head *head = rc_atomic_load_relaxed(&ow->handback);
+    while (head != HANDBACK_CLOSED) {
+        g->aux = (uintptr_t)head;
+        /* release: pairs with the acquire exchange of gcl_drain_handback
+         * and gcl_owner_exit. */
+        if (rc_atomic_cas_release(&ow->handback, &head, g))
+            return;
+    }
+    /* The owner exited (or is the orphan): the object is in an orphan list
+     * now, or will be once the exiting owner releases orphan_mu. */
+    pthread_mutex_lock(&rt->gcl.orphan_mu);
+    gcl_remove(g);
+    pthread_mutex_unlock(&rt->gcl.orphan_mu);
+    gcl_release_memory(ts, o);
+}
+
+void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *ow)
+{
+    /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
+    struct gc_head *g = rc_atomic_exchange_acquire(&ow->handback, NULL);
+    while (g != NULL) {
+        struct gc_head *next = (struct gc_head *)g->aux;
+        unlink_and_release(ts, GC_HEAD_OBJ(g));
+        g = next;
+    }
+}
+
+/* --------------------------------------------- counting for the collector */
+
+void gcl_note_alloc_slow(struct thr_state *ts)
+{
+    /* Objects other threads handed back to us: unlink and free them. */
+    /* relaxed: a hint; the drain's exchange acquires. */
+    if (rc_atomic_load_relaxed(&ts->gcl->handback) != NULL)
+        gcl_drain_handback(ts, ts->gcl);
+    /* The collector takes the counts and says when to report next; it
+     * may collect (nothing half-built exists yet). */
+    ts->gct.report_at = gc_counts_alloc(ts);
+}
+
+void gcl_note_free_slow(struct thr_state *ts)
+{
+    gc_counts_free(ts);
+}
