@@ -2,7 +2,7 @@
  * of CPython's Lib/test/test_gc.py (written fresh in C, against the contract
  * in rcgc/gc.h).
  *
- * What the tests rely on (rcgc/gc.h, docs and ARCHITECTURE.md):
+ * What the tests rely on (rcgc/gc.h and docs/gc.md):
  *   - rc_gc_collect(gen) returns the number of unreachable objects found, as
  *     gc.collect does.  Only tracked objects are found: containers (list,
  *     dict, tuple, instance) and, as in CPython, weakrefs (so that the

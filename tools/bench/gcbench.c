@@ -12,11 +12,14 @@
  *   bytes  bytes per tracked object: resident memory added per Node(2
  *          slots) instance, next to its fixed parts (header, GC links,
  *          slots).
+ *   threads  a full collection's pause and the resident memory after 100
+ *          and after 100,000 threads have started and exited (20,000 with
+ *          --quick): both must stay flat (docs/gc.md [gc.owners]).
  *
  * The heap is cycle-churn's: rings of 100 Node(next, value) instances,
  * each with a mortal int value, the rings' first nodes held by one list.
  * Figures are medians over trials.  Usage:
- *   rcgc-gcbench [--quick] [--trials N] [--only full,young,bytes]
+ *   rcgc-gcbench [--quick] [--trials N] [--only full,young,bytes,threads]
  *                [--modes gil,ft,ft-atomic]
  * Prints markdown tables (BENCHMARKS.md).
  */
@@ -354,6 +357,73 @@ static void bench_bytes(void)
     stop_runtime(rt);
 }
 
+/* -------------------------------------------------------------- threads */
+
+static void one_list(void *unused)
+{
+    rc_decref(rc_list_new());
+}
+
+/* Start and join threads until `total` have run, two at a time. */
+static void run_threads(long *ran, long total)
+{
+    while (*ran < total) {
+        rc_thread *a = rc_thread_start(one_list, NULL);
+        rc_thread *b = rc_thread_start(one_list, NULL);
+        if (a == NULL || b == NULL || rc_thread_join(a) < 0 || rc_thread_join(b) < 0)
+            die("rc_thread_start/join");
+        *ran += 2;
+    }
+}
+
+/* Median pause of `trials` full collections of the heap now. */
+static double full_pause_ms(void)
+{
+    double pause[16];
+    int k = trials < 16 ? trials : 16;
+    for (int i = 0; i < k; i++) {
+        if (rc_gc_collect(2) < 0)
+            die("rc_gc_collect");
+        pause[i] = (double)last_record().pause_ns / 1e6;
+    }
+    return median(pause, k);
+}
+
+static void bench_threads(const rc_mode *modes, int nmodes)
+{
+    long many = quick ? 20000 : 100000;
+    printf("### Exited threads (docs/gc.md [gc.owners])\n\n");
+    printf("A heap of 100,000 live tracked objects; a full collection's pause (median of %d)\n"
+           "and the resident memory after 100 and after %ld threads have started and\n"
+           "exited (each allocates one list).\n\n", trials, many);
+    printf("| mode | threads exited | full pause ms | resident MB | pause vs 100 |\n");
+    printf("|---|---:|---:|---:|---:|\n");
+    for (int m = 0; m < nmodes; m++) {
+        rc_runtime *rt = start_runtime(modes[m]);
+        rc_type *node = rc_type_new("Node", 2, NULL);
+        if (node == NULL)
+            die("rc_type_new");
+        rc_object *heap = build_heap(node, 100000, false);
+        long ran = 0;
+        double base = 0;
+        long points[2] = {100, many};
+        for (int p = 0; p < 2; p++) {
+            run_threads(&ran, points[p]);
+            double ms = full_pause_ms();
+            if (p == 0)
+                base = ms;
+            printf("| %s | %ld | %.2f | %.1f | %.2fx |\n", rc_mode_name(modes[m]), ran, ms,
+                   (double)rss_now() / 1e6, base > 0 ? ms / base : 0);
+            fflush(stdout);
+        }
+        rc_decref(heap);
+        rc_gc_collect(2);
+        rc_decref((rc_object *)node);
+        stop_runtime(rt);
+    }
+    printf("\n");
+}
+
 /* ---------------------------------------------------------------- main */
 
 static long parse_positive(const char *flag, const char *v)
@@ -370,14 +440,14 @@ static long parse_positive(const char *flag, const char *v)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: rcgc-gcbench [--quick] [--trials N] [--only full,young,bytes]\n"
+    fprintf(f, "usage: rcgc-gcbench [--quick] [--trials N] [--only full,young,bytes,threads]\n"
                "                    [--modes gil,ft,ft-atomic]\n"
                "Measures the collector's cost and prints markdown tables.\n");
 }
 
 int main(int argc, char **argv)
 {
-    bool do_full = true, do_young = true, do_bytes = true;
+    bool do_full = true, do_young = true, do_bytes = true, do_threads = true;
     rc_mode modes[3] = {RC_MODE_GIL, RC_MODE_FT};
     int nmodes = 2;
     for (int i = 1; i < argc; i++) {
@@ -397,7 +467,7 @@ int main(int argc, char **argv)
             if (list == NULL)
                 return 1;
             if (only)
-                do_full = do_young = do_bytes = false;
+                do_full = do_young = do_bytes = do_threads = false;
             else
                 nmodes = 0;
             for (char *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
@@ -407,11 +477,13 @@ int main(int argc, char **argv)
                     do_young = true;
                 else if (only && strcmp(w, "bytes") == 0)
                     do_bytes = true;
+                else if (only && strcmp(w, "threads") == 0)
+                    do_threads = true;
                 else if (!only && nmodes < 3 && rc_mode_from_name(w, &modes[nmodes]) == 0)
                     nmodes++;
                 else {
                     fprintf(stderr, "rcgc-gcbench: %s: unknown value '%s' (valid: %s)\n", flag,
-                            w, only ? "full, young, bytes" : "gil, ft, ft-atomic");
+                            w, only ? "full, young, bytes, threads" : "gil, ft, ft-atomic");
                     free(list);
                     return 2;
                 }
@@ -447,5 +519,7 @@ int main(int argc, char **argv)
         bench_full(modes, nmodes);
     if (do_young)
         bench_young(modes, nmodes);
+    if (do_threads)
+        bench_threads(modes, nmodes);
     return 0;
 }
