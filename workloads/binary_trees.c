@@ -20,10 +20,8 @@
  * total counted is sum_d 2^(D-d+4) * (2^(d+1)-1), and the long-lived tree
  * still has 2^(D+1)-1 nodes at the end.  ops = nodes allocated.
  */
+#include "sizes.h"
 #include "wl_util.h"
-
-#define BT_MIN_DEPTH 4
-#define BT_MAX_DEPTH 26
 
 struct bt_shared {
     wl_context *ctx;
@@ -202,25 +200,11 @@ static int bt_run(wl_context *ctx)
     return 0;
 }
 
-static void bt_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->depth = 16;
-}
-
-static void bt_quick(wl_params *p)
-{
-    bt_defaults(p);
-    p->depth = 10;
-}
-
 const rc_workload wl_binary_trees = {
     .name = "binary-trees",
     .description = "GCBench/benchmarks-game trees: a long-lived tree plus many short-lived ones",
     .size_flags = "--depth",
-    .defaults = bt_defaults,
-    .quick = bt_quick,
+    .defaults = wl_binary_trees_defaults,
+    .quick = wl_binary_trees_quick,
     .run = bt_run,
 };

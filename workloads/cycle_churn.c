@@ -24,6 +24,7 @@
  * everything and rc_gc_collect(2), rc_live_objects() is back to its value
  * at the start.  ops = rings built.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
 struct cc_shared {
@@ -77,7 +78,7 @@ static int cc_self_list(struct cc_shared *sh, uint64_t base)
 /* k >= 2: a ring of k Node(next, value).  Builds, checks and drops it. */
 static int cc_ring(struct cc_shared *sh, int k, uint64_t base)
 {
-    rc_object *n[8];
+    rc_object *n[CC_MAX_RING];
     int made = 0, ok = 1;
     for (; made < k; made++) {
         n[made] = rc_instance_new(sh->node);
@@ -128,7 +129,7 @@ static void cc_worker_main(void *arg)
     uint64_t rng = w->seed;
     for (long i = 0; i < mine; i++) {
         uint64_t r = wl_rng(&rng);
-        int k = 1 + (int)(r % 8);
+        int k = 1 + (int)(r % CC_MAX_RING);
         int rc = k == 1 ? cc_self_list(sh, r >> 3) : cc_ring(sh, k, r >> 3);
         if (rc < 0)
             return;
@@ -233,28 +234,12 @@ static int cc_run(wl_context *ctx)
     return 0;
 }
 
-static void cc_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 1000000;
-    p->cycles = 2000000;
-}
-
-static void cc_quick(wl_params *p)
-{
-    cc_defaults(p);
-    p->live = 5000;
-    p->cycles = 20000;
-}
-
 const rc_workload wl_cycle_churn = {
     .name = "cycle-churn",
     .description = "rings of 1..8 nodes made and dropped beside a live heap; the collector "
                    "reclaims them",
     .size_flags = "--live --cycles",
-    .defaults = cc_defaults,
-    .quick = cc_quick,
+    .defaults = wl_cycle_churn_defaults,
+    .quick = wl_cycle_churn_quick,
     .run = cc_run,
 };

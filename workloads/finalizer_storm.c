@@ -30,6 +30,7 @@
  * rc_gc_collect(2), nothing is left (rc_live_objects back to the start, the
  * garbage list empty).  ops = cycles.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
 #define FS_MAX_K 4
@@ -327,25 +328,11 @@ static int fs_run(wl_context *ctx)
     return rc;
 }
 
-static void fs_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->items = 200000;
-}
-
-static void fs_quick(wl_params *p)
-{
-    fs_defaults(p);
-    p->items = 10000;
-}
-
 const rc_workload wl_finalizer_storm = {
     .name = "finalizer-storm",
     .description = "garbage cycles with finalizers, weakref callbacks and resurrection",
     .size_flags = "--items",
-    .defaults = fs_defaults,
-    .quick = fs_quick,
+    .defaults = wl_finalizer_storm_defaults,
+    .quick = wl_finalizer_storm_quick,
     .run = fs_run,
 };

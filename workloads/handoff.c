@@ -26,10 +26,8 @@
  */
 #include <pthread.h>
 
+#include "sizes.h"
 #include "wl_util.h"
-
-/* A producer and a consumer at least. */
-#define HO_MIN_THREADS 2
 
 #define HO_QCAP 256
 
@@ -344,27 +342,13 @@ static int ho_run(wl_context *ctx)
     return rc;
 }
 
-static void ho_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 2;
-    p->seed = 12345;
-    p->items = 1000000;
-}
-
-static void ho_quick(wl_params *p)
-{
-    ho_defaults(p);
-    p->items = 20000;
-}
-
 const rc_workload wl_handoff = {
     .name = "handoff",
     .description = "producers build small graphs, consumers verify and free them through a "
                    "bounded queue (2 threads or more)",
     .size_flags = "--items",
     .min_threads = HO_MIN_THREADS,
-    .defaults = ho_defaults,
-    .quick = ho_quick,
+    .defaults = wl_handoff_defaults,
+    .quick = wl_handoff_quick,
     .run = ho_run,
 };

@@ -29,9 +29,8 @@
  * from i alone; at the end the live heap's checksum, and that nothing is
  * left after dropping everything and rc_gc_collect(2).  ops = requests.
  */
+#include "sizes.h"
 #include "wl_util.h"
-
-#define LS_NODES 20
 
 struct ls_shared {
     wl_context *ctx;
@@ -272,28 +271,12 @@ static int ls_run(wl_context *ctx)
     return 0;
 }
 
-static void ls_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 500000;
-    p->requests = 200000;
-}
-
-static void ls_quick(wl_params *p)
-{
-    ls_defaults(p);
-    p->live = 5000;
-    p->requests = 5000;
-}
-
 const rc_workload wl_latency_service = {
     .name = "latency-service",
     .description = "requests build, walk and drop a 20-node graph with a cycle; per-request "
                    "latency",
     .size_flags = "--live --requests",
-    .defaults = ls_defaults,
-    .quick = ls_quick,
+    .defaults = wl_latency_service_defaults,
+    .quick = wl_latency_service_quick,
     .run = ls_run,
 };

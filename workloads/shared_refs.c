@@ -31,6 +31,7 @@
  * item's reference count is exactly 1 again (the list's), so every take was
  * matched by a drop (ref) or no read wrote a count (borrow).  ops = reads.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
 #define SR_ITEMS 1000
@@ -226,27 +227,12 @@ static int sr_run(wl_context *ctx)
     return 0;
 }
 
-static void sr_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->iterations = 250000000;
-    p->read = WL_READ_BORROW;
-}
-
-static void sr_quick(wl_params *p)
-{
-    sr_defaults(p);
-    p->iterations = 200000;
-}
-
 const rc_workload wl_shared_refs = {
     .name = "shared-refs",
     .description = "threads read the items of one shared list, borrowed or taking a "
                    "reference (--read), no allocation",
     .size_flags = "--iterations",
-    .defaults = sr_defaults,
-    .quick = sr_quick,
+    .defaults = wl_shared_refs_defaults,
+    .quick = wl_shared_refs_quick,
     .run = sr_run,
 };

@@ -21,8 +21,7 @@
  * built.
  */
 #include "floor.h"
-
-#define CC_MAX_RING 8
+#include "sizes.h"
 
 /* k = 1: the self-referencing container, reduced to what it holds. */
 struct cc_self {
@@ -121,7 +120,7 @@ static void cc_worker_main(void *arg)
     uint64_t rng = w->seed;
     for (long i = 0; i < mine; i++) {
         uint64_t r = wl_rng(&rng);
-        int k = 1 + (int)(r % 8);
+        int k = 1 + (int)(r % CC_MAX_RING);
         int rc = k == 1 ? cc_self_list(w, r >> 3) : cc_ring(w, k, r >> 3);
         if (rc < 0)
             return;
@@ -182,28 +181,11 @@ static int cc_run(floor_ctx *ctx)
     return 0;
 }
 
-/* The workload's defaults and quick sizes (workloads/cycle_churn.c). */
-static void cc_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 1000000;
-    p->cycles = 2000000;
-}
-
-static void cc_quick(wl_params *p)
-{
-    cc_defaults(p);
-    p->live = 5000;
-    p->cycles = 20000;
-}
-
 static const floor_spec cc_spec = {
     .name = "cycle-churn",
     .sizes = FLOOR_LIVE | FLOOR_CYCLES,
-    .defaults = cc_defaults,
-    .quick = cc_quick,
+    .defaults = wl_cycle_churn_defaults,
+    .quick = wl_cycle_churn_quick,
     .run = cc_run,
 };
 

@@ -28,8 +28,7 @@
  * ops = requests.
  */
 #include "floor.h"
-
-#define LS_NODES 20
+#include "sizes.h"
 
 /* A string: its length and bytes in one block, as an rcgc str. */
 struct ls_str {
@@ -246,28 +245,11 @@ static int ls_run(floor_ctx *ctx)
     return 0;
 }
 
-/* The workload's defaults and quick sizes (workloads/latency_service.c). */
-static void ls_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 500000;
-    p->requests = 200000;
-}
-
-static void ls_quick(wl_params *p)
-{
-    ls_defaults(p);
-    p->live = 5000;
-    p->requests = 5000;
-}
-
 static const floor_spec ls_spec = {
     .name = "latency-service",
     .sizes = FLOOR_LIVE | FLOOR_REQUESTS,
-    .defaults = ls_defaults,
-    .quick = ls_quick,
+    .defaults = wl_latency_service_defaults,
+    .quick = wl_latency_service_quick,
     .run = ls_run,
 };
 
