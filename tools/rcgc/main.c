@@ -17,16 +17,15 @@
  * between configurations; it then reads the children's JSON back.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cli.h"
 
 #ifndef RCGC_VERSION
@@ -540,18 +539,11 @@ static void cli_on_signal(int sig)
     cli_interrupted = sig;
 }
 
-/* Run one configuration in a child: `rcgc run ... --json tmp`.  Fills *out
- * from the child's JSON, or with an error row.  0 if the run succeeded. */
+/* Run one configuration in a child: `rcgc run ... --json TMP` (tools/child.h).
+ * Fills *out from the child's JSON, or with an error row.  0 if the run
+ * succeeded. */
 static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, struct cli_run *out)
 {
-    char tmp[] = "/tmp/rcgc-compare-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(out->error, sizeof out->error, "mkstemp: %s", strerror(errno));
-        return -1;
-    }
-    close(fd);
-
     char *argv[64];
     char sbuf[CLI_NSIZES][32], tbuf[16], seedbuf[32];
     int n = 0;
@@ -583,57 +575,17 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
         argv[n++] = "--read";
         argv[n++] = (char *)wl_read_name(o->read);
     }
-    argv[n++] = "--json";
-    argv[n++] = tmp;
     argv[n] = NULL;
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(out->error, sizeof out->error, "fork: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (pid == 0) {
-        /* The child's table is not wanted: the parent prints them together. */
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDOUT_FILENO);
-            close(devnull);
-        }
-        execv("/proc/self/exe", argv);
-        fprintf(stderr, "rcgc compare: cannot run /proc/self/exe: %s\n", strerror(errno));
-        _exit(127);
-    }
-    int wst;
-    bool passed_on = false;
-    while (waitpid(pid, &wst, 0) < 0) {
-        if (errno == EINTR && cli_interrupted != 0 && !passed_on) {
-            /* A terminal's ^C reaches the child too; a kill of the parent
-             * alone does not: pass it on, then wait for the child. */
-            kill(pid, cli_interrupted);
-            passed_on = true;
-        }
-        if (errno != EINTR) {
-            snprintf(out->error, sizeof out->error, "waitpid: %s", strerror(errno));
-            unlink(tmp);
-            return -1;
-        }
-    }
-
-    char how[96] = "";
-    if (WIFSIGNALED(wst))
-        snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(wst),
-                 strsignal(WTERMSIG(wst)));
-    else if (WIFEXITED(wst) && WEXITSTATUS(wst) != 0 && WEXITSTATUS(wst) != 1)
-        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(wst));
-
+    /* The child's table is not wanted: the parent prints them together. */
+    struct child ch = {.path = "/proc/self/exe", .argv = argv, .interrupted = &cli_interrupted};
     struct cli_run *runs = NULL;
     size_t nruns = 0;
-    char err[512];
+    char err[512], how[96] = "";
     int rc = -1;
-    if (how[0] == '\0' && cli_json_read(tmp, &runs, &nruns, err, sizeof err) == 0 && nruns == 1) {
+    bool ran = child_run(&ch, err, sizeof err) == 0;
+    if (ran && child_failure(&ch, how, sizeof how)[0] == '\0' &&
+        cli_json_read(ch.json, &runs, &nruns, err, sizeof err) == 0 && nruns == 1) {
         *out = runs[0];
         rc = out->error[0] == '\0' && out->verified && out->leaked == 0 ? 0 : -1;
     } else {
@@ -642,7 +594,9 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
         out->params = cli_params(o);
         out->params.threads = threads;
         out->quick = o->quick;
-        if (how[0] != '\0')
+        if (!ran)
+            snprintf(out->error, sizeof out->error, "%.200s", err);
+        else if (how[0] != '\0')
             snprintf(out->error, sizeof out->error, "the child process %s", how);
         else if (nruns != 1 && runs != NULL)
             snprintf(out->error, sizeof out->error, "the child wrote %zu runs, not 1", nruns);
@@ -652,7 +606,7 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
             cli_run_fini(&runs[i]);
     }
     free(runs);
-    unlink(tmp);
+    child_done(&ch);
     return rc;
 }
 
