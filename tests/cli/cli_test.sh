@@ -61,7 +61,7 @@ help)
     done
     for c in run compare; do
         "$rcgc" "$c" --help >"$tmp/out"
-        for f in --threads --quick --seed --json --trace --depth --items --read; do
+        for f in --threads --collector --quick --seed --json --trace --depth --items --read; do
             grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
         done
     done
@@ -93,7 +93,7 @@ roundtrip)
     [ -s out.hgrm ] || fail "no out.hgrm"
     grep -q 'Value *Percentile *TotalCount' out.hgrm || fail "out.hgrm: no .hgrm header"
     grep -q '^#\[Max' out.hgrm || fail "out.hgrm: no summary"
-    grep -q '^ft  *2 ' run.txt || fail "no ft row in the table"
+    grep -q '^ft  *stw  *2 ' run.txt || fail "no ft stw 2 row in the table"
     "$rcgc" report out.json >report.txt || fail "rcgc report failed"
     diff run.txt report.txt || fail "rcgc report out.json differs from the run's table"
     "$rcgc" report out.json --hgrm again.hgrm >/dev/null || fail "rcgc report --hgrm failed"
@@ -104,14 +104,40 @@ compare)
     "$rcgc" compare binary-trees --quick --modes gil,ft,ft-atomic --threads 1,2 >"$tmp/out" \
         || fail "rcgc compare failed"
     cat "$tmp/out"
-    # Throughput rows: mode, threads, then the wall time.
-    rows=$(grep -cE '^(gil|ft|ft-atomic) +[12] +[0-9]+\.[0-9]+ ' "$tmp/out")
+    # Throughput rows: mode, collector, threads, then the wall time.
+    rows=$(grep -cE '^(gil|ft|ft-atomic) +stw +[12] +[0-9]+\.[0-9]+ ' "$tmp/out")
     [ "$rows" -eq 6 ] || fail "$rows rows in the table, expected 6"
     for m in gil ft ft-atomic; do
         for t in 1 2; do
-            grep -qE "^$m +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
+            grep -qE "^$m +stw +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
         done
     done
+    ;;
+collector)
+    # --collector / --collectors: the run's runtime uses it, the table, the
+    # JSON, the HTML page and compare's children carry it.
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --mode ft --collector stw --json r.json --html r.html >r.txt \
+        || fail "rcgc run --collector stw failed"
+    cat r.txt
+    grep -qE '^mode +collector +threads ' r.txt || fail "no collector column in the table"
+    grep -qE '^ft +stw +1 +[0-9]+\.[0-9]+ ' r.txt || fail "no row 'ft stw 1' in the table"
+    grep -q '^ft stw x1: verified' r.txt || fail "the verification line does not name the collector"
+    grep -q '"collector": "stw"' r.json || fail "r.json: no \"collector\": \"stw\""
+    grep -q '<th>collector</th>' r.html || fail "r.html: no collector column"
+    grep -q '<tr class="run" data-run="ft stw x1"><td>ft</td><td>stw</td><td>1</td>' r.html \
+        || fail "r.html: the run's row does not show its collector"
+    "$rcgc" run cycle-churn --quick --mode ft --json d.json >/dev/null || fail "rcgc run failed"
+    grep -q '"collector": "stw"' d.json || fail "the default collector is not stw"
+    "$rcgc" compare binary-trees --quick --modes gil,ft --collectors stw --threads 1 --json c.json \
+        >c.txt || fail "rcgc compare --collectors stw failed"
+    cat c.txt
+    [ "$(grep -cE '^(gil|ft) +stw +1 +[0-9]+\.[0-9]+ ' c.txt)" -eq 2 ] \
+        || fail "compare --collectors stw: not 2 rows with the collector"
+    [ "$(grep -c '"collector": "stw"' c.json)" -eq 2 ] || fail "c.json: not 2 runs with collector stw"
+    "$rcgc" report c.json >report.txt || fail "rcgc report c.json failed"
+    diff c.txt report.txt || fail "rcgc report c.json differs from compare's table"
+    echo "collector ok"
     ;;
 html)
     cd "$tmp" || exit 1

@@ -62,6 +62,7 @@ long cli_size_get(const wl_params *p, int i);
 struct cli_run {
     char workload[64];
     char mode[16];             /* "gil", "ft", "ft-atomic" */
+    char collector[16];        /* rc_collector_name: "stw", "concurrent" */
     wl_params params;
     bool quick;
     long switch_interval_us;   /* the runtime's GIL switch interval */
@@ -94,6 +95,7 @@ struct cli_run {
 struct cli_run_opts {
     const rc_workload *workload;
     rc_mode mode;
+    rc_collector_kind collector;   /* rc_collector_check accepted it */
     wl_params params;      /* complete: defaults, quick, then flags */
     bool quick;
     bool trace;            /* set RCGC_TRACE=1 before creating the runtime */
@@ -114,6 +116,15 @@ void cli_run_percentiles(struct cli_run *r);
 
 /* Free what a run owns (not the struct itself). */
 void cli_run_fini(struct cli_run *r);
+
+/* "ft stw x2": a run's name in the tables' verification lines and the HTML
+ * page's legends and data-run attributes (mode, collector, threads: what
+ * tells the runs of one compare apart).  Written into buf; returns buf. */
+const char *cli_run_label(char buf[48], const struct cli_run *r);
+
+/* "stw, concurrent": every collector's name (rc_collector_name), for
+ * messages. */
+const char *cli_collector_names(void);
 
 /* ---- table.c ---- */
 

@@ -1,9 +1,11 @@
 /* tools/rcgc/main.c: the `rcgc` command: subcommands, flags, dispatch.
  *
  *   rcgc list
- *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--read HOW] [--seed S]
- *                     [--quick] [--trace] [--json FILE] [--hgrm FILE] [--html FILE]
- *   rcgc compare WORKLOAD [--modes M,M..] [--threads N,N..] [sizes] ...
+ *   rcgc run WORKLOAD [--mode M] [--collector C] [--threads N] [sizes] [--read HOW]
+ *                     [--seed S] [--quick] [--trace] [--json FILE] [--hgrm FILE]
+ *                     [--html FILE]
+ *   rcgc compare WORKLOAD [--modes M,M..] [--collectors C,C..] [--threads N,N..]
+ *                         [sizes] ...
  *   rcgc report FILE.json [--hgrm FILE] [--html FILE]
  *
  * Exit status: 0 success; 1 a run failed (verification, leak, crash) or a
@@ -54,6 +56,8 @@ struct cli_flag {
 static const struct cli_flag cli_flags[] = {
     {"--mode", "M", C_RUN, "threading mode: gil, ft or ft-atomic (default gil)"},
     {"--modes", "M,M..", C_COMPARE, "modes to compare (default gil,ft,ft-atomic)"},
+    {"--collector", "NAME", C_RUN, "cycle collector: stw or concurrent (default stw)"},
+    {"--collectors", "NAME,NAME..", C_COMPARE, "collectors to compare (default stw)"},
     {"--threads", "N", C_RUN, "worker threads (default: the workload's)"},
     {"--threads", "N,N..", C_COMPARE, "thread counts to compare (default: the workload's)"},
     {"--depth", "D", C_RUN | C_COMPARE, "tree depth (binary-trees)"},
@@ -113,6 +117,8 @@ struct cli_opts {
     const char *json, *hgrm, *html;
     rc_mode modes[CLI_MAX_LIST];
     int nmodes;
+    rc_collector_kind collectors[CLI_MAX_LIST];
+    int ncollectors;
     int threads[CLI_MAX_LIST];
     int nthreads;
     uint64_t seed;
@@ -163,7 +169,8 @@ static void cli_help(const struct cli_cmd *c)
                "the same seed.\n");
     if (c->bit == C_COMPARE)
         printf("Each configuration runs in a child process (rcgc run ... --json TMP), so\n"
-               "peak RSS is per configuration.  Rows: thread counts, then modes.\n");
+               "peak RSS is per configuration.  The runs are every combination of --modes,\n"
+               "--collectors and --threads; rows: thread counts, then collectors, then modes.\n");
     if (c->bit == C_REPORT)
         printf("\nThe table is re-rendered from the file alone: it matches what the run\n"
                "printed.  The JSON schema: docs/report-schema.md.\n");
@@ -250,6 +257,26 @@ static rc_mode parse_mode(const struct cli_cmd *c, const char *flag, const char 
         cli_die_usage(c, "unknown mode '%s' for %s (valid: gil, ft, ft-atomic)", v, flag);
     }
     return m;
+}
+
+/* A collector name; one this build cannot run (rc_collector_check: the
+ * concurrent collector, until it exists) is refused here, before anything
+ * runs, with the runtime's reason. */
+static rc_collector_kind parse_collector(const struct cli_cmd *c, const char *flag, const char *v)
+{
+    rc_collector_kind k;
+    if (rc_collector_from_name(v, &k) < 0) {
+        rc_error_clear();
+        cli_die_usage(c, "unknown collector '%s' for %s (valid: %s)", v, flag,
+                      cli_collector_names());
+    }
+    if (rc_collector_check(k) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rc_error_message());
+        rc_error_clear();
+        cli_die_usage(c, "%s %s: %s", flag, v, why);
+    }
+    return k;
 }
 
 static int parse_read(const struct cli_cmd *c, const char *flag, const char *v)
@@ -339,6 +366,15 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             o->nmodes = split_list(c, n, v, copy, sizeof copy, items, "gil, ft, ft-atomic");
             for (int k = 0; k < o->nmodes; k++)
                 o->modes[k] = parse_mode(c, n, items[k]);
+        } else if (strcmp(n, "--collector") == 0) {
+            o->collectors[0] = parse_collector(c, n, v);
+            o->ncollectors = 1;
+        } else if (strcmp(n, "--collectors") == 0) {
+            char copy[256], *items[CLI_MAX_LIST];
+            o->ncollectors =
+                split_list(c, n, v, copy, sizeof copy, items, cli_collector_names());
+            for (int k = 0; k < o->ncollectors; k++)
+                o->collectors[k] = parse_collector(c, n, items[k]);
         } else if (strcmp(n, "--threads") == 0 && c->bit == C_RUN) {
             o->threads[0] = (int)parse_long(c, n, v, 1, CLI_MAX_THREADS);
             o->nthreads = 1;
@@ -494,14 +530,16 @@ static int cmd_run(struct cli_opts *o)
     struct cli_run_opts ro = {
         .workload = o->workload,
         .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
+        .collector = o->ncollectors > 0 ? o->collectors[0] : RC_COLLECTOR_STW,
         .params = cli_params(o),
         .quick = o->quick,
         .trace = o->trace,
         .progress = cli_show_progress(o),
     };
     if (ro.progress)
-        fprintf(stderr, "rcgc: %s, mode %s, %d threads, seed %" PRIu64 "\n", o->workload->name,
-                rc_mode_name(ro.mode), ro.params.threads, ro.params.seed);
+        fprintf(stderr, "rcgc: %s, mode %s, collector %s, %d threads, seed %" PRIu64 "\n",
+                o->workload->name, rc_mode_name(ro.mode), rc_collector_name(ro.collector),
+                ro.params.threads, ro.params.seed);
     struct cli_run r;
     memset(&r, 0, sizeof r);
     int rc = cli_run_one(&ro, &r);
@@ -542,7 +580,8 @@ static void cli_on_signal(int sig)
 /* Run one configuration in a child: `rcgc run ... --json TMP` (tools/child.h).
  * Fills *out from the child's JSON, or with an error row.  0 if the run
  * succeeded. */
-static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, struct cli_run *out)
+static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind collector,
+                       int threads, struct cli_run *out)
 {
     char *argv[64];
     char sbuf[CLI_NSIZES][32], tbuf[16], seedbuf[32];
@@ -552,6 +591,8 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
     argv[n++] = (char *)o->workload->name;
     argv[n++] = "--mode";
     argv[n++] = (char *)rc_mode_name(mode);
+    argv[n++] = "--collector";
+    argv[n++] = (char *)rc_collector_name(collector);
     snprintf(tbuf, sizeof tbuf, "%d", threads);
     argv[n++] = "--threads";
     argv[n++] = tbuf;
@@ -591,6 +632,7 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
     } else {
         snprintf(out->workload, sizeof out->workload, "%s", o->workload->name);
         snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(mode));
+        snprintf(out->collector, sizeof out->collector, "%s", rc_collector_name(collector));
         out->params = cli_params(o);
         out->params.threads = threads;
         out->quick = o->quick;
@@ -618,11 +660,15 @@ static int cmd_compare(struct cli_opts *o)
             o->modes[m] = (rc_mode)m;
         o->nmodes = RC_MODE_COUNT;
     }
+    if (o->ncollectors == 0) {
+        o->collectors[0] = RC_COLLECTOR_STW;
+        o->ncollectors = 1;
+    }
     if (o->nthreads == 0) {
         o->threads[0] = cli_params(o).threads;
         o->nthreads = 1;
     }
-    size_t n = (size_t)o->nmodes * (size_t)o->nthreads, k = 0;
+    size_t n = (size_t)o->nmodes * (size_t)o->ncollectors * (size_t)o->nthreads, k = 0;
     struct cli_run *runs = calloc(n, sizeof *runs);
     if (runs == NULL) {
         fprintf(stderr, "rcgc compare: out of memory\n");
@@ -637,13 +683,19 @@ static int cmd_compare(struct cli_opts *o)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+    /* The cross product: thread counts, then collectors, then modes. */
     for (int t = 0; t < o->nthreads; t++) {
-        for (int m = 0; m < o->nmodes && cli_interrupted == 0; m++, k++) {
-            if (tty)
-                fprintf(stderr, "rcgc compare: [%zu/%zu] %s, mode %s, %d threads\n", k + 1, n,
-                        o->workload->name, rc_mode_name(o->modes[m]), o->threads[t]);
-            if (compare_one(o, o->modes[m], o->threads[t], &runs[k]) != 0)
-                status = 1;
+        for (int c = 0; c < o->ncollectors; c++) {
+            for (int m = 0; m < o->nmodes && cli_interrupted == 0; m++, k++) {
+                rc_collector_kind col = o->collectors[c];
+                if (tty)
+                    fprintf(stderr, "rcgc compare: [%zu/%zu] %s, mode %s, collector %s, %d "
+                                    "threads\n",
+                            k + 1, n, o->workload->name, rc_mode_name(o->modes[m]),
+                            rc_collector_name(col), o->threads[t]);
+                if (compare_one(o, o->modes[m], col, o->threads[t], &runs[k]) != 0)
+                    status = 1;
+            }
         }
     }
     if (cli_interrupted != 0) {

@@ -236,6 +236,7 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     const rc_workload *w = o->workload;
     snprintf(out->workload, sizeof out->workload, "%s", w->name);
     snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(o->mode));
+    snprintf(out->collector, sizeof out->collector, "%s", rc_collector_name(o->collector));
     out->params = o->params;
     out->quick = o->quick;
     out->sensor_interval_ns = CLI_SENSOR_INTERVAL_NS;
@@ -246,13 +247,15 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     }
     rc_config cfg = rc_config_default();
     cfg.mode = o->mode;
+    cfg.collector = o->collector;
     out->switch_interval_us = cfg.switch_interval_us;
 
     int nop = o->params.threads > 0 ? o->params.threads : 1;
     struct driver drv = {.nop = nop, .show_progress = o->progress};
     atomic_init(&drv.last_permille, -1);
     char label[128];
-    snprintf(label, sizeof label, "rcgc: %s %s x%d", w->name, out->mode, o->params.threads);
+    snprintf(label, sizeof label, "rcgc: %s %s %s x%d", w->name, out->mode, out->collector,
+             o->params.threads);
     drv.label = label;
     drv.op_hists = calloc((size_t)nop, sizeof *drv.op_hists);
     if (drv.op_hists == NULL) {
