@@ -6,6 +6,7 @@
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
+#               | collector | gc-threshold | old-report
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -61,7 +62,7 @@ help)
     done
     for c in run compare; do
         "$rcgc" "$c" --help >"$tmp/out"
-        for f in --threads --collector --quick --seed --json --trace --depth --items --read; do
+        for f in --threads --collector --gc-threshold --quick --seed --json --trace --depth --items --read; do
             grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
         done
     done
@@ -139,6 +140,66 @@ collector)
     diff c.txt report.txt || fail "rcgc report c.json differs from compare's table"
     echo "collector ok"
     ;;
+gc-threshold)
+    # --gc-threshold N0[,N1[,N2]] is applied in the run's runtime: the JSON
+    # records the thresholds in force (those not given keep the defaults,
+    # which a run without the flag records), and the number of collections
+    # moves the way N0 says: far fewer with a much larger N0, more with a
+    # smaller one.
+    cd "$tmp" || exit 1
+    thresholds() { tr -d ' \n' <"$1" | grep -o '"gc_threshold":\[[0-9,]*\]' | head -n 1 \
+        | sed 's/.*\[//; s/\]//'; }
+    collections() { grep -c '"generation"' "$1"; }
+    "$rcgc" run cycle-churn --quick --json d.json >d.txt || fail "rcgc run failed"
+    def=$(thresholds d.json)
+    echo "default thresholds: $def; $(collections d.json) collections"
+    case "$def" in [0-9]*,[0-9]*,[0-9]*) ;; *) fail "d.json: gc_threshold is '$def'" ;; esac
+    d1=$(echo "$def" | cut -d, -f2)
+    d2=$(echo "$def" | cut -d, -f3)
+    grep -q "gc thresholds $(echo "$def" | tr , /), seed" d.txt \
+        || fail "the header does not show the thresholds in force"
+    "$rcgc" run cycle-churn --quick --gc-threshold 1000000 --json big.json >big.txt \
+        || fail "rcgc run --gc-threshold 1000000 failed"
+    cat big.txt
+    [ "$(thresholds big.json)" = "1000000,$d1,$d2" ] \
+        || fail "big.json: gc_threshold is $(thresholds big.json), not 1000000,$d1,$d2"
+    grep -q "gc thresholds 1000000/$d1/$d2, seed" big.txt || fail "the header does not show N0"
+    [ "$(collections big.json)" -lt "$(collections d.json)" ] \
+        || fail "N0 1000000: $(collections big.json) collections, not fewer than the default's"
+    "$rcgc" run cycle-churn --quick --gc-threshold 200,3 --json small.json >/dev/null \
+        || fail "rcgc run --gc-threshold 200,3 failed"
+    [ "$(thresholds small.json)" = "200,3,$d2" ] \
+        || fail "small.json: gc_threshold is $(thresholds small.json), not 200,3,$d2"
+    [ "$(collections small.json)" -gt "$(collections d.json)" ] \
+        || fail "N0 200: $(collections small.json) collections, not more than the default's"
+    "$rcgc" report big.json >report.txt || fail "rcgc report big.json failed"
+    diff big.txt report.txt || fail "rcgc report big.json differs from the run's table"
+    "$rcgc" compare cycle-churn --quick --modes gil,ft --threads 1 --gc-threshold 1000000 \
+        --json c.json >/dev/null || fail "rcgc compare --gc-threshold failed"
+    [ "$(tr -d ' \n' <c.json | grep -o "\"gc_threshold\":\[1000000,$d1,$d2\]" | wc -l)" -eq 2 ] \
+        || fail "compare's children did not both run with N0 1000000"
+    echo "gc-threshold ok"
+    ;;
+old-report)
+    # A report written before "collector" and "gc_threshold" existed (a
+    # fresh one without them) still reads: the collector is stw, the
+    # thresholds unknown (left out of the header); the rest is as before.
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --mode ft --json new.json >/dev/null || fail "rcgc run failed"
+    sed -z 's/,[[:space:]]*"collector": "[a-z]*"//g; s/,[[:space:]]*"gc_threshold": \[[^]]*\]//g' \
+        new.json >old.json
+    grep -q '"collector"\|"gc_threshold"' old.json && fail "could not strip the fields"
+    grep -q '"mode": "ft"' old.json || fail "stripping the fields broke old.json"
+    "$rcgc" report old.json >old.txt || fail "rcgc report of an old-style report failed"
+    cat old.txt
+    "$rcgc" report new.json | sed 's/, gc thresholds [0-9]*\/[0-9]*\/[0-9]*//' >new.txt
+    diff new.txt old.txt || fail "the old-style report's table differs from the new one's (less the thresholds)"
+    grep -qE '^ft +stw +1 ' old.txt || fail "an old-style report's collector is not shown as stw"
+    grep -q 'gc thresholds' old.txt && fail "an old-style report shows thresholds it does not hold"
+    "$rcgc" report old.json --html old.html >/dev/null || fail "rcgc report old.json --html failed"
+    grep -q '<td>ft</td><td>stw</td>' old.html || fail "old.html does not show the collector stw"
+    echo "old-style report ok"
+    ;;
 html)
     cd "$tmp" || exit 1
     case "$1" in
@@ -172,7 +233,7 @@ read)
     "$rcgc" run shared-refs --quick --mode ft --threads 2 --json b.json >b.txt \
         || fail "rcgc run shared-refs failed"
     cat b.txt
-    grep -q '^shared-refs: iterations [0-9]*, read borrow, seed ' b.txt \
+    grep -q '^shared-refs: iterations [0-9]*, read borrow, gc thresholds [0-9/]*, seed ' b.txt \
         || fail "the default read mode is not borrow in the header"
     grep -q '"read": "borrow"' b.json || fail "b.json: params.read is not \"borrow\""
     "$rcgc" run shared-refs --quick --mode ft --threads 2 --read ref --json r.json >r.txt \
@@ -183,7 +244,7 @@ read)
     "$rcgc" report r.json >report.txt || fail "rcgc report r.json failed"
     diff r.txt report.txt || fail "rcgc report r.json differs from the run's table"
     "$rcgc" report r.json --html r.html >/dev/null || fail "rcgc report r.json --html failed"
-    grep -q 'class="meta setup">shared-refs: iterations [0-9]*, read ref, seed ' r.html \
+    grep -q 'class="meta setup">shared-refs: iterations [0-9]*, read ref, gc thresholds [0-9/]*, seed ' r.html \
         || fail "the HTML report's setup line does not show read ref"
     "$rcgc" run binary-trees --quick --json t.json >/dev/null || fail "rcgc run binary-trees failed"
     grep -q '"read": null' t.json || fail "t.json: params.read is not null"

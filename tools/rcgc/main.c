@@ -66,6 +66,12 @@ static const struct cli_flag cli_flags[] = {
     {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
     {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs)"},
     {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
+    {"--gc-threshold", "N0[,N1[,N2]]", C_RUN | C_COMPARE,
+     "the collector's thresholds (rc_gc_set_threshold): N0 tracked\n"
+     "                       allocations start a young collection (0: no automatic\n"
+     "                       collection), N1 and N2 of the younger generation's\n"
+     "                       collections an older one; those not given keep the\n"
+     "                       runtime's defaults"},
     {"--read", "HOW", C_RUN | C_COMPARE,
      "how a read takes the item (shared-refs): borrow (a borrowed\n"
      "                       reference, no count written; the default) or ref\n"
@@ -119,6 +125,9 @@ struct cli_opts {
     int nmodes;
     rc_collector_kind collectors[CLI_MAX_LIST];
     int ncollectors;
+    long gc_threshold[RC_GC_GENERATIONS];   /* --gc-threshold: the first ngc_threshold */
+    int ngc_threshold;
+    const char *gc_threshold_arg;           /* as given, for compare's children */
     int threads[CLI_MAX_LIST];
     int nthreads;
     uint64_t seed;
@@ -310,6 +319,29 @@ static int split_list(const struct cli_cmd *c, const char *flag, const char *v, 
     return n;
 }
 
+/* --gc-threshold N0[,N1[,N2]]: 1 to 3 integers >= 0 (rc_gc_set_threshold
+ * refuses negative ones). */
+static void parse_gc_threshold(const struct cli_cmd *c, const char *flag, const char *v,
+                               struct cli_opts *o)
+{
+    static const char valid[] = "1 to 3 integers >= 0 (N0[,N1[,N2]])";
+    char copy[256], *items[CLI_MAX_LIST];
+    int n = split_list(c, flag, v, copy, sizeof copy, items, valid);
+    if (n > RC_GC_GENERATIONS)
+        cli_die_usage(c, "%s takes at most %d thresholds (N0[,N1[,N2]]), not '%s'", flag,
+                      RC_GC_GENERATIONS, v);
+    for (int g = 0; g < n; g++) {
+        char *end;
+        errno = 0;
+        long t = strtol(items[g], &end, 10);
+        if (items[g][0] < '0' || items[g][0] > '9' || *end != '\0' || errno != 0)
+            cli_die_usage(c, "%s needs a comma-separated list of %s, not '%s'", flag, valid, v);
+        o->gc_threshold[g] = t;
+    }
+    o->ngc_threshold = n;
+    o->gc_threshold_arg = v;
+}
+
 /* ---------------------------------------------------------------- parse */
 
 static const struct cli_flag *find_flag(unsigned bit, const char *name, size_t len)
@@ -375,6 +407,8 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
                 split_list(c, n, v, copy, sizeof copy, items, cli_collector_names());
             for (int k = 0; k < o->ncollectors; k++)
                 o->collectors[k] = parse_collector(c, n, items[k]);
+        } else if (strcmp(n, "--gc-threshold") == 0) {
+            parse_gc_threshold(c, n, v, o);
         } else if (strcmp(n, "--threads") == 0 && c->bit == C_RUN) {
             o->threads[0] = (int)parse_long(c, n, v, 1, CLI_MAX_THREADS);
             o->nthreads = 1;
@@ -531,11 +565,13 @@ static int cmd_run(struct cli_opts *o)
         .workload = o->workload,
         .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
         .collector = o->ncollectors > 0 ? o->collectors[0] : RC_COLLECTOR_STW,
+        .ngc_threshold = o->ngc_threshold,
         .params = cli_params(o),
         .quick = o->quick,
         .trace = o->trace,
         .progress = cli_show_progress(o),
     };
+    memcpy(ro.gc_threshold, o->gc_threshold, sizeof ro.gc_threshold);
     if (ro.progress)
         fprintf(stderr, "rcgc: %s, mode %s, collector %s, %d threads, seed %" PRIu64 "\n",
                 o->workload->name, rc_mode_name(ro.mode), rc_collector_name(ro.collector),
@@ -615,6 +651,10 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind
     if (o->read != WL_READ_UNUSED) {
         argv[n++] = "--read";
         argv[n++] = (char *)wl_read_name(o->read);
+    }
+    if (o->gc_threshold_arg != NULL) {
+        argv[n++] = "--gc-threshold";
+        argv[n++] = (char *)o->gc_threshold_arg;
     }
     argv[n] = NULL;
 

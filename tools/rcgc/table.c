@@ -47,7 +47,9 @@ const char *cli_collector_names(void)
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
 {
     if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
-        a->params.seed != b->params.seed || a->params.read != b->params.read)
+        a->params.seed != b->params.seed || a->params.read != b->params.read ||
+        a->gc_threshold_known != b->gc_threshold_known ||
+        memcmp(a->gc_threshold, b->gc_threshold, sizeof a->gc_threshold) != 0)
         return false;
     for (int i = 0; i < CLI_NSIZES; i++)
         if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
@@ -75,6 +77,11 @@ const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
     }
     if (wl_read_name(r->params.read) != NULL) {
         SETUP_ADD("%sread %s", sep, wl_read_name(r->params.read));
+        sep = ", ";
+    }
+    if (r->gc_threshold_known) {
+        SETUP_ADD("%sgc thresholds %ld/%ld/%ld", sep, r->gc_threshold[0], r->gc_threshold[1],
+                  r->gc_threshold[2]);
         sep = ", ";
     }
     SETUP_ADD("%sseed %" PRIu64 "%s", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
