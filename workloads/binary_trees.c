@@ -23,6 +23,8 @@
 #include "sizes.h"
 #include "wl_util.h"
 
+extern const rc_workload wl_binary_trees;
+
 struct bt_shared {
     wl_context *ctx;
     rc_type *node;
@@ -129,15 +131,8 @@ static void bt_worker_main(void *arg)
 static int bt_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "binary-trees", 1, "--depth", p != NULL ? p->depth : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_binary_trees) < 0)
         return -1;
-    if (p->depth < BT_MIN_DEPTH || p->depth > BT_MAX_DEPTH) {
-        snprintf(ctx->summary, sizeof ctx->summary,
-                 "binary-trees: --depth must be in %d..%d, not %ld", BT_MIN_DEPTH,
-                 BT_MAX_DEPTH, p->depth);
-        return -1;
-    }
     struct bt_shared sh = {.ctx = ctx, .depth = p->depth, .threads = p->threads};
     size_t live_at_start = rc_live_objects();
     ctx->ops = 0;
@@ -200,11 +195,34 @@ static int bt_run(wl_context *ctx)
     return 0;
 }
 
+static const wl_bound bt_bounds[] = {
+    {"--depth", offsetof(wl_params, depth), BT_MIN_DEPTH, BT_MAX_DEPTH,
+     "a tree of depth D has 2^(D+1)-1 nodes: at 26 the two trees held at once take about "
+     "28 GiB"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The long-lived tree and, per worker, the tree it builds and walks: the
+ * deepest short-lived ones at the peak (no more at once than there are of
+ * them).  Acyclic: reference counting frees every tree, nothing waits for
+ * the collector.  p within bt_bounds. */
+static double bt_peak_bytes(const wl_params *p, long threshold0)
+{
+    (void)threshold0;
+    long deepest = p->depth - (p->depth - BT_MIN_DEPTH) % 2;
+    long trees = bt_iterations(p->depth, deepest);
+    double at_once = (double)(p->threads < trees ? p->threads : trees);
+    return ((double)bt_nodes(p->depth) + at_once * (double)bt_nodes(deepest)) *
+           WL_TREE_NODE_BYTES;
+}
+
 const rc_workload wl_binary_trees = {
     .name = "binary-trees",
     .description = "GCBench/benchmarks-game trees: a long-lived tree plus many short-lived ones",
     .size_flags = "--depth",
     .defaults = wl_binary_trees_defaults,
     .quick = wl_binary_trees_quick,
+    .bounds = bt_bounds,
+    .peak_bytes = bt_peak_bytes,
     .run = bt_run,
 };

@@ -27,6 +27,8 @@
 #include "sizes.h"
 #include "wl_util.h"
 
+extern const rc_workload wl_cycle_churn;
+
 struct cc_shared {
     wl_context *ctx;
     rc_type *node;
@@ -160,8 +162,7 @@ static long cc_collected_total(void)
 static int cc_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "cycle-churn", 1, "--live", p != NULL ? p->live : 0L,
-                        "--cycles", p != NULL ? p->cycles : 0L, (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_cycle_churn) < 0)
         return -1;
     struct cc_shared sh = {.ctx = ctx, .threads = p->threads, .cycles = p->cycles};
     size_t live_at_start = rc_live_objects();
@@ -234,6 +235,20 @@ static int cc_run(wl_context *ctx)
     return 0;
 }
 
+static const wl_bound cc_bounds[] = {
+    WL_LIVE_BOUND,
+    {"--cycles", offsetof(wl_params, cycles), 1, CC_MAX_CYCLES,
+     "the nodes churned are counted in a long"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The live heap, and the churned rings waiting for a collection: a ring has
+ * (1 + CC_MAX_RING) / 2 tracked nodes on average, each with its int. */
+static double cc_peak_bytes(const wl_params *p, long threshold0)
+{
+    return wl_heap_peak_bytes(p->live, (double)p->cycles * (1 + CC_MAX_RING) / 2.0, threshold0);
+}
+
 const rc_workload wl_cycle_churn = {
     .name = "cycle-churn",
     .description = "rings of 1..8 nodes made and dropped beside a live heap; the collector "
@@ -241,5 +256,7 @@ const rc_workload wl_cycle_churn = {
     .size_flags = "--live --cycles",
     .defaults = wl_cycle_churn_defaults,
     .quick = wl_cycle_churn_quick,
+    .bounds = cc_bounds,
+    .peak_bytes = cc_peak_bytes,
     .run = cc_run,
 };

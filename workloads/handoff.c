@@ -30,6 +30,9 @@
 #include "wl_util.h"
 
 #define HO_QCAP 256
+#define HO_ITEM_OBJECTS 9   /* objects of one item */
+
+extern const rc_workload wl_handoff;
 
 struct ho_entry {
     rc_object *obj;
@@ -242,8 +245,7 @@ static void ho_worker_main(void *arg)
 static int ho_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "handoff", HO_MIN_THREADS, "--items", p != NULL ? p->items : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_handoff) < 0)
         return -1;
     struct ho_shared *sh = calloc(1, sizeof *sh);
     struct ho_worker *w = calloc((size_t)p->threads, sizeof *w);
@@ -342,6 +344,21 @@ static int ho_run(wl_context *ctx)
     return rc;
 }
 
+static const wl_bound ho_bounds[] = {
+    {"--items", offsetof(wl_params, items), 1, HO_MAX_ITEMS, "payload ints 7 seq + k fit a long"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The bitmap of consumed seqs, and the items in flight: the queue's and one
+ * being built or checked per thread (acyclic: freed by reference
+ * counting). */
+static double ho_peak_bytes(const wl_params *p, long threshold0)
+{
+    (void)threshold0;
+    return (double)p->items / 8.0 +
+           (double)(HO_QCAP + p->threads) * HO_ITEM_OBJECTS * WL_TREE_NODE_BYTES;
+}
+
 const rc_workload wl_handoff = {
     .name = "handoff",
     .description = "producers build small graphs, consumers verify and free them through a "
@@ -350,5 +367,7 @@ const rc_workload wl_handoff = {
     .min_threads = HO_MIN_THREADS,
     .defaults = wl_handoff_defaults,
     .quick = wl_handoff_quick,
+    .bounds = ho_bounds,
+    .peak_bytes = ho_peak_bytes,
     .run = ho_run,
 };

@@ -32,6 +32,8 @@
 #include "sizes.h"
 #include "wl_util.h"
 
+extern const rc_workload wl_latency_service;
+
 struct ls_shared {
     wl_context *ctx;
     rc_type *heap_node, *rnode;
@@ -203,8 +205,7 @@ static void ls_worker_main(void *arg)
 static int ls_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "latency-service", 1, "--live", p != NULL ? p->live : 0L,
-                        "--requests", p != NULL ? p->requests : 0L, (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_latency_service) < 0)
         return -1;
     struct ls_shared sh = {.ctx = ctx, .live = p->live, .requests = p->requests,
                            .threads = p->threads};
@@ -271,6 +272,21 @@ static int ls_run(wl_context *ctx)
     return 0;
 }
 
+static const wl_bound ls_bounds[] = {
+    WL_LIVE_BOUND,
+    {"--requests", offsetof(wl_params, requests), 1, LS_MAX_REQUESTS,
+     "node values 1000 + 20 i + j fit a long"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The live heap, and the requests' cycles waiting for a collection: request
+ * i leaves n_b .. n_(LS_NODES-1) behind, b uniform in 0..LS_NODES-2, so
+ * (LS_NODES + 2) / 2 tracked nodes on average. */
+static double ls_peak_bytes(const wl_params *p, long threshold0)
+{
+    return wl_heap_peak_bytes(p->live, (double)p->requests * (LS_NODES + 2) / 2.0, threshold0);
+}
+
 const rc_workload wl_latency_service = {
     .name = "latency-service",
     .description = "requests build, walk and drop a 20-node graph with a cycle; per-request "
@@ -278,5 +294,7 @@ const rc_workload wl_latency_service = {
     .size_flags = "--live --requests",
     .defaults = wl_latency_service_defaults,
     .quick = wl_latency_service_quick,
+    .bounds = ls_bounds,
+    .peak_bytes = ls_peak_bytes,
     .run = ls_run,
 };

@@ -36,6 +36,8 @@
 
 #define SR_ITEMS 1000
 
+extern const rc_workload wl_shared_refs;
+
 struct sr_shared {
     wl_context *ctx;
     rc_object *list;
@@ -126,8 +128,7 @@ static uint64_t sr_expected(const struct sr_worker *w, long n)
 static int sr_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "shared-refs", 1, "--iterations", p != NULL ? p->iterations : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_shared_refs) < 0)
         return -1;
     if (wl_read_name(p->read) == NULL) {
         snprintf(ctx->summary, sizeof ctx->summary,
@@ -227,6 +228,20 @@ static int sr_run(wl_context *ctx)
     return 0;
 }
 
+static const wl_bound sr_bounds[] = {
+    {"--iterations", offsetof(wl_params, iterations), 1, SR_MAX_ITERATIONS,
+     "reads are counted in a long"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The shared list of SR_ITEMS ints, whatever the reads. */
+static double sr_peak_bytes(const wl_params *p, long threshold0)
+{
+    (void)p;
+    (void)threshold0;
+    return (double)SR_ITEMS * WL_TREE_NODE_BYTES;
+}
+
 const rc_workload wl_shared_refs = {
     .name = "shared-refs",
     .description = "threads read the items of one shared list, borrowed or taking a "
@@ -234,5 +249,7 @@ const rc_workload wl_shared_refs = {
     .size_flags = "--iterations",
     .defaults = wl_shared_refs_defaults,
     .quick = wl_shared_refs_quick,
+    .bounds = sr_bounds,
+    .peak_bytes = sr_peak_bytes,
     .run = sr_run,
 };
