@@ -6,7 +6,7 @@
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
-#               | collector | gc-threshold | old-report
+#               | collector | gc-threshold | old-report | sizes
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -179,6 +179,19 @@ gc-threshold)
     [ "$(tr -d ' \n' <c.json | grep -o "\"gc_threshold\":\[1000000,$d1,$d2\]" | wc -l)" -eq 2 ] \
         || fail "compare's children did not both run with N0 1000000"
     echo "gc-threshold ok"
+    ;;
+sizes)
+    # Sizes within the bounds and the machine's memory still run: the
+    # smallest depth, and quick sizes with a larger heap.
+    cd "$tmp" || exit 1
+    "$rcgc" run binary-trees --quick --depth 4 >bt.txt || fail "rcgc run binary-trees --depth 4 failed"
+    grep -q '^binary-trees: depth 4, ' bt.txt || fail "the run did not use --depth 4"
+    grep -q ': verified: depth 4: ' bt.txt || fail "binary-trees --depth 4 did not verify"
+    "$rcgc" run cycle-churn --quick --live 20000 --cycles 2000 --json cc.json >cc.txt \
+        || fail "rcgc run cycle-churn --live 20000 failed"
+    grep -q '"live": 20000' cc.json || fail "cc.json: params.live is not 20000"
+    grep -q ': verified: ' cc.txt || fail "cycle-churn --live 20000 did not verify"
+    echo "sizes ok"
     ;;
 old-report)
     # A report written before "collector" and "gc_threshold" existed (a

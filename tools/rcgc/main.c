@@ -29,6 +29,7 @@
 
 #include "child.h"
 #include "cli.h"
+#include "sizes.h"
 
 #ifndef RCGC_VERSION
 #define RCGC_VERSION "unknown"
@@ -173,7 +174,10 @@ static void cli_help(const struct cli_cmd *c)
     }
     if (c->bit == C_RUN || c->bit == C_COMPARE)
         printf("\nSize flags apply only to the workloads that use them ('rcgc list'); they\n"
-               "override the defaults, or the --quick sizes.  Progress is drawn on stderr\n"
+               "override the defaults, or the --quick sizes.  Before anything runs, each\n"
+               "size is checked against the workload's bound, and the memory the run would\n"
+               "hold at its peak (estimated from figures measured per object) against the\n"
+               "machine's: too much is a usage error.  Progress is drawn on stderr\n"
                "when it is a terminal.  Threaded runs are not exactly repeatable, even with\n"
                "the same seed.\n");
     if (c->bit == C_COMPARE)
@@ -535,6 +539,69 @@ static wl_params cli_params(const struct cli_opts *o)
     return p;
 }
 
+/* "14.6 TiB": bytes with a binary unit, 3 significant digits. */
+static const char *fmt_bytes(char buf[32], double b)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (u < 6 && b >= 1024.0 * 0.9995) {
+        b /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, "%.*f %s", u == 0 || b >= 99.95 ? 0 : b >= 9.995 ? 1 : 2, b, units[u]);
+    return buf;
+}
+
+/* The generation-0 threshold a run will use: --gc-threshold's N0, else the
+ * runtime's default, read from a runtime made for the purpose
+ * (rc_gc_get_threshold needs one). */
+static long cli_threshold0(const struct cli_opts *o)
+{
+    if (o->ngc_threshold > 0)
+        return o->gc_threshold[0];
+    rc_config cfg = rc_config_default();
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    long t[RC_GC_GENERATIONS];
+    if (rt == NULL || rc_gc_get_threshold(t) < 0) {
+        fprintf(stderr, "rcgc %s: reading the collector's default thresholds: %s\n", o->cmd->name,
+                rc_error_message());
+        exit(1);
+    }
+    long leaked = rc_runtime_free(rt);
+    (void)leaked;
+    return t[0];
+}
+
+/* Before anything runs: the sizes within the workload's bounds, and the
+ * memory the run would hold at its peak (rc_workload.peak_bytes, from the
+ * figures measured in workloads/sizes.h) within the machine's physical
+ * memory; a usage error naming the flags otherwise. */
+static void cli_check_fits(const struct cli_opts *o, const wl_params *p)
+{
+    const struct cli_cmd *c = o->cmd;
+    const rc_workload *w = o->workload;
+    char msg[320];
+    if (wl_check_sizes(w, p, msg, sizeof msg) < 0)
+        cli_die_usage(c, "%s", msg);
+    long t0 = cli_threshold0(o);
+    double need = WL_BASE_BYTES + w->peak_bytes(p, t0);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (!(have > 0) || need <= have)
+        return;
+    char flags[256], gc[48] = "", b1[32], b2[32];
+    size_t len = 0;
+    flags[0] = '\0';
+    for (const wl_bound *b = w->bounds; b != NULL && b->flag != NULL && len < sizeof flags; b++)
+        len += (size_t)snprintf(flags + len, sizeof flags - len, " %s %ld", b->flag,
+                                *(const long *)(const void *)((const char *)p + b->offset));
+    if (o->ngc_threshold > 0)
+        snprintf(gc, sizeof gc, " and --gc-threshold %ld", t0);
+    cli_die_usage(c, "%s%s with %d thread%s%s would need about %s of memory at its peak; this "
+                     "machine has %s",
+                  w->name, flags, p->threads, p->threads == 1 ? "" : "s", gc,
+                  fmt_bytes(b1, need), fmt_bytes(b2, have));
+}
+
 /* ------------------------------------------------------------- commands */
 
 static int cmd_list(const struct cli_opts *o)
@@ -561,12 +628,14 @@ static bool cli_show_progress(const struct cli_opts *o)
 static int cmd_run(struct cli_opts *o)
 {
     cli_need_workload(o);
+    wl_params params = cli_params(o);
+    cli_check_fits(o, &params);
     struct cli_run_opts ro = {
         .workload = o->workload,
         .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
         .collector = o->ncollectors > 0 ? o->collectors[0] : RC_COLLECTOR_STW,
         .ngc_threshold = o->ngc_threshold,
-        .params = cli_params(o),
+        .params = params,
         .quick = o->quick,
         .trace = o->trace,
         .progress = cli_show_progress(o),
@@ -707,6 +776,11 @@ static int cmd_compare(struct cli_opts *o)
     if (o->nthreads == 0) {
         o->threads[0] = cli_params(o).threads;
         o->nthreads = 1;
+    }
+    for (int t = 0; t < o->nthreads; t++) {
+        wl_params p = cli_params(o);
+        p.threads = o->threads[t];
+        cli_check_fits(o, &p);
     }
     size_t n = (size_t)o->nmodes * (size_t)o->ncollectors * (size_t)o->nthreads, k = 0;
     struct cli_run *runs = calloc(n, sizeof *runs);
