@@ -136,8 +136,9 @@ const char *cli_collector_names(void);
 
 /* ---- table.c ---- */
 
-/* 1 if two runs share workload, sizes, read mode, gc thresholds, seed and
- * quick setting (so a table or page can show the setup once). */
+/* 1 if two runs share workload, sizes, read mode, gc thresholds (when both
+ * are known), seed and quick setting (so a table or page can show the setup
+ * once). */
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b);
 
 /* A run's setup as one line of text, without the workload: its sizes, its

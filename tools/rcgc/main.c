@@ -553,12 +553,19 @@ static const char *fmt_bytes(char buf[32], double b)
 }
 
 /* The generation-0 threshold a run will use: --gc-threshold's N0, else the
- * runtime's default, read from a runtime made for the purpose
- * (rc_gc_get_threshold needs one). */
+ * runtime's default, read (once) from a runtime made for the purpose
+ * (rc_gc_get_threshold needs one), with RCGC_TRACE hidden from it so that
+ * it prints nothing. */
 static long cli_threshold0(const struct cli_opts *o)
 {
+    static long dflt = -1;
     if (o->ngc_threshold > 0)
         return o->gc_threshold[0];
+    if (dflt >= 0)
+        return dflt;
+    const char *trace = getenv("RCGC_TRACE");
+    char *saved = trace != NULL ? strdup(trace) : NULL;
+    unsetenv("RCGC_TRACE");
     rc_config cfg = rc_config_default();
     rc_runtime *rt = rc_runtime_new(&cfg);
     long t[RC_GC_GENERATIONS];
@@ -569,7 +576,13 @@ static long cli_threshold0(const struct cli_opts *o)
     }
     long leaked = rc_runtime_free(rt);
     (void)leaked;
-    return t[0];
+    if (saved != NULL && setenv("RCGC_TRACE", saved, 1) != 0) {
+        fprintf(stderr, "rcgc %s: setenv RCGC_TRACE: %s\n", o->cmd->name, strerror(errno));
+        exit(1);
+    }
+    free(saved);
+    dflt = t[0];
+    return dflt;
 }
 
 /* Before anything runs: the sizes within the workload's bounds, and the
@@ -583,10 +596,14 @@ static void cli_check_fits(const struct cli_opts *o, const wl_params *p)
     char msg[320];
     if (wl_check_sizes(w, p, msg, sizeof msg) < 0)
         cli_die_usage(c, "%s", msg);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    /* Threshold 0, every cycle kept to the end, needs the most: when even
+     * that fits, the threshold in force need not be known. */
+    if (!(have > 0) || WL_BASE_BYTES + w->peak_bytes(p, 0) <= have)
+        return;
     long t0 = cli_threshold0(o);
     double need = WL_BASE_BYTES + w->peak_bytes(p, t0);
-    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (!(have > 0) || need <= have)
+    if (need <= have)
         return;
     char flags[256], gc[48] = "", b1[32], b2[32];
     size_t len = 0;

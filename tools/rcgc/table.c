@@ -47,8 +47,11 @@ const char *cli_collector_names(void)
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
 {
     if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
-        a->params.seed != b->params.seed || a->params.read != b->params.read ||
-        a->gc_threshold_known != b->gc_threshold_known ||
+        a->params.seed != b->params.seed || a->params.read != b->params.read)
+        return false;
+    /* Unknown thresholds (an old report, a compare child that failed)
+     * differ from none. */
+    if (a->gc_threshold_known && b->gc_threshold_known &&
         memcmp(a->gc_threshold, b->gc_threshold, sizeof a->gc_threshold) != 0)
         return false;
     for (int i = 0; i < CLI_NSIZES; i++)
