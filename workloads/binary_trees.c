@@ -7,7 +7,7 @@
  * are triggered by tracked allocations) and pays for scanning what
  * survives, as in CPython.
  *
- * Shape: a long-lived tree of depth D (--depth, default 16) is built first
+ * Shape: a long-lived tree of depth D (--depth, default BT_DEPTH) is built first
  * and kept to the end; then for d = 4, 6, ..., D, 2^(D-d+4) trees of depth d
  * are built bottom-up (children before parent), walked (nodes counted) and
  * dropped.  Nodes are instances of a 2-slot type Node(left, right); a leaf

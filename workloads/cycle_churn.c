@@ -7,9 +7,9 @@
  * it measures how often the collector runs and how long it stops the world
  * with a big old generation to consider.
  *
- * Sizes: a live heap of --live nodes (default 1,000,000) in rings of 100,
+ * Sizes: a live heap of --live nodes (default CC_LIVE) in rings of 100,
  * each ring's first node held by one global list; --cycles rings built and
- * dropped in total (default 2,000,000).  A churned ring has k = 1..8 nodes
+ * dropped in total (default CC_CYCLES).  A churned ring has k = 1..8 nodes
  * (k chosen at random per ring): k = 1 is a list that holds itself and its
  * payload; k >= 2 is a ring of Node(next, value) instances.  Every node
  * carries a mortal int payload.

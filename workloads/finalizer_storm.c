@@ -5,7 +5,7 @@
  * registries, observers): the collector's slow path -- weakref clearing,
  * callbacks, PEP 442 finalization, resurrection -- under threads.
  *
- * Sizes: --items cycles in total (default 200,000).  Cycle g has k = 2..4
+ * Sizes: --items cycles in total (default FS_ITEMS).  Cycle g has k = 2..4
  * members (random per cycle), instances of Member(next, id, inner) with a
  * finalizer: next links the ring, id is the int g * 4 + j (the member's
  * oid), inner is a weakref (callback counted as "garbage callback") to the

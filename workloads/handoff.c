@@ -6,7 +6,7 @@
  * does not own it (biased counting's shared path, merge queues, GC list
  * hand-back); in gil mode the two sides take turns with the GIL.
  *
- * Sizes: --items items in total (default 1,000,000) through a bounded queue
+ * Sizes: --items items in total (default HO_ITEMS) through a bounded queue
  * of 256 entries (a pthread mutex and two condition variables; every wait is
  * bracketed with rc_detach/rc_attach, so a waiter never holds the GIL or
  * blocks a stop-the-world).

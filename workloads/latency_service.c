@@ -8,9 +8,9 @@
  * exception tracebacks).  Its figure of merit is the latency distribution
  * of requests: collector pauses show up as tail latency.
  *
- * Sizes: a live heap of --live nodes (default 500,000) in rings of 100 held
+ * Sizes: a live heap of --live nodes (default LS_LIVE) in rings of 100 held
  * by one list (the shared state, built before the workers start);
- * --requests requests in total (default 200,000).
+ * --requests requests in total (default LS_REQUESTS).
  *
  * Request i: Req = {"id": 1000 + i, "path": "/api/item/<i>", "nodes": [n0 ..
  * n19]}, each n_j a RNode(next, value, tag) with value 1000 + 20 i + j and,

@@ -19,7 +19,7 @@
  *
  * Sizes: a shared list of 1,000 mortal ints (value 1,000,000 + 37 i), made
  * by the thread that runs run(); --iterations reads in total (default
- * 250,000,000: about a second in gil mode with 1 thread).
+ * SR_ITERATIONS: about a second in gil mode with 1 thread).
  *
  * Threads: --threads workers (default 1) split the reads.  Worker t reads
  * index (start_t + n * stride_t) % 1000 at its n-th read, start and stride

@@ -1,7 +1,7 @@
 /* tools/bench/floor_binary_trees.c: rcgc-floor-binary-trees, the
  * malloc/free floor of workloads/binary_trees.c.
  *
- * The same work: a long-lived tree of depth D (--depth, default 16) built
+ * The same work: a long-lived tree of depth D (--depth, default BT_DEPTH) built
  * first and kept to the end; then for d = 4, 6, ..., D, 2^(D-d+4) trees of
  * depth d built bottom-up (children before parent), walked (nodes counted)
  * and freed, split over --threads workers (wl_share) exactly as the

@@ -1,10 +1,10 @@
 /* tools/bench/floor_cycle_churn.c: rcgc-floor-cycle-churn, the malloc/free
  * floor of workloads/cycle_churn.c.
  *
- * The same work: a live heap of --live nodes (default 1,000,000) in rings
+ * The same work: a live heap of --live nodes (default CC_LIVE) in rings
  * of 100 (floor_heap_build: wl_util.h's layout and checksum), built by the
  * main thread before the workers start and checked and freed after they
- * end; --cycles rings (default 2,000,000) built, walked and dropped in
+ * end; --cycles rings (default CC_CYCLES) built, walked and dropped in
  * total, split over --threads workers with wl_share, each worker drawing
  * k = 1..8 and the payload base from wl_rng on its wl_seed(seed, index),
  * as the workload's workers do.  k = 1 is a small struct that holds itself

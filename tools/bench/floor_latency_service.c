@@ -1,9 +1,9 @@
 /* tools/bench/floor_latency_service.c: rcgc-floor-latency-service, the
  * malloc/free floor of workloads/latency_service.c.
  *
- * The same work: a live heap of --live nodes (default 500,000) in rings of
+ * The same work: a live heap of --live nodes (default LS_LIVE) in rings of
  * 100 (floor_heap_build), the shared state, built before the workers
- * start; --requests requests (default 200,000) split over --threads
+ * start; --requests requests (default LS_REQUESTS) split over --threads
  * workers with wl_share_start/wl_share, each worker drawing one wl_rng
  * value per request from its wl_seed(seed, index).  Request i builds Req =
  * {id, path, nodes}: the dict becomes a struct of three fields, the id a
