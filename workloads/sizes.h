@@ -84,8 +84,11 @@
  * mimalloc), on the project's 2-core 24 GiB machine: the peak RSS of `rcgc
  * run` (the JSON's peak_rss_kb, ru_maxrss) at two or more sizes, the
  * difference divided by the difference in objects held at the run's peak.
- * gil, ft and ft-atomic agree within 2% (one object header for all modes).
- * Sanitizer builds need several times more; the estimate is for plain ones.
+ * The modes agree within 3% where more than one was measured (ft-atomic:
+ * binary-trees --depth 18, 137,804 KiB against gil's 134,040).
+ * The estimate is for plain builds: the AddressSanitizer build needs about
+ * 1.9 times as much (cycle-churn --cycles 1000 --live 1M and 2M: 323,612
+ * and 614,160 KiB, 298 bytes a live-heap node).
  *
  * A binary-trees node, a Node instance with 2 slots (leaves hold None): at
  * --depth D the peak holds the long-lived tree and one short-lived tree of
