@@ -7,7 +7,7 @@
  * are triggered by tracked allocations) and pays for scanning what
  * survives, as in CPython.
  *
- * Shape: a long-lived tree of depth D (--depth, default 16) is built first
+ * Shape: a long-lived tree of depth D (--depth, default BT_DEPTH) is built first
  * and kept to the end; then for d = 4, 6, ..., D, 2^(D-d+4) trees of depth d
  * are built bottom-up (children before parent), walked (nodes counted) and
  * dropped.  Nodes are instances of a 2-slot type Node(left, right); a leaf
@@ -20,10 +20,10 @@
  * total counted is sum_d 2^(D-d+4) * (2^(d+1)-1), and the long-lived tree
  * still has 2^(D+1)-1 nodes at the end.  ops = nodes allocated.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
-#define BT_MIN_DEPTH 4
-#define BT_MAX_DEPTH 26
+extern const rc_workload wl_binary_trees;
 
 struct bt_shared {
     wl_context *ctx;
@@ -131,15 +131,8 @@ static void bt_worker_main(void *arg)
 static int bt_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "binary-trees", 1, "--depth", p != NULL ? p->depth : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_binary_trees) < 0)
         return -1;
-    if (p->depth < BT_MIN_DEPTH || p->depth > BT_MAX_DEPTH) {
-        snprintf(ctx->summary, sizeof ctx->summary,
-                 "binary-trees: --depth must be in %d..%d, not %ld", BT_MIN_DEPTH,
-                 BT_MAX_DEPTH, p->depth);
-        return -1;
-    }
     struct bt_shared sh = {.ctx = ctx, .depth = p->depth, .threads = p->threads};
     size_t live_at_start = rc_live_objects();
     ctx->ops = 0;
@@ -202,25 +195,34 @@ static int bt_run(wl_context *ctx)
     return 0;
 }
 
-static void bt_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->depth = 16;
-}
+static const wl_bound bt_bounds[] = {
+    {"--depth", offsetof(wl_params, depth), BT_MIN_DEPTH, BT_MAX_DEPTH,
+     "a tree of depth D has 2^(D+1)-1 nodes: at 26 the two trees held at once take about "
+     "28 GiB"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void bt_quick(wl_params *p)
+/* The long-lived tree and, per worker, the tree it builds and walks: the
+ * deepest short-lived ones at the peak (no more at once than there are of
+ * them).  Acyclic: reference counting frees every tree, nothing waits for
+ * the collector.  p within bt_bounds. */
+static double bt_peak_bytes(const wl_params *p, long threshold0)
 {
-    bt_defaults(p);
-    p->depth = 10;
+    (void)threshold0;
+    long deepest = p->depth - (p->depth - BT_MIN_DEPTH) % 2;
+    long trees = bt_iterations(p->depth, deepest);
+    double at_once = (double)(p->threads < trees ? p->threads : trees);
+    return ((double)bt_nodes(p->depth) + at_once * (double)bt_nodes(deepest)) *
+           WL_TREE_NODE_BYTES;
 }
 
 const rc_workload wl_binary_trees = {
     .name = "binary-trees",
     .description = "GCBench/benchmarks-game trees: a long-lived tree plus many short-lived ones",
     .size_flags = "--depth",
-    .defaults = bt_defaults,
-    .quick = bt_quick,
+    .defaults = wl_binary_trees_defaults,
+    .quick = wl_binary_trees_quick,
+    .bounds = bt_bounds,
+    .peak_bytes = bt_peak_bytes,
     .run = bt_run,
 };

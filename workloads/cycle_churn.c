@@ -7,9 +7,9 @@
  * it measures how often the collector runs and how long it stops the world
  * with a big old generation to consider.
  *
- * Sizes: a live heap of --live nodes (default 1,000,000) in rings of 100,
+ * Sizes: a live heap of --live nodes (default CC_LIVE) in rings of 100,
  * each ring's first node held by one global list; --cycles rings built and
- * dropped in total (default 2,000,000).  A churned ring has k = 1..8 nodes
+ * dropped in total (default CC_CYCLES).  A churned ring has k = 1..8 nodes
  * (k chosen at random per ring): k = 1 is a list that holds itself and its
  * payload; k >= 2 is a ring of Node(next, value) instances.  Every node
  * carries a mortal int payload.
@@ -24,7 +24,10 @@
  * everything and rc_gc_collect(2), rc_live_objects() is back to its value
  * at the start.  ops = rings built.
  */
+#include "sizes.h"
 #include "wl_util.h"
+
+extern const rc_workload wl_cycle_churn;
 
 struct cc_shared {
     wl_context *ctx;
@@ -77,7 +80,7 @@ static int cc_self_list(struct cc_shared *sh, uint64_t base)
 /* k >= 2: a ring of k Node(next, value).  Builds, checks and drops it. */
 static int cc_ring(struct cc_shared *sh, int k, uint64_t base)
 {
-    rc_object *n[8];
+    rc_object *n[CC_MAX_RING];
     int made = 0, ok = 1;
     for (; made < k; made++) {
         n[made] = rc_instance_new(sh->node);
@@ -128,7 +131,7 @@ static void cc_worker_main(void *arg)
     uint64_t rng = w->seed;
     for (long i = 0; i < mine; i++) {
         uint64_t r = wl_rng(&rng);
-        int k = 1 + (int)(r % 8);
+        int k = 1 + (int)(r % CC_MAX_RING);
         int rc = k == 1 ? cc_self_list(sh, r >> 3) : cc_ring(sh, k, r >> 3);
         if (rc < 0)
             return;
@@ -159,8 +162,7 @@ static long cc_collected_total(void)
 static int cc_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "cycle-churn", 1, "--live", p != NULL ? p->live : 0L,
-                        "--cycles", p != NULL ? p->cycles : 0L, (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_cycle_churn) < 0)
         return -1;
     struct cc_shared sh = {.ctx = ctx, .threads = p->threads, .cycles = p->cycles};
     size_t live_at_start = rc_live_objects();
@@ -233,20 +235,18 @@ static int cc_run(wl_context *ctx)
     return 0;
 }
 
-static void cc_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 1000000;
-    p->cycles = 2000000;
-}
+static const wl_bound cc_bounds[] = {
+    WL_LIVE_BOUND,
+    {"--cycles", offsetof(wl_params, cycles), 1, CC_MAX_CYCLES,
+     "the nodes churned are counted in a long"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void cc_quick(wl_params *p)
+/* The live heap, and the churned rings waiting for a collection: a ring has
+ * (1 + CC_MAX_RING) / 2 tracked nodes on average, each with its int. */
+static double cc_peak_bytes(const wl_params *p, long threshold0)
 {
-    cc_defaults(p);
-    p->live = 5000;
-    p->cycles = 20000;
+    return wl_heap_peak_bytes(p->live, (double)p->cycles * (1 + CC_MAX_RING) / 2.0, threshold0);
 }
 
 const rc_workload wl_cycle_churn = {
@@ -254,7 +254,9 @@ const rc_workload wl_cycle_churn = {
     .description = "rings of 1..8 nodes made and dropped beside a live heap; the collector "
                    "reclaims them",
     .size_flags = "--live --cycles",
-    .defaults = cc_defaults,
-    .quick = cc_quick,
+    .defaults = wl_cycle_churn_defaults,
+    .quick = wl_cycle_churn_quick,
+    .bounds = cc_bounds,
+    .peak_bytes = cc_peak_bytes,
     .run = cc_run,
 };

@@ -5,7 +5,7 @@
  * registries, observers): the collector's slow path -- weakref clearing,
  * callbacks, PEP 442 finalization, resurrection -- under threads.
  *
- * Sizes: --items cycles in total (default 200,000).  Cycle g has k = 2..4
+ * Sizes: --items cycles in total (default FS_ITEMS).  Cycle g has k = 2..4
  * members (random per cycle), instances of Member(next, id, inner) with a
  * finalizer: next links the ring, id is the int g * 4 + j (the member's
  * oid), inner is a weakref (callback counted as "garbage callback") to the
@@ -30,11 +30,17 @@
  * rc_gc_collect(2), nothing is left (rc_live_objects back to the start, the
  * garbage list empty).  ops = cycles.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
 #define FS_MAX_K 4
 #define FS_RESURRECT_EVERY 16
 #define FS_ARG_SHIFT 16    /* callback arg: oid << 16 | worker index */
+#define FS_MEMBER_TRACKED 3   /* tracked objects of a member: it and its two weakrefs */
+_Static_assert((uintmax_t)FS_MAX_ITEMS <= (UINTPTR_MAX >> (FS_ARG_SHIFT + 3)) / FS_MAX_K,
+               "FS_MAX_ITEMS (sizes.h): every oid << FS_ARG_SHIFT fits a callback argument");
+
+extern const rc_workload wl_finalizer_storm;
 
 /* Finalizers and callbacks get no context: the run's state is global
  * (run() is called at most once per runtime, one runtime at a time). */
@@ -217,14 +223,8 @@ static long fs_popcount(void)
 static int fs_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "finalizer-storm", 1, "--items", p != NULL ? p->items : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_finalizer_storm) < 0)
         return -1;
-    if (p->items > (long)(UINTPTR_MAX >> (FS_ARG_SHIFT + 3)) / FS_MAX_K) {
-        snprintf(ctx->summary, sizeof ctx->summary, "finalizer-storm: --items %ld is too large",
-                 p->items);
-        return -1;
-    }
     struct wl_error err = {0};
     size_t live_at_start = rc_live_objects();
     ctx->ops = 0;
@@ -327,25 +327,28 @@ static int fs_run(wl_context *ctx)
     return rc;
 }
 
-static void fs_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->items = 200000;
-}
+static const wl_bound fs_bounds[] = {
+    {"--items", offsetof(wl_params, items), 1, FS_MAX_ITEMS,
+     "member ids travel shifted in a callback's pointer-sized argument"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void fs_quick(wl_params *p)
+/* The bitmap of finalized members, and the cycles waiting for a collection:
+ * (2 + FS_MAX_K) / 2 members a cycle on average. */
+static double fs_peak_bytes(const wl_params *p, long threshold0)
 {
-    fs_defaults(p);
-    p->items = 10000;
+    double made = (double)p->items * (2 + FS_MAX_K) / 2.0 * FS_MEMBER_TRACKED;
+    return (double)p->items * FS_MAX_K / 8.0 +
+           wl_garbage_waiting(made, threshold0) * WL_GARBAGE_BYTES;
 }
 
 const rc_workload wl_finalizer_storm = {
     .name = "finalizer-storm",
     .description = "garbage cycles with finalizers, weakref callbacks and resurrection",
     .size_flags = "--items",
-    .defaults = fs_defaults,
-    .quick = fs_quick,
+    .defaults = wl_finalizer_storm_defaults,
+    .quick = wl_finalizer_storm_quick,
+    .bounds = fs_bounds,
+    .peak_bytes = fs_peak_bytes,
     .run = fs_run,
 };

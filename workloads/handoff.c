@@ -6,7 +6,7 @@
  * does not own it (biased counting's shared path, merge queues, GC list
  * hand-back); in gil mode the two sides take turns with the GIL.
  *
- * Sizes: --items items in total (default 1,000,000) through a bounded queue
+ * Sizes: --items items in total (default HO_ITEMS) through a bounded queue
  * of 256 entries (a pthread mutex and two condition variables; every wait is
  * bracketed with rc_detach/rc_attach, so a waiter never holds the GIL or
  * blocks a stop-the-world).
@@ -26,12 +26,13 @@
  */
 #include <pthread.h>
 
+#include "sizes.h"
 #include "wl_util.h"
 
-/* A producer and a consumer at least. */
-#define HO_MIN_THREADS 2
-
 #define HO_QCAP 256
+#define HO_ITEM_OBJECTS 9   /* objects of one item */
+
+extern const rc_workload wl_handoff;
 
 struct ho_entry {
     rc_object *obj;
@@ -244,8 +245,7 @@ static void ho_worker_main(void *arg)
 static int ho_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "handoff", HO_MIN_THREADS, "--items", p != NULL ? p->items : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_handoff) < 0)
         return -1;
     struct ho_shared *sh = calloc(1, sizeof *sh);
     struct ho_worker *w = calloc((size_t)p->threads, sizeof *w);
@@ -344,18 +344,19 @@ static int ho_run(wl_context *ctx)
     return rc;
 }
 
-static void ho_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 2;
-    p->seed = 12345;
-    p->items = 1000000;
-}
+static const wl_bound ho_bounds[] = {
+    {"--items", offsetof(wl_params, items), 1, HO_MAX_ITEMS, "payload ints 7 seq + k fit a long"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void ho_quick(wl_params *p)
+/* The bitmap of consumed seqs, and the items in flight: the queue's and one
+ * being built or checked per thread (acyclic: freed by reference
+ * counting). */
+static double ho_peak_bytes(const wl_params *p, long threshold0)
 {
-    ho_defaults(p);
-    p->items = 20000;
+    (void)threshold0;
+    return (double)p->items / 8.0 +
+           (double)(HO_QCAP + p->threads) * HO_ITEM_OBJECTS * WL_TREE_NODE_BYTES;
 }
 
 const rc_workload wl_handoff = {
@@ -364,7 +365,9 @@ const rc_workload wl_handoff = {
                    "bounded queue (2 threads or more)",
     .size_flags = "--items",
     .min_threads = HO_MIN_THREADS,
-    .defaults = ho_defaults,
-    .quick = ho_quick,
+    .defaults = wl_handoff_defaults,
+    .quick = wl_handoff_quick,
+    .bounds = ho_bounds,
+    .peak_bytes = ho_peak_bytes,
     .run = ho_run,
 };

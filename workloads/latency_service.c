@@ -8,9 +8,9 @@
  * exception tracebacks).  Its figure of merit is the latency distribution
  * of requests: collector pauses show up as tail latency.
  *
- * Sizes: a live heap of --live nodes (default 500,000) in rings of 100 held
+ * Sizes: a live heap of --live nodes (default LS_LIVE) in rings of 100 held
  * by one list (the shared state, built before the workers start);
- * --requests requests in total (default 200,000).
+ * --requests requests in total (default LS_REQUESTS).
  *
  * Request i: Req = {"id": 1000 + i, "path": "/api/item/<i>", "nodes": [n0 ..
  * n19]}, each n_j a RNode(next, value, tag) with value 1000 + 20 i + j and,
@@ -29,9 +29,10 @@
  * from i alone; at the end the live heap's checksum, and that nothing is
  * left after dropping everything and rc_gc_collect(2).  ops = requests.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
-#define LS_NODES 20
+extern const rc_workload wl_latency_service;
 
 struct ls_shared {
     wl_context *ctx;
@@ -204,8 +205,7 @@ static void ls_worker_main(void *arg)
 static int ls_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "latency-service", 1, "--live", p != NULL ? p->live : 0L,
-                        "--requests", p != NULL ? p->requests : 0L, (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_latency_service) < 0)
         return -1;
     struct ls_shared sh = {.ctx = ctx, .live = p->live, .requests = p->requests,
                            .threads = p->threads};
@@ -272,20 +272,19 @@ static int ls_run(wl_context *ctx)
     return 0;
 }
 
-static void ls_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 500000;
-    p->requests = 200000;
-}
+static const wl_bound ls_bounds[] = {
+    WL_LIVE_BOUND,
+    {"--requests", offsetof(wl_params, requests), 1, LS_MAX_REQUESTS,
+     "node values 1000 + 20 i + j fit a long"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void ls_quick(wl_params *p)
+/* The live heap, and the requests' cycles waiting for a collection: request
+ * i leaves n_b .. n_(LS_NODES-1) behind, b uniform in 0..LS_NODES-2, so
+ * (LS_NODES + 2) / 2 tracked nodes on average. */
+static double ls_peak_bytes(const wl_params *p, long threshold0)
 {
-    ls_defaults(p);
-    p->live = 5000;
-    p->requests = 5000;
+    return wl_heap_peak_bytes(p->live, (double)p->requests * (LS_NODES + 2) / 2.0, threshold0);
 }
 
 const rc_workload wl_latency_service = {
@@ -293,7 +292,9 @@ const rc_workload wl_latency_service = {
     .description = "requests build, walk and drop a 20-node graph with a cycle; per-request "
                    "latency",
     .size_flags = "--live --requests",
-    .defaults = ls_defaults,
-    .quick = ls_quick,
+    .defaults = wl_latency_service_defaults,
+    .quick = wl_latency_service_quick,
+    .bounds = ls_bounds,
+    .peak_bytes = ls_peak_bytes,
     .run = ls_run,
 };

@@ -1,4 +1,6 @@
-/* workloads/registry.c: the table of workloads, in a stable order. */
+/* workloads/registry.c: the table of workloads, in a stable order, and the
+ * check of their sizes against their bounds. */
+#include <stdio.h>
 #include <string.h>
 
 #include "workload.h"
@@ -24,4 +26,18 @@ const rc_workload *wl_find(const char *name)
         if (strcmp(rc_workloads[i]->name, name) == 0)
             return rc_workloads[i];
     return NULL;
+}
+
+int wl_check_sizes(const rc_workload *w, const wl_params *p, char *msg, size_t n)
+{
+    for (const wl_bound *b = w->bounds; b != NULL && b->flag != NULL; b++) {
+        long v = *(const long *)(const void *)((const char *)p + b->offset);
+        if (v >= b->min && v <= b->max)
+            continue;
+        bool why = v > b->max && b->why != NULL;
+        snprintf(msg, n, "%s: %s must be in %ld..%ld, not %ld%s%s%s", w->name, b->flag, b->min,
+                 b->max, v, why ? " (" : "", why ? b->why : "", why ? ")" : "");
+        return -1;
+    }
+    return 0;
 }

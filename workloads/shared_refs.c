@@ -19,7 +19,7 @@
  *
  * Sizes: a shared list of 1,000 mortal ints (value 1,000,000 + 37 i), made
  * by the thread that runs run(); --iterations reads in total (default
- * 250,000,000: about a second in gil mode with 1 thread).
+ * SR_ITERATIONS: about a second in gil mode with 1 thread).
  *
  * Threads: --threads workers (default 1) split the reads.  Worker t reads
  * index (start_t + n * stride_t) % 1000 at its n-th read, start and stride
@@ -31,9 +31,12 @@
  * item's reference count is exactly 1 again (the list's), so every take was
  * matched by a drop (ref) or no read wrote a count (borrow).  ops = reads.
  */
+#include "sizes.h"
 #include "wl_util.h"
 
 #define SR_ITEMS 1000
+
+extern const rc_workload wl_shared_refs;
 
 struct sr_shared {
     wl_context *ctx;
@@ -125,8 +128,7 @@ static uint64_t sr_expected(const struct sr_worker *w, long n)
 static int sr_run(wl_context *ctx)
 {
     const wl_params *p = ctx->params;
-    if (wl_check_params(ctx, "shared-refs", 1, "--iterations", p != NULL ? p->iterations : 0L,
-                        (const char *)NULL) < 0)
+    if (wl_check_params(ctx, &wl_shared_refs) < 0)
         return -1;
     if (wl_read_name(p->read) == NULL) {
         snprintf(ctx->summary, sizeof ctx->summary,
@@ -226,19 +228,18 @@ static int sr_run(wl_context *ctx)
     return 0;
 }
 
-static void sr_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->iterations = 250000000;
-    p->read = WL_READ_BORROW;
-}
+static const wl_bound sr_bounds[] = {
+    {"--iterations", offsetof(wl_params, iterations), 1, SR_MAX_ITERATIONS,
+     "reads are counted in a long"},
+    {NULL, 0, 0, 0, NULL},
+};
 
-static void sr_quick(wl_params *p)
+/* The shared list of SR_ITEMS ints, whatever the reads. */
+static double sr_peak_bytes(const wl_params *p, long threshold0)
 {
-    sr_defaults(p);
-    p->iterations = 200000;
+    (void)p;
+    (void)threshold0;
+    return (double)SR_ITEMS * WL_TREE_NODE_BYTES;
 }
 
 const rc_workload wl_shared_refs = {
@@ -246,7 +247,9 @@ const rc_workload wl_shared_refs = {
     .description = "threads read the items of one shared list, borrowed or taking a "
                    "reference (--read), no allocation",
     .size_flags = "--iterations",
-    .defaults = sr_defaults,
-    .quick = sr_quick,
+    .defaults = wl_shared_refs_defaults,
+    .quick = wl_shared_refs_quick,
+    .bounds = sr_bounds,
+    .peak_bytes = sr_peak_bytes,
     .run = sr_run,
 };

@@ -9,12 +9,14 @@
 #define RCGC_WL_UTIL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sizes.h"
 #include "workload.h"
 
 /* Upper bound on worker threads (sanity: each gets a thread state). */
@@ -62,37 +64,34 @@ static inline int wl_fail_summary(wl_context *ctx, const char *workload, struct 
 
 /* ---- parameters ---- */
 
-/* Check that threads is in [min_threads, WL_MAX_THREADS] and each named size
- * is > 0; on failure write the reason to ctx->summary and return -1.  sizes:
- * pairs of (const char *flag, long value), NULL-terminated. */
-static inline int wl_check_params(wl_context *ctx, const char *workload, int min_threads, ...)
+/* Check the parameters against the workload's contract: threads in
+ * [w->min_threads (at least 1), WL_MAX_THREADS] and every size within
+ * w->bounds (wl_check_sizes); on failure write the reason to ctx->summary
+ * and return -1. */
+static inline int wl_check_params(wl_context *ctx, const rc_workload *w)
 {
     const wl_params *p = ctx->params;
+    int min_threads = w->min_threads > 1 ? w->min_threads : 1;
     if (p == NULL) {
-        snprintf(ctx->summary, sizeof ctx->summary, "%s: no parameters", workload);
+        snprintf(ctx->summary, sizeof ctx->summary, "%s: no parameters", w->name);
         return -1;
     }
     if (p->threads < min_threads || p->threads > WL_MAX_THREADS) {
         snprintf(ctx->summary, sizeof ctx->summary,
-                 "%s: --threads must be in %d..%d, not %d", workload, min_threads,
+                 "%s: --threads must be in %d..%d, not %d", w->name, min_threads,
                  WL_MAX_THREADS, p->threads);
         return -1;
     }
-    va_list ap;
-    va_start(ap, min_threads);
-    const char *flag;
-    int rc = 0;
-    while ((flag = va_arg(ap, const char *)) != NULL) {
-        long v = va_arg(ap, long);
-        if (v <= 0) {
-            snprintf(ctx->summary, sizeof ctx->summary, "%s: %s must be > 0, not %ld",
-                     workload, flag, v);
-            rc = -1;
-            break;
-        }
-    }
-    va_end(ap);
-    return rc;
+    return wl_check_sizes(w, p, ctx->summary, sizeof ctx->summary);
+}
+
+/* Cyclic garbage waiting for a collection, in tracked objects: of `total`
+ * made over the run, at most threshold0 wait at once (the collector's
+ * generation-0 threshold), all of them when it is 0 (no automatic
+ * collection).  For rc_workload.peak_bytes. */
+static inline double wl_garbage_waiting(double total, long threshold0)
+{
+    return threshold0 > 0 && total > (double)threshold0 ? (double)threshold0 : total;
 }
 
 /* Worker index's share of total (the first total % n workers get one more). */
@@ -196,6 +195,18 @@ static inline long wl_leftover(size_t live_at_start)
  * that each ring closes after exactly its length. */
 
 #define WL_RING 100
+
+/* The bound of --live (rc_workload.bounds) of a workload that keeps it. */
+#define WL_LIVE_BOUND                                                                       \
+    {"--live", offsetof(wl_params, live), 1, WL_MAX_LIVE, "node values 1000 + i fit a long"}
+
+/* rc_workload.peak_bytes of a workload that keeps a heap of `live` nodes
+ * and makes `garbage` tracked objects of cyclic garbage over the run. */
+static inline double wl_heap_peak_bytes(long live, double garbage, long threshold0)
+{
+    return (double)live * WL_HEAP_NODE_BYTES +
+           wl_garbage_waiting(garbage, threshold0) * WL_GARBAGE_BYTES;
+}
 
 static inline uint64_t wl_heap_term(long i)
 {

@@ -17,6 +17,7 @@
 #define RCGC_WORKLOAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -78,6 +79,14 @@ struct wl_context {
     char summary[160];
 };
 
+/* The valid values of one size flag of a workload (rc_workload.bounds). */
+typedef struct wl_bound {
+    const char *flag;    /* "--depth" */
+    size_t offset;       /* offsetof(wl_params, depth): a long */
+    long min, max;
+    const char *why;     /* why not more than max, for the message (or NULL) */
+} wl_bound;
+
 typedef struct rc_workload {
     const char *name;          /* "binary-trees", ... */
     const char *description;   /* one line */
@@ -87,6 +96,17 @@ typedef struct rc_workload {
                                 * a usage error, before anything runs */
     void (*defaults)(wl_params *p);   /* full sizes */
     void (*quick)(wl_params *p);      /* small sizes, for tests */
+    /* The bounds of each size flag it uses, ended by {NULL}
+     * (workloads/sizes.h): run() and the driver, before anything runs,
+     * refuse a value outside them (wl_check_sizes). */
+    const wl_bound *bounds;
+    /* The memory a run of these sizes holds at its peak, in bytes, besides
+     * the process's own (WL_BASE_BYTES): an estimate from the figures
+     * measured in workloads/sizes.h.  threshold0: the collector's
+     * generation-0 threshold in force (0: no automatic collection), which
+     * bounds the cyclic garbage waiting for a collection.  The driver
+     * refuses a run that would not fit in the machine's memory. */
+    double (*peak_bytes)(const wl_params *p, long threshold0);
     /* Run to completion.  0 on success (verified); -1 with a message in
      * ctx->summary when verification failed or the runtime reported an
      * error (the message names what was wrong). */
@@ -98,5 +118,10 @@ extern const rc_workload *const rc_workloads[];
 
 /* The workload of that name, or NULL. */
 const rc_workload *wl_find(const char *name);
+
+/* Check p's sizes against w->bounds: 0, or -1 with a one-line message
+ * naming the workload, the flag, its valid values and why ("binary-trees:
+ * --depth must be in 4..26, not 40 (...)") in msg. */
+int wl_check_sizes(const rc_workload *w, const wl_params *p, char *msg, size_t n);
 
 #endif /* RCGC_WORKLOAD_H */

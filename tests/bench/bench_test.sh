@@ -72,7 +72,9 @@ floor)
         expect_usage "binary-trees does not use --live" "--depth" -- --live 10
         ;;
     *)
-        expect_usage "--live" "integer >= 1" "'-1'" -- --live -1
+        # The bound of --live is the workload's (workloads/sizes.h).
+        expect_usage "--live" "integer in 1..4611686018427387903" "'-1'" -- --live -1
+        expect_usage "--live" "integer in 1..4611686018427387903" -- --live 4611686018427387904
         expect_usage "$workload does not use --depth" "--live" -- --depth 10
         ;;
     esac

@@ -6,6 +6,7 @@
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
+#               | collector | gc-threshold | old-report | sizes
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -61,7 +62,7 @@ help)
     done
     for c in run compare; do
         "$rcgc" "$c" --help >"$tmp/out"
-        for f in --threads --quick --seed --json --trace --depth --items --read; do
+        for f in --threads --collector --gc-threshold --quick --seed --json --trace --depth --items --read; do
             grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
         done
     done
@@ -93,7 +94,7 @@ roundtrip)
     [ -s out.hgrm ] || fail "no out.hgrm"
     grep -q 'Value *Percentile *TotalCount' out.hgrm || fail "out.hgrm: no .hgrm header"
     grep -q '^#\[Max' out.hgrm || fail "out.hgrm: no summary"
-    grep -q '^ft  *2 ' run.txt || fail "no ft row in the table"
+    grep -q '^ft  *stw  *2 ' run.txt || fail "no ft stw 2 row in the table"
     "$rcgc" report out.json >report.txt || fail "rcgc report failed"
     diff run.txt report.txt || fail "rcgc report out.json differs from the run's table"
     "$rcgc" report out.json --hgrm again.hgrm >/dev/null || fail "rcgc report --hgrm failed"
@@ -104,14 +105,113 @@ compare)
     "$rcgc" compare binary-trees --quick --modes gil,ft,ft-atomic --threads 1,2 >"$tmp/out" \
         || fail "rcgc compare failed"
     cat "$tmp/out"
-    # Throughput rows: mode, threads, then the wall time.
-    rows=$(grep -cE '^(gil|ft|ft-atomic) +[12] +[0-9]+\.[0-9]+ ' "$tmp/out")
+    # Throughput rows: mode, collector, threads, then the wall time.
+    rows=$(grep -cE '^(gil|ft|ft-atomic) +stw +[12] +[0-9]+\.[0-9]+ ' "$tmp/out")
     [ "$rows" -eq 6 ] || fail "$rows rows in the table, expected 6"
     for m in gil ft ft-atomic; do
         for t in 1 2; do
-            grep -qE "^$m +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
+            grep -qE "^$m +stw +$t +[0-9]+\.[0-9]+ " "$tmp/out" || fail "no row for $m x$t"
         done
     done
+    ;;
+collector)
+    # --collector / --collectors: the run's runtime uses it, the table, the
+    # JSON, the HTML page and compare's children carry it.
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --mode ft --collector stw --json r.json --html r.html >r.txt \
+        || fail "rcgc run --collector stw failed"
+    cat r.txt
+    grep -qE '^mode +collector +threads ' r.txt || fail "no collector column in the table"
+    grep -qE '^ft +stw +1 +[0-9]+\.[0-9]+ ' r.txt || fail "no row 'ft stw 1' in the table"
+    grep -q '^ft stw x1: verified' r.txt || fail "the verification line does not name the collector"
+    grep -q '"collector": "stw"' r.json || fail "r.json: no \"collector\": \"stw\""
+    grep -q '<th>collector</th>' r.html || fail "r.html: no collector column"
+    grep -q '<tr class="run" data-run="ft stw x1"><td>ft</td><td>stw</td><td>1</td>' r.html \
+        || fail "r.html: the run's row does not show its collector"
+    "$rcgc" run cycle-churn --quick --mode ft --json d.json >/dev/null || fail "rcgc run failed"
+    grep -q '"collector": "stw"' d.json || fail "the default collector is not stw"
+    "$rcgc" compare binary-trees --quick --modes gil,ft --collectors stw --threads 1 --json c.json \
+        >c.txt || fail "rcgc compare --collectors stw failed"
+    cat c.txt
+    [ "$(grep -cE '^(gil|ft) +stw +1 +[0-9]+\.[0-9]+ ' c.txt)" -eq 2 ] \
+        || fail "compare --collectors stw: not 2 rows with the collector"
+    [ "$(grep -c '"collector": "stw"' c.json)" -eq 2 ] || fail "c.json: not 2 runs with collector stw"
+    "$rcgc" report c.json >report.txt || fail "rcgc report c.json failed"
+    diff c.txt report.txt || fail "rcgc report c.json differs from compare's table"
+    echo "collector ok"
+    ;;
+gc-threshold)
+    # --gc-threshold N0[,N1[,N2]] is applied in the run's runtime: the JSON
+    # records the thresholds in force (those not given keep the defaults,
+    # which a run without the flag records), and the number of collections
+    # moves the way N0 says: far fewer with a much larger N0, more with a
+    # smaller one.
+    cd "$tmp" || exit 1
+    thresholds() { tr -d ' \n' <"$1" | grep -o '"gc_threshold":\[[0-9,]*\]' | head -n 1 \
+        | sed 's/.*\[//; s/\]//'; }
+    collections() { grep -c '"generation"' "$1"; }
+    "$rcgc" run cycle-churn --quick --json d.json >d.txt || fail "rcgc run failed"
+    def=$(thresholds d.json)
+    echo "default thresholds: $def; $(collections d.json) collections"
+    case "$def" in [0-9]*,[0-9]*,[0-9]*) ;; *) fail "d.json: gc_threshold is '$def'" ;; esac
+    d1=$(echo "$def" | cut -d, -f2)
+    d2=$(echo "$def" | cut -d, -f3)
+    grep -q "gc thresholds $(echo "$def" | tr , /), seed" d.txt \
+        || fail "the header does not show the thresholds in force"
+    "$rcgc" run cycle-churn --quick --gc-threshold 1000000 --json big.json >big.txt \
+        || fail "rcgc run --gc-threshold 1000000 failed"
+    cat big.txt
+    [ "$(thresholds big.json)" = "1000000,$d1,$d2" ] \
+        || fail "big.json: gc_threshold is $(thresholds big.json), not 1000000,$d1,$d2"
+    grep -q "gc thresholds 1000000/$d1/$d2, seed" big.txt || fail "the header does not show N0"
+    [ "$(collections big.json)" -lt "$(collections d.json)" ] \
+        || fail "N0 1000000: $(collections big.json) collections, not fewer than the default's"
+    "$rcgc" run cycle-churn --quick --gc-threshold 200,3 --json small.json >/dev/null \
+        || fail "rcgc run --gc-threshold 200,3 failed"
+    [ "$(thresholds small.json)" = "200,3,$d2" ] \
+        || fail "small.json: gc_threshold is $(thresholds small.json), not 200,3,$d2"
+    [ "$(collections small.json)" -gt "$(collections d.json)" ] \
+        || fail "N0 200: $(collections small.json) collections, not more than the default's"
+    "$rcgc" report big.json >report.txt || fail "rcgc report big.json failed"
+    diff big.txt report.txt || fail "rcgc report big.json differs from the run's table"
+    "$rcgc" compare cycle-churn --quick --modes gil,ft --threads 1 --gc-threshold 1000000 \
+        --json c.json >/dev/null || fail "rcgc compare --gc-threshold failed"
+    [ "$(tr -d ' \n' <c.json | grep -o "\"gc_threshold\":\[1000000,$d1,$d2\]" | wc -l)" -eq 2 ] \
+        || fail "compare's children did not both run with N0 1000000"
+    echo "gc-threshold ok"
+    ;;
+sizes)
+    # Sizes within the bounds and the machine's memory still run: the
+    # smallest depth, and quick sizes with a larger heap.
+    cd "$tmp" || exit 1
+    "$rcgc" run binary-trees --quick --depth 4 >bt.txt || fail "rcgc run binary-trees --depth 4 failed"
+    grep -q '^binary-trees: depth 4, ' bt.txt || fail "the run did not use --depth 4"
+    grep -q ': verified: depth 4: ' bt.txt || fail "binary-trees --depth 4 did not verify"
+    "$rcgc" run cycle-churn --quick --live 20000 --cycles 2000 --json cc.json >cc.txt \
+        || fail "rcgc run cycle-churn --live 20000 failed"
+    grep -q '"live": 20000' cc.json || fail "cc.json: params.live is not 20000"
+    grep -q ': verified: ' cc.txt || fail "cycle-churn --live 20000 did not verify"
+    echo "sizes ok"
+    ;;
+old-report)
+    # A report written before "collector" and "gc_threshold" existed (a
+    # fresh one without them) still reads: the collector is stw, the
+    # thresholds unknown (left out of the header); the rest is as before.
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --mode ft --json new.json >/dev/null || fail "rcgc run failed"
+    sed -z 's/,[[:space:]]*"collector": "[a-z]*"//g; s/,[[:space:]]*"gc_threshold": \[[^]]*\]//g' \
+        new.json >old.json
+    grep -q '"collector"\|"gc_threshold"' old.json && fail "could not strip the fields"
+    grep -q '"mode": "ft"' old.json || fail "stripping the fields broke old.json"
+    "$rcgc" report old.json >old.txt || fail "rcgc report of an old-style report failed"
+    cat old.txt
+    "$rcgc" report new.json | sed 's/, gc thresholds [0-9]*\/[0-9]*\/[0-9]*//' >new.txt
+    diff new.txt old.txt || fail "the old-style report's table differs from the new one's (less the thresholds)"
+    grep -qE '^ft +stw +1 ' old.txt || fail "an old-style report's collector is not shown as stw"
+    grep -q 'gc thresholds' old.txt && fail "an old-style report shows thresholds it does not hold"
+    "$rcgc" report old.json --html old.html >/dev/null || fail "rcgc report old.json --html failed"
+    grep -q '<td>ft</td><td>stw</td>' old.html || fail "old.html does not show the collector stw"
+    echo "old-style report ok"
     ;;
 html)
     cd "$tmp" || exit 1
@@ -146,7 +246,7 @@ read)
     "$rcgc" run shared-refs --quick --mode ft --threads 2 --json b.json >b.txt \
         || fail "rcgc run shared-refs failed"
     cat b.txt
-    grep -q '^shared-refs: iterations [0-9]*, read borrow, seed ' b.txt \
+    grep -q '^shared-refs: iterations [0-9]*, read borrow, gc thresholds [0-9/]*, seed ' b.txt \
         || fail "the default read mode is not borrow in the header"
     grep -q '"read": "borrow"' b.json || fail "b.json: params.read is not \"borrow\""
     "$rcgc" run shared-refs --quick --mode ft --threads 2 --read ref --json r.json >r.txt \
@@ -157,7 +257,7 @@ read)
     "$rcgc" report r.json >report.txt || fail "rcgc report r.json failed"
     diff r.txt report.txt || fail "rcgc report r.json differs from the run's table"
     "$rcgc" report r.json --html r.html >/dev/null || fail "rcgc report r.json --html failed"
-    grep -q 'class="meta setup">shared-refs: iterations [0-9]*, read ref, seed ' r.html \
+    grep -q 'class="meta setup">shared-refs: iterations [0-9]*, read ref, gc thresholds [0-9/]*, seed ' r.html \
         || fail "the HTML report's setup line does not show read ref"
     "$rcgc" run binary-trees --quick --json t.json >/dev/null || fail "rcgc run binary-trees failed"
     grep -q '"read": null' t.json || fail "t.json: params.read is not null"

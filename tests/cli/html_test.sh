@@ -37,7 +37,7 @@ browse() {
         --user-data-dir="$tmp/profile" "$@" 2>>"$tmp/chromium.err"
 }
 
-# check_page HTML RUN...: the dumped DOM of HTML shows each RUN ("gil x1").
+# check_page HTML RUN...: the dumped DOM of HTML shows each RUN ("gil stw x1").
 check_page() {
     page=$1
     shift
@@ -92,11 +92,11 @@ check_page() {
 "$rcgc" compare binary-trees --quick --modes gil,ft --threads 1 --html out.html >compare.txt \
     || fail "rcgc compare --html failed"
 cat compare.txt
-check_page out.html "gil x1" "ft x1"
+check_page out.html "gil stw x1" "ft stw x1"
 
 "$rcgc" run cycle-churn --quick --mode ft --json r.json >run.txt || fail "rcgc run failed"
 "$rcgc" report r.json --html r.html >/dev/null || fail "rcgc report --html failed"
-check_page r.html "ft x1"
+check_page r.html "ft stw x1"
 
 browse --screenshot="$tmp/shot.png" --window-size=1200,2000 "file://$tmp/out.html" >/dev/null \
     || fail "chromium --screenshot failed"

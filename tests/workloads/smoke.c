@@ -4,6 +4,7 @@
  * Threaded code runs: every workload gets 2 threads.  A workload with a
  * read mode (shared-refs' --read) runs once per read mode.  Exit 0 on
  * success, 1 on failure, 2 on a bad command line. */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,8 +83,9 @@ static int run(rc_mode mode, const rc_workload *wl, int read)
     return ok;
 }
 
-/* Size checks: a zero size or zero threads must fail with a message (no
- * runtime objects are made). */
+/* Size checks: zero threads, a size below 1, a bad read mode or a size over
+ * its bound (rc_workload.bounds) must fail with a message (no runtime
+ * objects are made). */
 static int run_invalid(rc_mode mode, const rc_workload *wl)
 {
     rc_config cfg = rc_config_default();
@@ -92,19 +94,27 @@ static int run_invalid(rc_mode mode, const rc_workload *wl)
     if (rt == NULL)
         return 0;
     int ok = 1;
-    static const char *const what[3] = {"threads 0", "size -1", "an unknown read mode"};
-    for (int which = 0; which < 3; which++) {
+    static const char *const what[4] = {"threads 0", "size -1", "an unknown read mode",
+                                        "a size over its bound"};
+    for (int which = 0; which < 4; which++) {
         wl_params p;
         wl->defaults(&p);
         wl->quick(&p);
+        const wl_bound *over = wl->bounds;
+        while (over != NULL && over->flag != NULL && over->max == LONG_MAX)
+            over++;
         if (which == 2 && p.read == WL_READ_UNUSED)
-            break;   /* no read mode to get wrong */
+            continue;   /* no read mode to get wrong */
+        if (which == 3 && (over == NULL || over->flag == NULL))
+            continue;   /* every size may go up to LONG_MAX */
         if (which == 0)
             p.threads = 0;
         else if (which == 1)
             p.depth = p.live = p.cycles = p.requests = p.iterations = p.items = -1;
-        else
+        else if (which == 2)
             p.read = 99;
+        else
+            *(long *)(void *)((char *)&p + over->offset) = over->max + 1;
         wl_context ctx = {.params = &p};
         if (wl->run(&ctx) != -1 || ctx.summary[0] == '\0') {
             fprintf(stderr, "FAIL: run() accepted %s\n", what[which]);
@@ -116,6 +126,38 @@ static int run_invalid(rc_mode mode, const rc_workload *wl)
     }
     if (rc_runtime_free(rt) != 0)
         ok = 0;
+    return ok;
+}
+
+/* The workload's own sizes: every size flag it lists has a bound, and its
+ * defaults and quick sizes are within them. */
+static int check_bounds(const rc_workload *wl)
+{
+    int ok = 1;
+    char msg[256];
+    for (const char *f = wl->size_flags; f != NULL && *f != '\0';) {
+        size_t len = strcspn(f, " ,");
+        const wl_bound *b = wl->bounds;
+        while (b != NULL && b->flag != NULL &&
+               (strlen(b->flag) != len || strncmp(b->flag, f, len) != 0))
+            b++;
+        if (b == NULL || b->flag == NULL) {
+            fprintf(stderr, "FAIL: %s: %.*s has no bound\n", wl->name, (int)len, f);
+            ok = 0;
+        }
+        f += len + strspn(f + len, " ,");
+    }
+    for (int quick = 0; quick < 2; quick++) {
+        wl_params p;
+        wl->defaults(&p);
+        if (quick)
+            wl->quick(&p);
+        if (wl_check_sizes(wl, &p, msg, sizeof msg) != 0) {
+            fprintf(stderr, "FAIL: %s's %s sizes are out of its bounds: %s\n", wl->name,
+                    quick ? "quick" : "default", msg);
+            ok = 0;
+        }
+    }
     return ok;
 }
 
@@ -152,6 +194,7 @@ int main(int argc, char **argv)
             ok = run(mode, wl, read) && ok;
     }
     ok = ok && run_invalid(mode, wl);
+    ok = check_bounds(wl) && ok;
     printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
     return ok ? 0 : 1;
 }

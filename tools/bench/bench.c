@@ -23,7 +23,6 @@
  * Single-threaded: the driver forks and waits; nothing here is shared.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -34,9 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "child.h"
+#include "sizes.h"
 
 #define BENCH_MAX_TRIALS 99
 #define BENCH_MAX_CONFIGS 48
@@ -54,13 +55,15 @@ struct bench_sizes {
     long sr_probe;                  /* calibration: the probe run's reads */
 };
 
-/* Full: the issue's sizes (binary-trees depth 16, cycle-churn 1M live and
- * 2M rings) and latency-service's defaults.  Quick: a quarter of the work,
+/* Full: the workloads' defaults (workloads/sizes.h), which are issue 6's
+ * sizes (binary-trees depth 16, cycle-churn 1M live and 2M rings).  Quick:
+ * a quarter of the work (two levels less deep, a quarter of the rings and
+ * requests, a quarter of cycle-churn's heap, a fifth of latency-service's),
  * for CI's log (under 2 minutes on 2 cores). */
-static const struct bench_sizes bench_full = {16, 1000000, 2000000, 500000, 200000, 0, 1.0,
-                                              20000000};
-static const struct bench_sizes bench_quick = {14, 250000, 500000, 100000, 50000, 0, 0.25,
-                                               5000000};
+static const struct bench_sizes bench_full = {BT_DEPTH, CC_LIVE, CC_CYCLES, LS_LIVE, LS_REQUESTS,
+                                              0, 1.0, 20000000};
+static const struct bench_sizes bench_quick = {BT_DEPTH - 2, CC_LIVE / 4, CC_CYCLES / 4,
+                                               LS_LIVE / 5, LS_REQUESTS / 4, 0, 0.25, 5000000};
 
 static struct bench_sizes sz;
 static int trials;
@@ -441,92 +444,31 @@ static int bench_read_report(const char *path, double *out, char *err, size_t er
     return rc;
 }
 
-/* The first line of a file (a child's stderr), for messages. */
-static void bench_first_line(int fd, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    if (lseek(fd, 0, SEEK_SET) < 0)
-        return;
-    ssize_t got = read(fd, buf, n - 1);
-    buf[got > 0 ? got : 0] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-}
-
-/* Run argv[0..argc-1] with --json PATH appended, stdout to
- * /dev/null and stderr kept; fill out[M_COUNT].  0, or -1 with err set. */
+/* Run argv[0..argc-1] in a child (tools/child.h: --json PATH appended,
+ * stdout to /dev/null, stderr kept for messages); fill out[M_COUNT].  0, or
+ * -1 with err set. */
 static int bench_run_argv(char **argv, int argc, double *out, char *err, size_t errlen)
 {
-    char json_path[] = "/tmp/rcgc-bench-XXXXXX";
-    char err_path[] = "/tmp/rcgc-bench-err-XXXXXX";
-    int jfd = mkstemp(json_path);
-    int efd = jfd >= 0 ? mkstemp(err_path) : -1;
-    if (jfd < 0 || efd < 0) {
-        snprintf(err, errlen, "mkstemp: %s", strerror(errno));
-        if (jfd >= 0) {
-            close(jfd);
-            unlink(json_path);
-        }
-        return -1;
-    }
-    close(jfd);
-    unlink(err_path);   /* the open descriptor keeps it while we need it */
-    char *args[BENCH_MAX_ARGS + 3];
+    char *args[BENCH_MAX_ARGS + 1];
     memcpy(args, argv, (size_t)argc * sizeof *args);
-    args[argc] = "--json";
-    args[argc + 1] = json_path;
-    args[argc + 2] = NULL;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        close(efd);
-        unlink(json_path);
+    args[argc] = NULL;
+    struct child ch = {.path = args[0], .argv = args, .capture_stderr = true,
+                       .interrupted = &bench_interrupted};
+    if (child_run(&ch, err, errlen) < 0)
         return -1;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDOUT_FILENO);
-            close(devnull);
-        }
-        dup2(efd, STDERR_FILENO);
-        close(efd);
-        execv(args[0], args);
-        fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));
-        _exit(127);
-    }
-    int wst;
-    bool passed_on = false;
-    while (waitpid(pid, &wst, 0) < 0) {
-        if (errno != EINTR) {
-            snprintf(err, errlen, "waitpid: %s", strerror(errno));
-            close(efd);
-            unlink(json_path);
-            return -1;
-        }
-        if (bench_interrupted != 0 && !passed_on) {
-            kill(pid, bench_interrupted);   /* then wait for it */
-            passed_on = true;
-        }
-    }
-    char line[240];
-    bench_first_line(efd, line, sizeof line);
-    close(efd);
+    char how[96];
     int rc = -1;
-    if (WIFSIGNALED(wst)) {
-        snprintf(err, errlen, "killed by signal %d (%s)", WTERMSIG(wst), strsignal(WTERMSIG(wst)));
-    } else if (WEXITSTATUS(wst) != 0 && WEXITSTATUS(wst) != 1) {
-        snprintf(err, errlen, "exit status %d: %s", WEXITSTATUS(wst), line);
+    if (child_failure(&ch, how, sizeof how)[0] != '\0') {
+        snprintf(err, errlen, "it %s%s%.200s", how, ch.first_line[0] != '\0' ? ": " : "",
+                 ch.first_line);
     } else {
-        rc = bench_read_report(json_path, out, err, errlen);
-        if (rc == 0 && WEXITSTATUS(wst) != 0) {
-            snprintf(err, errlen, "exit status 1: %s", line);
+        rc = bench_read_report(ch.json, out, err, errlen);
+        if (rc == 0 && ch.exit_status != 0) {
+            snprintf(err, errlen, "exit status 1: %.200s", ch.first_line);
             rc = -1;
         }
     }
-    unlink(json_path);
+    child_done(&ch);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "floor.h"
+#include "sizes.h"
 
 /* ----------------------------------------------------------------- flags */
 
@@ -202,11 +203,11 @@ static void floor_parse(const floor_spec *s, int argc, char **argv, struct floor
         } else if (strcmp(f->name, "--depth") == 0) {
             o->depth = floor_parse_long(f->name, v, s->depth_min, s->depth_max);
         } else if (strcmp(f->name, "--live") == 0) {
-            o->live = floor_parse_long(f->name, v, 1, LONG_MAX);
+            o->live = floor_parse_long(f->name, v, 1, WL_MAX_LIVE);
         } else if (strcmp(f->name, "--cycles") == 0) {
-            o->cycles = floor_parse_long(f->name, v, 1, LONG_MAX);
+            o->cycles = floor_parse_long(f->name, v, 1, CC_MAX_CYCLES);
         } else if (strcmp(f->name, "--requests") == 0) {
-            o->requests = floor_parse_long(f->name, v, 1, LONG_MAX);
+            o->requests = floor_parse_long(f->name, v, 1, LS_MAX_REQUESTS);
         }
     }
 }

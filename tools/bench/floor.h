@@ -10,7 +10,9 @@
  *
  * The work splitting, per-thread seeds, random numbers, the error slot and
  * the live heap's layout and checksum come from workloads/wl_util.h itself,
- * so the floors cannot drift from the workloads.  Its static inline
+ * and the default and --quick sizes (the workloads' own defaults() and
+ * quick()) and the shape constants from workloads/sizes.h, so the floors
+ * cannot drift from the workloads.  wl_util.h's static inline
  * functions that call the runtime are never used here; the floors are not
  * linked with the runtime, so a use would fail to link.
  *

@@ -1,7 +1,7 @@
 /* tools/bench/floor_binary_trees.c: rcgc-floor-binary-trees, the
  * malloc/free floor of workloads/binary_trees.c.
  *
- * The same work: a long-lived tree of depth D (--depth, default 16) built
+ * The same work: a long-lived tree of depth D (--depth, default BT_DEPTH) built
  * first and kept to the end; then for d = 4, 6, ..., D, 2^(D-d+4) trees of
  * depth d built bottom-up (children before parent), walked (nodes counted)
  * and freed, split over --threads workers (wl_share) exactly as the
@@ -16,9 +16,7 @@
  * was freed.  ops = nodes allocated.
  */
 #include "floor.h"
-
-#define BT_MIN_DEPTH 4
-#define BT_MAX_DEPTH 26
+#include "sizes.h"
 
 struct bt_node {
     struct bt_node *left, *right;
@@ -163,28 +161,13 @@ static int bt_run(floor_ctx *ctx)
     return 0;
 }
 
-/* The workload's defaults and quick sizes (workloads/binary_trees.c). */
-static void bt_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->depth = 16;
-}
-
-static void bt_quick(wl_params *p)
-{
-    bt_defaults(p);
-    p->depth = 10;
-}
-
 static const floor_spec bt_spec = {
     .name = "binary-trees",
     .sizes = FLOOR_DEPTH,
     .depth_min = BT_MIN_DEPTH,
     .depth_max = BT_MAX_DEPTH,
-    .defaults = bt_defaults,
-    .quick = bt_quick,
+    .defaults = wl_binary_trees_defaults,
+    .quick = wl_binary_trees_quick,
     .run = bt_run,
 };
 

@@ -1,10 +1,10 @@
 /* tools/bench/floor_cycle_churn.c: rcgc-floor-cycle-churn, the malloc/free
  * floor of workloads/cycle_churn.c.
  *
- * The same work: a live heap of --live nodes (default 1,000,000) in rings
+ * The same work: a live heap of --live nodes (default CC_LIVE) in rings
  * of 100 (floor_heap_build: wl_util.h's layout and checksum), built by the
  * main thread before the workers start and checked and freed after they
- * end; --cycles rings (default 2,000,000) built, walked and dropped in
+ * end; --cycles rings (default CC_CYCLES) built, walked and dropped in
  * total, split over --threads workers with wl_share, each worker drawing
  * k = 1..8 and the payload base from wl_rng on its wl_seed(seed, index),
  * as the workload's workers do.  k = 1 is a small struct that holds itself
@@ -21,8 +21,7 @@
  * built.
  */
 #include "floor.h"
-
-#define CC_MAX_RING 8
+#include "sizes.h"
 
 /* k = 1: the self-referencing container, reduced to what it holds. */
 struct cc_self {
@@ -121,7 +120,7 @@ static void cc_worker_main(void *arg)
     uint64_t rng = w->seed;
     for (long i = 0; i < mine; i++) {
         uint64_t r = wl_rng(&rng);
-        int k = 1 + (int)(r % 8);
+        int k = 1 + (int)(r % CC_MAX_RING);
         int rc = k == 1 ? cc_self_list(w, r >> 3) : cc_ring(w, k, r >> 3);
         if (rc < 0)
             return;
@@ -182,28 +181,11 @@ static int cc_run(floor_ctx *ctx)
     return 0;
 }
 
-/* The workload's defaults and quick sizes (workloads/cycle_churn.c). */
-static void cc_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 1000000;
-    p->cycles = 2000000;
-}
-
-static void cc_quick(wl_params *p)
-{
-    cc_defaults(p);
-    p->live = 5000;
-    p->cycles = 20000;
-}
-
 static const floor_spec cc_spec = {
     .name = "cycle-churn",
     .sizes = FLOOR_LIVE | FLOOR_CYCLES,
-    .defaults = cc_defaults,
-    .quick = cc_quick,
+    .defaults = wl_cycle_churn_defaults,
+    .quick = wl_cycle_churn_quick,
     .run = cc_run,
 };
 

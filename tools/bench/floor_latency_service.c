@@ -1,9 +1,9 @@
 /* tools/bench/floor_latency_service.c: rcgc-floor-latency-service, the
  * malloc/free floor of workloads/latency_service.c.
  *
- * The same work: a live heap of --live nodes (default 500,000) in rings of
+ * The same work: a live heap of --live nodes (default LS_LIVE) in rings of
  * 100 (floor_heap_build), the shared state, built before the workers
- * start; --requests requests (default 200,000) split over --threads
+ * start; --requests requests (default LS_REQUESTS) split over --threads
  * workers with wl_share_start/wl_share, each worker drawing one wl_rng
  * value per request from its wl_seed(seed, index).  Request i builds Req =
  * {id, path, nodes}: the dict becomes a struct of three fields, the id a
@@ -28,8 +28,7 @@
  * ops = requests.
  */
 #include "floor.h"
-
-#define LS_NODES 20
+#include "sizes.h"
 
 /* A string: its length and bytes in one block, as an rcgc str. */
 struct ls_str {
@@ -246,28 +245,11 @@ static int ls_run(floor_ctx *ctx)
     return 0;
 }
 
-/* The workload's defaults and quick sizes (workloads/latency_service.c). */
-static void ls_defaults(wl_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->threads = 1;
-    p->seed = 12345;
-    p->live = 500000;
-    p->requests = 200000;
-}
-
-static void ls_quick(wl_params *p)
-{
-    ls_defaults(p);
-    p->live = 5000;
-    p->requests = 5000;
-}
-
 static const floor_spec ls_spec = {
     .name = "latency-service",
     .sizes = FLOOR_LIVE | FLOOR_REQUESTS,
-    .defaults = ls_defaults,
-    .quick = ls_quick,
+    .defaults = wl_latency_service_defaults,
+    .quick = wl_latency_service_quick,
     .run = ls_run,
 };
 

@@ -62,6 +62,11 @@ long cli_size_get(const wl_params *p, int i);
 struct cli_run {
     char workload[64];
     char mode[16];             /* "gil", "ft", "ft-atomic" */
+    char collector[16];        /* rc_collector_name: "stw", "concurrent" */
+    /* The collector's thresholds during the run (rc_gc_get_threshold);
+     * unknown in a report written before they were recorded. */
+    bool gc_threshold_known;
+    long gc_threshold[RC_GC_GENERATIONS];
     wl_params params;
     bool quick;
     long switch_interval_us;   /* the runtime's GIL switch interval */
@@ -94,6 +99,11 @@ struct cli_run {
 struct cli_run_opts {
     const rc_workload *workload;
     rc_mode mode;
+    rc_collector_kind collector;   /* rc_collector_check accepted it */
+    /* --gc-threshold: the first ngc_threshold thresholds (0..3) to set with
+     * rc_gc_set_threshold; the others keep the runtime's defaults. */
+    long gc_threshold[RC_GC_GENERATIONS];
+    int ngc_threshold;
     wl_params params;      /* complete: defaults, quick, then flags */
     bool quick;
     bool trace;            /* set RCGC_TRACE=1 before creating the runtime */
@@ -115,15 +125,26 @@ void cli_run_percentiles(struct cli_run *r);
 /* Free what a run owns (not the struct itself). */
 void cli_run_fini(struct cli_run *r);
 
+/* "ft stw x2": a run's name in the tables' verification lines and the HTML
+ * page's legends and data-run attributes (mode, collector, threads: what
+ * tells the runs of one compare apart).  Written into buf; returns buf. */
+const char *cli_run_label(char buf[48], const struct cli_run *r);
+
+/* "stw, concurrent": every collector's name (rc_collector_name), for
+ * messages. */
+const char *cli_collector_names(void);
+
 /* ---- table.c ---- */
 
-/* 1 if two runs share workload, sizes, read mode, seed and quick setting (so a table
- * or page can show the setup once). */
+/* 1 if two runs share workload, sizes, read mode, gc thresholds (when both
+ * are known), seed and quick setting (so a table or page can show the setup
+ * once). */
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b);
 
 /* A run's setup as one line of text, without the workload: its sizes, its
- * read mode (shared-refs), its seed and "(quick sizes)", e.g. "depth 16,
- * seed 12345".  Written into buf (truncated to n bytes); returns buf. */
+ * read mode (shared-refs), its gc thresholds (when known), its seed and
+ * "(quick sizes)", e.g. "depth 16, gc thresholds 2000/10/10, seed 12345".
+ * Written into buf (truncated to n bytes); returns buf. */
 const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r);
 
 /* The terminal table of runs[0..n-1]: a header line per workload/sizes, a

@@ -12,7 +12,7 @@
  *     and formats as the terminal table (table.c);
  *   - <svg id="pause-timeline">: every collection of every run, x = its
  *     start since the run's origin (s, linear), y = its pause (log); one
- *     <g class="series" data-run="ft x2" data-count="N"> of
+ *     <g class="series" data-run="ft stw x2" data-count="N"> of
  *     <circle class="mark"> per run;
  *   - <svg id="percentiles-stall">, "percentiles-gc-pause" and (when a run
  *     recorded operations) "percentiles-op": HdrHistogram-plot style
@@ -72,30 +72,32 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-/* "ft x2": a run's name in legends and data-run attributes. */
-static const char *run_label(char buf[48], const struct cli_run *r)
-{
-    snprintf(buf, 48, "%s x%d", r->mode, r->params.threads);
-    return buf;
-}
-
 /* "depth 10, seed 42 (quick sizes)" */
 /* ----------------------------------------------------------------- table */
+
+/* The cells that name a run: mode, collector, threads. */
+static void run_cells(FILE *f, const struct cli_run *r)
+{
+    fputs("<td>", f);
+    esc(f, r->mode);
+    fputs("</td><td>", f);
+    esc(f, r->collector);
+    fprintf(f, "</td><td>%d</td>", r->params.threads);
+}
 
 static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
 {
     fputs("<table id=\"throughput\">\n<caption>Throughput</caption>\n<thead><tr><th>mode</th>"
-          "<th>threads</th><th>wall s</th><th>ops/s</th><th>cpu s</th><th>peak RSS</th>"
+          "<th>collector</th><th>threads</th><th>wall s</th><th>ops/s</th><th>cpu s</th><th>peak RSS</th>"
           "<th>GIL wait s</th><th>GCs</th><th>leaked</th><th>verified</th></tr></thead>\n<tbody>\n",
           f);
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
         char lb[48];
         fputs("<tr class=\"run\" data-run=\"", f);
-        esc(f, run_label(lb, r));
-        fputs("\"><td>", f);
-        esc(f, r->mode);
-        fprintf(f, "</td><td>%d</td>", r->params.threads);
+        esc(f, cli_run_label(lb, r));
+        fputs("\">", f);
+        run_cells(f, r);
         if (r->error[0] != '\0') {
             fputs("<td colspan=\"8\" class=\"bad\">FAILED: ", f);
             esc(f, r->error);
@@ -117,15 +119,12 @@ static void latency_row(FILE *f, const struct cli_run *r, const char *what,
 {
     char lb[48], b[5][32];
     fputs("<tr class=\"lat\" data-run=\"", f);
-    esc(f, run_label(lb, r));
+    esc(f, cli_run_label(lb, r));
     fprintf(f, "\" data-latency=\"%s\">", what);
-    if (first) {
-        fputs("<td>", f);
-        esc(f, r->mode);
-        fprintf(f, "</td><td>%d</td>", r->params.threads);
-    } else {
-        fputs("<td></td><td></td>", f);
-    }
+    if (first)
+        run_cells(f, r);
+    else
+        fputs("<td></td><td></td><td></td>", f);
     fprintf(f, "<td>%s</td>", what);
     if (p->count == 0) {
         fputs("<td>0</td><td>-</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n", f);
@@ -140,7 +139,7 @@ static void latency_row(FILE *f, const struct cli_run *r, const char *what,
 static void latency_table(FILE *f, const struct cli_run *runs, size_t n)
 {
     fputs("<table id=\"latency\">\n<caption>Latency</caption>\n<thead><tr><th>mode</th>"
-          "<th>threads</th><th>latency</th><th>count</th><th>p50</th><th>p90</th><th>p99</th>"
+          "<th>collector</th><th>threads</th><th>latency</th><th>count</th><th>p50</th><th>p90</th><th>p99</th>"
           "<th>p99.9</th><th>max</th></tr></thead>\n<tbody>\n",
           f);
     for (size_t i = 0; i < n; i++) {
@@ -165,7 +164,7 @@ static void verification_list(FILE *f, const struct cli_run *runs, size_t n)
         char lb[48];
         bool ok = r->error[0] == '\0' && r->verified && r->leaked == 0;
         fprintf(f, "<li class=\"%s\">", ok ? "ok" : "bad");
-        esc(f, run_label(lb, r));
+        esc(f, cli_run_label(lb, r));
         fputs(": ", f);
         if (r->error[0] != '\0') {
             fputs("FAILED: ", f);
@@ -288,7 +287,7 @@ static void legend_entry(FILE *f, size_t slot, size_t run_index, const struct cl
     char lb[48];
     double x = PLOT_X1 + 16, y = PLOT_Y0 + 10 + 20.0 * (double)slot;
     fputs("<g class=\"legend-entry\" data-run=\"", f);
-    esc(f, run_label(lb, r));
+    esc(f, cli_run_label(lb, r));
     fprintf(f,
             "\"><rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
             "<text class=\"legend\" x=\"%.1f\" y=\"%.1f\">",
@@ -362,7 +361,7 @@ static void pause_timeline(FILE *f, const struct cli_run *runs, size_t n)
         if (note != NULL)
             continue;
         fputs("<g class=\"series\" data-run=\"", f);
-        esc(f, run_label(lb, r));
+        esc(f, cli_run_label(lb, r));
         fprintf(f, "\" data-count=\"%zu\" fill=\"%s\">\n", r->ngc, run_color(i));
         for (size_t j = 0; j < r->ngc; j++) {
             const rc_gc_record *g = &r->gc[j];
@@ -445,7 +444,7 @@ static void percentile_chart(FILE *f, const struct cli_run *runs, size_t n, enum
         uint64_t count = lat_hist_count(h), maxv = lat_hist_max(h);
         char lb[48];
         fputs("<path class=\"curve\" data-run=\"", f);
-        esc(f, run_label(lb, r));
+        esc(f, cli_run_label(lb, r));
         fprintf(f, "\" data-count=\"%" PRIu64 "\" stroke=\"%s\" d=\"", count, run_color(i));
         /* A step curve: slot b holds the values from percentile
          * (cumulative before b) to (cumulative after b). */
@@ -485,7 +484,8 @@ static const char css[] =
     "th,td{border:1px solid #ccc;padding:3px 10px;text-align:right;"
     "font-family:monospace}\n"
     "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}\n"
-    "tr.lat td:nth-child(3){text-align:left}\n"
+    "td:nth-child(2),th:nth-child(2){text-align:left}\n"
+    "tr.lat td:nth-child(4){text-align:left}\n"
     ".bad{color:#b00;font-weight:bold}.ok{color:#070}\n"
     ".note{color:#555;font-size:13px}\n"
     "figure{margin:10px 0}\n"

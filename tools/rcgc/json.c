@@ -98,10 +98,17 @@ static json_t *run_obj(const struct cli_run *r)
     json_t *o = json_object();
     json_object_set_new(o, "workload", json_string(r->workload));
     json_object_set_new(o, "mode", json_string(r->mode));
+    json_object_set_new(o, "collector", json_string(r->collector));
     json_object_set_new(o, "threads", json_integer(r->params.threads));
     json_object_set_new(o, "quick", json_boolean(r->quick));
     json_object_set_new(o, "params", params_obj(&r->params));
     json_object_set_new(o, "switch_interval_us", json_integer(r->switch_interval_us));
+    if (r->gc_threshold_known) {
+        json_t *t = json_array();
+        for (int g = 0; g < RC_GC_GENERATIONS; g++)
+            json_array_append_new(t, json_integer(r->gc_threshold[g]));
+        json_object_set_new(o, "gc_threshold", t);
+    }
     json_object_set_new(o, "sensor_interval_ns", jint(r->sensor_interval_ns));
     json_object_set_new(o, "error", r->error[0] != '\0' ? json_string(r->error) : json_null());
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
@@ -389,20 +396,68 @@ static void rd_stop(struct rd *rd, json_t *o, const char *where, rc_stw_record *
     s->threads = (uint32_t)rd_u64(rd, o, where, "threads");
 }
 
+/* "collector": a later addition to rcgc-run/1.  A report written before it
+ * existed has none, and every run then used the stop-the-world collector
+ * (the only one there was): read as "stw". */
+static void rd_collector(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
+{
+    snprintf(r->collector, sizeof r->collector, "%s", rc_collector_name(RC_COLLECTOR_STW));
+    json_t *v = rd->failed ? NULL : json_object_get(o, "collector");
+    rc_collector_kind k;
+    if (v == NULL)
+        return;
+    if (!json_is_string(v) || rc_collector_from_name(json_string_value(v), &k) < 0) {
+        rc_error_clear();
+        char msg[96];
+        snprintf(msg, sizeof msg, "not one of %s", cli_collector_names());
+        rd_fail(rd, where, "collector", msg);
+        return;
+    }
+    snprintf(r->collector, sizeof r->collector, "%s", rc_collector_name(k));
+}
+
+/* "gc_threshold": a later addition to rcgc-run/1.  Absent (a report written
+ * before it existed): unknown. */
+static void rd_gc_threshold(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
+{
+    json_t *v = rd->failed ? NULL : json_object_get(o, "gc_threshold");
+    r->gc_threshold_known = false;
+    if (v == NULL)
+        return;
+    bool ok = json_is_array(v) && json_array_size(v) == RC_GC_GENERATIONS;
+    for (int g = 0; ok && g < RC_GC_GENERATIONS; g++) {
+        json_t *t = json_array_get(v, (size_t)g);
+        ok = json_is_integer(t) && json_integer_value(t) >= 0;
+        if (ok)
+            r->gc_threshold[g] = (long)json_integer_value(t);
+    }
+    if (!ok) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "not an array of %d integers >= 0", RC_GC_GENERATIONS);
+        rd_fail(rd, where, "gc_threshold", msg);
+        return;
+    }
+    r->gc_threshold_known = true;
+}
+
 static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
 {
     char w[160];
     rd_str(rd, o, where, "workload", r->workload, sizeof r->workload, false);
     rd_str(rd, o, where, "mode", r->mode, sizeof r->mode, false);
     rc_mode m;
-    if (!rd->failed && rc_mode_from_name(r->mode, &m) < 0)
+    if (!rd->failed && rc_mode_from_name(r->mode, &m) < 0) {
+        rc_error_clear();
         rd_fail(rd, where, "mode", "not gil, ft or ft-atomic");
+    }
+    rd_collector(rd, o, where, r);
     r->quick = rd_bool(rd, o, where, "quick");
     json_t *p = rd_typed(rd, o, where, "params", false);
     wpath(w, sizeof w, "%s.params", where);
     if (p != NULL)
         rd_params(rd, p, w, &r->params);
     r->switch_interval_us = rd_long(rd, o, where, "switch_interval_us");
+    rd_gc_threshold(rd, o, where, r);
     r->sensor_interval_ns = rd_u64(rd, o, where, "sensor_interval_ns");
     rd_str(rd, o, where, "error", r->error, sizeof r->error, true);
     r->wall_s = rd_double(rd, o, where, "wall_s");

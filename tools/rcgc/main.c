@@ -1,9 +1,11 @@
 /* tools/rcgc/main.c: the `rcgc` command: subcommands, flags, dispatch.
  *
  *   rcgc list
- *   rcgc run WORKLOAD [--mode M] [--threads N] [sizes] [--read HOW] [--seed S]
- *                     [--quick] [--trace] [--json FILE] [--hgrm FILE] [--html FILE]
- *   rcgc compare WORKLOAD [--modes M,M..] [--threads N,N..] [sizes] ...
+ *   rcgc run WORKLOAD [--mode M] [--collector C] [--threads N] [sizes] [--read HOW]
+ *                     [--seed S] [--quick] [--trace] [--json FILE] [--hgrm FILE]
+ *                     [--html FILE]
+ *   rcgc compare WORKLOAD [--modes M,M..] [--collectors C,C..] [--threads N,N..]
+ *                         [sizes] ...
  *   rcgc report FILE.json [--hgrm FILE] [--html FILE]
  *
  * Exit status: 0 success; 1 a run failed (verification, leak, crash) or a
@@ -17,17 +19,17 @@
  * between configurations; it then reads the children's JSON back.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cli.h"
+#include "sizes.h"
 
 #ifndef RCGC_VERSION
 #define RCGC_VERSION "unknown"
@@ -55,6 +57,8 @@ struct cli_flag {
 static const struct cli_flag cli_flags[] = {
     {"--mode", "M", C_RUN, "threading mode: gil, ft or ft-atomic (default gil)"},
     {"--modes", "M,M..", C_COMPARE, "modes to compare (default gil,ft,ft-atomic)"},
+    {"--collector", "NAME", C_RUN, "cycle collector: stw or concurrent (default stw)"},
+    {"--collectors", "NAME,NAME..", C_COMPARE, "collectors to compare (default stw)"},
     {"--threads", "N", C_RUN, "worker threads (default: the workload's)"},
     {"--threads", "N,N..", C_COMPARE, "thread counts to compare (default: the workload's)"},
     {"--depth", "D", C_RUN | C_COMPARE, "tree depth (binary-trees)"},
@@ -63,6 +67,12 @@ static const struct cli_flag cli_flags[] = {
     {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
     {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs)"},
     {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
+    {"--gc-threshold", "N0[,N1[,N2]]", C_RUN | C_COMPARE,
+     "the collector's thresholds (rc_gc_set_threshold): N0 tracked\n"
+     "                       allocations start a young collection (0: no automatic\n"
+     "                       collection), N1 and N2 of the younger generation's\n"
+     "                       collections an older one; those not given keep the\n"
+     "                       runtime's defaults"},
     {"--read", "HOW", C_RUN | C_COMPARE,
      "how a read takes the item (shared-refs): borrow (a borrowed\n"
      "                       reference, no count written; the default) or ref\n"
@@ -114,6 +124,11 @@ struct cli_opts {
     const char *json, *hgrm, *html;
     rc_mode modes[CLI_MAX_LIST];
     int nmodes;
+    rc_collector_kind collectors[CLI_MAX_LIST];
+    int ncollectors;
+    long gc_threshold[RC_GC_GENERATIONS];   /* --gc-threshold: the first ngc_threshold */
+    int ngc_threshold;
+    const char *gc_threshold_arg;           /* as given, for compare's children */
     int threads[CLI_MAX_LIST];
     int nthreads;
     uint64_t seed;
@@ -159,12 +174,16 @@ static void cli_help(const struct cli_cmd *c)
     }
     if (c->bit == C_RUN || c->bit == C_COMPARE)
         printf("\nSize flags apply only to the workloads that use them ('rcgc list'); they\n"
-               "override the defaults, or the --quick sizes.  Progress is drawn on stderr\n"
+               "override the defaults, or the --quick sizes.  Before anything runs, each\n"
+               "size is checked against the workload's bound, and the memory the run would\n"
+               "hold at its peak (estimated from figures measured per object) against the\n"
+               "machine's: too much is a usage error.  Progress is drawn on stderr\n"
                "when it is a terminal.  Threaded runs are not exactly repeatable, even with\n"
                "the same seed.\n");
     if (c->bit == C_COMPARE)
         printf("Each configuration runs in a child process (rcgc run ... --json TMP), so\n"
-               "peak RSS is per configuration.  Rows: thread counts, then modes.\n");
+               "peak RSS is per configuration.  The runs are every combination of --modes,\n"
+               "--collectors and --threads; rows: thread counts, then collectors, then modes.\n");
     if (c->bit == C_REPORT)
         printf("\nThe table is re-rendered from the file alone: it matches what the run\n"
                "printed.  The JSON schema: docs/report-schema.md.\n");
@@ -253,6 +272,26 @@ static rc_mode parse_mode(const struct cli_cmd *c, const char *flag, const char 
     return m;
 }
 
+/* A collector name; one this build cannot run (rc_collector_check: the
+ * concurrent collector, until it exists) is refused here, before anything
+ * runs, with the runtime's reason. */
+static rc_collector_kind parse_collector(const struct cli_cmd *c, const char *flag, const char *v)
+{
+    rc_collector_kind k;
+    if (rc_collector_from_name(v, &k) < 0) {
+        rc_error_clear();
+        cli_die_usage(c, "unknown collector '%s' for %s (valid: %s)", v, flag,
+                      cli_collector_names());
+    }
+    if (rc_collector_check(k) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rc_error_message());
+        rc_error_clear();
+        cli_die_usage(c, "%s %s: %s", flag, v, why);
+    }
+    return k;
+}
+
 static int parse_read(const struct cli_cmd *c, const char *flag, const char *v)
 {
     int r = wl_read_from_name(v);
@@ -282,6 +321,29 @@ static int split_list(const struct cli_cmd *c, const char *flag, const char *v, 
         p = comma + 1;
     }
     return n;
+}
+
+/* --gc-threshold N0[,N1[,N2]]: 1 to 3 integers >= 0 (rc_gc_set_threshold
+ * refuses negative ones). */
+static void parse_gc_threshold(const struct cli_cmd *c, const char *flag, const char *v,
+                               struct cli_opts *o)
+{
+    static const char valid[] = "1 to 3 integers >= 0 (N0[,N1[,N2]])";
+    char copy[256], *items[CLI_MAX_LIST];
+    int n = split_list(c, flag, v, copy, sizeof copy, items, valid);
+    if (n > RC_GC_GENERATIONS)
+        cli_die_usage(c, "%s takes at most %d thresholds (N0[,N1[,N2]]), not '%s'", flag,
+                      RC_GC_GENERATIONS, v);
+    for (int g = 0; g < n; g++) {
+        char *end;
+        errno = 0;
+        long t = strtol(items[g], &end, 10);
+        if (items[g][0] < '0' || items[g][0] > '9' || *end != '\0' || errno != 0)
+            cli_die_usage(c, "%s needs a comma-separated list of %s, not '%s'", flag, valid, v);
+        o->gc_threshold[g] = t;
+    }
+    o->ngc_threshold = n;
+    o->gc_threshold_arg = v;
 }
 
 /* ---------------------------------------------------------------- parse */
@@ -340,6 +402,17 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             o->nmodes = split_list(c, n, v, copy, sizeof copy, items, "gil, ft, ft-atomic");
             for (int k = 0; k < o->nmodes; k++)
                 o->modes[k] = parse_mode(c, n, items[k]);
+        } else if (strcmp(n, "--collector") == 0) {
+            o->collectors[0] = parse_collector(c, n, v);
+            o->ncollectors = 1;
+        } else if (strcmp(n, "--collectors") == 0) {
+            char copy[256], *items[CLI_MAX_LIST];
+            o->ncollectors =
+                split_list(c, n, v, copy, sizeof copy, items, cli_collector_names());
+            for (int k = 0; k < o->ncollectors; k++)
+                o->collectors[k] = parse_collector(c, n, items[k]);
+        } else if (strcmp(n, "--gc-threshold") == 0) {
+            parse_gc_threshold(c, n, v, o);
         } else if (strcmp(n, "--threads") == 0 && c->bit == C_RUN) {
             o->threads[0] = (int)parse_long(c, n, v, 1, CLI_MAX_THREADS);
             o->nthreads = 1;
@@ -466,6 +539,86 @@ static wl_params cli_params(const struct cli_opts *o)
     return p;
 }
 
+/* "14.6 TiB": bytes with a binary unit, 3 significant digits. */
+static const char *fmt_bytes(char buf[32], double b)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (u < 6 && b >= 1024.0 * 0.9995) {
+        b /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, "%.*f %s", u == 0 || b >= 99.95 ? 0 : b >= 9.995 ? 1 : 2, b, units[u]);
+    return buf;
+}
+
+/* The generation-0 threshold a run will use: --gc-threshold's N0, else the
+ * runtime's default, read (once) from a runtime made for the purpose
+ * (rc_gc_get_threshold needs one), with RCGC_TRACE hidden from it so that
+ * it prints nothing. */
+static long cli_threshold0(const struct cli_opts *o)
+{
+    static long dflt = -1;
+    if (o->ngc_threshold > 0)
+        return o->gc_threshold[0];
+    if (dflt >= 0)
+        return dflt;
+    const char *trace = getenv("RCGC_TRACE");
+    char *saved = trace != NULL ? strdup(trace) : NULL;
+    unsetenv("RCGC_TRACE");
+    rc_config cfg = rc_config_default();
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    long t[RC_GC_GENERATIONS];
+    if (rt == NULL || rc_gc_get_threshold(t) < 0) {
+        fprintf(stderr, "rcgc %s: reading the collector's default thresholds: %s\n", o->cmd->name,
+                rc_error_message());
+        exit(1);
+    }
+    long leaked = rc_runtime_free(rt);
+    (void)leaked;
+    if (saved != NULL && setenv("RCGC_TRACE", saved, 1) != 0) {
+        fprintf(stderr, "rcgc %s: setenv RCGC_TRACE: %s\n", o->cmd->name, strerror(errno));
+        exit(1);
+    }
+    free(saved);
+    dflt = t[0];
+    return dflt;
+}
+
+/* Before anything runs: the sizes within the workload's bounds, and the
+ * memory the run would hold at its peak (rc_workload.peak_bytes, from the
+ * figures measured in workloads/sizes.h) within the machine's physical
+ * memory; a usage error naming the flags otherwise. */
+static void cli_check_fits(const struct cli_opts *o, const wl_params *p)
+{
+    const struct cli_cmd *c = o->cmd;
+    const rc_workload *w = o->workload;
+    char msg[320];
+    if (wl_check_sizes(w, p, msg, sizeof msg) < 0)
+        cli_die_usage(c, "%s", msg);
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    /* Threshold 0, every cycle kept to the end, needs the most: when even
+     * that fits, the threshold in force need not be known. */
+    if (!(have > 0) || WL_BASE_BYTES + w->peak_bytes(p, 0) <= have)
+        return;
+    long t0 = cli_threshold0(o);
+    double need = WL_BASE_BYTES + w->peak_bytes(p, t0);
+    if (need <= have)
+        return;
+    char flags[256], gc[48] = "", b1[32], b2[32];
+    size_t len = 0;
+    flags[0] = '\0';
+    for (const wl_bound *b = w->bounds; b != NULL && b->flag != NULL && len < sizeof flags; b++)
+        len += (size_t)snprintf(flags + len, sizeof flags - len, " %s %ld", b->flag,
+                                *(const long *)(const void *)((const char *)p + b->offset));
+    if (o->ngc_threshold > 0)
+        snprintf(gc, sizeof gc, " and --gc-threshold %ld", t0);
+    cli_die_usage(c, "%s%s with %d thread%s%s would need about %s of memory at its peak; this "
+                     "machine has %s",
+                  w->name, flags, p->threads, p->threads == 1 ? "" : "s", gc,
+                  fmt_bytes(b1, need), fmt_bytes(b2, have));
+}
+
 /* ------------------------------------------------------------- commands */
 
 static int cmd_list(const struct cli_opts *o)
@@ -492,17 +645,23 @@ static bool cli_show_progress(const struct cli_opts *o)
 static int cmd_run(struct cli_opts *o)
 {
     cli_need_workload(o);
+    wl_params params = cli_params(o);
+    cli_check_fits(o, &params);
     struct cli_run_opts ro = {
         .workload = o->workload,
         .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
-        .params = cli_params(o),
+        .collector = o->ncollectors > 0 ? o->collectors[0] : RC_COLLECTOR_STW,
+        .ngc_threshold = o->ngc_threshold,
+        .params = params,
         .quick = o->quick,
         .trace = o->trace,
         .progress = cli_show_progress(o),
     };
+    memcpy(ro.gc_threshold, o->gc_threshold, sizeof ro.gc_threshold);
     if (ro.progress)
-        fprintf(stderr, "rcgc: %s, mode %s, %d threads, seed %" PRIu64 "\n", o->workload->name,
-                rc_mode_name(ro.mode), ro.params.threads, ro.params.seed);
+        fprintf(stderr, "rcgc: %s, mode %s, collector %s, %d threads, seed %" PRIu64 "\n",
+                o->workload->name, rc_mode_name(ro.mode), rc_collector_name(ro.collector),
+                ro.params.threads, ro.params.seed);
     struct cli_run r;
     memset(&r, 0, sizeof r);
     int rc = cli_run_one(&ro, &r);
@@ -540,18 +699,12 @@ static void cli_on_signal(int sig)
     cli_interrupted = sig;
 }
 
-/* Run one configuration in a child: `rcgc run ... --json tmp`.  Fills *out
- * from the child's JSON, or with an error row.  0 if the run succeeded. */
-static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, struct cli_run *out)
+/* Run one configuration in a child: `rcgc run ... --json TMP` (tools/child.h).
+ * Fills *out from the child's JSON, or with an error row.  0 if the run
+ * succeeded. */
+static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind collector,
+                       int threads, struct cli_run *out)
 {
-    char tmp[] = "/tmp/rcgc-compare-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(out->error, sizeof out->error, "mkstemp: %s", strerror(errno));
-        return -1;
-    }
-    close(fd);
-
     char *argv[64];
     char sbuf[CLI_NSIZES][32], tbuf[16], seedbuf[32];
     int n = 0;
@@ -560,6 +713,8 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
     argv[n++] = (char *)o->workload->name;
     argv[n++] = "--mode";
     argv[n++] = (char *)rc_mode_name(mode);
+    argv[n++] = "--collector";
+    argv[n++] = (char *)rc_collector_name(collector);
     snprintf(tbuf, sizeof tbuf, "%d", threads);
     argv[n++] = "--threads";
     argv[n++] = tbuf;
@@ -583,66 +738,33 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
         argv[n++] = "--read";
         argv[n++] = (char *)wl_read_name(o->read);
     }
-    argv[n++] = "--json";
-    argv[n++] = tmp;
+    if (o->gc_threshold_arg != NULL) {
+        argv[n++] = "--gc-threshold";
+        argv[n++] = (char *)o->gc_threshold_arg;
+    }
     argv[n] = NULL;
 
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(out->error, sizeof out->error, "fork: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    if (pid == 0) {
-        /* The child's table is not wanted: the parent prints them together. */
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDOUT_FILENO);
-            close(devnull);
-        }
-        execv("/proc/self/exe", argv);
-        fprintf(stderr, "rcgc compare: cannot run /proc/self/exe: %s\n", strerror(errno));
-        _exit(127);
-    }
-    int wst;
-    bool passed_on = false;
-    while (waitpid(pid, &wst, 0) < 0) {
-        if (errno == EINTR && cli_interrupted != 0 && !passed_on) {
-            /* A terminal's ^C reaches the child too; a kill of the parent
-             * alone does not: pass it on, then wait for the child. */
-            kill(pid, cli_interrupted);
-            passed_on = true;
-        }
-        if (errno != EINTR) {
-            snprintf(out->error, sizeof out->error, "waitpid: %s", strerror(errno));
-            unlink(tmp);
-            return -1;
-        }
-    }
-
-    char how[96] = "";
-    if (WIFSIGNALED(wst))
-        snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(wst),
-                 strsignal(WTERMSIG(wst)));
-    else if (WIFEXITED(wst) && WEXITSTATUS(wst) != 0 && WEXITSTATUS(wst) != 1)
-        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(wst));
-
+    /* The child's table is not wanted: the parent prints them together. */
+    struct child ch = {.path = "/proc/self/exe", .argv = argv, .interrupted = &cli_interrupted};
     struct cli_run *runs = NULL;
     size_t nruns = 0;
-    char err[512];
+    char err[512], how[96] = "";
     int rc = -1;
-    if (how[0] == '\0' && cli_json_read(tmp, &runs, &nruns, err, sizeof err) == 0 && nruns == 1) {
+    bool ran = child_run(&ch, err, sizeof err) == 0;
+    if (ran && child_failure(&ch, how, sizeof how)[0] == '\0' &&
+        cli_json_read(ch.json, &runs, &nruns, err, sizeof err) == 0 && nruns == 1) {
         *out = runs[0];
         rc = out->error[0] == '\0' && out->verified && out->leaked == 0 ? 0 : -1;
     } else {
         snprintf(out->workload, sizeof out->workload, "%s", o->workload->name);
         snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(mode));
+        snprintf(out->collector, sizeof out->collector, "%s", rc_collector_name(collector));
         out->params = cli_params(o);
         out->params.threads = threads;
         out->quick = o->quick;
-        if (how[0] != '\0')
+        if (!ran)
+            snprintf(out->error, sizeof out->error, "%.200s", err);
+        else if (how[0] != '\0')
             snprintf(out->error, sizeof out->error, "the child process %s", how);
         else if (nruns != 1 && runs != NULL)
             snprintf(out->error, sizeof out->error, "the child wrote %zu runs, not 1", nruns);
@@ -652,7 +774,7 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, int threads, stru
             cli_run_fini(&runs[i]);
     }
     free(runs);
-    unlink(tmp);
+    child_done(&ch);
     return rc;
 }
 
@@ -664,11 +786,20 @@ static int cmd_compare(struct cli_opts *o)
             o->modes[m] = (rc_mode)m;
         o->nmodes = RC_MODE_COUNT;
     }
+    if (o->ncollectors == 0) {
+        o->collectors[0] = RC_COLLECTOR_STW;
+        o->ncollectors = 1;
+    }
     if (o->nthreads == 0) {
         o->threads[0] = cli_params(o).threads;
         o->nthreads = 1;
     }
-    size_t n = (size_t)o->nmodes * (size_t)o->nthreads, k = 0;
+    for (int t = 0; t < o->nthreads; t++) {
+        wl_params p = cli_params(o);
+        p.threads = o->threads[t];
+        cli_check_fits(o, &p);
+    }
+    size_t n = (size_t)o->nmodes * (size_t)o->ncollectors * (size_t)o->nthreads, k = 0;
     struct cli_run *runs = calloc(n, sizeof *runs);
     if (runs == NULL) {
         fprintf(stderr, "rcgc compare: out of memory\n");
@@ -683,13 +814,19 @@ static int cmd_compare(struct cli_opts *o)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+    /* The cross product: thread counts, then collectors, then modes. */
     for (int t = 0; t < o->nthreads; t++) {
-        for (int m = 0; m < o->nmodes && cli_interrupted == 0; m++, k++) {
-            if (tty)
-                fprintf(stderr, "rcgc compare: [%zu/%zu] %s, mode %s, %d threads\n", k + 1, n,
-                        o->workload->name, rc_mode_name(o->modes[m]), o->threads[t]);
-            if (compare_one(o, o->modes[m], o->threads[t], &runs[k]) != 0)
-                status = 1;
+        for (int c = 0; c < o->ncollectors; c++) {
+            for (int m = 0; m < o->nmodes && cli_interrupted == 0; m++, k++) {
+                rc_collector_kind col = o->collectors[c];
+                if (tty)
+                    fprintf(stderr, "rcgc compare: [%zu/%zu] %s, mode %s, collector %s, %d "
+                                    "threads\n",
+                            k + 1, n, o->workload->name, rc_mode_name(o->modes[m]),
+                            rc_collector_name(col), o->threads[t]);
+                if (compare_one(o, o->modes[m], col, o->threads[t], &runs[k]) != 0)
+                    status = 1;
+            }
         }
     }
     if (cli_interrupted != 0) {

@@ -231,11 +231,38 @@ static uint64_t sub_sat(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+/* rc_gc_set_threshold takes the three thresholds one by one. */
+_Static_assert(RC_GC_GENERATIONS == 3, "rc_gc_set_threshold sets three thresholds");
+
+/* Set the thresholds --gc-threshold gave (the others keep the runtime's
+ * defaults) and record those in force.  0, or -1 with out->error. */
+static int apply_gc_threshold(const struct cli_run_opts *o, struct cli_run *out)
+{
+    long t[RC_GC_GENERATIONS];
+    if (rc_gc_get_threshold(t) < 0) {
+        snprintf(out->error, sizeof out->error, "rc_gc_get_threshold: %s", rc_error_message());
+        return -1;
+    }
+    for (int g = 0; g < o->ngc_threshold && g < RC_GC_GENERATIONS; g++)
+        t[g] = o->gc_threshold[g];
+    if (o->ngc_threshold > 0 && rc_gc_set_threshold(t[0], t[1], t[2]) < 0) {
+        snprintf(out->error, sizeof out->error, "rc_gc_set_threshold: %s", rc_error_message());
+        return -1;
+    }
+    if (rc_gc_get_threshold(out->gc_threshold) < 0) {
+        snprintf(out->error, sizeof out->error, "rc_gc_get_threshold: %s", rc_error_message());
+        return -1;
+    }
+    out->gc_threshold_known = true;
+    return 0;
+}
+
 int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
 {
     const rc_workload *w = o->workload;
     snprintf(out->workload, sizeof out->workload, "%s", w->name);
     snprintf(out->mode, sizeof out->mode, "%s", rc_mode_name(o->mode));
+    snprintf(out->collector, sizeof out->collector, "%s", rc_collector_name(o->collector));
     out->params = o->params;
     out->quick = o->quick;
     out->sensor_interval_ns = CLI_SENSOR_INTERVAL_NS;
@@ -246,13 +273,15 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     }
     rc_config cfg = rc_config_default();
     cfg.mode = o->mode;
+    cfg.collector = o->collector;
     out->switch_interval_us = cfg.switch_interval_us;
 
     int nop = o->params.threads > 0 ? o->params.threads : 1;
     struct driver drv = {.nop = nop, .show_progress = o->progress};
     atomic_init(&drv.last_permille, -1);
     char label[128];
-    snprintf(label, sizeof label, "rcgc: %s %s x%d", w->name, out->mode, o->params.threads);
+    snprintf(label, sizeof label, "rcgc: %s %s %s x%d", w->name, out->mode, out->collector,
+             o->params.threads);
     drv.label = label;
     drv.op_hists = calloc((size_t)nop, sizeof *drv.op_hists);
     if (drv.op_hists == NULL) {
@@ -272,6 +301,11 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL) {
         snprintf(out->error, sizeof out->error, "rc_runtime_new: %s", rc_error_message());
+        goto done;
+    }
+    if (apply_gc_threshold(o, out) < 0) {
+        long leaked = rc_runtime_free(rt);
+        (void)leaked;
         goto done;
     }
     rc_thread *sensor_thread = rc_thread_start(sensor_main, &sensor);

@@ -27,10 +27,32 @@ const char *cli_fmt_ns(char buf[32], uint64_t ns)
     return buf;
 }
 
+const char *cli_run_label(char buf[48], const struct cli_run *r)
+{
+    snprintf(buf, 48, "%s %s x%d", r->mode, r->collector, r->params.threads);
+    return buf;
+}
+
+const char *cli_collector_names(void)
+{
+    static char buf[128];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < RC_COLLECTOR_COUNT && len < sizeof buf; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", k > 0 ? ", " : "",
+                                rc_collector_name((rc_collector_kind)k));
+    return buf;
+}
+
 bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
 {
     if (strcmp(a->workload, b->workload) != 0 || a->quick != b->quick ||
         a->params.seed != b->params.seed || a->params.read != b->params.read)
+        return false;
+    /* Unknown thresholds (an old report, a compare child that failed)
+     * differ from none. */
+    if (a->gc_threshold_known && b->gc_threshold_known &&
+        memcmp(a->gc_threshold, b->gc_threshold, sizeof a->gc_threshold) != 0)
         return false;
     for (int i = 0; i < CLI_NSIZES; i++)
         if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
@@ -60,6 +82,11 @@ const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
         SETUP_ADD("%sread %s", sep, wl_read_name(r->params.read));
         sep = ", ";
     }
+    if (r->gc_threshold_known) {
+        SETUP_ADD("%sgc thresholds %ld/%ld/%ld", sep, r->gc_threshold[0], r->gc_threshold[1],
+                  r->gc_threshold[2]);
+        sep = ", ";
+    }
     SETUP_ADD("%sseed %" PRIu64 "%s", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
 #undef SETUP_ADD
     return buf;
@@ -73,8 +100,9 @@ static void print_header(FILE *f, const struct cli_run *r)
 
 static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
 {
-    fprintf(f, "%-10s %7s %9s %13s %8s %10s %10s %6s %7s %s\n", "mode", "threads", "wall s",
-            "ops/s", "cpu s", "peak RSS", "GIL wait s", "GCs", "leaked", "verified");
+    fprintf(f, "%-10s %-10s %7s %9s %13s %8s %10s %10s %6s %7s %s\n", "mode", "collector",
+            "threads", "wall s", "ops/s", "cpu s", "peak RSS", "GIL wait s", "GCs", "leaked",
+            "verified");
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
         if (i > 0 && !cli_same_setup(r, &runs[i - 1])) {
@@ -82,26 +110,28 @@ static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
             print_header(f, r);
         }
         if (r->error[0] != '\0') {
-            fprintf(f, "%-10s %7d  FAILED: %s\n", r->mode, r->params.threads, r->error);
+            fprintf(f, "%-10s %-10s %7d  FAILED: %s\n", r->mode, r->collector, r->params.threads,
+                    r->error);
             continue;
         }
         char rss[32];
         snprintf(rss, sizeof rss, "%.1f MB", (double)r->peak_rss_kb / 1024.0);
-        fprintf(f, "%-10s %7d %9.3f %13.0f %8.3f %10s %10.3f %6zu %7ld %s\n", r->mode,
-                r->params.threads, r->wall_s, r->ops_per_s, r->cpu_s, rss,
+        fprintf(f, "%-10s %-10s %7d %9.3f %13.0f %8.3f %10s %10.3f %6zu %7ld %s\n", r->mode,
+                r->collector, r->params.threads, r->wall_s, r->ops_per_s, r->cpu_s, rss,
                 (double)r->gil.wait_ns * 1e-9, r->ngc, r->leaked,
                 r->verified ? "ok" : "FAILED");
     }
 }
 
-static void latency_row(FILE *f, const char *mode, int threads, const char *what,
+/* The row of one distribution; r NULL: a further row of the same run. */
+static void latency_row(FILE *f, const struct cli_run *r, const char *what,
                         const struct cli_pcts *p)
 {
     char b[6][32];
-    if (threads > 0)
-        fprintf(f, "%-10s %7d  %-9s", mode, threads, what);
+    if (r != NULL)
+        fprintf(f, "%-10s %-10s %7d  %-9s", r->mode, r->collector, r->params.threads, what);
     else
-        fprintf(f, "%-10s %7s  %-9s", "", "", what);
+        fprintf(f, "%-10s %-10s %7s  %-9s", "", "", "", what);
     if (p->count == 0) {
         fprintf(f, " %9d %9s %9s %9s %9s %9s\n", 0, "-", "-", "-", "-", "-");
         return;
@@ -113,16 +143,16 @@ static void latency_row(FILE *f, const char *mode, int threads, const char *what
 
 static void latency_table(FILE *f, const struct cli_run *runs, size_t n)
 {
-    fprintf(f, "%-10s %7s  %-9s %9s %9s %9s %9s %9s %9s\n", "mode", "threads", "latency",
-            "count", "p50", "p90", "p99", "p99.9", "max");
+    fprintf(f, "%-10s %-10s %7s  %-9s %9s %9s %9s %9s %9s %9s\n", "mode", "collector", "threads",
+            "latency", "count", "p50", "p90", "p99", "p99.9", "max");
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
         if (r->error[0] != '\0')
             continue;
-        latency_row(f, r->mode, r->params.threads, "stall", &r->pct[CLI_LAT_SENSOR]);
-        latency_row(f, r->mode, 0, "gc pause", &r->pct[CLI_LAT_GC_PAUSE]);
+        latency_row(f, r, "stall", &r->pct[CLI_LAT_SENSOR]);
+        latency_row(f, NULL, "gc pause", &r->pct[CLI_LAT_GC_PAUSE]);
         if (r->pct[CLI_LAT_OPS].count > 0)
-            latency_row(f, r->mode, 0, "op", &r->pct[CLI_LAT_OPS]);
+            latency_row(f, NULL, "op", &r->pct[CLI_LAT_OPS]);
     }
 }
 
@@ -139,10 +169,12 @@ void cli_table_print(FILE *f, const struct cli_run *runs, size_t n)
     fprintf(f, "(stall: how late a 1 ms sleeper woke; gc pause: world stopped per collection)\n\n");
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
+        char lb[48];
+        cli_run_label(lb, r);
         if (r->error[0] != '\0')
-            fprintf(f, "%s x%d: FAILED: %s\n", r->mode, r->params.threads, r->error);
+            fprintf(f, "%s: FAILED: %s\n", lb, r->error);
         else
-            fprintf(f, "%s x%d: %s: %s%s\n", r->mode, r->params.threads,
+            fprintf(f, "%s: %s: %s%s\n", lb,
                     r->verified ? "verified" : "VERIFICATION FAILED", r->summary,
                     r->leaked != 0 ? "; LEAKED objects" : "");
     }
