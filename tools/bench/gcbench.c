@@ -13,7 +13,7 @@
  *          slots) instance, next to its fixed parts (header, GC links,
  *          slots).
  *   threads  a full collection's pause and the resident memory after 100
- *          and after 100,000 threads have started and exited (20,000 with
+ *          and after 100,000 threads have started and exited (5,000 with
  *          --quick): both must stay flat (docs/gc.md [gc.owners]).
  *
  * The heap is cycle-churn's: rings of 100 Node(next, value) instances,
@@ -391,7 +391,7 @@ static double full_pause_ms(void)
 
 static void bench_threads(const rc_mode *modes, int nmodes)
 {
-    long many = quick ? 20000 : 100000;
+    long many = quick ? 5000 : 100000;
     printf("### Exited threads (docs/gc.md [gc.owners])\n\n");
     printf("A heap of 100,000 live tracked objects; a full collection's pause (median of %d)\n"
            "and the resident memory after 100 and after %ld threads have started and\n"
