@@ -7,6 +7,7 @@
  * happens-after rc_runtime_new.
  */
 #define RCGC_BUILDING 1
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,21 @@ rc_config rc_config_default(void)
     return cfg;
 }
 
+/* The index of name in names[0..n), or -1 with a ValueError naming the
+ * valid values ("unknown <what> 'x' (valid: a, b)"). */
+static int name_index(const char *const *names, int n, const char *what, const char *name)
+{
+    char valid[128] = "";
+    for (int i = 0; i < n; i++) {
+        if (name != NULL && strcmp(name, names[i]) == 0)
+            return i;
+        size_t len = strlen(valid);
+        snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i]);
+    }
+    return err_int(RC_ERR_VALUE, "unknown %s '%s' (valid: %s)", what,
+                   name != NULL ? name : "(null)", valid);
+}
+
 static const char *const mode_names[RC_MODE_COUNT] = {"gil", "ft", "ft-atomic"};
 
 const char *rc_mode_name(rc_mode mode)
@@ -36,14 +52,11 @@ int rc_mode_from_name(const char *name, rc_mode *out)
 {
     if (out == NULL)
         return err_int(RC_ERR_TYPE, "rc_mode_from_name() output must not be NULL");
-    for (int m = 0; m < RC_MODE_COUNT; m++) {
-        if (name != NULL && strcmp(name, mode_names[m]) == 0) {
-            *out = (rc_mode)m;
-            return 0;
-        }
-    }
-    return err_int(RC_ERR_VALUE, "unknown mode '%s' (valid: gil, ft, ft-atomic)",
-                   name != NULL ? name : "(null)");
+    int i = name_index(mode_names, RC_MODE_COUNT, "mode", name);
+    if (i < 0)
+        return -1;
+    *out = (rc_mode)i;
+    return 0;
 }
 
 static const char *const collector_names[RC_COLLECTOR_COUNT] = {"stw", "concurrent"};
@@ -57,14 +70,11 @@ int rc_collector_from_name(const char *name, rc_collector_kind *out)
 {
     if (out == NULL)
         return err_int(RC_ERR_TYPE, "rc_collector_from_name() output must not be NULL");
-    for (int k = 0; k < RC_COLLECTOR_COUNT; k++) {
-        if (name != NULL && strcmp(name, collector_names[k]) == 0) {
-            *out = (rc_collector_kind)k;
-            return 0;
-        }
-    }
-    return err_int(RC_ERR_VALUE, "unknown collector '%s' (valid: stw, concurrent)",
-                   name != NULL ? name : "(null)");
+    int i = name_index(collector_names, RC_COLLECTOR_COUNT, "collector", name);
+    if (i < 0)
+        return -1;
+    *out = (rc_collector_kind)i;
+    return 0;
 }
 
 rc_collector_kind rc_runtime_collector(const rc_runtime *rt)
