@@ -175,19 +175,18 @@ long gc_counts_alloc(struct thr_state *ts)
     /* relaxed: settings and a flag read as hints; a collection decided on
      * a stale value is one collection early or late. */
     long stress = rc_atomic_load_relaxed(&gc->stress);
-    long next = stress > 0 ? 1 : REPORT_AT;
-    if (ts->holds_stw || rc_atomic_load_relaxed(&gc->collecting) ||
-        !rc_atomic_load_relaxed(&gc->enabled))
-        return next;
-    if (stress > 0) {
-        if (--ts->gc->stress_countdown <= 0) {
+    if (!ts->holds_stw && !rc_atomic_load_relaxed(&gc->collecting) &&
+        rc_atomic_load_relaxed(&gc->enabled)) {
+        if (stress <= 0) {
+            gc->ops->allocated(ts, young);
+        } else if (--ts->gc->stress_countdown <= 0) {
             ts->gc->stress_countdown = stress;
             gc_collect_quietly(ts, 0);
         }
-        return next;
     }
-    gc->ops->allocated(ts, young);
-    return next;
+    /* Read again: a callback or finalizer of the collection just run may
+     * have changed the setting (rc_gc_set_stress). */
+    return rc_atomic_load_relaxed(&gc->stress) > 0 ? 1 : REPORT_AT;
 }
 
 void gc_counts_free(struct thr_state *ts)
@@ -199,11 +198,12 @@ void gc_collect_at_exit(struct rc_runtime *rt, bool final)
 {
     struct thr_state *ts = rc_tls_state;
     struct gc_state *gc = rt->gc;
-    if (!final) {
-        pthread_mutex_lock(&gc->mu);
-        gc->debug = 0;   /* the garbage list goes away: nothing is saved now */
-        pthread_mutex_unlock(&gc->mu);
-    }
+    /* The garbage list goes away: nothing is saved now, even if a
+     * finalizer run since the last call (releasing the immortal objects)
+     * asked for SAVEALL again. */
+    pthread_mutex_lock(&gc->mu);
+    gc->debug = 0;
+    pthread_mutex_unlock(&gc->mu);
     /* A collection can free objects whose clearing makes more cycles
      * unreachable (a cycle held only by another cycle's finalizer...). */
     for (int i = 0; i < 16; i++)
@@ -280,7 +280,8 @@ long gc_collect(struct thr_state *ts, int gen)
     gcl_init(&c.taken);
     gcl_init(&c.unreachable);
     pthread_mutex_lock(&gc->mu);
-    c.saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0;
+    /* No garbage list (runtime shutdown): nothing can be saved. */
+    c.saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0 && gc->garbage != NULL;
     pthread_mutex_unlock(&gc->mu);
     c.verify = rc_atomic_load_relaxed(&gc->verify) != 0;   /* relaxed: a setting */
     c.rec.generation = gen;

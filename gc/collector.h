@@ -80,7 +80,7 @@ struct gc_state {
                                          threads report theirs in batches
                                          (relaxed: it only decides when) */
     _Atomic int collecting;           /* 1 while a collection runs: taken by
-                                         an acq_rel CAS, released by a
+                                         an acquire CAS, released by a
                                          release store (gc_collect) */
     _Atomic int enabled;              /* automatic collection (relaxed: a
                                          setting, read at each trigger) */

@@ -31,7 +31,7 @@
 static void drain_one(struct gcl_owner *ow, void *arg)
 {
     struct collection *c = arg;
-    if (!ow->orphan)   /* its stack is closed for good (gclist.h) */
+    if (!ow->orphan && !ow->exited)   /* closed stacks (gclist.h) */
         gcl_drain_handback(c->ts, ow);
 }
 

@@ -1821,6 +1821,66 @@ static void count_cb(rc_object *wr, void *arg)
     ((struct weak_count *)arg)->calls++;
 }
 
+/* rc_gc_set_stress called from inside an automatic collection (a gc
+ * callback on the collecting thread) takes effect at the next tracked
+ * allocation: the report interval the collector returns is read after the
+ * collection, not before. */
+static int stress_armed;
+
+static void set_stress_at_stop(rc_gc_phase phase, const rc_gc_info *info, void *arg)
+{
+    if (phase == RC_GC_STOP && stress_armed) {
+        stress_armed = 0;
+        rc_gc_set_stress(1);
+    }
+}
+
+static void test_gc_stress_set_during_automatic_collection(void **state)
+{
+    assert_int_equal(0, rc_gc_set_threshold(50, 10, 10));
+    stress_armed = 1;
+    assert_int_equal(0, rc_gc_callback_add(set_stress_at_stop, NULL));
+    rc_object *keep = rc_list_new();
+    for (int i = 0; i < 500 && stress_armed; i++) {
+        rc_object *l = rc_list_new();
+        rc_list_append(keep, l);
+        rc_decref(l);
+    }
+    assert_int_equal(0, stress_armed);   /* an automatic collection set stress */
+    rc_gc_gen_stats before[RC_GC_GENERATIONS], after[RC_GC_GENERATIONS];
+    rc_gc_get_stats(before);
+    for (int i = 0; i < 3; i++)
+        rc_decref(rc_list_new());
+    rc_gc_get_stats(after);
+    assert_int_equal(0, rc_gc_set_stress(0));
+    assert_int_equal(0, rc_gc_callback_remove(set_stress_at_stop, NULL));
+    rc_decref(keep);
+    assert_int_equal(3, (long)(after[0].collections - before[0].collections));
+}
+
+/* A finalizer run while the runtime releases its immortal objects turns
+ * SAVEALL on and leaves a cycle behind: the last collection at exit saves
+ * nothing (the garbage list is gone) and frees the cycle, and nothing
+ * aborts or leaks (the harness's teardown checks). */
+static void saveall_and_cycle(rc_object *self)
+{
+    rc_gc_set_debug(RC_GC_DEBUG_SAVEALL);
+    rc_object *l = rc_list_new();
+    rc_list_append(l, l);
+    rc_decref(l);
+}
+
+static void test_gc_saveall_set_while_the_runtime_is_freed(void **state)
+{
+    rc_type *t = rc_type_new("SaveAllAtExit", 1, saveall_and_cycle);
+    assert_non_null(t);
+    rc_object *imm = rc_list_new();
+    rc_object *inst = rc_instance_new(t);
+    assert_int_equal(0, rc_list_append(imm, inst));
+    rc_decref(inst);
+    assert_int_equal(0, rc_make_immortal(imm));   /* released by rc_runtime_free */
+}
+
 static void test_gc_stress_setting(void **state)
 {
     /* Collect generation 0 at every tracked allocation (and verify the heap
@@ -2518,6 +2578,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_saveall),
         HARNESS_TEST(test_records),
         HARNESS_TEST(test_gc_stress_setting),
+        HARNESS_TEST(test_gc_stress_set_during_automatic_collection),
+        HARNESS_TEST(test_gc_saveall_set_while_the_runtime_is_freed),
         HARNESS_TEST(test_cycles_from_exited_threads),
         HARNESS_TEST(test_collect_objects_of_a_waiting_thread),
         HARNESS_TEST(test_collect_garbage_of_a_waiting_thread_frees_it_here),
