@@ -14,8 +14,9 @@
 
 /* ------------------------------------------------------------- owners */
 
-static void owner_init(struct gcl_owner *ow)
+static void owner_init(struct gcl_owner *ow, struct gcl_state *st)
 {
+    ow->state = st;
     for (int i = 0; i < GCL_NLISTS; i++)
         gcl_init(&ow->lists[i]);
     atomic_init(&ow->handback, NULL);
@@ -55,7 +56,7 @@ int gcl_state_init(struct gcl_state *st)
         err_nomem();
         return -1;
     }
-    owner_init(orphan);
+    owner_init(orphan, st);
     /* Its stack is closed for good: a thread freeing an orphan object
      * unlinks it under orphan_mu. */
     atomic_init(&orphan->handback, HANDBACK_CLOSED);
@@ -102,7 +103,7 @@ struct gcl_owner *gcl_owner_new(struct rc_runtime *rt)
      * which only read `exited` and `orphan` (gcl_list_for_stw, with the
      * world stopped) -- never while we write them here, as we are not
      * parked and no stop is on. */
-    owner_init(ow);
+    owner_init(ow, st);
     pthread_mutex_lock(&st->owners_mu);
     owner_push_locked(&st->owners, ow);
     st->nlive++;
@@ -110,40 +111,84 @@ struct gcl_owner *gcl_owner_new(struct rc_runtime *rt)
     return ow;
 }
 
+/* Objects renamed and moved to the orphan's lists under one hold of
+ * orphan_mu; the exiting thread passes a safepoint between two such moves,
+ * so neither threads freeing orphan objects nor a stop-the-world wait for
+ * more than one (about 40 us) whatever the thread's heap. */
+#define EXIT_CHUNK 4096
+
+/* Under orphan_mu: rename up to EXIT_CHUNK objects at the head of `from`
+ * to `orphan` and move them to the end of `to`.  Returns whether any are
+ * left in `from`. */
+static bool adopt_chunk_locked(struct gcl_owner *orphan, struct gc_head *to,
+                               struct gc_head *from)
+{
+    struct gc_head *first = from->next, *last = from;
+    for (int n = 0; n < EXIT_CHUNK && last->next != from; n++) {
+        last = last->next;
+        gcl_set_owner(last, orphan);
+    }
+    if (last == from)
+        return false;
+    struct gc_head *rest = last->next, *tail = to->prev;
+    from->next = rest;       /* cut [first..last] out of from */
+    rest->prev = from;
+    tail->next = first;      /* and append it to to */
+    first->prev = tail;
+    last->next = to;
+    to->prev = last;
+    return rest != from;
+}
+
 void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
 {
     struct gcl_state *st = &rt->gcl;
     struct gcl_owner *ow = ts->gcl;
     struct gcl_owner *orphan = st->orphan;
-    pthread_mutex_lock(&st->orphan_mu);
-    /* Rename, then adopt, then close: a pusher that reads the new owner
-     * finds the orphan's stack closed and waits for orphan_mu; one that
-     * read ours pushes before the close (we unlink it below) or finds the
-     * stack closed and then the object in an orphan list. */
+    /* Rename and adopt, a chunk at a time; then close.  Meanwhile our
+     * objects are in our lists, named by us, or in the orphan's, named by
+     * it: a pusher that reads the orphan finds its stack closed and waits
+     * for orphan_mu; one that read us pushes on our stack, still open, and
+     * we unlink what it pushed when we close it below. */
     for (int i = 0; i < GCL_NLISTS; i++) {
-        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i]; g = g->next)
-            gcl_set_owner(g, orphan);
-        gcl_splice(&orphan->lists[i], &ow->lists[i]);
+        bool more = true;
+        while (more) {
+            pthread_mutex_lock(&st->orphan_mu);
+            more = adopt_chunk_locked(orphan, &orphan->lists[i], &ow->lists[i]);
+            pthread_mutex_unlock(&st->orphan_mu);
+            if (more)
+                rc_safepoint();
+        }
     }
+    pthread_mutex_lock(&st->orphan_mu);
+    /* A collection or a freeze run at one of our safepoints may have put
+     * objects back into a list already emptied (survivors promoted into
+     * ours): adopt them too, with no safepoint now, so none is left. */
+    for (int i = 0; i < GCL_NLISTS; i++)
+        while (adopt_chunk_locked(orphan, &orphan->lists[i], &ow->lists[i]))
+            ;
     /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
     struct gc_head *dead = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);
     for (struct gc_head *g = dead; g != NULL; g = (struct gc_head *)g->aux)
         gcl_remove(g);
     ow->exited = true;
     pthread_mutex_unlock(&st->orphan_mu);
-    /* Out of the walks; reusable after a stop (gil mode: at once). */
+    /* Out of the walks.  Reusable once no thread can be between reading
+     * this record from an object and pushing on its stack: such a thread
+     * is attached, so an online QSBR reader, and passes no quiescent state
+     * in between -- after a grace period (qsbr_retire with QSBR_RECORD;
+     * gil mode: at once, as nobody pushes). */
     pthread_mutex_lock(&st->owners_mu);
     owner_unlink_locked(&st->owners, ow);
     st->nlive--;
-    if (rt->cfg.mode == RC_MODE_GIL) {
-        owner_push_locked(&st->spare, ow);
-        st->nspare++;
-    } else {
-        owner_push_locked(&st->retired, ow);
-        st->nretired++;
-    }
+    owner_push_locked(&st->retired, ow);
+    st->nretired++;
     pthread_mutex_unlock(&st->owners_mu);
     ts->gcl = NULL;
+    if (rt->cfg.mode == RC_MODE_GIL)
+        gcl_owner_reusable(ow);
+    else
+        qsbr_retire(ts, (void *)((uintptr_t)ow | QSBR_RECORD));
     /* Release outside orphan_mu: releasing may retire memory through QSBR,
      * which must not happen under a lock other online threads wait for. */
     while (dead != NULL) {
@@ -151,6 +196,17 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
         gcl_release_memory(ts, GC_HEAD_OBJ(dead));
         dead = next;
     }
+}
+
+void gcl_owner_reusable(struct gcl_owner *ow)
+{
+    struct gcl_state *st = ow->state;
+    pthread_mutex_lock(&st->owners_mu);
+    owner_unlink_locked(&st->retired, ow);
+    st->nretired--;
+    owner_push_locked(&st->spare, ow);
+    st->nspare++;
+    pthread_mutex_unlock(&st->owners_mu);
 }
 
 void gcl_for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *, void *),
@@ -177,37 +233,6 @@ struct gc_head *gcl_list_for_stw(struct rc_runtime *rt, struct gc_head *g, int i
         gcl_set_owner(g, ow);
     }
     return &ow->lists[i];
-}
-
-void gcl_reap_retired_stw(struct rc_runtime *rt)
-{
-    RC_ASSERT_STW("gcl_reap_retired_stw");
-    struct gcl_state *st = &rt->gcl;
-    pthread_mutex_lock(&st->owners_mu);
-    while (st->retired != NULL) {
-        struct gcl_owner *ow = st->retired;
-        owner_unlink_locked(&st->retired, ow);
-        owner_push_locked(&st->spare, ow);
-    }
-    st->nspare += st->nretired;
-    st->nretired = 0;
-    pthread_mutex_unlock(&st->owners_mu);
-}
-
-/* Records waiting for a stop before a thread start stops the world for
- * them: a stop per this many exits, at most. */
-#define REAP_AT 64
-
-void gcl_reap_if_many(struct thr_state *ts)
-{
-    struct rc_runtime *rt = ts->rt;
-    if (rt->cfg.mode == RC_MODE_GIL)
-        return;
-    pthread_mutex_lock(&rt->gcl.owners_mu);
-    bool many = rt->gcl.nretired >= REAP_AT;
-    pthread_mutex_unlock(&rt->gcl.owners_mu);
-    if (many && rc_stop_the_world() == 0)   /* the stop reaps */
-        rc_start_the_world();
 }
 
 long gcl_owner_records(struct rc_runtime *rt)

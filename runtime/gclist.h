@@ -29,20 +29,22 @@
  * orphan_mu, renames the owner of every object in its lists to the orphan
  * owner, adopts the lists into the orphan's, then closes its hand-back
  * stack (HANDBACK_CLOSED); a thread that finds a closed stack unlinks under
- * orphan_mu instead.  Its record leaves the owner list (walks with the
- * world stopped never see it again) and is reused by a thread that starts
- * later: records are never freed before the runtime, so a pointer to one
- * read at any time stays valid memory.  What reuse must not meet is a
- * thread that read an object's old owner before the rename and is about
- * to push on that owner's stack: it is attached and passes no safepoint
- * until it has pushed, so a record becomes reusable (retired -> spare)
- * only at a stop-the-world (gcl_reap_retired_stw).  In gil mode nobody
- * pushes, and a record is reusable at once.  A thread starting while many
- * records wait stops the world briefly to reap them, so the records, and
- * the walks over them, follow the threads alive and not every thread that
- * ever ran.  An object a collector held in a private list while its owner
- * exited names the old record still; put back (gcl_list_for_stw), it goes
- * to the orphan's lists, or to those of the thread now using the record:
+ * orphan_mu instead.  It moves its objects a chunk at a time, passing a
+ * safepoint between chunks, so its exit holds nobody up for long whatever
+ * its heap.  Its record leaves the owner list (walks with the world
+ * stopped never see it again) and is reused by a thread that starts later:
+ * records are never freed before the runtime, so a pointer to one read at
+ * any time stays valid memory.  What reuse must not meet is a thread that
+ * read an object's old owner before the rename and is about to push on
+ * that owner's stack: it is attached, so an online QSBR reader, and passes
+ * no quiescent state until it has pushed, so the record is retired through
+ * QSBR (qsbr_retire, tagged QSBR_RECORD) and becomes reusable
+ * (gcl_owner_reusable) after a grace period.  In gil mode nobody pushes,
+ * and a record is reusable at once.  So the records, and the walks over
+ * them, follow the threads alive and not every thread that ever ran.  An
+ * object a collector held in a private list while its owner exited names
+ * the old record still; put back (gcl_list_for_stw), it goes to the
+ * orphan's lists, or to those of the thread now using the record:
  * either way into the lists its owner field names.
  */
 #ifndef RCGC_GCLIST_H
@@ -94,19 +96,21 @@ struct gcl_owner {
      * the owner leaves the owner list; read by the collector (world
      * stopped, which orders it after that write). */
     bool exited;
-    /* The runtime's owner list (live owners and the orphan), or its retired
-     * list once exited; under gcl_state.owners_mu. */
+    struct gcl_state *state;            /* the runtime's; immutable */
+    /* The runtime's owner list (live owners and the orphan), its retired
+     * list once exited, its spare list once reusable; under
+     * gcl_state.owners_mu. */
     struct gcl_owner *next_owner, *prev_owner;
 };
 
 /* Per runtime. */
 struct gcl_state {
-    pthread_mutex_t owners_mu;    /* owners, retired, nowners; leaf */
+    pthread_mutex_t owners_mu;    /* the record lists and counts; leaf */
     pthread_mutex_t orphan_mu;    /* the orphan owner's lists; leaf */
     struct gcl_owner *owners;     /* live threads' owners and the orphan
                                      (owners_mu; doubly linked) */
-    struct gcl_owner *retired;    /* exited threads' records, reusable
-                                     after the next stop (owners_mu) */
+    struct gcl_owner *retired;    /* exited threads' records waiting for
+                                     a grace period (owners_mu) */
     struct gcl_owner *spare;      /* reusable records (owners_mu) */
     struct gcl_owner *orphan;     /* lists adopted from exited threads;
                                      immutable after gcl_init */
@@ -178,7 +182,8 @@ struct gcl_owner *gcl_owner_new(struct rc_runtime *rt);
 
 /* The calling thread exits: rename its objects' owner to the orphan, adopt
  * its lists into the orphan's, close its hand-back stack, retire its owner
- * record.  Caller attached (so never during a stop). */
+ * record.  Caller attached, an online QSBR reader in the ft modes; passes
+ * safepoints. */
 void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts);
 
 /* Call fn on every owner of a live thread and on the orphan.  The world
@@ -192,13 +197,9 @@ void gcl_for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *
  * while their thread exited). */
 struct gc_head *gcl_list_for_stw(struct rc_runtime *rt, struct gc_head *g, int i);
 
-/* With the world stopped (rc_stop_the_world, ft modes): the records of
- * threads that exited before the stop become reusable. */
-void gcl_reap_retired_stw(struct rc_runtime *rt);
-
-/* A thread just started and attached: if many records wait to be reaped,
- * stop the world briefly so that they can be (ft modes). */
-void gcl_reap_if_many(struct thr_state *ts);
+/* An exited thread's record may be reused (its grace period is over):
+ * retired -> spare.  Any thread (liburcu's worker included). */
+void gcl_owner_reusable(struct gcl_owner *ow);
 
 /* Owner records allocated (live, retired, spare, the orphan): what the
  * runtime holds for threads, for tests and statistics. */

@@ -91,6 +91,17 @@ void qsbr_register(struct thr_state *ts)
     count_online(&ts->qsbr);
 }
 
+/* A retired pointer's grace period is over: free the block, or, tagged
+ * QSBR_RECORD, give an exited thread's owner record back for reuse
+ * (gclist.h).  Any thread, liburcu's worker included. */
+static void release_retired(void *p)
+{
+    if ((uintptr_t)p & QSBR_RECORD)
+        gcl_owner_reusable((struct gcl_owner *)((uintptr_t)p & ~QSBR_RECORD));
+    else
+        mem_free(p);
+}
+
 static void free_batch(struct rcu_head *head)
 {
     /* After a grace period: every reader's accesses before its last
@@ -103,7 +114,7 @@ static void free_batch(struct rcu_head *head)
      * that did not allocate (this is liburcu's worker).  The batch itself
      * is malloc'd (qsbr_retire). */
     for (size_t i = 0; i < b->n; i++)
-        mem_free(b->ptrs[i]);
+        release_retired(b->ptrs[i]);
     free(b);
     pthread_mutex_lock(&pending_mu);
     if (atomic_fetch_sub(&pending_batches, 1) == 1)
@@ -165,7 +176,7 @@ static void reclaim_held(struct thr_state *ts, bool may_submit)
             struct qsbr_batch *b = held;
             held = b->next;
             for (size_t i = 0; i < b->n; i++)
-                mem_free(b->ptrs[i]);
+                release_retired(b->ptrs[i]);
             ts->qsbr.freed_locally += b->n;
             if (ts->qsbr.batch == NULL) {
                 b->n = 0;   /* reuse it for the next retirements */

@@ -69,6 +69,11 @@ void qsbr_quiescent(struct thr_state *ts);
  * registered, online reader. */
 void qsbr_retire(struct thr_state *ts, void *p);
 
+/* Tag of a retired pointer (qsbr_retire) that is an exited thread's owner
+ * record: after the grace period it goes to gcl_owner_reusable instead of
+ * mem_free.  Blocks and records are at least 2-byte aligned. */
+#define QSBR_RECORD ((uintptr_t)1)
+
 /* Wait until every retired block has been freed (runtime shutdown).  The
  * caller must not be online. */
 void qsbr_barrier(void);

@@ -245,9 +245,6 @@ int rc_stop_the_world(void)
         return -1;
     ts->holds_stw = true;
     brc_merge_all_stw(rt);
-    /* Every thread that read an exited thread's record before its exit is
-     * past a safepoint now: the record can be reused (gclist.h). */
-    gcl_reap_retired_stw(rt);
     return 0;
 }
 

@@ -247,7 +247,6 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
     ts->gcl = gcl_owner_new(rt);
     if (ts->gcl == NULL)
         rc_fatal("out of memory creating a thread's GC lists");
-    gcl_reap_if_many(ts);
     return ts;
 }
 
