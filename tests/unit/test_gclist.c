@@ -133,6 +133,41 @@ static void test_exited_owner_records_are_reused(void **state)
     rc_gc_enable();
 }
 
+/* Starting a thread never stops the world, however many threads exited
+ * before: a parent that spins attached (no safepoint) until its new
+ * thread runs is not held up (it would wait forever for a stop that waits
+ * for it). */
+static _Atomic int child_ran;
+
+static void nothing(void *unused)
+{
+}
+
+static void set_child_ran(void *unused)
+{
+    atomic_store_explicit(&child_ran, 1, memory_order_release);
+}
+
+static void test_thread_start_never_stops_the_world(void **state)
+{
+    if (harness_mode == RC_MODE_GIL) {
+        printf("skipped: in gil mode a parent spinning attached holds the GIL its child needs\n");
+        skip();
+    }
+    rc_gc_disable();
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(0, rc_thread_join(rc_thread_start(nothing, NULL)));
+    size_t stops = rc_stw_count();
+    atomic_store(&child_ran, 0);
+    rc_thread *t = rc_thread_start(set_child_ran, NULL);
+    assert_non_null(t);
+    while (!atomic_load_explicit(&child_ran, memory_order_acquire))
+        sched_yield();   /* attached, no safepoint */
+    assert_int_equal(stops, rc_stw_count());
+    assert_int_equal(0, rc_thread_join(t));
+    rc_gc_enable();
+}
+
 /* A thread with more objects than one exit chunk (4,096) exits: they are
  * all adopted, each named by the orphan, none left behind in its record
  * (which a later thread reuses, empty). */
@@ -509,6 +544,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_exited_thread_lists_are_adopted),
         HARNESS_TEST(test_exited_owner_records_are_reused),
         HARNESS_TEST(test_big_heap_adopted_in_chunks),
+        HARNESS_TEST(test_thread_start_never_stops_the_world),
         HARNESS_TEST(test_thread_exits_while_collection_holds_its_objects),
         HARNESS_TEST(test_memory_flat_after_many_threads),
         HARNESS_TEST(test_young_count_never_negative),
