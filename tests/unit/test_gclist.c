@@ -151,7 +151,7 @@ static void set_child_ran(void *unused)
 static void test_thread_start_never_stops_the_world(void **state)
 {
     if (harness_mode == RC_MODE_GIL) {
-        printf("skipped: in gil mode a parent spinning attached holds the GIL its child needs\n");
+        print_message("skipped: in gil mode a parent spinning attached holds the GIL its child needs\n");
         skip();
     }
     rc_gc_disable();
