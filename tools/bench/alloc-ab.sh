@@ -17,17 +17,13 @@
 set -euo pipefail
 
 usage() {
-  cat <<'EOF'
+  cat <<'EOF2'
 usage: tools/bench/alloc-ab.sh [--trials N] [--quick] SYSTEM_BUILD MIMALLOC_BUILD
-Check the builds' allocators, then run tools/bench/rcgc-ab.sh on them:
-binary-trees and cycle-churn (gil, ft; 1 thread) and latency-service (ft;
-1 and 2 threads), alternating trial by trial; median ops/s, GC pauses and
-peak RSS with the ratio mimalloc/system.
-
-  --trials N   trials per configuration and build, N >= 1 (default 5)
-  --quick      the workloads' quick sizes (a smoke run; figures not meaningful)
-  --help       show this help
-EOF
+Check the builds' allocators, then run tools/bench/rcgc-ab.sh on them (its
+flags pass through): binary-trees and cycle-churn (gil, ft; 1 thread) and
+latency-service (ft; 1 and 2 threads), alternating trial by trial; median
+ops/s, GC pauses and peak RSS with the ratio mimalloc/system.
+EOF2
 }
 
 die_usage() {
@@ -36,26 +32,12 @@ die_usage() {
   exit 2
 }
 
-trials=5
-quick=()
-dirs=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --trials)
-      [ $# -ge 2 ] || die_usage "--trials needs a value: a whole number >= 1"
-      [[ "$2" =~ ^[1-9][0-9]*$ ]] || die_usage "--trials must be a whole number >= 1, not '$2'"
-      trials=$2
-      shift 2
-      ;;
-    --quick) quick=(--quick); shift ;;
-    --help|-h) usage; exit 0 ;;
-    -*) die_usage "unknown flag '$1' (valid: --trials N, --quick, --help)" ;;
-    *) dirs+=("$1"); shift ;;
-  esac
+for a in "$@"; do
+  [ "$a" = --help ] || [ "$a" = -h ] && { usage; exit 0; }
 done
-[ ${#dirs[@]} -eq 2 ] ||
-  die_usage "expected two build directories, SYSTEM_BUILD and MIMALLOC_BUILD, got ${#dirs[@]}"
-
+[ $# -ge 2 ] && [[ "${*: -2:1}" != -* ]] && [[ "${*: -1}" != -* ]] ||
+  die_usage "expected two build directories last, SYSTEM_BUILD and MIMALLOC_BUILD"
+dirs=("${@: -2:1}" "${@: -1}")
 names=(system mimalloc)
 for i in 0 1; do
   d=${dirs[$i]}
@@ -65,7 +47,5 @@ for i in 0 1; do
   [ "$got" = "${names[$i]}" ] ||
     die_usage "${names[$i]^^}_BUILD '$d' was configured with RCGC_ALLOCATOR='${got:-?}', not '${names[$i]}'"
 done
-
-# The runs, alternation and table are rcgc-ab.sh's.
-exec "$(dirname "$0")/rcgc-ab.sh" --trials "$trials" "${quick[@]}" --names system,mimalloc \
-  "${dirs[0]}" "${dirs[1]}"
+# The flags (everything before the two directories) are rcgc-ab.sh's.
+exec "$(dirname "$0")/rcgc-ab.sh" "${@:1:$#-2}" --names system,mimalloc "${dirs[0]}" "${dirs[1]}"
