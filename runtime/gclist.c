@@ -53,6 +53,8 @@ int gcl_state_init(struct gcl_state *st)
     st->nlive = st->nretired = st->nspare = 0;
     struct gcl_owner *orphan = calloc(1, sizeof *orphan);
     if (orphan == NULL) {
+        pthread_mutex_destroy(&st->orphan_mu);
+        pthread_mutex_destroy(&st->owners_mu);
         err_nomem();
         return -1;
     }

@@ -172,7 +172,7 @@ static inline void gcl_splice(struct gc_head *to, struct gc_head *from)
 }
 
 /* Runtime creation and teardown (single-threaded).  gcl_state_init makes
- * the orphan owner: -1 with MemoryError. */
+ * the orphan owner: -1 with MemoryError, having undone its work. */
 int gcl_state_init(struct gcl_state *st);
 void gcl_state_fini(struct gcl_state *st);
 
