@@ -282,6 +282,22 @@ int rc_gc_set_stress(long n)
     return 0;
 }
 
+long rc_gc_get_stress(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_get_stress");
+    if (ts == NULL)
+        return -1;
+    return rc_atomic_load_relaxed(&ts->rt->gc->stress);   /* relaxed: a setting */
+}
+
+int rc_gc_get_verify(void)
+{
+    struct thr_state *ts = attached_state("rc_gc_get_verify");
+    if (ts == NULL)
+        return -1;
+    return rc_atomic_load_relaxed(&ts->rt->gc->verify) != 0;   /* relaxed: a setting */
+}
+
 int rc_gc_set_verify(int on)
 {
     struct thr_state *ts = attached_state("rc_gc_set_verify");

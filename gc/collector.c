@@ -6,6 +6,7 @@
  * a time (gc.collecting); a nested or concurrent request returns 0 at once.
  */
 #define RCGC_BUILDING 1
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,9 +44,39 @@ int rc_collector_check(rc_collector_kind kind)
 
 /* ------------------------------------------------------------ the hooks */
 
+/* The torture settings a new runtime starts with (docs/gc.md [gc.check]):
+ * RCGC_GC_STRESS, a whole number >= 0, and RCGC_GC_VERIFY, 0 or 1; unset
+ * or empty: 0.  0, or -1 with a ValueError naming the variable. */
+static int settings_from_env(long *stress, int *verify)
+{
+    const char *s = getenv("RCGC_GC_STRESS");
+    *stress = 0;
+    if (s != NULL && s[0] != '\0') {
+        char *end;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        if (*end != '\0' || errno != 0 || n < 0 || s[0] == '-' || s[0] == '+' ||
+            s[0] == ' ')
+            return err_int(RC_ERR_VALUE, "RCGC_GC_STRESS must be a whole number >= 0 "
+                           "(collect every N tracked allocations; 0: off), not '%s'", s);
+        *stress = n;
+    }
+    const char *v = getenv("RCGC_GC_VERIFY");
+    *verify = 0;
+    if (v != NULL && v[0] != '\0') {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return err_int(RC_ERR_VALUE, "RCGC_GC_VERIFY must be 0 or 1 (1: verify the heap "
+                           "around every collection), not '%s'", v);
+        *verify = v[0] == '1';
+    }
+    return 0;
+}
+
 int gc_runtime_init(struct rc_runtime *rt)
 {
-    if (rc_collector_check(rt->cfg.collector) < 0)
+    long stress;
+    int verify;
+    if (rc_collector_check(rt->cfg.collector) < 0 || settings_from_env(&stress, &verify) < 0)
         return -1;
     struct gc_state *gc = calloc(1, sizeof *gc);
     if (gc == NULL) {
@@ -57,8 +88,8 @@ int gc_runtime_init(struct rc_runtime *rt)
     atomic_init(&gc->young_count, 0);
     atomic_init(&gc->collecting, 0);
     atomic_init(&gc->enabled, 1);
-    atomic_init(&gc->stress, 0);
-    atomic_init(&gc->verify, 0);
+    atomic_init(&gc->stress, stress);
+    atomic_init(&gc->verify, verify);
     const char *trace = getenv("RCGC_TRACE");
     atomic_init(&gc->trace, trace != NULL && trace[0] != '\0' && trace[0] != '0');
     static const long defaults[RC_GC_GENERATIONS] = {2000, 10, 10};

@@ -104,6 +104,67 @@ static void test_collector_names(void **state)
     assert_int_equal(0, rc_runtime_free(rt));
 }
 
+/* RCGC_GC_STRESS and RCGC_GC_VERIFY give a new runtime its torture
+ * settings; a bad value makes rc_runtime_new fail, naming the variable. */
+static char *saved_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL ? strdup(v) : NULL;
+}
+
+static void restore_env(const char *name, char *value)
+{
+    if (value != NULL)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+    free(value);
+}
+
+static void expect_env_refused(const char *name, const char *value)
+{
+    setenv(name, value, 1);
+    assert_null(rc_runtime_new(NULL));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), name));
+    rc_error_clear();
+    unsetenv(name);
+    assert_null(rc_runtime_current());
+}
+
+static void test_gc_settings_from_environment(void **state)
+{
+    char *stress = saved_env("RCGC_GC_STRESS"), *verify = saved_env("RCGC_GC_VERIFY");
+    unsetenv("RCGC_GC_STRESS");
+    unsetenv("RCGC_GC_VERIFY");
+    expect_env_refused("RCGC_GC_STRESS", "x");
+    expect_env_refused("RCGC_GC_STRESS", "-1");
+    expect_env_refused("RCGC_GC_STRESS", "5 ");
+    expect_env_refused("RCGC_GC_STRESS", "99999999999999999999999");
+    expect_env_refused("RCGC_GC_VERIFY", "yes");
+    expect_env_refused("RCGC_GC_VERIFY", "2");
+
+    setenv("RCGC_GC_STRESS", "3", 1);
+    setenv("RCGC_GC_VERIFY", "1", 1);
+    rc_runtime *rt = new_runtime(harness_mode);
+    assert_int_equal(3, rc_gc_get_stress());
+    assert_int_equal(1, rc_gc_get_verify());
+    size_t before = rc_gc_record_count();
+    for (int i = 0; i < 30; i++)
+        rc_decref(rc_list_new());
+    assert_true(rc_gc_record_count() - before >= 9);   /* one every 3 */
+    assert_int_equal(0, rc_runtime_free(rt));
+
+    setenv("RCGC_GC_STRESS", "", 1);   /* empty: off */
+    setenv("RCGC_GC_VERIFY", "0", 1);
+    rt = new_runtime(harness_mode);
+    assert_int_equal(0, rc_gc_get_stress());
+    assert_int_equal(0, rc_gc_get_verify());
+    assert_int_equal(0, rc_runtime_free(rt));
+    restore_env("RCGC_GC_STRESS", stress);
+    restore_env("RCGC_GC_VERIFY", verify);
+}
+
 static void test_mode_names(void **state)
 {
     rc_mode m;
@@ -263,6 +324,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_mode_names),
         cmocka_unit_test(test_collector_names),
+        cmocka_unit_test(test_gc_settings_from_environment),
         cmocka_unit_test(test_one_runtime_at_a_time),
         cmocka_unit_test(test_no_runtime_is_an_error),
         cmocka_unit_test(test_leaks_are_counted),

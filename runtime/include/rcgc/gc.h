@@ -121,8 +121,14 @@ rc_object *rc_gc_garbage(void);
 
 /* ---- checking (tests) ---- */
 
-/* GC stress: collect generation 0 every n tracked allocations (0 = off). */
+/* GC stress: collect generation 0 every n tracked allocations (0 = off).
+ * A new runtime starts with the value of the environment variable
+ * RCGC_GC_STRESS (a whole number >= 0; anything else makes rc_runtime_new
+ * fail with a ValueError naming it), 0 if unset or empty. */
 int rc_gc_set_stress(long every_n_allocations);
+/* The stress setting in force (-1 with an error if the thread is not
+ * attached). */
+long rc_gc_get_stress(void);
 
 /* Heap verifier: with the world stopped, check that every tracked object is
  * in exactly one GC list with its owner recorded, that lists are well
@@ -130,8 +136,13 @@ int rc_gc_set_stress(long every_n_allocations);
  * objects.  0, or -1 with a message naming the first problem found. */
 int rc_gc_verify_heap(void);
 
-/* Run the heap verifier around every collection; a failure aborts. */
+/* Run the heap verifier around every collection; a failure aborts.  A new
+ * runtime starts with RCGC_GC_VERIFY: "1" on, "0" or unset or empty off,
+ * anything else makes rc_runtime_new fail with a ValueError naming it. */
 int rc_gc_set_verify(int on);
+/* 1 if the verifier runs around every collection, 0 if not (-1 with an
+ * error if the thread is not attached). */
+int rc_gc_get_verify(void);
 
 /* Bytes of GC links that precede every object of a GC type (on top of
  * sizeof(rc_object)): the list links, the owner and the collector's word. */
