@@ -6,7 +6,7 @@
 #   cli_test.sh RCGC exit1 EXPECTED -- ARGS...
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
-#               | collector | gc-threshold | old-report | sizes
+#               | collector | gc-threshold | gc-stress | old-report | sizes
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -62,7 +62,7 @@ help)
     done
     for c in run compare; do
         "$rcgc" "$c" --help >"$tmp/out"
-        for f in --threads --collector --gc-threshold --quick --seed --json --trace --depth --items --read; do
+        for f in --threads --collector --gc-threshold --gc-stress --gc-verify --quick --seed --json --trace --depth --items --read; do
             grep -qF -- "$f" "$tmp/out" || fail "rcgc $c --help does not mention $f"
         done
     done
@@ -180,6 +180,41 @@ gc-threshold)
         || fail "compare's children did not both run with N0 1000000"
     echo "gc-threshold ok"
     ;;
+gc-stress)
+    # --gc-stress N --gc-verify are applied in the run's runtime: the JSON
+    # records them, the header shows them, and a young collection every
+    # allocation makes many more collections than the same run without
+    # (small sizes: the verifier walks the heap at every collection).  The
+    # runtime's RCGC_GC_STRESS / RCGC_GC_VERIFY are kept out of it.
+    cd "$tmp" || exit 1
+    unset RCGC_GC_STRESS RCGC_GC_VERIFY
+    collections() { grep -c '"generation"' "$1"; }
+    sizes="--quick --live 100 --cycles 300"
+    "$rcgc" run cycle-churn $sizes --json d.json >d.txt || fail "rcgc run failed"
+    grep -q '"gc_stress": 0,' d.json || fail "d.json: gc_stress is not 0"
+    grep -q '"gc_verify": false,' d.json || fail "d.json: gc_verify is not false"
+    grep -q 'gc stress\|verify,' d.txt && fail "the header shows stress or verify that are off"
+    "$rcgc" run cycle-churn $sizes --gc-stress 1 --gc-verify --json s.json >s.txt \
+        || fail "rcgc run --gc-stress 1 --gc-verify failed"
+    cat s.txt
+    grep -q '"gc_stress": 1,' s.json || fail "s.json: gc_stress is not 1"
+    grep -q '"gc_verify": true,' s.json || fail "s.json: gc_verify is not true"
+    grep -q ', gc stress 1, verify, seed' s.txt || fail "the header does not show 'gc stress 1, verify'"
+    grep -q ': verified: ' s.txt || fail "the stressed run did not verify"
+    echo "collections: $(collections d.json) without, $(collections s.json) with --gc-stress 1"
+    [ "$(collections s.json)" -ge 100 ] && \
+        [ "$(collections s.json)" -gt $(($(collections d.json) * 10)) ] \
+        || fail "--gc-stress 1: $(collections s.json) collections, not many more than $(collections d.json)"
+    "$rcgc" report s.json >report.txt || fail "rcgc report s.json failed"
+    diff s.txt report.txt || fail "rcgc report s.json differs from the run's table"
+    "$rcgc" compare cycle-churn $sizes --modes gil,ft --threads 1 --gc-stress 2 --gc-verify \
+        --json c.json >c.txt || fail "rcgc compare --gc-stress 2 --gc-verify failed"
+    cat c.txt
+    [ "$(grep -c '"gc_stress": 2,' c.json)" -eq 2 ] || fail "compare's children did not both run with --gc-stress 2"
+    [ "$(grep -c '"gc_verify": true,' c.json)" -eq 2 ] || fail "compare's children did not both run with --gc-verify"
+    grep -q ', gc stress 2, verify, seed' c.txt || fail "compare's header does not show 'gc stress 2, verify'"
+    echo "gc-stress ok"
+    ;;
 sizes)
     # Sizes within the bounds and the machine's memory still run: the
     # smallest depth, and quick sizes with a larger heap.
@@ -194,21 +229,28 @@ sizes)
     echo "sizes ok"
     ;;
 old-report)
-    # A report written before "collector" and "gc_threshold" existed (a
-    # fresh one without them) still reads: the collector is stw, the
-    # thresholds unknown (left out of the header); the rest is as before.
+    # A report written before "collector", "gc_threshold", "gc_stress" and
+    # "gc_verify" existed (a fresh one without them) still reads: the
+    # collector is stw, the thresholds unknown (left out of the header),
+    # stress and verify off (left out too); the rest is as before.
     cd "$tmp" || exit 1
-    "$rcgc" run cycle-churn --quick --mode ft --json new.json >/dev/null || fail "rcgc run failed"
-    sed -z 's/,[[:space:]]*"collector": "[a-z]*"//g; s/,[[:space:]]*"gc_threshold": \[[^]]*\]//g' \
+    "$rcgc" run cycle-churn --quick --live 100 --cycles 300 --mode ft --gc-stress 5 --gc-verify \
+        --json new.json >/dev/null || fail "rcgc run failed"
+    sed -z 's/,[[:space:]]*"collector": "[a-z]*"//g; s/,[[:space:]]*"gc_threshold": \[[^]]*\]//g;
+            s/,[[:space:]]*"gc_stress": [0-9]*//g; s/,[[:space:]]*"gc_verify": [a-z]*//g' \
         new.json >old.json
-    grep -q '"collector"\|"gc_threshold"' old.json && fail "could not strip the fields"
+    grep -q '"collector"\|"gc_threshold"\|"gc_stress"\|"gc_verify"' old.json \
+        && fail "could not strip the fields"
     grep -q '"mode": "ft"' old.json || fail "stripping the fields broke old.json"
     "$rcgc" report old.json >old.txt || fail "rcgc report of an old-style report failed"
     cat old.txt
-    "$rcgc" report new.json | sed 's/, gc thresholds [0-9]*\/[0-9]*\/[0-9]*//' >new.txt
-    diff new.txt old.txt || fail "the old-style report's table differs from the new one's (less the thresholds)"
+    "$rcgc" report new.json >new.txt || fail "rcgc report new.json failed"
+    grep -q ', gc stress 5, verify, seed' new.txt || fail "new.json's header does not show stress and verify"
+    sed 's/, gc thresholds [0-9]*\/[0-9]*\/[0-9]*, gc stress 5, verify//' new.txt >new-less.txt
+    diff new-less.txt old.txt || fail "the old-style report's table differs from the new one's (less thresholds, stress, verify)"
     grep -qE '^ft +stw +1 ' old.txt || fail "an old-style report's collector is not shown as stw"
     grep -q 'gc thresholds' old.txt && fail "an old-style report shows thresholds it does not hold"
+    grep -q 'gc stress\|verify,' old.txt && fail "an old-style report shows stress or verify"
     "$rcgc" report old.json --html old.html >/dev/null || fail "rcgc report old.json --html failed"
     grep -q '<td>ft</td><td>stw</td>' old.html || fail "old.html does not show the collector stw"
     echo "old-style report ok"

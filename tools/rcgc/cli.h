@@ -67,6 +67,11 @@ struct cli_run {
      * unknown in a report written before they were recorded. */
     bool gc_threshold_known;
     long gc_threshold[RC_GC_GENERATIONS];
+    /* GC stress and the heap verifier in force during the run (--gc-stress,
+     * --gc-verify, else RCGC_GC_STRESS, RCGC_GC_VERIFY); 0 and false in a
+     * report written before they were recorded. */
+    long gc_stress;
+    bool gc_verify;
     wl_params params;
     bool quick;
     long switch_interval_us;   /* the runtime's GIL switch interval */
@@ -104,6 +109,11 @@ struct cli_run_opts {
      * rc_gc_set_threshold; the others keep the runtime's defaults. */
     long gc_threshold[RC_GC_GENERATIONS];
     int ngc_threshold;
+    /* --gc-stress (0: not given) and --gc-verify (false: not given): set
+     * with rc_gc_set_stress / rc_gc_set_verify only when given, so that
+     * they win over the environment without hiding it otherwise. */
+    long gc_stress;
+    bool gc_verify;
     wl_params params;      /* complete: defaults, quick, then flags */
     bool quick;
     bool trace;            /* set RCGC_TRACE=1 before creating the runtime */

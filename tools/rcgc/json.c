@@ -109,6 +109,8 @@ static json_t *run_obj(const struct cli_run *r)
             json_array_append_new(t, json_integer(r->gc_threshold[g]));
         json_object_set_new(o, "gc_threshold", t);
     }
+    json_object_set_new(o, "gc_stress", json_integer(r->gc_stress));
+    json_object_set_new(o, "gc_verify", json_boolean(r->gc_verify));
     json_object_set_new(o, "sensor_interval_ns", jint(r->sensor_interval_ns));
     json_object_set_new(o, "error", r->error[0] != '\0' ? json_string(r->error) : json_null());
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
@@ -440,6 +442,23 @@ static void rd_gc_threshold(struct rd *rd, json_t *o, const char *where, struct 
     r->gc_threshold_known = true;
 }
 
+/* "gc_stress" and "gc_verify": later additions to rcgc-run/1.  Absent (a
+ * report written before they existed): 0 and false, off. */
+static void rd_gc_stress(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
+{
+    r->gc_stress = 0;
+    r->gc_verify = false;
+    if (rd->failed)
+        return;
+    if (json_object_get(o, "gc_stress") != NULL) {
+        r->gc_stress = rd_long(rd, o, where, "gc_stress");
+        if (!rd->failed && r->gc_stress < 0)
+            rd_fail(rd, where, "gc_stress", "not an integer >= 0");
+    }
+    if (!rd->failed && json_object_get(o, "gc_verify") != NULL)
+        r->gc_verify = rd_bool(rd, o, where, "gc_verify");
+}
+
 static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
 {
     char w[160];
@@ -458,6 +477,7 @@ static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *
         rd_params(rd, p, w, &r->params);
     r->switch_interval_us = rd_long(rd, o, where, "switch_interval_us");
     rd_gc_threshold(rd, o, where, r);
+    rd_gc_stress(rd, o, where, r);
     r->sensor_interval_ns = rd_u64(rd, o, where, "sensor_interval_ns");
     rd_str(rd, o, where, "error", r->error, sizeof r->error, true);
     r->wall_s = rd_double(rd, o, where, "wall_s");

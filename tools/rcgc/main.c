@@ -73,6 +73,12 @@ static const struct cli_flag cli_flags[] = {
      "                       collection), N1 and N2 of the younger generation's\n"
      "                       collections an older one; those not given keep the\n"
      "                       runtime's defaults"},
+    {"--gc-stress", "N", C_RUN | C_COMPARE,
+     "collect the young generation every N tracked allocations\n"
+     "                       (rc_gc_set_stress; N >= 1), a torture test"},
+    {"--gc-verify", NULL, C_RUN | C_COMPARE,
+     "run the heap verifier around every collection\n"
+     "                       (rc_gc_set_verify); a failure aborts"},
     {"--read", "HOW", C_RUN | C_COMPARE,
      "how a read takes the item (shared-refs): borrow (a borrowed\n"
      "                       reference, no count written; the default) or ref\n"
@@ -129,6 +135,9 @@ struct cli_opts {
     long gc_threshold[RC_GC_GENERATIONS];   /* --gc-threshold: the first ngc_threshold */
     int ngc_threshold;
     const char *gc_threshold_arg;           /* as given, for compare's children */
+    long gc_stress;                         /* --gc-stress N, 0 if not given */
+    const char *gc_stress_arg;              /* as given, for compare's children */
+    bool gc_verify;                         /* --gc-verify */
     int threads[CLI_MAX_LIST];
     int nthreads;
     uint64_t seed;
@@ -383,7 +392,8 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             else if (i + 1 < argc)
                 v = argv[++i];
             else
-                cli_die_usage(c, "%s needs a value (%s %s)", fl->name, fl->name, fl->arg);
+                cli_die_usage(c, "%s needs a value (%s %s%s)", fl->name, fl->name, fl->arg,
+                              strcmp(fl->name, "--gc-stress") == 0 ? ", an integer >= 1" : "");
         } else if (eq != NULL) {
             cli_die_usage(c, "%s takes no value, not '%s'", fl->name, eq + 1);
         }
@@ -413,6 +423,11 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
                 o->collectors[k] = parse_collector(c, n, items[k]);
         } else if (strcmp(n, "--gc-threshold") == 0) {
             parse_gc_threshold(c, n, v, o);
+        } else if (strcmp(n, "--gc-stress") == 0) {
+            o->gc_stress = parse_long(c, n, v, 1, LONG_MAX);
+            o->gc_stress_arg = v;
+        } else if (strcmp(n, "--gc-verify") == 0) {
+            o->gc_verify = true;
         } else if (strcmp(n, "--threads") == 0 && c->bit == C_RUN) {
             o->threads[0] = (int)parse_long(c, n, v, 1, CLI_MAX_THREADS);
             o->nthreads = 1;
@@ -652,6 +667,8 @@ static int cmd_run(struct cli_opts *o)
         .mode = o->nmodes > 0 ? o->modes[0] : RC_MODE_GIL,
         .collector = o->ncollectors > 0 ? o->collectors[0] : RC_COLLECTOR_STW,
         .ngc_threshold = o->ngc_threshold,
+        .gc_stress = o->gc_stress,
+        .gc_verify = o->gc_verify,
         .params = params,
         .quick = o->quick,
         .trace = o->trace,
@@ -742,6 +759,12 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind
         argv[n++] = "--gc-threshold";
         argv[n++] = (char *)o->gc_threshold_arg;
     }
+    if (o->gc_stress_arg != NULL) {
+        argv[n++] = "--gc-stress";
+        argv[n++] = (char *)o->gc_stress_arg;
+    }
+    if (o->gc_verify)
+        argv[n++] = "--gc-verify";
     argv[n] = NULL;
 
     /* The child's table is not wanted: the parent prints them together. */
