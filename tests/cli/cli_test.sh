@@ -213,6 +213,20 @@ gc-stress)
     [ "$(grep -c '"gc_stress": 2,' c.json)" -eq 2 ] || fail "compare's children did not both run with --gc-stress 2"
     [ "$(grep -c '"gc_verify": true,' c.json)" -eq 2 ] || fail "compare's children did not both run with --gc-verify"
     grep -q ', gc stress 2, verify, seed' c.txt || fail "compare's header does not show 'gc stress 2, verify'"
+    # The environment's settings are in force without the flags, recorded
+    # as read back from the runtime; the flags win over them.
+    RCGC_GC_STRESS=3 RCGC_GC_VERIFY=1 "$rcgc" run cycle-churn $sizes --json e.json >e.txt \
+        || fail "rcgc run with RCGC_GC_STRESS=3 RCGC_GC_VERIFY=1 failed"
+    grep -q '"gc_stress": 3,' e.json || fail "e.json: gc_stress is not the environment's 3"
+    grep -q '"gc_verify": true,' e.json || fail "e.json: gc_verify is not the environment's"
+    RCGC_GC_STRESS=3 "$rcgc" run cycle-churn $sizes --gc-stress 7 --json f.json >f.txt \
+        || fail "rcgc run --gc-stress 7 with RCGC_GC_STRESS=3 failed"
+    grep -q '"gc_stress": 7,' f.json || fail "f.json: --gc-stress 7 did not win over RCGC_GC_STRESS=3"
+    # A bad value is an error naming the variable, not a silent default.
+    if RCGC_GC_STRESS=often "$rcgc" run cycle-churn $sizes >g.txt 2>g.err; then
+        fail "RCGC_GC_STRESS=often was accepted"
+    fi
+    grep -q "RCGC_GC_STRESS must be a whole number" g.err g.txt || { cat g.txt g.err; fail "RCGC_GC_STRESS=often: no message naming it"; }
     echo "gc-stress ok"
     ;;
 sizes)

@@ -257,23 +257,10 @@ static int apply_gc_threshold(const struct cli_run_opts *o, struct cli_run *out)
     return 0;
 }
 
-/* What an environment variable the runtime reads holds: a non-negative
- * integer, else -1 (unset, empty or anything else). */
-static long env_count(const char *name)
-{
-    const char *v = getenv(name);
-    char *end;
-    errno = 0;
-    long n = v != NULL && v[0] >= '0' && v[0] <= '9' ? strtol(v, &end, 10) : -1;
-    return n >= 0 && errno == 0 && *end == '\0' ? n : -1;
-}
-
 /* Set GC stress and the heap verifier when --gc-stress / --gc-verify were
  * given (only then: the flags win over RCGC_GC_STRESS / RCGC_GC_VERIFY,
- * which the runtime reads when it is created), and record those in force.
- * rcgc/gc.h has no getter for them: a flag's value when given, else what
- * the environment says when it parses (RCGC_GC_STRESS a non-negative
- * integer, RCGC_GC_VERIFY "1"), else off.  0, or -1 with out->error. */
+ * which the runtime reads when it is created), and record those in force,
+ * read back from the runtime.  0, or -1 with out->error. */
 static int apply_gc_stress(const struct cli_run_opts *o, struct cli_run *out)
 {
     if (o->gc_stress > 0 && rc_gc_set_stress(o->gc_stress) < 0) {
@@ -284,10 +271,14 @@ static int apply_gc_stress(const struct cli_run_opts *o, struct cli_run *out)
         snprintf(out->error, sizeof out->error, "rc_gc_set_verify: %s", rc_error_message());
         return -1;
     }
-    long env = env_count("RCGC_GC_STRESS");
-    out->gc_stress = o->gc_stress > 0 ? o->gc_stress : env > 0 ? env : 0;
-    const char *verify = getenv("RCGC_GC_VERIFY");
-    out->gc_verify = o->gc_verify || (verify != NULL && strcmp(verify, "1") == 0);
+    long stress = rc_gc_get_stress();
+    int verify = rc_gc_get_verify();
+    if (stress < 0 || verify < 0) {
+        snprintf(out->error, sizeof out->error, "rc_gc_get_stress/verify: %s", rc_error_message());
+        return -1;
+    }
+    out->gc_stress = stress;
+    out->gc_verify = verify != 0;
     return 0;
 }
 
