@@ -225,7 +225,7 @@ void gc_counts_free(struct thr_state *ts)
     take_counts(ts);
 }
 
-void gc_collect_at_exit(struct rc_runtime *rt, bool final)
+void gc_collect_at_exit(struct rc_runtime *rt)
 {
     struct thr_state *ts = rc_tls_state;
     struct gc_state *gc = rt->gc;

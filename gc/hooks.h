@@ -49,9 +49,10 @@ long gc_counts_alloc(struct thr_state *ts);
 void gc_counts_free(struct thr_state *ts);
 
 /* Runtime shutdown, on the creating thread with no other thread left:
- * collect until nothing more is found, finalizers included.  final: the
- * last call (the runtime's immortal objects, the garbage list among them,
- * were released since the first). */
-void gc_collect_at_exit(struct rc_runtime *rt, bool final);
+ * collect until nothing more is found, finalizers included, saving
+ * nothing (SAVEALL off).  Called twice: before and after the runtime
+ * releases its immortal objects (the garbage list among them, which the
+ * first call forgets). */
+void gc_collect_at_exit(struct rc_runtime *rt);
 
 #endif /* RCGC_GC_HOOKS_H */

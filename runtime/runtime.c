@@ -192,9 +192,9 @@ long rc_runtime_free(rc_runtime *rt)
         brc_merge_queued(ts);
     /* Whatever is garbage goes now (finalizers run); releasing the immortal
      * objects may leave more cycles behind, so collect again after. */
-    gc_collect_at_exit(rt, false);
+    gc_collect_at_exit(rt);
     obj_release_immortals(rt);
-    gc_collect_at_exit(rt, true);
+    gc_collect_at_exit(rt);
     str_intern_fini(rt);
     pthread_mutex_lock(&rt->mu);
     rc_type *types = rt->heap_types;
