@@ -225,8 +225,6 @@ void gc_records_fini(struct gc_state *gc);
 void gc_record_append(struct rc_runtime *rt, const rc_gc_record *rec);
 /* Call every registered callback with phase and info, outside gc.mu. */
 void gc_invoke_callbacks(struct rc_runtime *rt, rc_gc_phase phase, const rc_gc_info *info);
-/* One line per collection on stderr (RCGC_TRACE=1), like GODEBUG=gctrace. */
-void gc_trace_line(const rc_gc_record *rec);
 
 /* ---------------------------------------------------------------- verify.c */
 

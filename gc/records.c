@@ -11,6 +11,8 @@
 
 #include "collector.h"
 
+static void gc_trace_line(const rc_gc_record *r);
+
 void gc_records_init(struct gc_state *gc)
 {
     rec_ring_init(&gc->records, sizeof(rc_gc_record));
@@ -46,7 +48,8 @@ void gc_invoke_callbacks(struct rc_runtime *rt, rc_gc_phase phase, const rc_gc_i
     free(copy);
 }
 
-void gc_trace_line(const rc_gc_record *r)
+/* One line per collection on stderr (RCGC_TRACE=1), like GODEBUG=gctrace. */
+static void gc_trace_line(const rc_gc_record *r)
 {
     fprintf(stderr,
             "gc %d: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "

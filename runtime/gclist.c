@@ -215,10 +215,10 @@ void gcl_for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *
                             void *arg)
 {
     RC_ASSERT_STW("gcl_for_each_owner_stw");
-    /* owners_mu orders our reads after the last thread start's link; the
-     * list cannot change under us otherwise (starting and exiting threads
-     * are attached, so not running while the world is stopped, and a
-     * detached thread being registered has an empty owner). */
+    /* owners_mu orders our reads after the last link or unlink; the list
+     * cannot change under us otherwise: a thread links its record after
+     * attaching (gcl_owner_new) and unlinks it attached, past its last
+     * safepoint (gcl_owner_exit), so never while the world is stopped. */
     pthread_mutex_lock(&rt->gcl.owners_mu);
     struct gcl_owner *ow = rt->gcl.owners;
     pthread_mutex_unlock(&rt->gcl.owners_mu);
@@ -335,9 +335,4 @@ void gcl_note_alloc_slow(struct thr_state *ts)
     /* The collector takes the counts and says when to report next; it
      * may collect (nothing half-built exists yet). */
     ts->gct.report_at = gc_counts_alloc(ts);
-}
-
-void gcl_note_free_slow(struct thr_state *ts)
-{
-    gc_counts_free(ts);
 }

@@ -167,7 +167,6 @@ extern _Thread_local struct thr_state *rc_tls_state
  * to the collector, which may collect (called before the object is
  * allocated, so no half-built object exists). */
 void gcl_note_alloc_slow(struct thr_state *ts);
-void gcl_note_free_slow(struct thr_state *ts);
 static inline void gcl_note_alloc(struct thr_state *ts)
 {
     /* relaxed: a hint; the drain takes the stack with an acquire exchange.
@@ -181,7 +180,7 @@ static inline void gcl_note_alloc(struct thr_state *ts)
 static inline void gcl_note_free(struct thr_state *ts)
 {
     if (--ts->gct.delta <= -ts->gct.report_at)
-        gcl_note_free_slow(ts);
+        gc_counts_free(ts);   /* takes the counts; never collects */
 }
 
 /* Eval-breaker bits. */
