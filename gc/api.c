@@ -295,15 +295,19 @@ int rc_gc_get_verify(void)
     struct thr_state *ts = attached_state("rc_gc_get_verify");
     if (ts == NULL)
         return -1;
-    return rc_atomic_load_relaxed(&ts->rt->gc->verify) != 0;   /* relaxed: a setting */
+    return rc_atomic_load_relaxed(&ts->rt->gc->verify);   /* relaxed: a setting */
 }
 
-int rc_gc_set_verify(int on)
+int rc_gc_set_verify(int level)
 {
     struct thr_state *ts = attached_state("rc_gc_set_verify");
     if (ts == NULL)
         return -1;
-    rc_atomic_store_relaxed(&ts->rt->gc->verify, on != 0);   /* relaxed: a setting */
+    if (level != RC_GC_VERIFY_OFF && level != RC_GC_VERIFY_EVERY &&
+        level != RC_GC_VERIFY_AMORTIZED)
+        return err_int(RC_ERR_VALUE, "rc_gc_set_verify: level must be RC_GC_VERIFY_OFF (0), "
+                       "RC_GC_VERIFY_EVERY (1) or RC_GC_VERIFY_AMORTIZED (2), not %d", level);
+    rc_atomic_store_relaxed(&ts->rt->gc->verify, level);   /* relaxed: a setting */
     return 0;
 }
 

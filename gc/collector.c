@@ -45,8 +45,8 @@ int rc_collector_check(rc_collector_kind kind)
 /* ------------------------------------------------------------ the hooks */
 
 /* The torture settings a new runtime starts with (docs/gc.md [gc.check]):
- * RCGC_GC_STRESS, a whole number >= 0, and RCGC_GC_VERIFY, 0 or 1; unset
- * or empty: 0.  0, or -1 with a ValueError naming the variable. */
+ * RCGC_GC_STRESS, a whole number >= 0, and RCGC_GC_VERIFY, 0, 1 or
+ * amortized (RC_GC_VERIFY_*); unset or empty: 0.  0, or -1 with a ValueError naming the variable. */
 static int settings_from_env(long *stress, int *verify)
 {
     const char *s = getenv("RCGC_GC_STRESS");
@@ -62,12 +62,17 @@ static int settings_from_env(long *stress, int *verify)
         *stress = n;
     }
     const char *v = getenv("RCGC_GC_VERIFY");
-    *verify = 0;
+    *verify = RC_GC_VERIFY_OFF;
     if (v != NULL && v[0] != '\0') {
-        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-            return err_int(RC_ERR_VALUE, "RCGC_GC_VERIFY must be 0 or 1 (1: verify the heap "
-                           "around every collection), not '%s'", v);
-        *verify = v[0] == '1';
+        if (strcmp(v, "1") == 0)
+            *verify = RC_GC_VERIFY_EVERY;
+        else if (strcmp(v, "amortized") == 0)
+            *verify = RC_GC_VERIFY_AMORTIZED;
+        else if (strcmp(v, "0") != 0)
+            return err_int(RC_ERR_VALUE, "RCGC_GC_VERIFY must be 0, 1 or amortized (1: verify "
+                           "the heap around every collection; amortized: around every one "
+                           "while the heap is small, as often as the collections' own work "
+                           "allows beyond), not '%s'", v);
     }
     return 0;
 }
@@ -210,9 +215,16 @@ long gc_counts_alloc(struct thr_state *ts)
         rc_atomic_load_relaxed(&gc->enabled)) {
         if (stress <= 0) {
             gc->ops->allocated(ts, young);
-        } else if (--ts->gc->stress_countdown <= 0) {
+        } else if (ts->gc->stress_countdown > stress ||   /* the setting was lowered */
+                   --ts->gc->stress_countdown <= 0) {
+            /* Stress stands in for generation 0's threshold; the older
+             * generations keep theirs, so garbage promoted out of
+             * generation 0 is still found (CPython's set_threshold(1)).
+             * Threshold 0 means no automatic collection, stress included.
+             * relaxed: a setting. */
             ts->gc->stress_countdown = stress;
-            gc_collect_quietly(ts, 0);
+            if (rc_atomic_load_relaxed(&gc->threshold[0]) > 0)
+                gc_collect_quietly(ts, gc_generation_due(gc));
         }
     }
     /* Read again: a callback or finalizer of the collection just run may
@@ -289,6 +301,25 @@ static void account(struct gc_state *gc, int gen, long survivors)
     }
 }
 
+/* Whether the heap verifier runs around the collection about to start
+ * (the collecting thread).  RC_GC_VERIFY_AMORTIZED: while the heap is
+ * small, always; beyond, once the collections since the last verification
+ * have scanned as many objects as the heap holds, so that verifying at
+ * most doubles the collector's work however large the heap. */
+#define VERIFY_SMALL_HEAP 4096
+
+static bool verify_due(struct gc_state *gc)
+{
+    switch (rc_atomic_load_relaxed(&gc->verify)) {   /* relaxed: a setting */
+    case RC_GC_VERIFY_EVERY:
+        return true;
+    case RC_GC_VERIFY_AMORTIZED:
+        return gc->verify_heap <= VERIFY_SMALL_HEAP || gc->verify_credit >= gc->verify_heap;
+    default:
+        return false;
+    }
+}
+
 long gc_collect(struct thr_state *ts, int gen)
 {
     struct rc_runtime *rt = ts->rt;
@@ -314,7 +345,8 @@ long gc_collect(struct thr_state *ts, int gen)
     /* No garbage list (runtime shutdown): nothing can be saved. */
     c.saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0 && gc->garbage != NULL;
     pthread_mutex_unlock(&gc->mu);
-    c.verify = rc_atomic_load_relaxed(&gc->verify) != 0;   /* relaxed: a setting */
+    c.verify = verify_due(gc);
+    c.rec.verified = c.verify;
     c.rec.generation = gen;
     c.rec.start_ns = c.lap_ns = rc_clock_ns();
 
@@ -334,6 +366,8 @@ long gc_collect(struct thr_state *ts, int gen)
     c.rec.uncollectable = saved;
     c.rec.end_ns = rc_clock_ns();
     c.rec.heap_size = (long)obj_live_tracked(rt);
+    gc->verify_credit = c.verify ? 0 : gc->verify_credit + c.rec.scanned;
+    gc->verify_heap = c.rec.heap_size;
     pthread_mutex_lock(&gc->mu);
     gc->stats[gen].collections++;
     gc->stats[gen].collected += (uint64_t)found;
@@ -361,16 +395,11 @@ void gc_collect_quietly(struct thr_state *ts, int gen)
         rc_error_clear();
 }
 
-void gc_trigger_generational(struct thr_state *ts, long young)
+int gc_generation_due(struct gc_state *gc)
 {
-    struct gc_state *gc = ts->rt->gc;
     /* relaxed: settings and trigger counts (collector.h). */
-    long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);
-    if (t0 <= 0 || young < t0)
-        return;   /* threshold 0 turns automatic collection off */
-    for (int g = RC_GC_GENERATIONS - 1; g >= 0; g--) {
-        long count = g == 0 ? young : rc_atomic_load_relaxed(&gc->count[g]);
-        if (count < rc_atomic_load_relaxed(&gc->threshold[g]))
+    for (int g = RC_GC_GENERATIONS - 1; g > 0; g--) {
+        if (rc_atomic_load_relaxed(&gc->count[g]) < rc_atomic_load_relaxed(&gc->threshold[g]))
             continue;
         /* CPython's damping of full collections: only when the objects
          * promoted since the last one exceed 25% of what it left. */
@@ -378,7 +407,16 @@ void gc_trigger_generational(struct thr_state *ts, long young)
             rc_atomic_load_relaxed(&gc->long_lived_pending) <
                 rc_atomic_load_relaxed(&gc->long_lived_total) / 4)
             continue;
-        gc_collect_quietly(ts, g);
-        return;
+        return g;
     }
+    return 0;
+}
+
+void gc_trigger_generational(struct thr_state *ts, long young)
+{
+    struct gc_state *gc = ts->rt->gc;
+    long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);   /* relaxed: a setting */
+    if (t0 <= 0 || young < t0)
+        return;   /* threshold 0 turns automatic collection off */
+    gc_collect_quietly(ts, gc_generation_due(gc));
 }

@@ -86,8 +86,15 @@ struct gc_state {
                                          setting, read at each trigger) */
     _Atomic long stress;              /* collect gen 0 every n allocations
                                          (relaxed: a setting) */
-    _Atomic int verify;               /* heap verifier around collections
-                                         (relaxed: a setting) */
+    _Atomic int verify;               /* RC_GC_VERIFY_*: heap verifier
+                                         around collections (relaxed: a
+                                         setting) */
+    long verify_credit;               /* RC_GC_VERIFY_AMORTIZED: objects
+                                         scanned by the collections since
+                                         the last verification (the
+                                         collecting thread: gc.collecting) */
+    long verify_heap;                 /* tracked objects the last collection
+                                         left (the same) */
     _Atomic int trace;                /* a line per collection on stderr
                                          (relaxed: a setting) */
     _Atomic long threshold[RC_GC_GENERATIONS]; /* (relaxed: settings) */
@@ -154,8 +161,12 @@ long gc_collect(struct thr_state *ts, int gen);
 void gc_collect_quietly(struct thr_state *ts, int gen);
 
 /* The generational trigger (CPython's thresholds and long-lived damping):
- * collect the oldest generation whose count passed its threshold. */
+ * once young passes generation 0's threshold, collect the oldest
+ * generation that is due (gc_generation_due). */
 void gc_trigger_generational(struct thr_state *ts, long young);
+/* The oldest generation g >= 1 whose count passed its threshold (the
+ * oldest only under the long-lived damping), else 0. */
+int gc_generation_due(struct gc_state *gc);
 
 /* Stop / restart the world for collection c, adding each stop's
  * time-to-safepoint and pause to c->rec.  Objects that died in the stop's

@@ -68,6 +68,13 @@ void rc_testing_fail_alloc_after(long n)
         ts->fail_countdown = n > 0 ? n : 0;
 }
 
+void rc_testing_fail_gc_alloc_after(long n)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts != NULL)
+        ts->fail_gc_countdown = n > 0 ? n : 0;
+}
+
 void mem_trim(void)
 {
 #ifdef RCGC_MIMALLOC

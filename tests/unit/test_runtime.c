@@ -143,6 +143,7 @@ static void test_gc_settings_from_environment(void **state)
     expect_env_refused("RCGC_GC_STRESS", "99999999999999999999999");
     expect_env_refused("RCGC_GC_VERIFY", "yes");
     expect_env_refused("RCGC_GC_VERIFY", "2");
+    expect_env_refused("RCGC_GC_VERIFY", "Amortized");
 
     setenv("RCGC_GC_STRESS", "3", 1);
     setenv("RCGC_GC_VERIFY", "1", 1);
@@ -160,6 +161,16 @@ static void test_gc_settings_from_environment(void **state)
     rt = new_runtime(harness_mode);
     assert_int_equal(0, rc_gc_get_stress());
     assert_int_equal(0, rc_gc_get_verify());
+    assert_int_equal(0, rc_runtime_free(rt));
+
+    setenv("RCGC_GC_VERIFY", "amortized", 1);
+    rt = new_runtime(harness_mode);
+    assert_int_equal(RC_GC_VERIFY_AMORTIZED, rc_gc_get_verify());
+    assert_int_equal(-1, rc_gc_set_verify(3));   /* not a level */
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "RC_GC_VERIFY_AMORTIZED"));
+    rc_error_clear();
+    assert_int_equal(RC_GC_VERIFY_AMORTIZED, rc_gc_get_verify());
     assert_int_equal(0, rc_runtime_free(rt));
     restore_env("RCGC_GC_STRESS", stress);
     restore_env("RCGC_GC_VERIFY", verify);

@@ -136,12 +136,24 @@ long rc_gc_get_stress(void);
  * objects.  0, or -1 with a message naming the first problem found. */
 int rc_gc_verify_heap(void);
 
-/* Run the heap verifier around every collection; a failure aborts.  A new
- * runtime starts with RCGC_GC_VERIFY: "1" on, "0" or unset or empty off,
- * anything else makes rc_runtime_new fail with a ValueError naming it. */
-int rc_gc_set_verify(int on);
-/* 1 if the verifier runs around every collection, 0 if not (-1 with an
- * error if the thread is not attached). */
+/* When the heap verifier runs around collections (a failure aborts):
+ *   RC_GC_VERIFY_OFF        never;
+ *   RC_GC_VERIFY_EVERY      around every collection;
+ *   RC_GC_VERIFY_AMORTIZED  around every collection while fewer than 4,096
+ *                           tracked objects live, and beyond that whenever
+ *                           the collections since the last verification
+ *                           have scanned as many objects as the heap holds:
+ *                           verifying at most doubles the collector's work,
+ *                           so a torture run on a large heap still ends.
+ * A new runtime starts with RCGC_GC_VERIFY: "1" every, "amortized",
+ * "0" or unset or empty off; anything else makes rc_runtime_new fail with a
+ * ValueError naming it.  rc_gc_set_verify: 0, or -1 with a ValueError for
+ * a level not listed (or an error if the thread is not attached). */
+#define RC_GC_VERIFY_OFF 0
+#define RC_GC_VERIFY_EVERY 1
+#define RC_GC_VERIFY_AMORTIZED 2
+int rc_gc_set_verify(int level);
+/* The level in force (-1 with an error if the thread is not attached). */
 int rc_gc_get_verify(void);
 
 /* Bytes of GC links that precede every object of a GC type (on top of
@@ -171,6 +183,8 @@ typedef struct rc_gc_record {
     long collected;                     /* unreachable objects found */
     long uncollectable;
     long heap_size;                     /* tracked objects after the collection */
+    int verified;                       /* 1: the heap verifier ran around it
+                                           (rc_gc_set_verify) */
 } rc_gc_record;
 
 /* Collections recorded (all of them; the most recent RC_RECORDS_KEPT are

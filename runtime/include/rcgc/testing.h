@@ -11,6 +11,15 @@ extern "C" {
  * item arrays, tables, strings, queue nodes excepted) honours it. */
 void rc_testing_fail_alloc_after(long n);
 
+/* The same for the allocations made inside automatic collections (those an
+ * allocation starts: the collector's own memory, and what its callbacks and
+ * finalizers allocate).  The two countdowns are separate, so a failure
+ * aimed at an operation's allocation lands there whenever collections
+ * happen (RCGC_GC_STRESS), and a failure aimed at a collection lands in
+ * the next automatic one.  An explicit rc_gc_collect counts as the
+ * caller's. */
+void rc_testing_fail_gc_alloc_after(long n);
+
 #ifdef __cplusplus
 }
 #endif
