@@ -193,6 +193,7 @@ gc-stress)
     "$rcgc" run cycle-churn $sizes --json d.json >d.txt || fail "rcgc run failed"
     grep -q '"gc_stress": 0,' d.json || fail "d.json: gc_stress is not 0"
     grep -q '"gc_verify": false,' d.json || fail "d.json: gc_verify is not false"
+    grep -q '"gc_verify_amortized": false,' d.json || fail "d.json: gc_verify_amortized is not false"
     grep -q 'gc stress\|verify,' d.txt && fail "the header shows stress or verify that are off"
     "$rcgc" run cycle-churn $sizes --gc-stress 1 --gc-verify --json s.json >s.txt \
         || fail "rcgc run --gc-stress 1 --gc-verify failed"
@@ -219,6 +220,14 @@ gc-stress)
         || fail "rcgc run with RCGC_GC_STRESS=3 RCGC_GC_VERIFY=1 failed"
     grep -q '"gc_stress": 3,' e.json || fail "e.json: gc_stress is not the environment's 3"
     grep -q '"gc_verify": true,' e.json || fail "e.json: gc_verify is not the environment's"
+    grep -q '"gc_verify_amortized": false,' e.json || fail "e.json: RCGC_GC_VERIFY=1 recorded as amortized"
+    RCGC_GC_STRESS=3 RCGC_GC_VERIFY=amortized "$rcgc" run cycle-churn $sizes --json a.json >a.txt \
+        || fail "rcgc run with RCGC_GC_VERIFY=amortized failed"
+    grep -q '"gc_verify": true,' a.json || fail "a.json: gc_verify is not true"
+    grep -q '"gc_verify_amortized": true,' a.json || fail "a.json: gc_verify_amortized is not true"
+    grep -q ', gc stress 3, verify amortized, seed' a.txt || fail "the header does not show 'verify amortized'"
+    "$rcgc" report a.json >a-report.txt || fail "rcgc report a.json failed"
+    diff a.txt a-report.txt || fail "rcgc report a.json differs from the run's table"
     RCGC_GC_STRESS=3 "$rcgc" run cycle-churn $sizes --gc-stress 7 --json f.json >f.txt \
         || fail "rcgc run --gc-stress 7 with RCGC_GC_STRESS=3 failed"
     grep -q '"gc_stress": 7,' f.json || fail "f.json: --gc-stress 7 did not win over RCGC_GC_STRESS=3"

@@ -72,6 +72,7 @@ struct cli_run {
      * report written before they were recorded. */
     long gc_stress;
     bool gc_verify;
+    bool gc_verify_amortized;  /* RC_GC_VERIFY_AMORTIZED (RCGC_GC_VERIFY=amortized) */
     wl_params params;
     bool quick;
     long switch_interval_us;   /* the runtime's GIL switch interval */

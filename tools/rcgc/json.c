@@ -111,6 +111,7 @@ static json_t *run_obj(const struct cli_run *r)
     }
     json_object_set_new(o, "gc_stress", json_integer(r->gc_stress));
     json_object_set_new(o, "gc_verify", json_boolean(r->gc_verify));
+    json_object_set_new(o, "gc_verify_amortized", json_boolean(r->gc_verify_amortized));
     json_object_set_new(o, "sensor_interval_ns", jint(r->sensor_interval_ns));
     json_object_set_new(o, "error", r->error[0] != '\0' ? json_string(r->error) : json_null());
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
@@ -442,12 +443,14 @@ static void rd_gc_threshold(struct rd *rd, json_t *o, const char *where, struct 
     r->gc_threshold_known = true;
 }
 
-/* "gc_stress" and "gc_verify": later additions to rcgc-run/1.  Absent (a
- * report written before they existed): 0 and false, off. */
+/* "gc_stress", "gc_verify" and "gc_verify_amortized": later additions to
+ * rcgc-run/1.  Absent (a report written before they existed): 0 and false,
+ * off. */
 static void rd_gc_stress(struct rd *rd, json_t *o, const char *where, struct cli_run *r)
 {
     r->gc_stress = 0;
     r->gc_verify = false;
+    r->gc_verify_amortized = false;
     if (rd->failed)
         return;
     if (json_object_get(o, "gc_stress") != NULL) {
@@ -457,6 +460,10 @@ static void rd_gc_stress(struct rd *rd, json_t *o, const char *where, struct cli
     }
     if (!rd->failed && json_object_get(o, "gc_verify") != NULL)
         r->gc_verify = rd_bool(rd, o, where, "gc_verify");
+    if (!rd->failed && json_object_get(o, "gc_verify_amortized") != NULL)
+        r->gc_verify_amortized = rd_bool(rd, o, where, "gc_verify_amortized");
+    if (!rd->failed && r->gc_verify_amortized && !r->gc_verify)
+        rd_fail(rd, where, "gc_verify_amortized", "true while gc_verify is false");
 }
 
 static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *r)

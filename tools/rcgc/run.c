@@ -278,7 +278,8 @@ static int apply_gc_stress(const struct cli_run_opts *o, struct cli_run *out)
         return -1;
     }
     out->gc_stress = stress;
-    out->gc_verify = verify != 0;
+    out->gc_verify = verify != RC_GC_VERIFY_OFF;
+    out->gc_verify_amortized = verify == RC_GC_VERIFY_AMORTIZED;
     return 0;
 }
 

@@ -54,7 +54,8 @@ bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
     if (a->gc_threshold_known && b->gc_threshold_known &&
         memcmp(a->gc_threshold, b->gc_threshold, sizeof a->gc_threshold) != 0)
         return false;
-    if (a->gc_stress != b->gc_stress || a->gc_verify != b->gc_verify)
+    if (a->gc_stress != b->gc_stress || a->gc_verify != b->gc_verify ||
+        a->gc_verify_amortized != b->gc_verify_amortized)
         return false;
     for (int i = 0; i < CLI_NSIZES; i++)
         if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
@@ -89,13 +90,15 @@ const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
                   r->gc_threshold[2]);
         sep = ", ";
     }
-    /* "gc stress 1, verify", "gc stress 1" or "gc verify" when on. */
+    /* "gc stress 1, verify", "gc stress 1" or "gc verify" when on;
+     * "verify amortized" for RC_GC_VERIFY_AMORTIZED. */
     if (r->gc_stress > 0) {
         SETUP_ADD("%sgc stress %ld", sep, r->gc_stress);
         sep = ", ";
     }
     if (r->gc_verify) {
-        SETUP_ADD("%s%s", sep, r->gc_stress > 0 ? "verify" : "gc verify");
+        SETUP_ADD("%s%s%s", sep, r->gc_stress > 0 ? "verify" : "gc verify",
+                  r->gc_verify_amortized ? " amortized" : "");
         sep = ", ";
     }
     SETUP_ADD("%sseed %" PRIu64 "%s", sep, r->params.seed, r->quick ? " (quick sizes)" : "");
