@@ -22,6 +22,11 @@ rc_mode harness_parse_mode(int argc, char **argv)
             }
         }
     }
+    /* A torture run (docs/torture.md) says so in its log. */
+    const char *stress = getenv("RCGC_GC_STRESS"), *verify = getenv("RCGC_GC_VERIFY");
+    if ((stress != NULL && stress[0] != '\0') || (verify != NULL && verify[0] != '\0'))
+        printf("torture settings: RCGC_GC_STRESS=%s RCGC_GC_VERIFY=%s\n",
+               stress != NULL ? stress : "", verify != NULL ? verify : "");
     return mode;
 }
 

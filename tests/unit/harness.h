@@ -43,7 +43,8 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t n,
         rc_error_clear();                                           \
     } while (0)
 
-/* Parse "--mode M" for programs that are not cmocka groups (stress). */
+/* Parse "--mode M" for programs that are not cmocka groups (stress), and
+ * print the torture settings (RCGC_GC_STRESS, RCGC_GC_VERIFY) when set. */
 rc_mode harness_parse_mode(int argc, char **argv);
 
 #endif

@@ -1326,7 +1326,7 @@ static void test_drops_see_consistent_dict(void **state)
 struct reader_job {
     rc_object *d;
     bool tuple_key;
-    _Atomic int go, done;
+    _Atomic int ready, go, done;
     rc_object *got;            /* rc_dict_get's new reference, taken over */
     int contains, contains_missing;
     rc_object *got_missing;
@@ -1352,6 +1352,10 @@ static void reader_main(void *arg)
     struct reader_job *j = arg;
     rc_object *key = make_lookup_key(j->tuple_key);
     rc_object *missing = rc_str_new("no such key");
+    /* Allocated before the test takes the dict's lock: an allocation may
+     * collect (RCGC_GC_STRESS), and a collection stops the world, which
+     * would wait for the lock holder's next safepoint. */
+    atomic_store(&j->ready, 1);
     while (!atomic_load(&j->go))
         rc_safepoint();
     j->got = rc_dict_get(j->d, key);
@@ -1386,11 +1390,14 @@ struct round_seen {
 static struct round_seen reader_round(struct reader_job *j, rc_object *v)
 {
     struct round_seen seen = {false, false, 0};
+    atomic_store(&j->ready, 0);
     atomic_store(&j->go, 0);
     atomic_store(&j->done, 0);
     rc_thread *t = rc_thread_start(reader_main, j);
     assert_non_null(t);
     if (harness_mode != RC_MODE_GIL) {
+        while (!atomic_load(&j->ready))
+            rc_safepoint();
         obj_lock(j->d);
         atomic_store(&j->go, 1);
         for (long waited = 0; waited < 20L * 1000 * 1000; waited += 100) {

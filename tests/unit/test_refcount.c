@@ -295,8 +295,10 @@ static void test_owner_exit_merge_races_a_drop(void **state)
     for (int round = 0; round < 10; round++) {
         atomic_store(&exit_stage, 0);
         rc_thread *t = rc_thread_start(exit_worker, NULL);
-        while (atomic_load(&exit_stage) != 1)
+        while (atomic_load(&exit_stage) != 1) {
+            rc_safepoint();   /* the worker's allocations may collect (stress) */
             sched_yield();
+        }
         rc_decref(exit_y);   /* ft: queued to the worker */
         atomic_store(&exit_stage, 2);
         while (rc_refcount(exit_x) > EXIT_N / 2)

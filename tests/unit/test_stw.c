@@ -113,7 +113,10 @@ static void test_stops_freeze_mutators(void **state)
     stop_mutators(&m, t);
     assert_true(frozen_ok);
     assert_int_equal(m.n, progressed);   /* the test was not vacuous */
-    assert_int_equal(before + 50, rc_stw_count());
+    if (rc_gc_get_stress() == 0)
+        assert_int_equal(before + 50, rc_stw_count());
+    else   /* the mutators' allocations collect, and collections stop too */
+        assert_true(rc_stw_count() >= before + 50);
     rc_stw_record rec[50];
     assert_int_equal(50, rc_stw_records(before, rec, 50));
     for (int i = 0; i < 50; i++) {
@@ -126,7 +129,12 @@ static void test_stops_freeze_mutators(void **state)
              * (waiting for a lock) or itself waiting to stop the world. */
             assert_true(rec[i].threads <= (uint32_t)m.n);
         }
-        assert_true(i == 0 || rec[i].request_ns >= rec[i - 1].request_ns);
+        /* Stops never overlap: each begins (every thread parked) after the
+         * one before ended.  Request times need not ascend: a requester
+         * that waited for another's stop asked before it. */
+        assert_true(i == 0 || rec[i].request_ns + rec[i].time_to_safepoint_ns >=
+                                  rec[i - 1].request_ns + rec[i - 1].time_to_safepoint_ns +
+                                      rec[i - 1].pause_ns);
     }
 }
 
