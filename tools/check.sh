@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build every configuration and run every test: plain (RelWithDebInfo),
-# ThreadSanitizer and AddressSanitizer+UBSan.  This is what CI runs.
-#   tools/check.sh               all three configurations
+# ThreadSanitizer, AddressSanitizer+UBSan, and the torture configuration
+# (gcstress: ASan+UBSan with GC stress and the heap verifier on; the unit,
+# stress and workload tests, docs/torture.md).  This is what CI runs.
+#   tools/check.sh               all four configurations
 #   tools/check.sh default asan  only those presets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(default tsan asan)
+[ ${#presets[@]} -gt 0 ] || presets=(default tsan asan gcstress)
 jobs=$(nproc 2>/dev/null || echo 2)
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1 ${ASAN_OPTIONS:-}"
