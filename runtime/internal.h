@@ -127,6 +127,12 @@ struct thr_state {
      * while the state is registered (the registry lock guards lookups). */
     _Atomic uintptr_t *eval_breaker;
     bool attached;                /* owner only (stw.status is the shared view) */
+    const void *site;             /* owner only: where the thread last entered
+                                     through rc_attach / rc_runtime_new, or its
+                                     rc_thread_start function; copied into
+                                     stw.attach_site when it attaches */
+    const void *start_fn;         /* its rc_thread_start function, or NULL
+                                     (immutable after thr_enter) */
     bool is_main;                 /* created the runtime */
     bool holds_stw;               /* owner only: this thread stopped the world */
     /* Live-object accounting.  Owner writes with relaxed stores; other
@@ -341,7 +347,10 @@ intptr_t ref_merge(rc_object *o, intptr_t extra);
 
 /* Create, register and attach a thread state for the calling thread (NULL
  * with an error); detach, unregister and free it. */
-struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main);
+/* site: where the thread enters (internal.h, thr_state.site); start_fn: its
+ * rc_thread_start function, NULL for the creator and registered threads. */
+struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main, const void *site,
+                            const void *start_fn);
 void thr_exit(struct thr_state *ts);
 /* Attach / detach the calling thread's state without running a safepoint
  * (rc_attach runs one): for callers that hold a lock under which no object

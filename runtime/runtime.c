@@ -7,6 +7,7 @@
  * happens-after rc_runtime_new.
  */
 #define RCGC_BUILDING 1
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,24 @@ static void runtime_teardown(struct rc_runtime *rt, bool gcl)
     free(rt);
 }
 
+/* RCGC_SAFEPOINT_TIMEOUT_MS: a whole number >= 0; unset or empty: 0 (off).
+ * 0, or -1 with a ValueError naming the variable. */
+static int safepoint_timeout_from_env(long *ms)
+{
+    const char *s = getenv("RCGC_SAFEPOINT_TIMEOUT_MS");
+    *ms = 0;
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (*end != '\0' || errno != 0 || n < 0 || s[0] < '0' || s[0] > '9')
+        return err_int(RC_ERR_VALUE, "RCGC_SAFEPOINT_TIMEOUT_MS must be a whole number of "
+                       "milliseconds >= 0 (0: off), not '%s'", s);
+    *ms = n;
+    return 0;
+}
+
 rc_runtime *rc_runtime_new(const rc_config *cfg)
 {
     rc_config c = cfg != NULL ? *cfg : rc_config_default();
@@ -118,6 +137,11 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     if (c.switch_interval_us <= 0)
         return err_null(RC_ERR_VALUE, "rc_runtime_new(): switch_interval_us must be > 0, not %ld",
                         c.switch_interval_us);
+    if (c.safepoint_timeout_ms < 0)
+        return err_null(RC_ERR_VALUE, "rc_runtime_new(): safepoint_timeout_ms must be >= 0 "
+                        "(0: RCGC_SAFEPOINT_TIMEOUT_MS or off), not %ld", c.safepoint_timeout_ms);
+    if (c.safepoint_timeout_ms == 0 && safepoint_timeout_from_env(&c.safepoint_timeout_ms) < 0)
+        return NULL;
     pthread_mutex_lock(&runtime_create_mu);
     if (rc_rt != NULL) {
         pthread_mutex_unlock(&runtime_create_mu);
@@ -139,7 +163,7 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     pthread_mutex_init(&rt->weakref_mu, NULL);
     brc_init(&rt->brc);
     gil_init(&rt->gil, c.switch_interval_us);
-    stw_init(&rt->stw);
+    stw_init(&rt->stw, c.safepoint_timeout_ms);
     if (gcl_state_init(&rt->gcl) < 0) {
         runtime_teardown(rt, false);
         pthread_mutex_unlock(&runtime_create_mu);
@@ -151,7 +175,7 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
         return NULL;
     }
     rc_rt = rt;
-    rt->main_state = thr_enter(rt, true);
+    rt->main_state = thr_enter(rt, true, __builtin_return_address(0), NULL);
     if (rt->main_state == NULL) {
         rc_rt = NULL;
         gc_runtime_fini(rt);

@@ -8,6 +8,8 @@
  * parking or detaching, because both go through stw.mu.
  */
 #define RCGC_BUILDING 1
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,11 +22,18 @@ uint64_t rc_clock_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-void stw_init(struct stw_state *stw)
+void stw_init(struct stw_state *stw, long timeout_ms)
 {
     pthread_mutex_init(&stw->mu, NULL);
     pthread_cond_init(&stw->resume_cv, NULL);
-    pthread_cond_init(&stw->parked_cv, NULL);
+    /* The requester's timed wait (the safepoint timeout) measures on the
+     * monotonic clock, like rc_clock_ns. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&stw->parked_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    stw->timeout_ms = timeout_ms;
     pthread_cond_init(&stw->woken_cv, NULL);
     stw->requester = NULL;
     stw->waiting = stw->to_wake = 0;
@@ -79,7 +88,89 @@ void stw_attach(struct rc_runtime *rt, struct thr_state *ts)
     pthread_mutex_lock(&stw->mu);
     wait_resume_locked(stw, ts);
     ts->stw.status = THR_ATTACHED;
+    ts->stw.attach_ns = rc_clock_ns();
+    ts->stw.attach_site = ts->site;
     pthread_mutex_unlock(&stw->mu);
+}
+
+/* "symbol+0x1f (file+0x1234)" for a code address, as far as dladdr knows
+ * (a symbol of the program itself needs -rdynamic; the file offset works
+ * with addr2line -e FILE either way). */
+static void describe_site(const void *site, char *buf, size_t n)
+{
+    Dl_info info;
+    if (site == NULL) {
+        snprintf(buf, n, "unknown");
+    } else if (dladdr(site, &info) == 0 || info.dli_fname == NULL) {
+        snprintf(buf, n, "%p", site);
+    } else {
+        size_t off = (size_t)((const char *)site - (const char *)info.dli_fbase);
+        if (info.dli_sname != NULL)
+            snprintf(buf, n, "%s+0x%zx (%s+0x%zx)", info.dli_sname,
+                     (size_t)((const char *)site - (const char *)info.dli_saddr), info.dli_fname,
+                     off);
+        else
+            snprintf(buf, n, "%p (%s+0x%zx)", site, info.dli_fname, off);
+    }
+}
+
+/* The safepoint timeout passed (rc_config.safepoint_timeout_ms): say once,
+ * on stderr, which threads this stop still waits for.  Called with stw.mu
+ * held (the counted flags and attach sites are under it); takes rt->mu
+ * for the thread list (lock order stw.mu, rt->mu). */
+static void report_holdouts_locked(struct rc_runtime *rt, struct stw_state *stw,
+                                   struct thr_state *requester, uint64_t waited_ns)
+{
+    fprintf(stderr,
+            "rcgc: a stop-the-world (requested by thread %lu) has waited %.1f ms for %ld "
+            "thread(s) to reach a safepoint; still waiting for:\n",
+            (unsigned long)requester->tid, (double)waited_ns / 1e6,
+            stw->countdown);
+    uint64_t now = rc_clock_ns();
+    pthread_mutex_lock(&rt->mu);
+    for (struct thr_state *t = rt->threads; t != NULL; t = t->next) {
+        if (!t->stw.counted)
+            continue;
+        char where[512];
+        describe_site(t->stw.attach_site, where, sizeof where);
+        fprintf(stderr, "rcgc:   thread %lu%s, attached %.1f ms ago %s %s\n",
+                (unsigned long)t->tid, t->is_main ? " (the runtime's creator)" : "",
+                (double)(now - t->stw.attach_ns) / 1e6,
+                t->stw.attach_site == t->start_fn ? "running its rc_thread_start function"
+                                                  : "by a call from",
+                where);
+    }
+    pthread_mutex_unlock(&rt->mu);
+    fprintf(stderr, "rcgc: a loop that runs long without touching objects should call "
+                    "rc_safepoint() or rc_detach()/rc_attach() around it\n");
+    fflush(stderr);
+}
+
+/* Wait until every counted thread parked; with a safepoint timeout, report
+ * the holdouts once when it passes, then go on waiting. */
+static void wait_parked_locked(struct rc_runtime *rt, struct stw_state *stw,
+                               struct thr_state *ts)
+{
+    if (stw->timeout_ms > 0) {
+        /* From now: the time the stop waited for an earlier one is not
+         * these threads' doing. */
+        uint64_t start = rc_clock_ns();
+        uint64_t deadline = start + (uint64_t)stw->timeout_ms * 1000000u;
+        struct timespec abs = {.tv_sec = (time_t)(deadline / 1000000000u),
+                               .tv_nsec = (long)(deadline % 1000000000u)};
+        while (stw->countdown > 0) {
+            if (pthread_cond_timedwait(&stw->parked_cv, &stw->mu, &abs) != 0 &&
+                stw->countdown > 0) {   /* timed out (spurious returns loop) */
+                uint64_t now = rc_clock_ns();
+                if (now >= deadline) {
+                    report_holdouts_locked(rt, stw, ts, now - start);
+                    break;
+                }
+            }
+        }
+    }
+    while (stw->countdown > 0)
+        pthread_cond_wait(&stw->parked_cv, &stw->mu);
 }
 
 void stw_detach(struct rc_runtime *rt, struct thr_state *ts)
@@ -153,8 +244,7 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
         }
     }
     pthread_mutex_unlock(&rt->mu);
-    while (stw->countdown > 0)
-        pthread_cond_wait(&stw->parked_cv, &stw->mu);
+    wait_parked_locked(rt, stw, ts);
     stw->stop_ns = rc_clock_ns();
     pthread_mutex_unlock(&stw->mu);
     return 0;

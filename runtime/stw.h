@@ -67,6 +67,8 @@ struct stw_state {
     uint64_t stop_ns;            /* when the world was fully stopped */
     uint64_t request_ns;         /* when the stop was requested */
     uint32_t nstopped;           /* threads counted for the current stop */
+    long timeout_ms;             /* rc_config.safepoint_timeout_ms as resolved;
+                                    0 off (immutable after rc_runtime_new) */
     struct rec_ring records;     /* rc_stw_record of every stop (records.h) */
     /* Objects that died while the world was stopped, linked through their
      * (dead) ob_tid; the requester frees them after restarting it. */
@@ -77,9 +79,14 @@ struct stw_state {
 struct stw_thread_state {
     enum thr_status status;
     bool counted;                /* the current stop waits for us */
+    uint64_t attach_ns;          /* when it last attached (ft modes) */
+    const void *attach_site;     /* from where: the code address that called
+                                    rc_attach / rc_runtime_new /
+                                    rc_thread_register, or the function
+                                    rc_thread_start runs */
 };
 
-void stw_init(struct stw_state *stw);
+void stw_init(struct stw_state *stw, long timeout_ms);
 void stw_fini(struct stw_state *stw);
 
 /* Attach / detach the calling thread (ft modes; gil mode uses the GIL). */

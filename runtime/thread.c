@@ -90,6 +90,7 @@ int rc_attach(void)
     }
     if (ts->attached)
         return err_int(RC_ERR_RUNTIME, "rc_attach(): the thread is already attached");
+    ts->site = __builtin_return_address(0);
     thr_take(ts);
     /* Anything queued while we were away is merged now. */
     rc_safepoint();
@@ -187,13 +188,16 @@ int rc_gil_stats_total(rc_gil_stats *out)
 
 /* Create, register and attach a state for the calling thread.  NULL with an
  * error if memory runs out. */
-struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main)
+struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main, const void *site,
+                            const void *start_fn)
 {
     struct thr_state *ts = calloc(1, sizeof *ts);
     if (ts == NULL)
         return err_nomem();
     ts->rt = rt;
     ts->is_main = is_main;
+    ts->site = site;
+    ts->start_fn = start_fn;
     ts->eval_breaker = &rc_tls_eval_breaker;
     rc_atomic_store_relaxed(&rc_tls_eval_breaker, 0);  /* own TLS, unpublished */
     /* Unique id (relaxed: only uniqueness matters). */
@@ -294,7 +298,8 @@ static void *thread_main(void *p)
 {
     rc_thread *t = p;
     struct rc_runtime *rt = rc_rt;
-    struct thr_state *ts = thr_enter(rt, false);
+    const void *fn = (const void *)(uintptr_t)t->fn;
+    struct thr_state *ts = thr_enter(rt, false, fn, fn);
     if (ts == NULL) {
         t->failed = true;
         strncpy(t->error, rc_error_message(), sizeof t->error - 1);
@@ -378,7 +383,7 @@ int rc_thread_register(void)
     }
     if (rc_tls_state != NULL)
         return err_int(RC_ERR_RUNTIME, "rc_thread_register(): the thread is already registered");
-    return thr_enter(rt, false) != NULL ? 0 : -1;
+    return thr_enter(rt, false, __builtin_return_address(0), NULL) != NULL ? 0 : -1;
 }
 
 int rc_thread_unregister(void)

@@ -61,6 +61,12 @@ static void test_bad_configs(void **state)
     cfg.switch_interval_us = 0;
     assert_null(rc_runtime_new(&cfg));
     assert_error(RC_ERR_VALUE);
+    cfg = rc_config_default();
+    cfg.safepoint_timeout_ms = -1;
+    assert_null(rc_runtime_new(&cfg));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "safepoint_timeout_ms"));
+    rc_error_clear();
     /* An unknown collector is an error, not a silent default. */
     cfg = rc_config_default();
     cfg.collector = (rc_collector_kind)5;
@@ -144,6 +150,9 @@ static void test_gc_settings_from_environment(void **state)
     expect_env_refused("RCGC_GC_VERIFY", "yes");
     expect_env_refused("RCGC_GC_VERIFY", "2");
     expect_env_refused("RCGC_GC_VERIFY", "Amortized");
+    expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "soon");
+    expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "-5");
+    expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "10ms");
 
     setenv("RCGC_GC_STRESS", "3", 1);
     setenv("RCGC_GC_VERIFY", "1", 1);

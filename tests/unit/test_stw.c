@@ -8,8 +8,13 @@
 #include "harness.h"
 #include "internal.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define MAX_THREADS 4
 
@@ -431,6 +436,99 @@ static void test_stw_misuse(void **state)
     assert_int_equal(0, rc_attach());
 }
 
+/* The safepoint timeout: a stop held up by a thread in a long loop with
+ * no safepoint says so on stderr, naming the thread's function, and goes
+ * on waiting.  The looping thread is let go by a plain (unregistered)
+ * thread once the report is out; stderr goes to a file meanwhile. */
+static _Atomic int spin_started, spin_release;
+
+/* Not static: dladdr names exported symbols only. */
+void long_loop_without_safepoint(void *arg);
+void long_loop_without_safepoint(void *arg)
+{
+    atomic_store(&spin_started, 1);
+    while (!atomic_load(&spin_release))
+        ;   /* attached, no safepoint */
+}
+
+struct releaser {
+    const char *path;
+    _Atomic int saw_report;
+};
+
+static void *release_when_reported(void *p)
+{
+    struct releaser *r = p;
+    char buf[4096];
+    for (long polls = 0; polls < 200000 && !atomic_load(&r->saw_report); polls++) {
+        FILE *f = fopen(r->path, "r");
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = '\0';
+            fclose(f);
+            if (strstr(buf, "rc_safepoint()") != NULL)   /* the report's last line */
+                atomic_store(&r->saw_report, 1);
+        }
+        if (!atomic_load(&r->saw_report))
+            usleep(100);   /* polling a file; the stop is held up meanwhile */
+    }
+    atomic_store(&spin_release, 1);   /* report or not: never leave it hanging */
+    return NULL;
+}
+
+static void test_safepoint_timeout_reports_the_holdout(void **state)
+{
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* holding the GIL is the stop: it waits for no thread */
+    rc_config cfg = rc_config_default();
+    cfg.mode = harness_mode;
+    cfg.safepoint_timeout_ms = 20;
+    rc_runtime *rt = rc_runtime_new(&cfg);
+    assert_non_null(rt);
+    atomic_store(&spin_started, 0);
+    atomic_store(&spin_release, 0);
+    rc_thread *t = rc_thread_start(long_loop_without_safepoint, NULL);
+    assert_non_null(t);
+    while (!atomic_load(&spin_started))
+        rc_safepoint();
+
+    char path[] = "/tmp/rcgc-test-stw-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(2, dup2(fd, 2));
+    struct releaser r = {.path = path};
+    pthread_t rel;
+    assert_int_equal(0, pthread_create(&rel, NULL, release_when_reported, &r));
+    int stopped = rc_stop_the_world();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(0, pthread_join(rel, NULL));
+    assert_int_equal(0, stopped);
+    assert_int_equal(0, rc_start_the_world());
+    assert_int_equal(0, rc_thread_join(t));
+
+    char buf[4096];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    printf("%s", buf);
+    assert_true(atomic_load(&r.saw_report));
+    assert_non_null(strstr(buf, "has waited"));
+    assert_non_null(strstr(buf, "for 1 thread(s) to reach a safepoint"));
+    /* Named by its function (the test is linked with -rdynamic). */
+    assert_non_null(strstr(buf, "long_loop_without_safepoint"));
+    /* Once per stop. */
+    const char *second = strstr(strstr(buf, "has waited") + 1, "has waited");
+    assert_null(second);
+    assert_int_equal(0, rc_runtime_free(rt));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +540,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_gil_stop_survives_drop_request),
         HARNESS_TEST(test_no_finalizer_runs_while_stopped),
         HARNESS_TEST(test_stw_misuse),
+        cmocka_unit_test(test_safepoint_timeout_reports_the_holdout),
     };
     return HARNESS_RUN("stw", tests, argc, argv);
 }
