@@ -211,8 +211,8 @@ long gc_counts_alloc(struct thr_state *ts)
     /* relaxed: settings and a flag read as hints; a collection decided on
      * a stale value is one collection early or late. */
     long stress = rc_atomic_load_relaxed(&gc->stress);
-    if (!ts->holds_stw && !rc_atomic_load_relaxed(&gc->collecting) &&
-        rc_atomic_load_relaxed(&gc->enabled)) {
+    if (!ts->holds_stw && ts->gc->in_collection == 0 &&
+        !rc_atomic_load_relaxed(&gc->collecting) && rc_atomic_load_relaxed(&gc->enabled)) {
         if (stress <= 0) {
             gc->ops->allocated(ts, young);
         } else if (ts->gc->stress_countdown > stress ||   /* the setting was lowered */
@@ -302,10 +302,11 @@ static void account(struct gc_state *gc, int gen, long survivors)
 }
 
 /* Whether the heap verifier runs around the collection about to start
- * (the collecting thread).  RC_GC_VERIFY_AMORTIZED: while the heap is
- * small, always; beyond, once the collections since the last verification
- * have scanned as many objects as the heap holds, so that verifying at
- * most doubles the collector's work however large the heap. */
+ * (the collecting thread).  RC_GC_VERIFY_AMORTIZED: while the last
+ * collection left a small heap, always; beyond, once the collections since
+ * the last verification have scanned as many objects as the heap holds
+ * (each counting one more), so that verifying (two heap walks) costs at
+ * most two walks per heap's worth of collection work. */
 #define VERIFY_SMALL_HEAP 4096
 
 static bool verify_due(struct gc_state *gc)
@@ -320,7 +321,21 @@ static bool verify_due(struct gc_state *gc)
     }
 }
 
+/* One collection, its callbacks included.  The stop callbacks run after
+ * gc.collecting is released (a callback may collect explicitly), so the
+ * calling thread's in_collection keeps its allocations there from starting
+ * automatic collections, which under stress would recurse. */
+static long collect(struct thr_state *ts, int gen);
+
 long gc_collect(struct thr_state *ts, int gen)
+{
+    ts->gc->in_collection++;
+    long r = collect(ts, gen);
+    ts->gc->in_collection--;
+    return r;
+}
+
+static long collect(struct thr_state *ts, int gen)
 {
     struct rc_runtime *rt = ts->rt;
     struct gc_state *gc = rt->gc;
@@ -366,7 +381,9 @@ long gc_collect(struct thr_state *ts, int gen)
     c.rec.uncollectable = saved;
     c.rec.end_ns = rc_clock_ns();
     c.rec.heap_size = (long)obj_live_tracked(rt);
-    gc->verify_credit = c.verify ? 0 : gc->verify_credit + c.rec.scanned;
+    /* + 1: a collection that scans nothing (young objects all died by
+     * reference counting) still counts toward the next verification. */
+    gc->verify_credit = c.verify ? 0 : gc->verify_credit + c.rec.scanned + 1;
     gc->verify_heap = c.rec.heap_size;
     pthread_mutex_lock(&gc->mu);
     gc->stats[gen].collections++;

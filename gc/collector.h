@@ -84,14 +84,15 @@ struct gc_state {
                                          release store (gc_collect) */
     _Atomic int enabled;              /* automatic collection (relaxed: a
                                          setting, read at each trigger) */
-    _Atomic long stress;              /* collect gen 0 every n allocations
-                                         (relaxed: a setting) */
+    _Atomic long stress;              /* collect every n allocations of a
+                                         thread (relaxed: a setting) */
     _Atomic int verify;               /* RC_GC_VERIFY_*: heap verifier
                                          around collections (relaxed: a
                                          setting) */
     long verify_credit;               /* RC_GC_VERIFY_AMORTIZED: objects
-                                         scanned by the collections since
-                                         the last verification (the
+                                         scanned (+1 per collection) by the
+                                         collections since the last
+                                         verification (the
                                          collecting thread: gc.collecting) */
     long verify_heap;                 /* tracked objects the last collection
                                          left (the same) */
@@ -125,6 +126,9 @@ struct gc_state {
 struct gc_thread_state {
     long stress_countdown;            /* allocations to the next stress
                                          collection */
+    int in_collection;                /* this thread runs gc_collect, its
+                                         callbacks included: its allocations
+                                         start no automatic collection */
 };
 
 /* One collection (collector: the thread running it owns it). */

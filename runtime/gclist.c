@@ -333,17 +333,11 @@ void gcl_note_alloc_slow(struct thr_state *ts)
     if (rc_atomic_load_relaxed(&ts->gcl->handback) != NULL)
         gcl_drain_handback(ts, ts->gcl);
     /* The collector takes the counts and says when to report next; it
-     * may collect (nothing half-built exists yet), with the injection
-     * countdown for automatic collections in force (internal.h). */
-    if (ts->in_auto_gc) {   /* a finalizer's allocation: already swapped */
-        ts->gct.report_at = gc_counts_alloc(ts);
-        return;
-    }
-    long caller_countdown = ts->fail_countdown;
-    ts->fail_countdown = ts->fail_gc_countdown;
+     * may collect (nothing half-built exists yet).  Allocations meanwhile
+     * count against the injection countdown for automatic collections
+     * (internal.h). */
+    bool outer = ts->in_auto_gc;   /* a callback's allocation in a collection */
     ts->in_auto_gc = true;
     ts->gct.report_at = gc_counts_alloc(ts);
-    ts->in_auto_gc = false;
-    ts->fail_gc_countdown = ts->fail_countdown;
-    ts->fail_countdown = caller_countdown;
+    ts->in_auto_gc = outer;
 }

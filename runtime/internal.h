@@ -145,14 +145,15 @@ struct thr_state {
      * containers whose deallocation was deferred to bound the C stack. */
     int dealloc_depth;
     struct gc_head *trash;
-    /* Fault injection: 0 = off.  fail_countdown counts the allocations
-     * in force (rc_testing_fail_alloc_after); an automatic collection swaps
-     * in fail_gc_countdown (rc_testing_fail_gc_alloc_after) while it runs,
-     * so that when collections happen does not move the failure a test
-     * aimed at its own allocation.  Owner only. */
+    /* Fault injection: 0 = off.  fail_countdown counts the caller's
+     * allocations (rc_testing_fail_alloc_after); those made inside an
+     * automatic collection (in_auto_gc) count against fail_gc_countdown
+     * (rc_testing_fail_gc_alloc_after) instead, so that when collections
+     * happen does not move the failure a test aimed at its own
+     * allocation.  Owner only. */
     long fail_countdown;
     long fail_gc_countdown;
-    bool in_auto_gc;   /* inside gcl_note_alloc_slow's collection hook */
+    bool in_auto_gc;   /* inside gcl_note_alloc_slow's collection hook (owner) */
     struct brc_thread_state brc;  /* merge queue (brc.h) */
     struct gil_thread_state gil;  /* GIL statistics (gil.h) */
     struct stw_thread_state stw;  /* status for stop-the-world (stw.h) */

@@ -33,9 +33,12 @@
 static inline bool inject_failure(void)
 {
     struct thr_state *ts = rc_tls_state;
-    if (RC_LIKELY(ts == NULL || ts->fail_countdown == 0))
+    if (RC_LIKELY(ts == NULL))
         return false;
-    return --ts->fail_countdown == 0;
+    long *countdown = ts->in_auto_gc ? &ts->fail_gc_countdown : &ts->fail_countdown;
+    if (RC_LIKELY(*countdown == 0))
+        return false;
+    return --*countdown == 0;
 }
 
 void *mem_alloc(size_t n)

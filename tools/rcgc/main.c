@@ -74,8 +74,8 @@ static const struct cli_flag cli_flags[] = {
      "                       collections an older one; those not given keep the\n"
      "                       runtime's defaults"},
     {"--gc-stress", "N", C_RUN | C_COMPARE,
-     "collect the young generation every N tracked allocations\n"
-     "                       (rc_gc_set_stress; N >= 1), a torture test"},
+     "collect every N tracked allocations (the generation the\n"
+     "                       thresholds pick; rc_gc_set_stress; N >= 1), a torture test"},
     {"--gc-verify", NULL, C_RUN | C_COMPARE,
      "run the heap verifier around every collection\n"
      "                       (rc_gc_set_verify); a failure aborts"},

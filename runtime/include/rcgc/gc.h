@@ -121,7 +121,10 @@ rc_object *rc_gc_garbage(void);
 
 /* ---- checking (tests) ---- */
 
-/* GC stress: collect generation 0 every n tracked allocations (0 = off).
+/* GC stress: collect every n tracked allocations of a thread (0 = off), the
+ * generation chosen as the thresholds would (usually 0; generations 1 and 2
+ * when their counts are due).  Stress is automatic collection:
+ * rc_gc_disable and a generation-0 threshold of 0 turn it off too.
  * A new runtime starts with the value of the environment variable
  * RCGC_GC_STRESS (a whole number >= 0; anything else makes rc_runtime_new
  * fail with a ValueError naming it), 0 if unset or empty. */
@@ -139,12 +142,14 @@ int rc_gc_verify_heap(void);
 /* When the heap verifier runs around collections (a failure aborts):
  *   RC_GC_VERIFY_OFF        never;
  *   RC_GC_VERIFY_EVERY      around every collection;
- *   RC_GC_VERIFY_AMORTIZED  around every collection while fewer than 4,096
- *                           tracked objects live, and beyond that whenever
- *                           the collections since the last verification
- *                           have scanned as many objects as the heap holds:
- *                           verifying at most doubles the collector's work,
- *                           so a torture run on a large heap still ends.
+ *   RC_GC_VERIFY_AMORTIZED  around every collection while the last one left
+ *                           at most 4,096 tracked objects, and beyond that
+ *                           whenever the collections since the last
+ *                           verification have scanned (counting one more
+ *                           per collection) as many objects as the heap
+ *                           holds: at most two heap walks per heap's worth
+ *                           of collection work, so a torture run on a large
+ *                           heap still ends.
  * A new runtime starts with RCGC_GC_VERIFY: "1" every, "amortized",
  * "0" or unset or empty off; anything else makes rc_runtime_new fail with a
  * ValueError naming it.  rc_gc_set_verify: 0, or -1 with a ValueError for
