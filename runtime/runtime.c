@@ -119,9 +119,11 @@ static int safepoint_timeout_from_env(long *ms)
     char *end;
     errno = 0;
     long n = strtol(s, &end, 10);
-    if (*end != '\0' || errno != 0 || n < 0 || s[0] < '0' || s[0] > '9')
+    if (*end != '\0' || errno != 0 || n < 0 || n > RC_SAFEPOINT_TIMEOUT_MAX_MS || s[0] < '0' ||
+        s[0] > '9')
         return err_int(RC_ERR_VALUE, "RCGC_SAFEPOINT_TIMEOUT_MS must be a whole number of "
-                       "milliseconds >= 0 (0: off), not '%s'", s);
+                       "milliseconds in 0..%ld (0: off), not '%s'",
+                       (long)RC_SAFEPOINT_TIMEOUT_MAX_MS, s);
     *ms = n;
     return 0;
 }
@@ -137,9 +139,10 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     if (c.switch_interval_us <= 0)
         return err_null(RC_ERR_VALUE, "rc_runtime_new(): switch_interval_us must be > 0, not %ld",
                         c.switch_interval_us);
-    if (c.safepoint_timeout_ms < 0)
-        return err_null(RC_ERR_VALUE, "rc_runtime_new(): safepoint_timeout_ms must be >= 0 "
-                        "(0: RCGC_SAFEPOINT_TIMEOUT_MS or off), not %ld", c.safepoint_timeout_ms);
+    if (c.safepoint_timeout_ms < 0 || c.safepoint_timeout_ms > RC_SAFEPOINT_TIMEOUT_MAX_MS)
+        return err_null(RC_ERR_VALUE, "rc_runtime_new(): safepoint_timeout_ms must be in "
+                        "0..%ld (0: RCGC_SAFEPOINT_TIMEOUT_MS or off), not %ld",
+                        (long)RC_SAFEPOINT_TIMEOUT_MAX_MS, c.safepoint_timeout_ms);
     if (c.safepoint_timeout_ms == 0 && safepoint_timeout_from_env(&c.safepoint_timeout_ms) < 0)
         return NULL;
     pthread_mutex_lock(&runtime_create_mu);

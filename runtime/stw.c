@@ -116,34 +116,64 @@ static void describe_site(const void *site, char *buf, size_t n)
 
 /* The safepoint timeout passed (rc_config.safepoint_timeout_ms): say once,
  * on stderr, which threads this stop still waits for.  Called with stw.mu
- * held (the counted flags and attach sites are under it); takes rt->mu
- * for the thread list (lock order stw.mu, rt->mu). */
+ * held; copies what it prints (the counted flags and attach sites are under
+ * stw.mu, the thread list under rt->mu: lock order stw.mu, rt->mu), then
+ * prints with neither held and takes stw.mu again: dladdr takes the
+ * loader's lock and fprintf stderr's, which a holdout may hold while it
+ * goes on to park or detach (dlopen running a constructor).  Meanwhile the
+ * stop stays requested: other threads can only uncount themselves, and the
+ * caller re-checks the countdown. */
+#define REPORT_MAX 64
+
+struct holdout {
+    unsigned long tid;
+    bool is_main, in_start_fn;
+    uint64_t attach_ns;
+    const void *site;
+};
+
 static void report_holdouts_locked(struct rc_runtime *rt, struct stw_state *stw,
                                    struct thr_state *requester, uint64_t waited_ns)
 {
-    fprintf(stderr,
-            "rcgc: a stop-the-world (requested by thread %lu) has waited %.1f ms for %ld "
-            "thread(s) to reach a safepoint; still waiting for:\n",
-            (unsigned long)requester->tid, (double)waited_ns / 1e6,
-            stw->countdown);
-    uint64_t now = rc_clock_ns();
+    struct holdout h[REPORT_MAX];
+    int n = 0, more = 0;
+    long countdown = stw->countdown;
     pthread_mutex_lock(&rt->mu);
     for (struct thr_state *t = rt->threads; t != NULL; t = t->next) {
         if (!t->stw.counted)
             continue;
-        char where[512];
-        describe_site(t->stw.attach_site, where, sizeof where);
-        fprintf(stderr, "rcgc:   thread %lu%s, attached %.1f ms ago %s %s\n",
-                (unsigned long)t->tid, t->is_main ? " (the runtime's creator)" : "",
-                (double)(now - t->stw.attach_ns) / 1e6,
-                t->stw.attach_site == t->start_fn ? "running its rc_thread_start function"
-                                                  : "by a call from",
-                where);
+        if (n == REPORT_MAX) {
+            more++;
+            continue;
+        }
+        h[n++] = (struct holdout){(unsigned long)t->tid, t->is_main,
+                                  t->stw.attach_site == t->start_fn, t->stw.attach_ns,
+                                  t->stw.attach_site};
     }
     pthread_mutex_unlock(&rt->mu);
+    pthread_mutex_unlock(&stw->mu);
+
+    uint64_t now = rc_clock_ns();
+    fprintf(stderr,
+            "rcgc: a stop-the-world (requested by thread %lu) has waited %.1f ms for %ld "
+            "thread(s) to reach a safepoint; still waiting for:\n",
+            (unsigned long)requester->tid, (double)waited_ns / 1e6, countdown);
+    for (int i = 0; i < n; i++) {
+        char where[512];
+        describe_site(h[i].site, where, sizeof where);
+        fprintf(stderr, "rcgc:   thread %lu%s, attached for %.1f ms; %s %s\n", h[i].tid,
+                h[i].is_main ? " (the runtime's creator)" : "",
+                (double)(now - h[i].attach_ns) / 1e6,
+                h[i].in_start_fn ? "running its rc_thread_start function"
+                                 : "it entered rcgc through a call from",
+                where);
+    }
+    if (more > 0)
+        fprintf(stderr, "rcgc:   and %d more\n", more);
     fprintf(stderr, "rcgc: a loop that runs long without touching objects should call "
                     "rc_safepoint() or rc_detach()/rc_attach() around it\n");
     fflush(stderr);
+    pthread_mutex_lock(&stw->mu);
 }
 
 /* Wait until every counted thread parked; with a safepoint timeout, report

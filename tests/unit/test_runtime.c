@@ -67,6 +67,9 @@ static void test_bad_configs(void **state)
     assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
     assert_non_null(strstr(rc_error_message(), "safepoint_timeout_ms"));
     rc_error_clear();
+    cfg.safepoint_timeout_ms = RC_SAFEPOINT_TIMEOUT_MAX_MS + 1;
+    assert_null(rc_runtime_new(&cfg));
+    assert_error(RC_ERR_VALUE);
     /* An unknown collector is an error, not a silent default. */
     cfg = rc_config_default();
     cfg.collector = (rc_collector_kind)5;
@@ -141,6 +144,7 @@ static void expect_env_refused(const char *name, const char *value)
 static void test_gc_settings_from_environment(void **state)
 {
     char *stress = saved_env("RCGC_GC_STRESS"), *verify = saved_env("RCGC_GC_VERIFY");
+    char *timeout = saved_env("RCGC_SAFEPOINT_TIMEOUT_MS");
     unsetenv("RCGC_GC_STRESS");
     unsetenv("RCGC_GC_VERIFY");
     expect_env_refused("RCGC_GC_STRESS", "x");
@@ -153,6 +157,7 @@ static void test_gc_settings_from_environment(void **state)
     expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "soon");
     expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "-5");
     expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "10ms");
+    expect_env_refused("RCGC_SAFEPOINT_TIMEOUT_MS", "18446744073710");   /* would wrap */
 
     setenv("RCGC_GC_STRESS", "3", 1);
     setenv("RCGC_GC_VERIFY", "1", 1);
@@ -181,6 +186,7 @@ static void test_gc_settings_from_environment(void **state)
     rc_error_clear();
     assert_int_equal(RC_GC_VERIFY_AMORTIZED, rc_gc_get_verify());
     assert_int_equal(0, rc_runtime_free(rt));
+    restore_env("RCGC_SAFEPOINT_TIMEOUT_MS", timeout);
     restore_env("RCGC_GC_STRESS", stress);
     restore_env("RCGC_GC_VERIFY", verify);
 }

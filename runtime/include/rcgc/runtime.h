@@ -44,15 +44,19 @@ typedef struct rc_config {
     /* gil mode: how long a waiting thread waits before asking the holder to
      * drop the GIL (CPython's sys.setswitchinterval), in microseconds. */
     long switch_interval_us;
-    /* ft modes: when a stop-the-world has waited this long (milliseconds)
-     * for threads to reach a safepoint, print once on stderr which threads
-     * hold it up and where they last attached, and keep waiting (the JVM's
-     * -XX:+SafepointTimeout).  0: the environment's RCGC_SAFEPOINT_TIMEOUT_MS
-     * (a whole number >= 0; anything else makes rc_runtime_new fail with a
-     * ValueError naming it), else off.  A long C loop that touches no object
+    /* ft modes (in gil mode a stop waits for no thread): when a
+     * stop-the-world has waited this long (milliseconds) for threads to
+     * reach a safepoint, print once on stderr which threads hold it up, how
+     * long they have been attached and where they entered rcgc, and keep
+     * waiting (the JVM's -XX:+SafepointTimeout).  At most
+     * RC_SAFEPOINT_TIMEOUT_MAX_MS.  0: the environment's
+     * RCGC_SAFEPOINT_TIMEOUT_MS (a whole number in that range; anything else
+     * makes rc_runtime_new fail with a ValueError naming it), else off.  A long C loop that touches no object
      * should detach (rc_detach/rc_attach) or call rc_safepoint(). */
     long safepoint_timeout_ms;
 } rc_config;
+/* The largest safepoint timeout accepted (about 11.6 days). */
+#define RC_SAFEPOINT_TIMEOUT_MAX_MS 1000000000L
 
 typedef struct rc_runtime rc_runtime;
 typedef struct rc_thread rc_thread;
