@@ -46,7 +46,8 @@ int rc_collector_check(rc_collector_kind kind)
 
 /* The torture settings a new runtime starts with (docs/gc.md [gc.check]):
  * RCGC_GC_STRESS, a whole number >= 0, and RCGC_GC_VERIFY, 0, 1 or
- * amortized (RC_GC_VERIFY_*); unset or empty: 0.  0, or -1 with a ValueError naming the variable. */
+ * amortized (RC_GC_VERIFY_*); unset or empty: 0.  0, or -1 with a
+ * ValueError naming the variable. */
 static int settings_from_env(long *stress, int *verify)
 {
     const char *s = getenv("RCGC_GC_STRESS");

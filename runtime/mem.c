@@ -33,10 +33,10 @@
 static inline bool inject_failure(void)
 {
     struct thr_state *ts = rc_tls_state;
-    if (RC_LIKELY(ts == NULL))
+    if (RC_LIKELY(ts == NULL || (ts->fail_countdown | ts->fail_gc_countdown) == 0))
         return false;
     long *countdown = ts->in_auto_gc ? &ts->fail_gc_countdown : &ts->fail_countdown;
-    if (RC_LIKELY(*countdown == 0))
+    if (*countdown == 0)
         return false;
     return --*countdown == 0;
 }
