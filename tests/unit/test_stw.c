@@ -8,11 +8,10 @@
 #include "harness.h"
 #include "internal.h"
 
-#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -439,7 +438,7 @@ static void test_stw_misuse(void **state)
 /* The safepoint timeout: a stop held up by a thread in a long loop with
  * no safepoint says so on stderr, naming the thread's function, and goes
  * on waiting.  The looping thread is let go by a plain (unregistered)
- * thread once the report is out; stderr goes to a file meanwhile. */
+ * thread once the report is out; stderr goes to a pipe meanwhile. */
 static _Atomic int spin_started, spin_release;
 
 /* Not static: dladdr names exported symbols only. */
@@ -451,26 +450,29 @@ void long_loop_without_safepoint(void *arg)
         ;   /* attached, no safepoint */
 }
 
+/* Reads the redirected stderr (a pipe) until the report's last line has
+ * come, then lets the looping thread go.  poll() bounds the wait: with no
+ * report in 60 s it gives up and lets the thread go anyway. */
 struct releaser {
-    const char *path;
-    _Atomic int saw_report;
+    int fd;                /* the pipe's read end */
+    char buf[1 << 16];     /* what was read; the test reads it after join */
+    size_t len;
+    bool saw_report;
 };
 
 static void *release_when_reported(void *p)
 {
     struct releaser *r = p;
-    static char buf[1 << 16];   /* this thread only */
-    for (long polls = 0; polls < 200000 && !atomic_load(&r->saw_report); polls++) {
-        FILE *f = fopen(r->path, "r");
-        if (f != NULL) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            buf[n] = '\0';
-            fclose(f);
-            if (strstr(buf, "rc_safepoint()") != NULL)   /* the report's last line */
-                atomic_store(&r->saw_report, 1);
-        }
-        if (!atomic_load(&r->saw_report))
-            usleep(100);   /* polling a file; the stop is held up meanwhile */
+    while (!r->saw_report && r->len < sizeof r->buf - 1) {
+        struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 60000) <= 0)
+            break;
+        ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
+        if (n <= 0)
+            break;
+        r->len += (size_t)n;
+        r->buf[r->len] = '\0';
+        r->saw_report = strstr(r->buf, "rc_safepoint()") != NULL;   /* its last line */
     }
     atomic_store(&spin_release, 1);   /* report or not: never leave it hanging */
     return NULL;
@@ -492,17 +494,16 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
     while (!atomic_load(&spin_started))
         rc_safepoint();
 
-    const char *tmp = getenv("TMPDIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/rcgc-test-stw-XXXXXX", tmp != NULL && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    int pipefd[2];
+    assert_int_equal(0, pipe(pipefd));
+    static struct releaser r;
+    memset(&r, 0, sizeof r);
+    r.fd = pipefd[0];
     /* No assertion while stderr is redirected (a failure would jump out
      * with it redirected and the looping thread never let go). */
     fflush(stderr);
     int saved = dup(2);
-    bool redirected = saved >= 0 && dup2(fd, 2) == 2;
-    struct releaser r = {.path = path};
+    bool redirected = saved >= 0 && dup2(pipefd[1], 2) == 2;
     pthread_t rel;
     int created = redirected ? pthread_create(&rel, NULL, release_when_reported, &r) : -1;
     int stopped = created == 0 ? rc_stop_the_world() : -1;
@@ -511,6 +512,7 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
         dup2(saved, 2);
         close(saved);
     }
+    close(pipefd[1]);   /* no write end left: the rest reads to EOF */
     if (created == 0)
         pthread_join(rel, NULL);
     else
@@ -520,22 +522,19 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
     assert_int_equal(0, stopped);
     assert_int_equal(0, rc_start_the_world());
     assert_int_equal(0, rc_thread_join(t));
-
-    static char buf[1 << 16];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    unlink(path);
-    assert_true(n > 0);
-    buf[n] = '\0';
-    printf("%s", buf);
-    assert_true(atomic_load(&r.saw_report));
-    assert_non_null(strstr(buf, "has waited"));
-    assert_non_null(strstr(buf, "for 1 thread(s) to reach a safepoint"));
+    for (ssize_t n; r.len < sizeof r.buf - 1 &&
+                    (n = read(pipefd[0], r.buf + r.len, sizeof r.buf - 1 - r.len)) > 0;)
+        r.len += (size_t)n;
+    close(pipefd[0]);
+    r.buf[r.len] = '\0';
+    printf("%s", r.buf);
+    assert_true(r.saw_report);
+    assert_non_null(strstr(r.buf, "has waited"));
+    assert_non_null(strstr(r.buf, "for 1 thread(s) to reach a safepoint"));
     /* Named by its function (the test is linked with -rdynamic). */
-    assert_non_null(strstr(buf, "long_loop_without_safepoint"));
+    assert_non_null(strstr(r.buf, "long_loop_without_safepoint"));
     /* Once per stop. */
-    const char *second = strstr(strstr(buf, "has waited") + 1, "has waited");
-    assert_null(second);
+    assert_null(strstr(strstr(r.buf, "has waited") + 1, "has waited"));
     assert_int_equal(0, rc_runtime_free(rt));
 }
 
