@@ -121,7 +121,7 @@ static int gather_stw(struct collection *c)
 }
 
 /* traverse, with instances (every heap type: rc_type_new) walked here:
- * their slots are plain, and the visitor, a constant at each call site,
+ * their slots are an array, and the visitor, a constant at each call site,
  * is inlined instead of being called through two function pointers per
  * reference (instances are most of what a typical heap tracks). */
 static inline __attribute__((always_inline)) void
@@ -129,9 +129,12 @@ traverse_fast(rc_object *o, int (*visit)(rc_object *, void *), void *arg)
 {
     if (o->ob_type->flags & RC_TYPE_HEAP) {
         const struct rc_instance *in = (const struct rc_instance *)o;
-        for (size_t i = 0; i < in->nslots; i++)
-            if (in->slots[i] != NULL)
-                visit(in->slots[i], arg);
+        for (size_t i = 0; i < in->nslots; i++) {
+            /* relaxed: the world is stopped. */
+            rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
+            if (v != NULL)
+                visit(v, arg);
+        }
     } else {
         o->ob_type->traverse(o, visit, arg);
     }

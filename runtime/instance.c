@@ -4,13 +4,22 @@
  *
  * Invariant: every slot holds a reference (None initially), or NULL after
  * the instance was cleared.  Thread rule: a type is immutable once
- * rc_type_new returns; an instance's slots are written by one thread at a
- * time (the caller's responsibility until container locking lands).
+ * rc_type_new returns.  Slots (objects.h, rc_instance.slots) are safe to
+ * race on, as lists are (docs/threads.md [thr.slots]).  A read takes a
+ * reference without a lock (rc_slot_get says why that is safe) and falls
+ * back to the instance's lock only when the value refuses a try-incref.  A
+ * write stores under the instance's lock, except the owner's while its
+ * slot bias lasts (thr_state.slot_bias: the owner stores without the lock
+ * until another thread needs the lock on one of its instances); either
+ * way it drops the old value last, marked RC_GC_SHARED first (ft modes).
+ * gil mode: every thread is the owner and the GIL serialises writes.
  */
 #define RCGC_BUILDING 1
 #include <stdlib.h>
 #include <string.h>
 
+#include "borrow.h"
+#include "lock.h"
 #include "objects.h"
 
 #define INSTANCE_MAX_SLOTS ((size_t)1 << 24)
@@ -25,11 +34,40 @@ int rc_is_instance(rc_object *o)
     return o != NULL && (o->ob_type->flags & RC_TYPE_HEAP) != 0;
 }
 
+/* Empty every slot (to NULL) and drop what they held, for an instance that
+ * lock-free readers may reach without a reference of their own (ft, it is
+ * RC_GC_SHARED: borrowed from a container): slot by slot under its lock,
+ * each value marked RC_GC_SHARED before it is dropped, as rc_slot_set
+ * does, so a reader sees the value (alive, or refused by its try-incref
+ * with its memory intact) or NULL.  Any other instance is reachable only
+ * by the caller (dealloc, clear). */
+__attribute__((noinline)) static void instance_empty_shared(struct rc_instance *in)
+{
+    for (size_t i = 0; i < in->nslots; i++) {
+        obj_lock(&in->ob);
+        /* relaxed: under the lock; readers that load NULL need nothing
+         * more. */
+        rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
+        rc_atomic_store_relaxed(&in->slots[i], NULL);
+        obj_unlock(&in->ob);
+        if (v != NULL) {
+            obj_mark_shared(v);
+            rc_decref(v);   /* unlocked: may run object code */
+        }
+    }
+}
+
 static void instance_dealloc(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
-    for (size_t i = 0; i < in->nslots; i++)
-        rc_decref(in->slots[i]);
+    if (RC_UNLIKELY(obj_gc_bits(o) & RC_GC_SHARED)) {
+        instance_empty_shared(in);
+    } else {
+        /* Nobody else reaches a dying instance that was never shared, and
+         * the slots die with it: no need to empty them first. */
+        for (size_t i = 0; i < in->nslots; i++)
+            rc_decref(rc_atomic_load_relaxed(&in->slots[i]));   /* relaxed: ours */
+    }
     obj_free(o);
 }
 
@@ -37,8 +75,10 @@ static int instance_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
     struct rc_instance *in = as_instance(o);
     for (size_t i = 0; i < in->nslots; i++) {
-        if (in->slots[i] != NULL) {
-            int r = visit(in->slots[i], arg);
+        /* relaxed: the collector runs with the world stopped. */
+        rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
+        if (v != NULL) {
+            int r = visit(v, arg);
             if (r != 0)
                 return r;
         }
@@ -49,9 +89,14 @@ static int instance_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 static void instance_clear(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
+    if (obj_gc_bits(o) & RC_GC_SHARED) {
+        instance_empty_shared(in);
+        return;
+    }
     for (size_t i = 0; i < in->nslots; i++) {
-        rc_object *v = in->slots[i];
-        in->slots[i] = NULL;   /* unlink first: the decref may run code */
+        /* relaxed: nobody else reaches the instance. */
+        rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
+        rc_atomic_store_relaxed(&in->slots[i], NULL);   /* unlink first: the decref may run code */
         rc_decref(v);
     }
 }
@@ -106,38 +151,189 @@ rc_object *rc_instance_new(rc_type *type)
     in->weakrefs = NULL;
     in->nslots = type->nslots;
     for (size_t i = 0; i < in->nslots; i++)
-        in->slots[i] = rc_none();   /* immortal: no count to take */
+        /* relaxed: unpublished; immortal, no count to take. */
+        rc_atomic_store_relaxed(&in->slots[i], rc_none());
     return o;
 }
 
-static int check_slot(const char *fn, rc_object *o, size_t index)
+__attribute__((noinline, cold)) static int slot_error(const char *fn, rc_object *o, size_t index)
 {
     if (!rc_is_instance(o))
         return err_type_int(fn, "an instance", o);
-    if (index >= as_instance(o)->nslots)
-        return err_int(RC_ERR_INDEX, "%s(): slot %zu out of range (%s has %zu slots)", fn,
-                       index, o->ob_type->name, as_instance(o)->nslots);
-    return 0;
+    return err_int(RC_ERR_INDEX, "%s(): slot %zu out of range (%s has %zu slots)", fn, index,
+                   o->ob_type->name, as_instance(o)->nslots);
 }
 
+/* 0 if o is an instance with a slot index, else -1 with an error. */
+static inline __attribute__((always_inline)) int check_slot(const char *fn, rc_object *o,
+                                                            size_t index)
+{
+    if (RC_LIKELY(rc_is_instance(o) && index < as_instance(o)->nslots))
+        return 0;
+    return slot_error(fn, o, index);
+}
+
+/* Clear the slot bias of o's owner, if o has an owner other than the
+ * caller and its bias is still on: from then on it writes its instances'
+ * slots under their lock too, so the caller may rely on the lock.  The
+ * bias is cleared with the world stopped, where the owner cannot be in the
+ * middle of a biased write (no safepoint runs inside one).  Once per
+ * owner thread, ever.  The stop keeps the caller online for QSBR, so its
+ * borrowed pointers stay valid (stw_stop_online).  Runs no object code and
+ * holds no object lock. */
+__attribute__((noinline)) static void slot_unbias(struct thr_state *ts, rc_object *o)
+{
+    /* relaxed: a stale owner is another thread's id (or dead, below) all
+     * the same; ob_tid never becomes the caller's id. */
+    uintptr_t owner = rc_atomic_load_relaxed(&o->ob_tid);
+    if (owner == ts->tid || owner == RC_TID_NONE)
+        return;   /* ours (no other biased writer), or nobody's */
+    struct rc_runtime *rt = ts->rt;
+    for (int stopped = 0;; stopped = 1) {
+        /* Find the owner among the live threads (a dead object's ob_tid
+         * may be a link, stw_defer_dealloc, and matches none). */
+        pthread_mutex_lock(&rt->mu);
+        struct thr_state *t = rt->threads;
+        while (t != NULL && t->tid != owner)
+            t = t->next;
+        bool biased = t != NULL && rc_atomic_load_relaxed(&t->slot_bias);
+        if (biased && (stopped || ts->holds_stw)) {
+            rc_atomic_store_relaxed(&t->slot_bias, false);
+            rt->slot_unbiases++;
+            biased = false;
+        }
+        pthread_mutex_unlock(&rt->mu);
+        if (stopped)
+            stw_start(rt, ts);
+        if (!biased)
+            return;
+        if (stw_stop_online(rt, ts) < 0)
+            rc_fatal("slot_unbias: cannot stop the world: %s", rc_error_message());
+    }
+}
+
+/* rc_slot_get's slow path: v (loaded from the slot) is immortal, saturated,
+ * another thread's, or its owner's count is 0 (dying). */
+__attribute__((noinline)) static rc_object *slot_get_slow(struct rc_instance *in, size_t index,
+                                                          rc_object *v)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (RC_UNLIKELY(ts == NULL))
+        return err_no_thread_null("rc_slot_get");
+    RC_DEBUG_CHECK_ATTACHED(ts, "rc_slot_get");
+    if (ref_try_incref(v))
+        return v;
+    /* v was dying, or it is another thread's object that nobody but its
+     * owner ever counted (ob_ref_shared 0, which ref_try_incref refuses).
+     * Under the lock the slot's value is alive: the slot holds a
+     * reference, and a writer drops what it replaces only after unlocking,
+     * once the owner's bias no longer lets it write without the lock.
+     * Waiting attached, as borrowed reads do (borrow.h), and stopping the
+     * world online if at all: rc_slot_get ends no borrow (docs/threads.md
+     * [thr.borrow]).  gil mode never gets here (every live value there is
+     * the caller's, local count > 0). */
+    slot_unbias(ts, &in->ob);
+    obj_lock_attached(&in->ob);
+    /* relaxed: under the lock. */
+    v = rc_atomic_load_relaxed(&in->slots[index]);
+    if (v == NULL)
+        v = rc_none();
+    rc_incref(v);
+    /* Let the next lock-free read of it succeed (ob_ref_shared 0 is
+     * refused; list.c: list_get_locked). */
+    ref_set_maybe_weakref(v);
+    obj_unlock(&in->ob);
+    return v;
+}
+
+/* Lock-free in every mode.  The load sees the value that some write left
+ * in the slot.  If another thread's write replaced it since, the writer
+ * marked it RC_GC_SHARED before dropping its reference, so its memory
+ * outlives this call (qsbr.h: we run no safepoint here).  The reference is
+ * taken only on a live object: on the owner's path the object is the
+ * calling thread's and its local count is above 0, which only this thread
+ * could lower (a count another thread dropped is merged by this thread, at
+ * a safepoint, and the merge will see our increment); otherwise
+ * ref_try_incref refuses a dying object.  The read takes effect at the
+ * load: the value was in the slot then, and it is alive when counted. */
 rc_object *rc_slot_get(rc_object *o, size_t index)
 {
-    if (check_slot("rc_slot_get", o, index) < 0)
+    if (RC_UNLIKELY(check_slot("rc_slot_get", o, index) < 0))
         return NULL;
-    rc_object *v = as_instance(o)->slots[index];
-    if (v == NULL)
-        v = rc_none();   /* cleared by the collector or rc_clear */
-    rc_incref(v);
-    return v;
+    struct rc_instance *in = as_instance(o);
+    /* acquire: pairs with the writer's release store (rc_slot_set): the
+     * value's contents are visible. */
+    rc_object *v = rc_atomic_load_acquire(&in->slots[index]);
+    if (RC_UNLIKELY(v == NULL))
+        return rc_none();   /* cleared by the collector or rc_clear; immortal */
+    /* relaxed: as in rc_incref. */
+    uint32_t local = rc_atomic_load_relaxed(&v->ob_ref_local);
+    if (RC_LIKELY(local < RC_REF_LOCAL_MAX)) {
+        if (RC_LIKELY(local != 0 && rc_atomic_load_relaxed(&v->ob_tid) == rc_tls_tid)) {
+            /* The owner's path (every value in gil mode): alive, not
+             * saturated, ours. */
+            rc_atomic_store_relaxed(&v->ob_ref_local, local + 1);
+            return v;
+        }
+    } else if (local == RC_REF_IMMORTAL) {
+        return v;   /* None, small ints, ...: nothing to count */
+    }
+    return slot_get_slow(in, index, v);
+}
+
+/* rc_slot_set's path when the caller may not write without the lock. */
+__attribute__((noinline)) static rc_object *slot_set_locked(struct thr_state *ts,
+                                                             struct rc_instance *in,
+                                                             size_t index, rc_object *value)
+{
+    slot_unbias(ts, &in->ob);   /* before the lock: it may stop the world */
+    obj_lock(&in->ob);
+    /* relaxed: under the lock. */
+    rc_object *old = rc_atomic_load_relaxed(&in->slots[index]);
+    /* release: pairs with rc_slot_get's acquire load. */
+    rc_atomic_store_release(&in->slots[index], value);
+    obj_unlock(&in->ob);
+    return old;
 }
 
 int rc_slot_set(rc_object *o, size_t index, rc_object *value)
 {
-    if (check_slot("rc_slot_set", o, index) < 0)
+    if (RC_UNLIKELY(check_slot("rc_slot_set", o, index) < 0))
         return -1;
-    if (value == NULL)
+    if (RC_UNLIKELY(value == NULL))
         return err_int(RC_ERR_TYPE, "rc_slot_set() value must be an object, not NULL");
-    rc_setref(&as_instance(o)->slots[index], value);
+    struct rc_instance *in = as_instance(o);
+    rc_object *old;
+    /* relaxed (both): ob_tid is compared with our own id only (it never
+     * becomes ours by a race; an unregistered thread's id matches no
+     * object); the bias, see thr_state.slot_bias. */
+    if (RC_LIKELY(rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid &&
+                  rc_atomic_load_relaxed(&rc_tls_state->slot_bias))) {
+        rc_incref(value);
+        /* Ours and biased (every write in gil mode): no other thread
+         * writes these slots, and none holds the lock to read them (it
+         * would have cleared our bias first, with the world stopped, and
+         * no safepoint runs between the check above and the store). */
+        old = rc_atomic_load_relaxed(&in->slots[index]);
+        /* release: pairs with rc_slot_get's acquire load. */
+        rc_atomic_store_release(&in->slots[index], value);
+    } else {
+        if (RC_UNLIKELY(rc_tls_state == NULL)) {
+            err_no_thread_null("rc_slot_set");
+            return -1;
+        }
+        rc_incref(value);
+        old = slot_set_locked(rc_tls_state, in, index, value);
+    }
+    /* relaxed: as in rc_decref. */
+    if (old != NULL && rc_atomic_load_relaxed(&old->ob_ref_local) != RC_REF_IMMORTAL) {
+        /* A reader may have loaded old and not counted it yet: keep its
+         * memory until that reader's next quiescent state (ft modes; gil
+         * mode has no lock-free reader). */
+        if (rc_tls_tid != RC_TID_GIL)
+            obj_mark_shared(old);
+        rc_decref(old);   /* unlocked, last (Py_SETREF): may run object code */
+    }
     return 0;
 }
 

@@ -135,6 +135,14 @@ struct thr_state {
                                      (immutable after thr_enter) */
     bool is_main;                 /* created the runtime */
     bool holds_stw;               /* owner only: this thread stopped the world */
+    /* Slot bias (instance.c, docs/threads.md [thr.slots]): while set, this
+     * thread writes the slots of the instances it owns without their lock.
+     * Set at thr_enter (gil and ft modes), cleared once and for all by a
+     * thread that has stopped the world (slot_unbias), so the owner is
+     * never in the middle of such a write when it changes.  The owner reads
+     * it relaxed (the stop orders the clear before its next read); other
+     * threads read it under rt->mu. */
+    _Atomic bool slot_bias;
     /* Live-object accounting.  Owner writes with relaxed stores; other
      * threads read relaxed (rc_live_objects is a snapshot). */
     _Atomic uint64_t allocs;
@@ -219,6 +227,8 @@ struct rc_runtime {
     rc_object **immortals;          /* made immortal at run time */
     size_t nimmortals, cap_immortals;
     struct str_intern_table *interned; /* rc_str_intern; under mu */
+    long slot_unbiases;             /* threads whose slot bias was cleared
+                                       (instance.c); under mu */
     struct brc_state brc;           /* thread-id -> state lookup (brc.h) */
     struct gil_state gil;           /* gil mode only */
     struct stw_state stw;           /* stop-the-world (stw.h) */

@@ -159,34 +159,57 @@ int rc_make_immortal(rc_object *o)
         err_no_thread_null("rc_make_immortal");
         return -1;
     }
+    if (!ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_make_immortal(): the thread is detached");
     struct rc_runtime *rt = ts->rt;
+    /* Other threads may hold and count o meanwhile.  What must not happen
+     * is a store of RC_REF_IMMORTAL between another thread's load of
+     * ob_ref_local and its plain store of an updated value (that would undo
+     * it), and only o's owner, or a merge on its behalf, stores there.  In
+     * gil mode the GIL excludes them; in ft-atomic nobody owns an object;
+     * in ft the caller may be the owner, and every other thread's update is
+     * an atomic one of ob_ref_shared, which stays harmless: a drop that
+     * would reach zero is queued to the owner, and ref_merge leaves an
+     * immortal object alone (the caller's absorbed reference keeps the
+     * total above zero anyway).  Else the world is stopped: the owner is
+     * parked at a safepoint or detached, not in the middle of an update,
+     * and nobody merges. */
+    bool stop = rt->cfg.mode == RC_MODE_FT && !ts->holds_stw &&
+                rc_atomic_load_relaxed(&o->ob_tid) != rc_tls_tid &&
+                rc_atomic_load_relaxed(&o->ob_ref_local) != RC_REF_IMMORTAL;
+    if (stop && stw_stop(rt, ts) < 0)
+        return -1;
+    int r = 0;
     pthread_mutex_lock(&rt->mu);
     /* Decided under rt->mu, so two callers cannot both register o (it
      * would be freed twice at shutdown). */
-    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL) {
-        pthread_mutex_unlock(&rt->mu);
-        return 0;   /* already immortal: the caller's reference is absorbed */
-    }
+    if (rc_atomic_load_relaxed(&o->ob_ref_local) == RC_REF_IMMORTAL)
+        goto out;   /* already immortal: the caller's reference is absorbed */
     if (rt->nimmortals == rt->cap_immortals) {
         size_t cap = rt->cap_immortals ? rt->cap_immortals * 2 : 16;
         rc_object **a = mem_realloc(rt->immortals, cap * sizeof *a);
         if (a == NULL) {
-            pthread_mutex_unlock(&rt->mu);
-            return -1;
+            r = -1;
+            goto out;
         }
         rt->immortals = a;
         rt->cap_immortals = cap;
     }
     rt->immortals[rt->nimmortals++] = o;
     /* From here on no count of o is ever written again (ref_merge and
-     * resurrection leave immortal objects alone), so the other counts'
-     * values do not matter; the caller's reference is absorbed.  The caller
-     * guarantees no other thread uses o meanwhile (see object.h). */
+     * resurrection leave immortal objects alone; other threads' updates
+     * test ob_ref_local first, and those that loaded it before this store
+     * are harmless, see above), so the counts' values do not matter; the
+     * caller's reference is absorbed.  ob_flags: read only when o is
+     * freed, at rc_runtime_free. */
     o->ob_flags |= RC_OBF_IMMORTALIZED;
     rc_atomic_store_relaxed(&o->ob_ref_local, RC_REF_IMMORTAL);
-    pthread_mutex_unlock(&rt->mu);
     rc_atomic_store_relaxed(&ts->frees, rc_atomic_load_relaxed(&ts->frees) + 1);
-    return 0;
+out:
+    pthread_mutex_unlock(&rt->mu);
+    if (stop)
+        stw_start(rt, ts);
+    return r;
 }
 
 void obj_release_immortals(struct rc_runtime *rt)

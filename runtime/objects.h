@@ -127,7 +127,14 @@ struct rc_instance {
     rc_object ob;
     struct rc_weakref *weakrefs;  /* weakref list; under rt->weakref_mu */
     size_t nslots;
-    rc_object *slots[];           /* new references; NULL only after clear */
+    /* New references; NULL only after clear.  gil mode: under the GIL.  ft
+     * modes: written under the instance's lock (release stores, so a
+     * lock-free reader's acquire load sees the value's contents); read
+     * without it (instance.c: rc_slot_get); a value a writer removes is
+     * marked RC_GC_SHARED before the writer drops it, so that its memory
+     * outlives a reader that loaded it.  The collector reads them with
+     * the world stopped (relaxed). */
+    _Atomic(rc_object *) slots[];
 };
 
 struct rc_weakref {

@@ -230,7 +230,19 @@ void stw_park(struct rc_runtime *rt, struct thr_state *ts)
     pthread_mutex_unlock(&stw->mu);
 }
 
+static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_parked);
+
 int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
+{
+    return stop(rt, ts, true);
+}
+
+int stw_stop_online(struct rc_runtime *rt, struct thr_state *ts)
+{
+    return stop(rt, ts, false);
+}
+
+static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_parked)
 {
     struct stw_state *stw = &rt->stw;
     uint64_t t0 = rc_clock_ns();
@@ -244,11 +256,14 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts)
             /* Another requester first: we are one of the threads it waits
              * for, so park (one requester waits for the other, never both
              * for each other), offline as any parked thread, so that grace
-             * periods go on. */
-            qsbr_offline(ts);
+             * periods go on; or online (stw_stop_online), which only delays
+             * them (the other requester never waits for one). */
+            if (offline_while_parked)
+                qsbr_offline(ts);
             while (stw->requester != NULL)
                 park_locked(stw, ts);
-            qsbr_online(ts);
+            if (offline_while_parked)
+                qsbr_online(ts);
         } else if (stw->to_wake > 0) {
             /* The last restart's waiters have not all left their wait yet
              * (fairness, stw.h).  Nobody can stop the world meanwhile, and

@@ -99,6 +99,11 @@ void stw_park(struct rc_runtime *rt, struct thr_state *ts);
 /* Stop the world / restart it (caller attached).  stw_stop returns -1 with
  * an error if the caller already stopped it. */
 int stw_stop(struct rc_runtime *rt, struct thr_state *ts);
+/* stw_stop, but if another thread's stop comes first, the caller waits
+ * for it without going offline for QSBR: memory it may still read through
+ * borrowed pointers stays allocated (docs/threads.md [thr.borrow]), so a
+ * caller that must not end its borrows may stop the world. */
+int stw_stop_online(struct rc_runtime *rt, struct thr_state *ts);
 int stw_start(struct rc_runtime *rt, struct thr_state *ts);
 
 /* With the world stopped by the caller: o is dead (count 0); deallocate it

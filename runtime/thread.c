@@ -226,6 +226,9 @@ struct thr_state *thr_enter(struct rc_runtime *rt, bool is_main, const void *sit
         ts->stamp_shared = RC_REF_ONE_SHARED | RC_REF_MERGED;
         break;
     }
+    /* gil: every object is every thread's (RC_TID_GIL), the GIL serialises
+     * slot writes; ft-atomic: objects have no owner, so no bias. */
+    rc_atomic_store_relaxed(&ts->slot_bias, rt->cfg.mode != RC_MODE_FT_ATOMIC);   /* unpublished */
     rc_tls_state = ts;
     rc_tls_tid = ts->tid;
     pthread_mutex_lock(&rt->mu);

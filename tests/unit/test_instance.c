@@ -2,7 +2,11 @@
  * slots, finalizers (run once, resurrection), weak references and their
  * callbacks, and deallocation of deep instance chains (trashcan).
  */
+#define RCGC_BUILDING 1   /* to read the runtime's count of cleared slot biases */
 #include "harness.h"
+#include "internal.h"
+
+#include <stdatomic.h>
 
 #include <string.h>
 
@@ -368,6 +372,91 @@ static void test_deep_instance_chain(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* The slot bias (docs/threads.md [thr.slots]): a thread writes the slots
+ * of its own instances without their lock until another thread writes one
+ * of them (or must read one under the lock); then the owner's bias is
+ * cleared, once, with the world stopped, and it locks like everyone. */
+struct bias_owner {
+    rc_type *t;
+    rc_object *inst;          /* made by the owner; a reference for main */
+    _Atomic int stage;        /* 1: inst ready; 2: main wrote; 3: owner wrote */
+    _Atomic int failed;       /* the owner's failed calls (cmocka asserts are main's) */
+};
+
+static void bias_owner_fn(void *arg)
+{
+    struct bias_owner *b = arg;
+    b->inst = rc_instance_new(b->t);
+    rc_object *v = rc_int_new(7001);
+    if (rc_slot_set(b->inst, 0, v) != 0)   /* biased in gil and ft */
+        atomic_fetch_add(&b->failed, 1);
+    rc_decref(v);
+    rc_incref(b->inst);   /* main's reference, counted by us (handed over) */
+    atomic_store(&b->stage, 1);
+    while (atomic_load(&b->stage) != 2)
+        rc_safepoint();   /* main's stop finds us here */
+    v = rc_int_new(7003);
+    if (rc_slot_set(b->inst, 1, v) != 0)   /* under the lock now (ft) */
+        atomic_fetch_add(&b->failed, 1);
+    rc_decref(v);
+    rc_decref(b->inst);
+    atomic_store(&b->stage, 3);
+}
+
+static long unbiases(void)
+{
+    struct rc_runtime *rt = rc_tls_state->rt;
+    pthread_mutex_lock(&rt->mu);
+    long n = rt->slot_unbiases;
+    pthread_mutex_unlock(&rt->mu);
+    return n;
+}
+
+static void test_slot_bias_is_cleared_once(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    struct bias_owner b = {.t = rc_type_new("Biased", 2, NULL)};
+    long before = unbiases();
+    rc_thread *t = rc_thread_start(bias_owner_fn, &b);
+    assert_non_null(t);
+    while (atomic_load(&b.stage) != 1)
+        rc_safepoint();
+    /* Main writes the owner's instance: ft clears the owner's bias first. */
+    rc_object *v = rc_int_new(7002);
+    assert_int_equal(0, rc_slot_set(b.inst, 0, v));
+    rc_decref(v);
+    long after_first = unbiases();
+    assert_int_equal(0, rc_slot_set(b.inst, 0, rc_none()));   /* no second stop */
+    assert_int_equal(after_first, unbiases());
+    atomic_store(&b.stage, 2);
+    while (atomic_load(&b.stage) != 3)
+        rc_safepoint();
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(0, atomic_load(&b.failed));
+    /* gil: every thread owns every object, nothing to clear; ft-atomic: no
+     * owner, no bias; ft: the owner's, once. */
+    assert_int_equal(harness_mode == RC_MODE_FT ? 1 : 0, after_first - before);
+    assert_int_equal(after_first, unbiases());
+    rc_object *x = rc_slot_get(b.inst, 0), *y = rc_slot_get(b.inst, 1);
+    assert_ptr_equal(rc_none(), x);
+    assert_int_equal(7003, rc_int_value(y));
+    rc_decref(x);
+    rc_decref(y);
+    /* Our own instances: never a stop, whatever we write. */
+    rc_object *mine = rc_instance_new(b.t);
+    for (int i = 0; i < 100; i++) {
+        v = rc_int_new(8000 + i);
+        assert_int_equal(0, rc_slot_set(mine, (size_t)(i & 1), v));
+        rc_decref(v);
+    }
+    assert_int_equal(after_first, unbiases());
+    rc_decref(mine);
+    rc_decref(b.inst);
+    rc_safepoint();
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +473,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_clear_on_object_kept_alive_by_its_cycle),
         HARNESS_TEST(test_weakref_dying_in_trash_gets_no_callback),
         HARNESS_TEST(test_deep_instance_chain),
+        HARNESS_TEST(test_slot_bias_is_cleared_once),
     };
     return HARNESS_RUN("instance", tests, argc, argv);
 }

@@ -9,6 +9,7 @@
 #include "objects.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static void test_new_object_has_one_reference(void **state)
@@ -334,6 +335,108 @@ static void test_immortal_while_queued_stays_immortal(void **state)
     /* Teardown frees it exactly once (ASan checks). */
 }
 
+/* rc_make_immortal on objects another thread is counting at that very
+ * moment.  Each round, one side makes IMM_N objects and gives the other a
+ * reference to each; the counting side increfs and decrefs them in a tight
+ * loop (passing safepoints) until the immortalizing side has made all of
+ * them immortal, then checks they still are and drops its references.
+ * owner_counts: the counting thread owns the objects (ft: its plain local
+ * stores race the immortal store, unless the world is stopped); else the
+ * immortalizing thread owns them and the counting thread's updates are
+ * atomic ones of the shared count. */
+#define IMM_N 4
+struct imm_race {
+    bool owner_counts;
+    int rounds;
+    rc_object *objs[IMM_N];         /* written before published, read after */
+    _Atomic int published;          /* round whose objs are ready (seq_cst) */
+    _Atomic int immortalized;       /* round whose objs are immortal (seq_cst) */
+    _Atomic int done;               /* round the counting thread finished (seq_cst) */
+    _Atomic long not_immortal;      /* counting thread's findings */
+    long pairs;                     /* counting thread only */
+};
+
+static void imm_make(struct imm_race *r, int round)
+{
+    for (int i = 0; i < IMM_N; i++) {
+        r->objs[i] = rc_int_new(10000000 + round * IMM_N + i);
+        rc_incref(r->objs[i]);   /* the other side's reference */
+    }
+    atomic_store(&r->published, round);
+}
+
+/* Wait for *flag == round, passing safepoints (gil mode: lets the GIL go). */
+static void imm_wait(_Atomic int *flag, int round)
+{
+    while (atomic_load(flag) != round)
+        rc_safepoint();
+}
+
+static void imm_count(struct imm_race *r, int round)
+{
+    if (r->owner_counts)
+        imm_make(r, round);
+    else
+        imm_wait(&r->published, round);
+    while (atomic_load(&r->immortalized) != round) {
+        for (int i = 0; i < IMM_N; i++) {
+            rc_incref(r->objs[i]);
+            rc_decref(r->objs[i]);
+        }
+        if ((++r->pairs & 31) == 0)
+            rc_safepoint();   /* a stop requested by the other side waits here */
+    }
+    for (int i = 0; i < IMM_N; i++) {
+        if (!rc_is_immortal(r->objs[i]))
+            atomic_fetch_add(&r->not_immortal, 1);
+        rc_decref(r->objs[i]);   /* no-op if immortal */
+    }
+}
+
+static void imm_counter_thread(void *arg)
+{
+    struct imm_race *r = arg;
+    for (int round = 1; round <= r->rounds; round++) {
+        imm_count(r, round);
+        atomic_store(&r->done, round);
+    }
+}
+
+static void imm_race(bool owner_counts)
+{
+    struct imm_race r = {.owner_counts = owner_counts,
+                         .rounds = harness_mode == RC_MODE_GIL ? 20 : 400};
+    rc_thread *t = rc_thread_start(imm_counter_thread, &r);
+    assert_non_null(t);
+    for (int round = 1; round <= r.rounds; round++) {
+        if (owner_counts)
+            imm_wait(&r.published, round);
+        else
+            imm_make(&r, round);
+        for (int i = 0; i < IMM_N; i++)
+            assert_int_equal(0, rc_make_immortal(r.objs[i]));   /* consumes ours */
+        atomic_store(&r.immortalized, round);
+        imm_wait(&r.done, round);   /* before objs is reused */
+    }
+    assert_int_equal(0, rc_thread_join(t));
+    printf("%d rounds of %d objects; %ld incref/decref pairs meanwhile\n", r.rounds, IMM_N,
+           r.pairs);
+    assert_int_equal(0, atomic_load(&r.not_immortal));
+    /* rc_runtime_free frees each exactly once (ASan checks). */
+}
+
+static void test_make_immortal_while_the_owner_counts(void **state)
+{
+    (void)state;
+    imm_race(true);
+}
+
+static void test_make_immortal_while_another_thread_counts(void **state)
+{
+    (void)state;
+    imm_race(false);
+}
+
 static void test_error_state(void **state)
 {
     rc_error_clear();
@@ -374,6 +477,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_immortals_are_never_written),
         HARNESS_TEST(test_null_and_bad_arguments),
         HARNESS_TEST(test_make_immortal),
+        HARNESS_TEST(test_make_immortal_while_the_owner_counts),
+        HARNESS_TEST(test_make_immortal_while_another_thread_counts),
         HARNESS_TEST(test_local_count_cap_spills_to_shared),
         HARNESS_TEST(test_other_thread_counts_in_shared),
         HARNESS_TEST(test_non_owner_drop_queues_to_owner),

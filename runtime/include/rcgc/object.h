@@ -183,9 +183,12 @@ int rc_is_immortal(rc_object *o);
 /* Make o immortal for the rest of the runtime's life (PEP 683).  The
  * runtime releases it at rc_runtime_free.  Returns 0, consuming the caller's
  * reference; or -1 with an error, leaving the caller's reference alone.
- * The caller must hold o exclusively: no other thread may hold or use a
- * reference to it during the call (make objects immortal before sharing
- * them, as CPython does at startup). */
+ * Safe while other threads hold and count o: in ft mode, on an object
+ * another thread owns, it stops the world for the store (so it may wait
+ * for every thread to reach a safepoint, and it ends borrows); on the
+ * caller's own objects, and in gil and ft-atomic mode, it does not.  Other
+ * threads' references need not be dropped: counts are never written again
+ * (docs/refcount.md [ref.immortal]). */
 int rc_make_immortal(rc_object *o);
 
 /* Mortal objects currently alive in the runtime (allocated - freed, summed

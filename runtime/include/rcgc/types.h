@@ -126,13 +126,23 @@ typedef void (*rc_finalize_fn)(rc_object *self);
 /* A type whose instances have nslots slots (initially None) and an
  * optional finalizer, run once before the instance is freed (PEP 442: it
  * may resurrect the instance).  The type lives until rc_runtime_free;
- * the name is copied.  Instances support weak references.  Slots are not
- * synchronised (unlike list and dict): in the ft modes, an instance whose
- * slots one thread writes while another reads or writes them must be
- * guarded by the caller's own lock. */
+ * the name is copied.  Instances support weak references.  Slots are safe
+ * to race on in every mode, as list items are (docs/threads.md
+ * [thr.slots]): a read racing a write returns the old or the new value,
+ * alive, never freed memory.  A sequence of calls is not atomic: two
+ * threads that each read a slot and write back a value computed from it
+ * can lose an update (as in Python), so such a step needs the caller's own
+ * lock. */
 rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize);
 rc_object *rc_instance_new(rc_type *type);
+/* A new reference to the value of slot index (None after the instance was
+ * cleared); NULL with an error for a non-instance or an index out of
+ * range.  Takes no lock in the common case and ends no borrow: o may be
+ * an instance borrowed from a container (docs/threads.md [thr.borrow]). */
 rc_object *rc_slot_get(rc_object *o, size_t index);
+/* Store a new reference to value in slot index and drop the old one; 0,
+ * or -1 with an error.  In the ft modes it takes the instance's lock, so
+ * it may wait detached: it ends borrows, as every mutation does. */
 int rc_slot_set(rc_object *o, size_t index, rc_object *value);
 /* Number of slots; -1 with an error if o is not an instance. */
 long rc_instance_nslots(rc_object *o);
