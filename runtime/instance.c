@@ -111,7 +111,10 @@ rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize)
     if (nslots > INSTANCE_MAX_SLOTS)
         return err_null(RC_ERR_VALUE, "rc_type_new(): %zu slots is more than the maximum %zu",
                         nslots, INSTANCE_MAX_SLOTS);
-    rc_type *t = mem_calloc(1, sizeof *t);
+    /* Read by every thread that touches an instance (flags, traverse,
+     * ...), written by none: on lines of its own (mem_calloc_lines), or a
+     * neighbouring object's writes make every reader miss. */
+    rc_type *t = mem_calloc_lines(sizeof *t);
     char *copy = t != NULL ? mem_alloc(strlen(name) + 1) : NULL;
     if (copy == NULL) {
         mem_free(t);
@@ -279,6 +282,32 @@ rc_object *rc_slot_get(rc_object *o, size_t index)
         return v;   /* None, small ints, ...: nothing to count */
     }
     return slot_get_slow(in, index, v);
+}
+
+/* A borrowed read (docs/threads.md [thr.borrow]): no count written, no
+ * lock, in every mode.  The value was in the slot at the load; if a writer
+ * removes it after that, the writer marked it RC_GC_SHARED before dropping
+ * it (and a dying shared instance marks what it empties), so its memory
+ * lasts until the caller's next quiescent state, as a borrowed list item's
+ * does.  ft: the value is also marked here (a load once it is), so that
+ * every object a borrowed read hands out is RC_GC_SHARED, as a container's
+ * items are: then it also survives its death by any other path (a
+ * collection that finds it garbage) while the borrower stays online, as
+ * it does when it waits out another thread's stop inside rc_slot_get
+ * (slot_unbias).  Marking a value that was removed meanwhile writes a bit
+ * that is already set, into memory still retired, not freed. */
+rc_object *rc_slot_get_borrowed(rc_object *o, size_t index)
+{
+    if (RC_UNLIKELY(check_slot("rc_slot_get_borrowed", o, index) < 0))
+        return NULL;
+    /* acquire: pairs with the writer's release store: the value's contents
+     * are visible. */
+    rc_object *v = rc_atomic_load_acquire(&as_instance(o)->slots[index]);
+    if (RC_UNLIKELY(v == NULL))
+        return rc_none();
+    if (rc_tls_tid != RC_TID_GIL)
+        obj_mark_shared(v);
+    return v;
 }
 
 /* rc_slot_set's path when the caller may not write without the lock. */

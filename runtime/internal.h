@@ -295,6 +295,12 @@ __attribute__((noreturn, format(printf, 1, 2))) void rc_fatal(const char *fmt, .
  * may run on any thread, one without a thread state included. */
 void *mem_alloc(size_t n);
 void *mem_calloc(size_t n, size_t size);
+/* A zeroed block of size bytes that shares no cache line (nor the pair
+ * of lines some CPUs fetch together) with any other block: for data that
+ * every thread reads and nobody writes, such as a type, so that no write
+ * to a neighbour invalidates it.  Released by mem_free. */
+#define MEM_LINES 128
+void *mem_calloc_lines(size_t size);
 void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
 /* Give the allocators' free memory back to the system where they can (for

@@ -14,6 +14,7 @@
 #define RCGC_BUILDING 1
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef RCGC_MIMALLOC
 #include <mimalloc.h>
@@ -21,11 +22,17 @@
 #define raw_calloc(n, s)  mi_calloc((n), (s))
 #define raw_realloc(p, n) mi_realloc((p), (n))
 #define raw_free(p)       mi_free(p)
+#define raw_zalloc_aligned(n, a) mi_zalloc_aligned((n), (a))
 #else
 #define raw_malloc(n)     malloc(n)
 #define raw_calloc(n, s)  calloc((n), (s))
 #define raw_realloc(p, n) realloc((p), (n))
 #define raw_free(p)       free(p)
+static void *raw_zalloc_aligned(size_t n, size_t a)
+{
+    void *p = aligned_alloc(a, n);   /* n is a multiple of a */
+    return p != NULL ? memset(p, 0, n) : NULL;
+}
 #endif
 
 #include "internal.h"
@@ -56,6 +63,13 @@ void *mem_calloc(size_t n, size_t size)
 void *mem_realloc(void *old, size_t n)
 {
     void *p = inject_failure() ? NULL : raw_realloc(old, n);
+    return RC_LIKELY(p != NULL) ? p : err_nomem();
+}
+
+void *mem_calloc_lines(size_t size)
+{
+    size_t n = (size + MEM_LINES - 1) / MEM_LINES * MEM_LINES;
+    void *p = inject_failure() ? NULL : raw_zalloc_aligned(n, MEM_LINES);
     return RC_LIKELY(p != NULL) ? p : err_nomem();
 }
 

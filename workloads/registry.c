@@ -6,13 +6,14 @@
 #include "workload.h"
 
 extern const rc_workload wl_binary_trees, wl_cycle_churn, wl_latency_service, wl_shared_refs,
-    wl_handoff, wl_finalizer_storm;
+    wl_shared_objects, wl_handoff, wl_finalizer_storm;
 
 const rc_workload *const rc_workloads[] = {
     &wl_binary_trees,
     &wl_cycle_churn,
     &wl_latency_service,
     &wl_shared_refs,
+    &wl_shared_objects,
     &wl_handoff,
     &wl_finalizer_storm,
     NULL,

@@ -60,6 +60,14 @@
 #define SR_QUICK_ITERATIONS 200000L
 #define SR_MAX_ITERATIONS LONG_MAX   /* reads are counted in a long */
 
+/* ---- shared-objects ---- */
+#define SO_ITERATIONS 20000000L    /* --iterations: operations, about 1 s in gil mode, 1 thread */
+#define SO_QUICK_ITERATIONS 50000L
+#define SO_ENTRIES 1024            /* shared Entry instances */
+#define SO_WRITE_EVERY 100         /* one operation in 100 replaces a value */
+/* A writer's sequence number (at most --iterations) has 40 bits of an id. */
+#define SO_MAX_ITERATIONS ((1L << 40) - 1)
+
 /* ---- handoff ---- */
 #define HO_ITEMS 1000000      /* --items */
 #define HO_QUICK_ITEMS 20000
@@ -151,6 +159,13 @@ static inline void wl_shared_refs_defaults(wl_params *p)
                               .read = WL_READ_BORROW}); }
 static inline void wl_shared_refs_quick(wl_params *p)
 { wl_sizes_set(p, (wl_params){.threads = 1, .iterations = SR_QUICK_ITERATIONS,
+                              .read = WL_READ_BORROW}); }
+
+static inline void wl_shared_objects_defaults(wl_params *p)
+{ wl_sizes_set(p, (wl_params){.threads = 1, .iterations = SO_ITERATIONS,
+                              .read = WL_READ_BORROW}); }
+static inline void wl_shared_objects_quick(wl_params *p)
+{ wl_sizes_set(p, (wl_params){.threads = 1, .iterations = SO_QUICK_ITERATIONS,
                               .read = WL_READ_BORROW}); }
 
 static inline void wl_handoff_defaults(wl_params *p)

@@ -23,7 +23,7 @@
 
 #include "rcgc/rcgc.h"
 
-/* How shared-refs reads its list (wl_params.read, flag --read). */
+/* How shared-refs and shared-objects read (wl_params.read, flag --read). */
 enum wl_read {
     WL_READ_UNUSED = 0,   /* the workload has no --read */
     WL_READ_BORROW,       /* "borrow": rc_list_get_borrowed, no count written */
@@ -59,9 +59,9 @@ typedef struct wl_params {
     long live;            /* cycle-churn, latency-service: live heap nodes */
     long cycles;          /* cycle-churn: rings built and dropped, in total */
     long requests;        /* latency-service: requests, in total */
-    long iterations;      /* shared-refs: reads, in total */
+    long iterations;      /* shared-refs: reads; shared-objects: operations; in total */
     long items;           /* handoff, finalizer-storm: items, in total */
-    int read;             /* shared-refs: enum wl_read (default WL_READ_BORROW) */
+    int read;             /* shared-refs, shared-objects: enum wl_read (default WL_READ_BORROW) */
 } wl_params;
 
 typedef struct wl_context wl_context;

@@ -78,11 +78,11 @@ help)
 list)
     "$rcgc" list >"$tmp/out" || fail "rcgc list failed"
     cat "$tmp/out"
-    for w in binary-trees cycle-churn latency-service shared-refs handoff finalizer-storm; do
+    for w in binary-trees cycle-churn latency-service shared-refs shared-objects handoff finalizer-storm; do
         grep -q "^$w " "$tmp/out" || fail "rcgc list does not list $w"
     done
     rows=$(grep -c -v '^workload ' "$tmp/out")
-    [ "$rows" -eq 6 ] || fail "rcgc list: $rows workloads, expected 6"
+    [ "$rows" -eq 7 ] || fail "rcgc list: $rows workloads, expected 7"
     ;;
 roundtrip)
     cd "$tmp" || exit 1
@@ -335,6 +335,15 @@ read)
     cat c.txt
     grep -q ', read ref, ' c.txt || fail "compare's children did not get --read ref"
     [ "$(grep -c '(ref), sum ' c.txt)" -eq 2 ] || fail "compare: not every run read with ref"
+    # shared-objects reads slots the same two ways.
+    "$rcgc" run shared-objects --quick --mode ft --threads 2 >so.txt \
+        || fail "rcgc run shared-objects failed"
+    grep -q '^shared-objects: iterations [0-9]*, read borrow, ' so.txt \
+        || fail "shared-objects: the default read mode is not borrow in the header"
+    grep -q 'reads (borrow, ' so.txt || fail "shared-objects: borrow not in the verification line"
+    "$rcgc" run shared-objects --quick --mode ft --threads 2 --read ref >sor.txt \
+        || fail "rcgc run shared-objects --read ref failed"
+    grep -q 'reads (ref, ' sor.txt || fail "shared-objects: ref not in the verification line"
     echo "read ok"
     ;;
 report-bad)

@@ -15,10 +15,13 @@
  *            (counted by several threads), or with None; getters read
  *            slots through references they hold and through instances
  *            borrowed from the list (rc_list_get_borrowed), and keep some
- *            values across safepoints to check them again;
+ *            values across safepoints to check them again; some reads
+ *            borrow everything (rc_slot_get_borrowed: the value and its
+ *            own slots, which a dying value has emptied to None);
  *   dying    a writer replaces the list's Entries with new ones, so
  *            instances die while readers that borrowed them from the list
- *            read their slots: each read gives an intact Obj or None;
+ *            read their slots (with rc_slot_get or rc_slot_get_borrowed):
+ *            each read gives an intact Obj or None;
  *   teardown every slot left holds None or an intact Obj; after the
  *            cache is dropped rc_live_objects() is back to the baseline
  *            and rc_runtime_free reports no leak.
@@ -31,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int nthreads = 4;
 static long iterations = 100000;
@@ -49,6 +53,26 @@ static size_t base;
 static int value_ok(rc_object *v)
 {
     return v == rc_none() || stress_obj_check(obj_type, v);
+}
+
+/* A value read borrowed from a slot (rc_slot_get_borrowed), which may die
+ * while we look at it: None; or an Obj whose slots, read borrowed too, are
+ * its intact int and str, or None once its death has emptied them
+ * (docs/threads.md [thr.slots]).  Never freed memory (ASan). */
+static int borrowed_value_ok(rc_object *v)
+{
+    if (v == rc_none())
+        return 1;
+    if (rc_type_of(v) != obj_type)
+        return 0;
+    rc_object *n = rc_slot_get_borrowed(v, 0), *s = rc_slot_get_borrowed(v, 1);
+    if (n == rc_none() || s == rc_none())
+        return (n == rc_none() || rc_is_int(n)) && (s == rc_none() || rc_is_str(s));
+    if (!rc_is_int(n) || !rc_is_str(s))
+        return 0;
+    char buf[48];
+    snprintf(buf, sizeof buf, "obj-%lld", (long long)rc_int_value(n));
+    return strcmp(rc_str_data(s), buf) == 0;
 }
 
 static rc_object *new_entry(int64_t id)
@@ -132,7 +156,18 @@ static void getter(void *p)
         uint64_t r = rng_next(&rng);
         size_t s = (size_t)((r >> 8) % NSLOTS);
         rc_object *v;
-        if (r & 1) {
+        if ((r & 3) == 3) {
+            /* Borrowed all the way: the Entry, its value, the value's
+             * slots; nothing counted, nothing kept. */
+            rc_object *e = rc_list_get_borrowed(cache, (long)((r >> 16) % NENTRIES));
+            CHECK(e != NULL, "%s", rc_error_message());
+            rc_object *b = rc_slot_get_borrowed(e, s);
+            CHECK(b != NULL && borrowed_value_ok(b), "borrowed value went bad");
+            w->borrowed_reads++;
+            if ((++w->ops & 63) == 0)
+                rc_safepoint();
+            continue;
+        } else if (r & 1) {
             rc_object *e = rc_list_get_borrowed(cache, (long)((r >> 16) % NENTRIES));
             CHECK(e != NULL, "%s", rc_error_message());
             v = rc_slot_get(e, s);   /* ends no borrow: e stays usable */
@@ -184,6 +219,13 @@ static void borrow_getter(void *p)
         rc_object *e = rc_list_get_borrowed(cache, (long)(r % NENTRIES));
         CHECK(e != NULL, "%s", rc_error_message());
         for (size_t s = 0; s < NSLOTS; s++) {
+            if ((r >> 40) & 1) {
+                rc_object *b = rc_slot_get_borrowed(e, s);   /* nothing counted */
+                CHECK(b != NULL && borrowed_value_ok(b), "borrowed entry's slot %zu is bad", s);
+                if (b == rc_none())
+                    w->nones++;
+                continue;
+            }
             rc_object *v = rc_slot_get(e, s);
             CHECK(value_ok(v), "borrowed entry's slot %zu is bad", s);
             if (v == rc_none())

@@ -5,6 +5,7 @@
 #define RCGC_BUILDING 1   /* to read the runtime's count of cleared slot biases */
 #include "harness.h"
 #include "internal.h"
+#include "objects.h"
 
 #include <stdatomic.h>
 
@@ -61,6 +62,13 @@ static void test_type_bad_input(void **state)
     assert_error(RC_ERR_TYPE);
     assert_null(rc_slot_get(NULL, 0));
     assert_error(RC_ERR_TYPE);
+    assert_null(rc_slot_get_borrowed(NULL, 0));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_slot_get_borrowed(l, 0));
+    assert_error(RC_ERR_TYPE);
+    assert_null(rc_slot_get_borrowed(o, 1));
+    assert_non_null(strstr(rc_error_message(), "rc_slot_get_borrowed"));
+    assert_error(RC_ERR_INDEX);
     assert_int_equal(-1, rc_slot_set(NULL, 0, l));
     assert_error(RC_ERR_TYPE);
     assert_int_equal(-1, rc_instance_nslots(l));
@@ -75,6 +83,32 @@ static void test_type_bad_input(void **state)
     assert_error(RC_ERR_MEMORY);
     rc_decref(o);
     rc_decref(l);
+}
+
+/* rc_slot_get_borrowed: the slot's value, no count written; None for a
+ * slot emptied by clear; in the ft modes the value is marked RC_GC_SHARED
+ * (its memory then outlives a borrower whatever kills it). */
+static void test_slot_get_borrowed(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Borrowing", 2, NULL);
+    rc_object *o = rc_instance_new(T);
+    rc_object *v = rc_int_new(123456789);
+    assert_int_equal(0, rc_slot_set(o, 1, v));
+    intptr_t count = rc_refcount(v);
+    assert_int_equal(0, obj_gc_bits(v) & RC_GC_SHARED);   /* stored, never shared */
+    assert_ptr_equal(v, rc_slot_get_borrowed(o, 1));
+    assert_int_equal(count, rc_refcount(v));             /* nothing counted */
+    assert_ptr_equal(rc_none(), rc_slot_get_borrowed(o, 0));
+    assert_int_equal(harness_mode == RC_MODE_GIL ? 0 : RC_GC_SHARED,
+                     obj_gc_bits(v) & RC_GC_SHARED);
+    rc_decref(v);
+    rc_clear(o);   /* empties the slots */
+    assert_ptr_equal(rc_none(), rc_slot_get_borrowed(o, 1));
+    rc_decref(o);
+    rc_safepoint();
+    assert_int_equal(live, rc_live_objects());
 }
 
 /* ---- finalizers ---- */
@@ -462,6 +496,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         HARNESS_TEST(test_type_and_slots),
         HARNESS_TEST(test_type_bad_input),
+        HARNESS_TEST(test_slot_get_borrowed),
         HARNESS_TEST(test_finalizer_runs_once),
         HARNESS_TEST(test_finalizer_resurrects_once),
         HARNESS_TEST(test_weakref_basics),

@@ -53,6 +53,7 @@ struct bench_sizes {
     long sr_iterations;             /* shared-refs; 0: calibrate */
     double sr_target_s;             /* calibration: an ft run of 1 thread lasts this */
     long sr_probe;                  /* calibration: the probe run's reads */
+    long so_iterations;             /* shared-objects: operations per run */
 };
 
 /* Full: the workloads' defaults (workloads/sizes.h), which are issue 6's
@@ -61,9 +62,10 @@ struct bench_sizes {
  * requests, a quarter of cycle-churn's heap, a fifth of latency-service's),
  * for CI's log (under 2 minutes on 2 cores). */
 static const struct bench_sizes bench_full = {BT_DEPTH, CC_LIVE, CC_CYCLES, LS_LIVE, LS_REQUESTS,
-                                              0, 1.0, 20000000};
+                                              0, 1.0, 20000000, SO_ITERATIONS};
 static const struct bench_sizes bench_quick = {BT_DEPTH - 2, CC_LIVE / 4, CC_CYCLES / 4,
-                                               LS_LIVE / 5, LS_REQUESTS / 4, 0, 0.25, 5000000};
+                                               LS_LIVE / 5, LS_REQUESTS / 4, 0, 0.25, 5000000,
+                                               SO_ITERATIONS / 4};
 
 static struct bench_sizes sz;
 static int trials;
@@ -83,7 +85,7 @@ static const char *const table_names[T_COUNT] = {"throughput", "scaling", "share
 static const char *const table_help[T_COUNT] = {
     "1 thread: binary-trees and cycle-churn, floor/gil/ft/ft-atomic ops/s, ratios",
     "2 threads vs 1: binary-trees and cycle-churn, floor/gil/ft scaling",
-    "shared-refs reads/s, gil/ft/ft-atomic at 1 and 2 threads",
+    "shared-refs reads/s and shared-objects ops/s, gil/ft/ft-atomic at 1 and 2 threads",
     "latency-service, 2 threads: floor/gil/ft request latency percentiles",
     "peak RSS of cycle-churn: floor/gil/ft",
 };
@@ -294,6 +296,8 @@ static int bench_size_args(const char *workload, char **out)
         BENCH_ARG("--requests", sz.ls_requests);
     } else if (strcmp(workload, "shared-refs") == 0) {
         BENCH_ARG("--iterations", sz.sr_iterations);
+    } else if (strcmp(workload, "shared-objects") == 0) {
+        BENCH_ARG("--iterations", sz.so_iterations);
     }
 #undef BENCH_ARG
     return n;
@@ -831,13 +835,17 @@ static void render_scaling(FILE *o)
 static const char *const sr_modes[3] = {"gil", "ft", "ft-atomic"};
 static const char *const sr_reads[2] = {"borrow", "ref"};
 static int sr[2][3][2];
+/* shared-objects, the same grid: the slots of shared instances */
+static int so[2][3][2];
 
 static void plan_shared_refs(void)
 {
     for (int r = 0; r < 2; r++)
         for (int m = 0; m < 3; m++)
-            for (int t = 0; t < 2; t++)
+            for (int t = 0; t < 2; t++) {
                 sr[r][m][t] = need(false, "shared-refs", sr_modes[m], sr_reads[r], t + 1);
+                so[r][m][t] = need(false, "shared-objects", sr_modes[m], sr_reads[r], t + 1);
+            }
 }
 
 static void render_shared_refs(FILE *o)
@@ -865,6 +873,22 @@ static void render_shared_refs(FILE *o)
         }
     fprintf(o, "\nTarget: shared-refs in ft mode scales with threads (2 threads >= 1.6x of "
                "1), with the runtime's read path for reads that do not escape (borrow).\n\n");
+
+    table_header(o, "shared-objects: a shared cache's slots, read and replaced, 1 and 2 threads",
+                 &so[0][0][0], 12);
+    fprintf(o, "One operation in %d replaces an entry's value (rc_slot_set), the others read "
+               "it: `--read borrow` with rc_slot_get_borrowed, no count written; `--read ref` "
+               "with rc_slot_get + rc_decref.\n\n", SO_WRITE_EVERY);
+    fprintf(o, "| read | mode | ops/s, 1 thread | ops/s, 2 threads | 2 vs 1 |\n"
+               "|---|---|---:|---:|---:|\n");
+    for (int r = 0; r < 2; r++)
+        for (int m = 0; m < 3; m++)
+            fprintf(o, "| %s | %s | %s | %s | %s |\n", sr_reads[r], sr_modes[m],
+                    fmt_rate(a, med(so[r][m][0], M_OPS_PER_S)),
+                    fmt_rate(b, med(so[r][m][1], M_OPS_PER_S)),
+                    fmt_x(c, scaling(so[r][m][0], so[r][m][1], -1, -1)));
+    fprintf(o, "\nNo target: the figures show what a read-mostly shared cache costs in each "
+               "mode.\n\n");
 }
 
 /* latency-service, 2 threads: floor, gil, ft */

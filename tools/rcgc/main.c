@@ -65,7 +65,7 @@ static const struct cli_flag cli_flags[] = {
     {"--live", "N", C_RUN | C_COMPARE, "live heap nodes (cycle-churn, latency-service)"},
     {"--cycles", "N", C_RUN | C_COMPARE, "rings built and dropped (cycle-churn)"},
     {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
-    {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs)"},
+    {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs), operations (shared-objects)"},
     {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
     {"--gc-threshold", "N0[,N1[,N2]]", C_RUN | C_COMPARE,
      "the collector's thresholds (rc_gc_set_threshold): N0 tracked\n"
@@ -80,9 +80,10 @@ static const struct cli_flag cli_flags[] = {
      "run the heap verifier around every collection\n"
      "                       (rc_gc_set_verify); a failure aborts"},
     {"--read", "HOW", C_RUN | C_COMPARE,
-     "how a read takes the item (shared-refs): borrow (a borrowed\n"
-     "                       reference, no count written; the default) or ref\n"
-     "                       (rc_list_get + rc_decref, as CPython 3.13t)"},
+     "how a read takes the item (shared-refs, shared-objects): borrow\n"
+     "                       (a borrowed reference, no count written; the\n"
+     "                       default) or ref (a reference taken and dropped,\n"
+     "                       as CPython 3.13t)"},
     {"--quick", NULL, C_RUN | C_COMPARE, "small sizes (the workload's quick defaults)"},
     {"--seed", "S", C_RUN | C_COMPARE, "random seed, decimal or 0x hex (default: the workload's)"},
     {"--trace", NULL, C_RUN | C_COMPARE, "one line per collection on stderr (or RCGC_TRACE=1)"},

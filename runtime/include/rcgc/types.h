@@ -140,6 +140,11 @@ rc_object *rc_instance_new(rc_type *type);
  * range.  Takes no lock in the common case and ends no borrow: o may be
  * an instance borrowed from a container (docs/threads.md [thr.borrow]). */
 rc_object *rc_slot_get(rc_object *o, size_t index);
+/* The value of slot index, borrowed (docs/threads.md [thr.borrow]): no
+ * count written and no lock taken, in every mode.  Valid for the calling
+ * thread until its next safepoint, detach or drop, as a borrowed list
+ * item; o may itself be borrowed.  NULL with an error as rc_slot_get. */
+rc_object *rc_slot_get_borrowed(rc_object *o, size_t index);
 /* Store a new reference to value in slot index and drop the old one; 0,
  * or -1 with an error.  In the ft modes it takes the instance's lock, so
  * it may wait detached: it ends borrows, as every mutation does. */
