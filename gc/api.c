@@ -26,14 +26,26 @@ int rc_clear(rc_object *o)
 {
     if (o == NULL)
         return err_int(RC_ERR_TYPE, "rc_clear() argument must be an object, not NULL");
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL) {
+        err_no_thread_null("rc_clear");
+        return -1;
+    }
+    if (!ts->attached)
+        return err_int(RC_ERR_RUNTIME, "rc_clear(): the thread is detached");
     if (obj_is_gc(o)) {
         /* Hold a reference across the hook: if o is alive only through a
          * cycle, dropping one of its referents may drop o's last reference
          * while the hook still walks o (CPython's delete_garbage does the
          * same). */
         rc_incref(o);
-        o->ob_type->clear(o);
+        int r = 0;
+        if (rc_is_instance(o))
+            r = instance_clear_live(o);   /* other threads may use its slots */
+        else
+            o->ob_type->clear(o);
         rc_decref(o);
+        return r;
     }
     return 0;
 }

@@ -268,6 +268,7 @@ void gc_stop(struct collection *c)
 
 void gc_start(struct collection *c)
 {
+    c->parked_online |= stw_parked_online(c->rt);
     size_t n = rc_stw_count();
     if (rc_start_the_world() != 0)
         rc_fatal("collector: cannot restart the world: %s", rc_error_message());

@@ -151,6 +151,8 @@ struct collection {
     uint64_t lap_ns;               /* start of the phase being timed (gc_lap) */
     bool saveall;                  /* RC_GC_DEBUG_SAVEALL at the start */
     bool verify;                   /* the heap verifier around it */
+    bool parked_online;            /* a thread waited out one of its stops
+                                      online, borrows kept (stw.h) */
 };
 
 /* ------------------------------------------------------------ collector.c */

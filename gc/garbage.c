@@ -247,6 +247,11 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
 
     /* ---- phase 2: world running ---- */
     bool ran_code = run_callbacks_and_finalizers(c);
+    /* A thread that waited out phase 1's stop online (slot_unbias in
+     * instance.c) kept the references it had borrowed, possibly to what
+     * phase 1 found garbage, and may have taken a reference through one
+     * since (rc_try_incref, a locked slot read): as if code had run. */
+    ran_code |= c->parked_online;
 
     /* ---- phase 3: world stopped, unless no object code ran ----
      * With no callback or finalizer run since phase 1, nothing can have

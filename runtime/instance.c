@@ -41,6 +41,9 @@ int rc_is_instance(rc_object *o)
  * does, so a reader sees the value (alive, or refused by its try-incref
  * with its memory intact) or NULL.  Any other instance is reachable only
  * by the caller (dealloc, clear). */
+static int slot_unbias(struct thr_state *ts, rc_object *o);
+static void instance_clear(rc_object *o);
+
 __attribute__((noinline)) static void instance_empty_shared(struct rc_instance *in)
 {
     for (size_t i = 0; i < in->nslots; i++) {
@@ -86,6 +89,29 @@ static int instance_traverse(rc_object *o, rc_visit_fn visit, void *arg)
     return 0;
 }
 
+int instance_clear_live(rc_object *o)
+{
+    struct rc_instance *in = as_instance(o);
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL || ts->tid == RC_TID_GIL) {
+        instance_clear(o);   /* gil mode: the GIL excludes everyone */
+        return 0;
+    }
+    /* Other threads may be writing and reading the slots: empty them as a
+     * locked writer would (rc_slot_set), each value marked before it is
+     * dropped, after ending the owner's bias (a biased owner writes
+     * without the lock).  A detached caller cannot stop the world: then
+     * nothing is cleared (slot_unbias set the error). */
+    if (slot_unbias(ts, o) < 0)
+        return -1;
+    instance_empty_shared(in);
+    return 0;
+}
+
+/* The type's clear hook: the collector's garbage and rc_runtime_free's
+ * immortals, which no other thread writes (rc_clear on a live instance
+ * goes through instance_clear_live).  A shared one may still be read by a
+ * thread that borrowed it, hence the locked emptying. */
 static void instance_clear(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
@@ -184,13 +210,19 @@ static inline __attribute__((always_inline)) int check_slot(const char *fn, rc_o
  * owner thread, ever.  The stop keeps the caller online for QSBR, so its
  * borrowed pointers stay valid (stw_stop_online).  Runs no object code and
  * holds no object lock. */
-__attribute__((noinline)) static void slot_unbias(struct thr_state *ts, rc_object *o)
+__attribute__((noinline)) static int slot_unbias(struct thr_state *ts, rc_object *o)
 {
+    if (RC_UNLIKELY(!ts->attached))
+        return err_int(RC_ERR_RUNTIME, "instance slots used by a detached thread "
+                                       "(call rc_attach first)");
     /* relaxed: a stale owner is another thread's id (or dead, below) all
-     * the same; ob_tid never becomes the caller's id. */
+     * the same.  ob_tid changes to 0 when the counts are merged (no owner
+     * writes biased after that) and to the finalizer's thread when a
+     * finalizer resurrects o, after RC_GC_FINALIZED is set, which keeps
+     * every later write off the biased path (rc_slot_set). */
     uintptr_t owner = rc_atomic_load_relaxed(&o->ob_tid);
     if (owner == ts->tid || owner == RC_TID_NONE)
-        return;   /* ours (no other biased writer), or nobody's */
+        return 0;   /* ours (no other biased writer), or nobody's */
     struct rc_runtime *rt = ts->rt;
     for (int stopped = 0;; stopped = 1) {
         /* Find the owner among the live threads (a dead object's ob_tid
@@ -209,7 +241,7 @@ __attribute__((noinline)) static void slot_unbias(struct thr_state *ts, rc_objec
         if (stopped)
             stw_start(rt, ts);
         if (!biased)
-            return;
+            return 0;
         if (stw_stop_online(rt, ts) < 0)
             rc_fatal("slot_unbias: cannot stop the world: %s", rc_error_message());
     }
@@ -235,7 +267,8 @@ __attribute__((noinline)) static rc_object *slot_get_slow(struct rc_instance *in
      * world online if at all: rc_slot_get ends no borrow (docs/threads.md
      * [thr.borrow]).  gil mode never gets here (every live value there is
      * the caller's, local count > 0). */
-    slot_unbias(ts, &in->ob);
+    if (slot_unbias(ts, &in->ob) < 0)
+        return NULL;
     obj_lock_attached(&in->ob);
     /* relaxed: under the lock. */
     v = rc_atomic_load_relaxed(&in->slots[index]);
@@ -310,12 +343,19 @@ rc_object *rc_slot_get_borrowed(rc_object *o, size_t index)
     return v;
 }
 
-/* rc_slot_set's path when the caller may not write without the lock. */
+/* rc_slot_set's path when the caller may not write without the lock: the
+ * old value (NULL if the slot was empty), or NULL with an error (detached
+ * caller) and *failed set, nothing stored. */
 __attribute__((noinline)) static rc_object *slot_set_locked(struct thr_state *ts,
                                                              struct rc_instance *in,
-                                                             size_t index, rc_object *value)
+                                                             size_t index, rc_object *value,
+                                                             bool *failed)
 {
-    slot_unbias(ts, &in->ob);   /* before the lock: it may stop the world */
+    *failed = false;
+    if (slot_unbias(ts, &in->ob) < 0) {   /* before the lock: it may stop the world */
+        *failed = true;
+        return NULL;
+    }
     obj_lock(&in->ob);
     /* relaxed: under the lock. */
     rc_object *old = rc_atomic_load_relaxed(&in->slots[index]);
@@ -333,11 +373,7 @@ int rc_slot_set(rc_object *o, size_t index, rc_object *value)
         return err_int(RC_ERR_TYPE, "rc_slot_set() value must be an object, not NULL");
     struct rc_instance *in = as_instance(o);
     rc_object *old;
-    /* relaxed (both): ob_tid is compared with our own id only (it never
-     * becomes ours by a race; an unregistered thread's id matches no
-     * object); the bias, see thr_state.slot_bias. */
-    if (RC_LIKELY(rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid &&
-                  rc_atomic_load_relaxed(&rc_tls_state->slot_bias))) {
+    if (RC_LIKELY(slot_write_biased(o))) {
         rc_incref(value);
         /* Ours and biased (every write in gil mode): no other thread
          * writes these slots, and none holds the lock to read them (it
@@ -352,7 +388,12 @@ int rc_slot_set(rc_object *o, size_t index, rc_object *value)
             return -1;
         }
         rc_incref(value);
-        old = slot_set_locked(rc_tls_state, in, index, value);
+        bool failed;
+        old = slot_set_locked(rc_tls_state, in, index, value, &failed);
+        if (RC_UNLIKELY(failed)) {
+            rc_decref(value);
+            return -1;
+        }
     }
     /* relaxed: as in rc_decref. */
     if (old != NULL && rc_atomic_load_relaxed(&old->ob_ref_local) != RC_REF_IMMORTAL) {

@@ -137,6 +137,28 @@ struct rc_instance {
     _Atomic(rc_object *) slots[];
 };
 
+/* Whether the calling thread may write o's slots without the lock (the
+ * slot bias, docs/threads.md [thr.slots]): o is its own, its bias is on,
+ * and o's finalizer has not run.  relaxed (all): ob_tid is compared with
+ * our own id only (it never becomes ours by a race; an unregistered
+ * thread's id matches no object); the bias, see thr_state.slot_bias.  A
+ * resurrection restamps ob_tid with the finalizing thread's id while
+ * another thread may have found the previous owner unbiased (or none:
+ * merged) and rely on the lock, so RC_GC_FINALIZED (set, by that thread,
+ * before the restamp) keeps every later write off the biased path. */
+static inline bool slot_write_biased(const rc_object *o)
+{
+    return rc_atomic_load_relaxed(&((rc_object *)o)->ob_tid) == rc_tls_tid &&
+           !(obj_gc_bits(o) & RC_GC_FINALIZED) &&
+           rc_atomic_load_relaxed(&rc_tls_state->slot_bias);
+}
+
+/* rc_clear on an instance other threads may be using (instance.c): its
+ * slots emptied as rc_slot_set would write them; 0, or -1 with an error
+ * (a detached caller).  The type's clear hook is for the collector's
+ * garbage, which no other thread reaches. */
+int instance_clear_live(rc_object *o);
+
 struct rc_weakref {
     rc_object ob;
     /* Target, borrowed; NULL once it died.  Under rt->weakref_mu. */

@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sched.h>
+
 #include "internal.h"
 
 _Thread_local uintptr_t rc_tls_tid = RC_TID_UNREGISTERED;
@@ -72,7 +74,8 @@ intptr_t ref_merge(rc_object *o, intptr_t extra)
      * relaxed: a thread that reads ob_tid == 0 takes the shared path, which
      * is correct in every state. */
     rc_atomic_store_relaxed(&o->ob_tid, RC_TID_NONE);
-    rc_atomic_store_relaxed(&o->ob_ref_local, 0);
+    /* release: rc_refcount, seeing this 0, then sees the store above. */
+    rc_atomic_store_release(&o->ob_ref_local, 0);
     intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
     intptr_t merged;
     do {
@@ -134,12 +137,31 @@ intptr_t rc_refcount(rc_object *o)
 {
     if (o == NULL)
         return err_int(RC_ERR_TYPE, "rc_refcount() argument must be an object, not NULL");
-    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local); /* snapshot */
-    if (local == RC_REF_IMMORTAL)
-        return (intptr_t)RC_REF_IMMORTAL;
-    intptr_t shared = rc_atomic_load_acquire(&o->ob_ref_shared); /* snapshot */
-    intptr_t queued = sh_state(shared) == RC_REF_QUEUED;
-    return (intptr_t)local + sh_count(shared) - queued;
+    /* Two words, which other threads change while we read them: take a
+     * pair that held at one moment.  The shared word read twice, unchanged,
+     * brackets the local load.  A merge (ref_merge) zeroes ob_tid and the
+     * local count before its compare-and-swap publishes the sum: an object
+     * seen with no owner, a local count of 0 and a shared word not yet
+     * MERGED is a merge half done, whose sum is not readable yet; wait for
+     * it (no object rests in that state: ft-atomic's start MERGED, and a
+     * dead one keeps its owner's id or a link).  So a live object the
+     * caller holds never reads as 0.  acquire (shared, local): a local 0
+     * loaded from a merge's release store makes its earlier store of
+     * ob_tid visible to the relaxed load after it; the shared loads stay
+     * in program order around them. */
+    for (int spins = 0;; spins++) {
+        intptr_t s1 = rc_atomic_load_acquire(&o->ob_ref_shared);
+        uint32_t local = rc_atomic_load_acquire(&o->ob_ref_local);
+        if (local == RC_REF_IMMORTAL)
+            return (intptr_t)RC_REF_IMMORTAL;
+        uintptr_t tid = rc_atomic_load_relaxed(&o->ob_tid);
+        intptr_t s2 = rc_atomic_load_acquire(&o->ob_ref_shared);
+        bool merging = local == 0 && tid == RC_TID_NONE && sh_state(s2) != RC_REF_MERGED;
+        if (s1 == s2 && !merging)
+            return (intptr_t)local + sh_count(s2) - (sh_state(s2) == RC_REF_QUEUED);
+        if (spins >= 64)
+            sched_yield();   /* the merging thread may have been preempted */
+    }
 }
 
 int rc_is_immortal(rc_object *o)

@@ -260,6 +260,8 @@ static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_
              * them (the other requester never waits for one). */
             if (offline_while_parked)
                 qsbr_offline(ts);
+            else
+                stw->parked_online = true;
             while (stw->requester != NULL)
                 park_locked(stw, ts);
             if (offline_while_parked)
@@ -274,6 +276,7 @@ static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_
         }
     }
     stw->requester = ts;
+    stw->parked_online = false;
     stw->request_ns = t0;
     stw->countdown = 0;
     stw->nstopped = 0;
@@ -293,6 +296,15 @@ static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_
     stw->stop_ns = rc_clock_ns();
     pthread_mutex_unlock(&stw->mu);
     return 0;
+}
+
+bool stw_parked_online(struct rc_runtime *rt)
+{
+    struct stw_state *stw = &rt->stw;
+    pthread_mutex_lock(&stw->mu);
+    bool r = stw->parked_online;
+    pthread_mutex_unlock(&stw->mu);
+    return r;
 }
 
 static void record_locked(struct stw_state *stw, uint64_t end_ns)

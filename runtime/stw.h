@@ -73,6 +73,11 @@ struct stw_state {
     /* Objects that died while the world was stopped, linked through their
      * (dead) ob_tid; the requester frees them after restarting it. */
     rc_object *dead;
+    /* A thread waited out the current stop parked online (stw_stop_online),
+     * keeping borrowed references across it.  Under mu: cleared when a stop
+     * begins, set by such a thread, read by the requester before it
+     * restarts the world (stw_parked_online). */
+    bool parked_online;
 };
 
 /* Per thread, under stw_state.mu. */
@@ -104,6 +109,11 @@ int stw_stop(struct rc_runtime *rt, struct thr_state *ts);
  * borrowed pointers stays allocated (docs/threads.md [thr.borrow]), so a
  * caller that must not end its borrows may stop the world. */
 int stw_stop_online(struct rc_runtime *rt, struct thr_state *ts);
+/* With the world stopped by the caller: whether a thread parked online
+ * during this stop.  Such a thread may use, after the restart, references
+ * it borrowed before the stop: a collector that found garbage in this stop
+ * must then check for resurrection as if object code had run. */
+bool stw_parked_online(struct rc_runtime *rt);
 int stw_start(struct rc_runtime *rt, struct thr_state *ts);
 
 /* With the world stopped by the caller: o is dead (count 0); deallocate it

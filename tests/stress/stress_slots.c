@@ -12,7 +12,8 @@
  *            replace slots with new Objs (theirs alone: nobody else ever
  *            counted them, so a reader's try-incref refuses them and it
  *            falls back to the lock), with values they read elsewhere
- *            (counted by several threads), or with None; getters read
+ *            (counted by several threads), or with None, and now and then
+ *            empty a whole Entry (rc_clear); getters read
  *            slots through references they hold and through instances
  *            borrowed from the list (rc_list_get_borrowed), and keep some
  *            values across safepoints to check them again; some reads
@@ -22,6 +23,10 @@
  *            instances die while readers that borrowed them from the list
  *            read their slots (with rc_slot_get or rc_slot_get_borrowed):
  *            each read gives an intact Obj or None;
+ *   clear    an instance never stored in a container (not marked
+ *            shared) is handed by pointer from its owner to the others;
+ *            the owner writes it and empties it with rc_clear while the
+ *            others write and read it;
  *   teardown every slot left holds None or an intact Obj; after the
  *            cache is dropped rc_live_objects() is back to the baseline
  *            and rc_runtime_free reports no leak.
@@ -52,7 +57,16 @@ static size_t base;
 /* None, or an intact Obj. */
 static int value_ok(rc_object *v)
 {
-    return v == rc_none() || stress_obj_check(obj_type, v);
+    if (v == rc_none() || stress_obj_check(obj_type, v))
+        return 1;
+    rc_object *n = v != NULL && rc_type_of(v) == obj_type ? rc_slot_get(v, 0) : NULL;
+    rc_object *s = v != NULL && rc_type_of(v) == obj_type ? rc_slot_get(v, 1) : NULL;
+    fprintf(stderr, "bad value %p: type %s, count %ld, slot 0 %s, slot 1 %s\n", (void *)v,
+            v != NULL ? rc_type_name(rc_type_of(v)) : "-", v != NULL ? (long)rc_refcount(v) : -1L,
+            n != NULL ? rc_type_name(rc_type_of(n)) : "-", s != NULL ? rc_type_name(rc_type_of(s)) : "-");
+    rc_decref(n);
+    rc_decref(s);
+    return 0;
 }
 
 /* A value read borrowed from a slot (rc_slot_get_borrowed), which may die
@@ -129,6 +143,12 @@ static void setter(void *p)
         if (what < 5) {
             v = stress_obj_new(obj_type, ((int64_t)(w->index + 1) << 40) + seq++);
             CHECK(v != NULL, "%s", rc_error_message());
+        } else if (what == 5 && ((r >> 48) & 15) == 0) {
+            /* Now and then empty the whole Entry while others write and
+             * read it (rc_clear: as locked writes of None). */
+            CHECK(rc_clear(e) == 0, "%s", rc_error_message());
+            w->ops++;
+            continue;
         } else if (what < 7) {
             /* A value another slot holds: counted by several threads. */
             v = rc_slot_get(held[(r >> 24) % NENTRIES], (size_t)((r >> 32) % NSLOTS));
@@ -238,6 +258,55 @@ static void borrow_getter(void *p)
     }
 }
 
+/* Phase "clear": an instance never stored in a container (so not marked
+ * shared), made by clear_owner and handed to the others by pointer: the
+ * owner writes it (biased until another thread writes it) and empties it
+ * with rc_clear, while the others write and read it. */
+static rc_object *private_inst;
+static _Atomic int private_ready;
+
+static void clear_owner(void *p)
+{
+    struct worker *w = p;
+    private_inst = rc_instance_new(entry_type);
+    CHECK(private_inst != NULL, "%s", rc_error_message());
+    atomic_store(&private_ready, 1);
+    long seq = 0;
+    for (long i = 0; i < iterations / 4; i++) {
+        rc_object *v = stress_obj_new(obj_type, ((int64_t)(w->index + 1) << 40) + seq++);
+        CHECK(v != NULL && rc_slot_set(private_inst, (size_t)(i % NSLOTS), v) == 0, "%s",
+              rc_error_message());
+        rc_decref(v);
+        if ((i & 7) == 0)
+            CHECK(rc_clear(private_inst) == 0, "%s", rc_error_message());
+        w->ops++;
+    }
+}
+
+static void clear_other(void *p)
+{
+    struct worker *w = p;
+    uint64_t rng = seed * 5000003u + (uint64_t)w->index + 1;
+    while (!atomic_load(&private_ready))
+        rc_safepoint();
+    long seq = 0;
+    while (!atomic_load(w->stop) || w->ops < 1000) {
+        uint64_t r = rng_next(&rng);
+        size_t s = (size_t)(r % NSLOTS);
+        if ((r >> 8) & 1) {
+            rc_object *v = stress_obj_new(obj_type, ((int64_t)(w->index + 1) << 40) + seq++);
+            CHECK(v != NULL && rc_slot_set(private_inst, s, v) == 0, "%s", rc_error_message());
+            rc_decref(v);
+        } else {
+            rc_object *v = rc_slot_get(private_inst, s);
+            CHECK(value_ok(v), "private instance's slot %zu is bad", s);
+            rc_decref(v);
+        }
+        if ((++w->ops & 63) == 0)
+            rc_safepoint();
+    }
+}
+
 /* nw writers running wfn, then nr readers running rfn until the writers
  * are done; returns the readers' totals in *sum. */
 static void run(int nw, void (*wfn)(void *), int nr, void (*rfn)(void *), struct worker *sum)
@@ -315,6 +384,20 @@ static int phase_dying(void)
     return 1;
 }
 
+static int phase_clear(void)
+{
+    struct worker sum;
+    run(1, clear_owner, nthreads > 1 ? nthreads - 1 : 1, clear_other, &sum);
+    printf("    %ld operations on the private instance by the others\n", sum.ops);
+    for (size_t s = 0; s < NSLOTS; s++) {
+        rc_object *v = rc_slot_get(private_inst, s);
+        CHECK(value_ok(v), "clear: slot %zu is bad", s);
+        rc_decref(v);
+    }
+    rc_decref(private_inst);   /* the owner's reference, handed over */
+    return 1;
+}
+
 static int phase_teardown(void)
 {
     rc_decref(cache);
@@ -335,9 +418,9 @@ int main(int argc, char **argv)
     entry_type = rc_type_new("Entry", NSLOTS, NULL);
     base = rc_live_objects();
     int passed = 0, failed = 0;
-    int (*phases[])(void) = {phase_race, phase_dying, phase_teardown};
-    const char *names[] = {"race", "dying", "teardown"};
-    for (int i = 0; i < 3; i++)
+    int (*phases[])(void) = {phase_race, phase_dying, phase_clear, phase_teardown};
+    const char *names[] = {"race", "dying", "clear", "teardown"};
+    for (int i = 0; i < 4; i++)
         phase(names[i], phases[i]) ? passed++ : failed++;
     long leaked = rc_runtime_free(rt);
     if (leaked != 0) {

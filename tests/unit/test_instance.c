@@ -491,6 +491,67 @@ static void test_slot_bias_is_cleared_once(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* The biased (lockless) write is for a thread's own instances while its
+ * bias lasts, and never after the instance's finalizer ran: resurrection
+ * restamps the owner while another thread may rely on the lock. */
+static rc_object *resurrected;
+
+static void keep_self(rc_object *self)
+{
+    rc_incref(self);
+    resurrected = self;
+}
+
+static rc_type *plain_type;
+
+static void make_instance_fn(void *arg)
+{
+    *(rc_object **)arg = rc_instance_new(plain_type);   /* ours to hand over */
+}
+
+static void test_biased_writes_are_own_and_unfinalized(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Phoenix", 1, keep_self);
+    rc_object *o = rc_instance_new(T);
+    bool own = harness_mode != RC_MODE_FT_ATOMIC;   /* ft-atomic: nobody owns */
+    assert_int_equal(own, slot_write_biased(o));
+    resurrected = NULL;
+    rc_decref(o);   /* the finalizer resurrects it */
+    assert_ptr_equal(o, resurrected);
+    assert_int_equal(RC_GC_FINALIZED, obj_gc_bits(o) & RC_GC_FINALIZED);
+    assert_false(slot_write_biased(o));
+    rc_object *v = rc_int_new(4242);
+    assert_int_equal(0, rc_slot_set(o, 0, v));   /* under the lock, and works */
+    rc_decref(v);
+    rc_object *got = rc_slot_get(o, 0);
+    assert_int_equal(4242, rc_int_value(got));
+    rc_decref(got);
+    /* Another thread's instance: never ours to write without the lock. */
+    plain_type = rc_type_new("Plain", 1, NULL);
+    rc_object *theirs = NULL;
+    rc_thread *t = rc_thread_start(make_instance_fn, &theirs);
+    assert_non_null(t);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_non_null(theirs);
+    assert_int_equal(harness_mode == RC_MODE_GIL, slot_write_biased(theirs));
+    /* Detached, a write that needs the lock (and maybe a stop) is refused
+     * in the ft modes; gil mode writes are the GIL holder's alone. */
+    if (harness_mode != RC_MODE_GIL) {
+        assert_int_equal(0, rc_detach());
+        assert_int_equal(-1, rc_slot_set(theirs, 0, rc_none()));
+        assert_int_equal(-1, rc_clear(theirs));
+        assert_int_equal(0, rc_attach());
+        assert_error(RC_ERR_RUNTIME);
+    }
+    assert_int_equal(0, rc_clear(theirs));
+    rc_decref(theirs);
+    rc_decref(o);   /* finalized already: dies now */
+    rc_safepoint();
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +570,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_weakref_dying_in_trash_gets_no_callback),
         HARNESS_TEST(test_deep_instance_chain),
         HARNESS_TEST(test_slot_bias_is_cleared_once),
+        HARNESS_TEST(test_biased_writes_are_own_and_unfinalized),
     };
     return HARNESS_RUN("instance", tests, argc, argv);
 }

@@ -538,10 +538,56 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
     assert_int_equal(0, rc_runtime_free(rt));
 }
 
+/* A thread that asks to stop the world while another thread's stop is on
+ * waits it out; with stw_stop_online it stays online (its borrows live on)
+ * and the requester learns of it (stw_parked_online), so that a collector
+ * checks its garbage for resurrection. */
+static _Atomic int online_go, online_ready, online_done;
+
+static void online_requester(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&online_go))
+        rc_safepoint();
+    atomic_store(&online_ready, 1);
+    /* No safepoint from here: wait until main's stop is requested. */
+    while (!(rc_atomic_load_relaxed(&rc_tls_eval_breaker) & RC_EB_STW))
+        sched_yield();
+    struct thr_state *ts = rc_tls_state;
+    if (stw_stop_online(ts->rt, ts) == 0)   /* waits out main's stop, online */
+        stw_start(ts->rt, ts);
+    atomic_store(&online_done, 1);
+}
+
+static void test_stop_waited_out_online_is_reported(void **state)
+{
+    (void)state;
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* gil mode: holding the GIL is the stop; nobody waits one out */
+    struct rc_runtime *rt = rc_tls_state->rt;
+    assert_int_equal(0, rc_stop_the_world());   /* nobody parked online */
+    assert_false(stw_parked_online(rt));
+    assert_int_equal(0, rc_start_the_world());
+    atomic_store(&online_go, 0);
+    atomic_store(&online_ready, 0);
+    atomic_store(&online_done, 0);
+    rc_thread *t = rc_thread_start(online_requester, NULL);
+    assert_non_null(t);
+    atomic_store(&online_go, 1);
+    while (!atomic_load(&online_ready))
+        sched_yield();   /* it runs no safepoint any more: our stop finds it running */
+    assert_int_equal(0, rc_stop_the_world());   /* completes once it parked */
+    assert_true(stw_parked_online(rt));
+    assert_int_equal(0, rc_start_the_world());
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1, atomic_load(&online_done));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         HARNESS_TEST(test_stops_freeze_mutators),
+        HARNESS_TEST(test_stop_waited_out_online_is_reported),
         HARNESS_TEST(test_stops_with_attach_detach),
         HARNESS_TEST(test_back_to_back_stops_let_others_run),
         HARNESS_TEST(test_concurrent_requesters),

@@ -32,7 +32,10 @@ int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg);
 
 /* Drop the references o holds, breaking cycles through it (a no-op for
  * atoms; a tuple's items are dropped too, as the collector needs).  The
- * object stays valid.  0, or -1 with an error for NULL. */
+ * object stays valid.  Lists, dicts and instances may be cleared while
+ * other threads use them (each empties as its own locked mutations do);
+ * a tuple may not (its readers take no lock: tuples are immutable
+ * otherwise).  0, or -1 with an error for NULL or a detached caller. */
 int rc_clear(rc_object *o);
 
 /* 1 if o is tracked by the collector (a container), else 0. */

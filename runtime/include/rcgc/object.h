@@ -156,8 +156,10 @@ static inline void rc_setref(rc_object **slot, rc_object *v)
 
 /* The object's true reference count: local + shared, like
  * sys.getrefcount() without the argument's own reference.  Immortal objects
- * report RC_REF_IMMORTAL.  A snapshot: other threads may change it at once.
- * Returns -1 with an error for NULL. */
+ * report RC_REF_IMMORTAL.  A snapshot: other threads may change it at once,
+ * but it is a count the object had at one moment (never a sum of two words
+ * read at different moments, nor a merge half done), so an object the
+ * caller holds reads at least 1.  Returns -1 with an error for NULL. */
 intptr_t rc_refcount(rc_object *o);
 
 /* Take a reference to o only if it is still alive: for a BORROWED pointer
