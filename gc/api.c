@@ -57,25 +57,6 @@ int rc_gc_is_tracked(rc_object *o)
     return (obj_gc_bits(o) & RC_GC_TRACKED) != 0;
 }
 
-static int append_referent(rc_object *referent, void *list)
-{
-    return rc_list_append(list, referent) < 0 ? -1 : 0;
-}
-
-rc_object *rc_gc_get_referents(rc_object *o)
-{
-    if (o == NULL)
-        return err_null(RC_ERR_TYPE, "rc_gc_get_referents() argument must be an object, not NULL");
-    rc_object *list = rc_list_new();
-    if (list == NULL)
-        return NULL;
-    if (obj_is_gc(o) && o->ob_type->traverse(o, append_referent, list) != 0) {
-        rc_decref(list);
-        return NULL;
-    }
-    return list;
-}
-
 /* ================================================================ the API */
 /* (collector.c drives the collectors; this is Python's gc module around them.) */
 
@@ -431,6 +412,26 @@ rc_object *rc_gc_get_objects(int generation)
     int last = generation < 0 ? RC_GC_GENERATIONS - 1 : generation;
     rc_stop_the_world();
     gc_walk_heap_stw(ts->rt, first, last, collect_object, &v);
+    rc_start_the_world();
+    return objvec_to_list(&v);
+}
+
+/* The world is stopped for the walk: o's contents are read without its
+ * lock, and a referent another thread drops at that moment could be dead
+ * by the time we counted it.  With the world stopped every referent is
+ * held by o and alive when counted (objvec_push_held). */
+rc_object *rc_gc_get_referents(rc_object *o)
+{
+    if (o == NULL)
+        return err_null(RC_ERR_TYPE, "rc_gc_get_referents() argument must be an object, not NULL");
+    if (!obj_is_gc(o))
+        return rc_list_new();   /* atoms refer to nothing */
+    struct thr_state *ts = stopping_state("rc_gc_get_referents");
+    if (ts == NULL)
+        return NULL;
+    struct objvec v = {NULL, 0, 0, false};
+    rc_stop_the_world();
+    o->ob_type->traverse(o, collect_object, &v);
     rc_start_the_world();
     return objvec_to_list(&v);
 }

@@ -398,6 +398,10 @@ int rc_thread_unregister(void)
         return err_int(RC_ERR_RUNTIME,
                        "rc_thread_unregister(): the runtime's creating thread "
                        "leaves with rc_runtime_free");
+    if (ts->start_fn != NULL)
+        return err_int(RC_ERR_RUNTIME,
+                       "rc_thread_unregister(): a thread from rc_thread_start leaves when "
+                       "its function returns");
     thr_exit(ts);
     return 0;
 }

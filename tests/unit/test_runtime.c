@@ -5,6 +5,8 @@
  */
 #define RCGC_BUILDING 1
 #include "harness.h"
+
+#include <stdatomic.h>
 #include "internal.h"
 
 #include <pthread.h>
@@ -284,8 +286,23 @@ static void test_free_with_unjoined_thread_fails(void **state)
     assert_int_equal(0, rc_runtime_free(rt));
 }
 
+static _Atomic int started_unregister_result = 0;
+
+static void unregister_from_started_thread(void *arg)
+{
+    (void)arg;
+    int r = rc_thread_unregister();   /* refused: it leaves when it returns */
+    atomic_store(&started_unregister_result,
+                 r == -1 && rc_error_occurred() == RC_ERR_RUNTIME ? 1 : -1);
+    rc_error_clear();
+}
+
 static void test_thread_api_errors(void **state)
 {
+    rc_thread *t = rc_thread_start(unregister_from_started_thread, NULL);
+    assert_non_null(t);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(1, atomic_load(&started_unregister_result));
     assert_null(rc_thread_start(NULL, NULL));
     assert_error(RC_ERR_TYPE);
     assert_int_equal(-1, rc_thread_join(NULL));

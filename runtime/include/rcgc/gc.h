@@ -41,7 +41,9 @@ int rc_clear(rc_object *o);
 /* 1 if o is tracked by the collector (a container), else 0. */
 int rc_gc_is_tracked(rc_object *o);
 
-/* A new list of the objects o refers to (like gc.get_referents). */
+/* A new list of the objects o refers to (like gc.get_referents).  Safe while
+ * other threads mutate o: it stops the world for the walk (so it may wait
+ * for a stop, ends borrows, and is refused while the caller holds one). */
 rc_object *rc_gc_get_referents(rc_object *o);
 
 /* A new list of the tracked objects that refer to any of objs[0..n-1]
