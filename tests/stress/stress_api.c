@@ -14,7 +14,8 @@
  *               and the immutable accessors, and make the same objects
  *               immortal at once;
  *   starts      every thread makes types and starts, then joins, threads
- *               of its own;
+ *               of its own, and threads the runtime did not start, which
+ *               register and unregister themselves;
  *   weakrefs    a thread kills weakref targets while the others
  *               dereference the weakrefs: each gives NULL or the intact
  *               target;
@@ -26,6 +27,7 @@
  */
 #include "stress.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +340,18 @@ static void child(void *arg)
     rc_decref(o);
 }
 
+/* A thread the runtime did not start: it registers, works, and leaves. */
+static void *foreign(void *arg)
+{
+    if (rc_thread_register() != 0) {
+        CHECK(0, "rc_thread_register: %s", rc_error_message());
+        return NULL;
+    }
+    child(arg);
+    CHECK(rc_thread_unregister() == 0, "%s", rc_error_message());
+    return NULL;
+}
+
 static void starts_worker(struct worker *w)
 {
     for (long i = 0; i < iterations / 200 + 2; i++) {
@@ -352,6 +366,14 @@ static void starts_worker(struct worker *w)
         rc_decref(o);
         rc_thread *c = rc_thread_start(child, (void *)(intptr_t)(w->index * 100000 + i));
         CHECK(c != NULL && rc_thread_join(c) == 0, "%s", rc_error_message());
+        /* A foreign thread registering meanwhile; joined detached, so a
+         * stop or the GIL never waits for us while we wait for it. */
+        pthread_t f;
+        CHECK(pthread_create(&f, NULL, foreign, (void *)(intptr_t)(w->index * 100000 + i)) == 0,
+              "pthread_create");
+        CHECK(rc_detach() == 0, "%s", rc_error_message());
+        pthread_join(f, NULL);
+        CHECK(rc_attach() == 0, "%s", rc_error_message());
         w->ops++;
     }
 }
