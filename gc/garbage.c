@@ -262,19 +262,30 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
     bool stop_again = ran_code || c->saveall || c->verify;
     if (stop_again)
         gc_stop(c);
-    struct gc_head resurrected;
-    gcl_init(&resurrected);
-    if (ran_code) {
-        handle_resurrected_stw(c, &resurrected);
-        *survivors += put_back_stw(c, &resurrected, dest);
+    for (;;) {
+        struct gc_head resurrected;
+        gcl_init(&resurrected);
+        if (ran_code) {
+            handle_resurrected_stw(c, &resurrected);
+            *survivors += put_back_stw(c, &resurrected, dest);
+        }
+        /* A finalizer or callback may have made a new weakref to garbage;
+         * a thread that already took a reference through one has
+         * resurrected the object (counted just now), and with the world
+         * stopped nobody can take one any more: detach them.  Their
+         * callbacks run before the garbage is cleared. */
+        if (ran_code && !c->saveall)
+            gc_handle_weakrefs_stw(c);
+        /* A thread that waited out this stop online keeps its borrows past
+         * it, and may take a reference to the garbage once the world runs:
+         * let it, then look again.  Each such wait needs a thread whose
+         * slot bias is still on, and each bias ends once, so this ends. */
+        if (!stop_again || !stw_parked_online(rt))
+            break;
+        gc_start(c);
+        gc_stop(c);
+        ran_code = true;
     }
-    /* A finalizer or callback may have made a new weakref to garbage; a
-     * thread that already took a reference through one has resurrected
-     * the object (counted just now), and with the world stopped nobody
-     * can take one any more: detach them.  Their callbacks run before the
-     * garbage is cleared. */
-    if (ran_code && !c->saveall)
-        gc_handle_weakrefs_stw(c);
     *saved = 0;
     if (c->saveall) {
         /* Kept alive in the garbage list: back into the lists. */

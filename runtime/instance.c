@@ -215,12 +215,14 @@ __attribute__((noinline)) static int slot_unbias(struct thr_state *ts, rc_object
     if (RC_UNLIKELY(!ts->attached))
         return err_int(RC_ERR_RUNTIME, "instance slots used by a detached thread "
                                        "(call rc_attach first)");
-    /* relaxed: a stale owner is another thread's id (or dead, below) all
-     * the same.  ob_tid changes to 0 when the counts are merged (no owner
-     * writes biased after that) and to the finalizer's thread when a
-     * finalizer resurrects o, after RC_GC_FINALIZED is set, which keeps
-     * every later write off the biased path (rc_slot_set). */
-    uintptr_t owner = rc_atomic_load_relaxed(&o->ob_tid);
+    /* acquire: pairs with ref_merge's release store of 0, so that the
+     * owner's earlier unlocked slot writes are visible to our locked ones.
+     * A stale owner is another thread's id (or dead, below) all the same.
+     * ob_tid changes to 0 when the counts are merged (no owner writes
+     * biased after that) and to the finalizer's thread when a finalizer
+     * resurrects o, after RC_GC_FINALIZED is set, which keeps every later
+     * write off the biased path (rc_slot_set). */
+    uintptr_t owner = rc_atomic_load_acquire(&o->ob_tid);
     if (owner == ts->tid || owner == RC_TID_NONE)
         return 0;   /* ours (no other biased writer), or nobody's */
     struct rc_runtime *rt = ts->rt;

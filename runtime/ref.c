@@ -71,9 +71,12 @@ intptr_t ref_merge(rc_object *o, intptr_t extra)
         return 1;   /* made immortal while queued: its counts are frozen */
     /* Clear tid and local before the CAS: once the CAS publishes MERGED
      * another thread may free the object, so we must not write it after.
-     * relaxed: a thread that reads ob_tid == 0 takes the shared path, which
-     * is correct in every state. */
-    rc_atomic_store_relaxed(&o->ob_tid, RC_TID_NONE);
+     * A thread that reads ob_tid == 0 takes the shared path, which is
+     * correct in every state. */
+    /* release: a thread that reads the 0 (instance.c: slot_unbias, which
+     * then trusts that no owner writes slots without the lock) sees every
+     * write the owner made before, its unlocked slot writes included. */
+    rc_atomic_store_release(&o->ob_tid, RC_TID_NONE);
     /* release: rc_refcount, seeing this 0, then sees the store above. */
     rc_atomic_store_release(&o->ob_ref_local, 0);
     intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
