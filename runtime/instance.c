@@ -47,6 +47,10 @@ static void instance_clear(rc_object *o);
 __attribute__((noinline)) static void instance_empty_shared(struct rc_instance *in)
 {
     for (size_t i = 0; i < in->nslots; i++) {
+        /* relaxed: an empty slot needs no lock (a writer that fills it
+         * after this load writes after our emptying of it). */
+        if (rc_atomic_load_relaxed(&in->slots[i]) == NULL)
+            continue;
         obj_lock(&in->ob);
         /* relaxed: under the lock; readers that load NULL need nothing
          * more. */
@@ -109,16 +113,16 @@ int instance_clear_live(rc_object *o)
 }
 
 /* The type's clear hook: the collector's garbage and rc_runtime_free's
- * immortals, which no other thread writes (rc_clear on a live instance
- * goes through instance_clear_live).  A shared one may still be read by a
- * thread that borrowed it, hence the locked emptying. */
+ * immortals (rc_clear on a live instance goes through
+ * instance_clear_live).  No other thread writes them, and none reads
+ * them: a borrow ends at a stop, and the collector clears its garbage
+ * only after a stop that no thread waited out online (gc/garbage.c, phase
+ * 3), so no thread holds a borrowed pointer into it; no lock, and the
+ * values are not marked (an int only garbage held is freed at once, not
+ * through QSBR). */
 static void instance_clear(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
-    if (obj_gc_bits(o) & RC_GC_SHARED) {
-        instance_empty_shared(in);
-        return;
-    }
     for (size_t i = 0; i < in->nslots; i++) {
         /* relaxed: nobody else reaches the instance. */
         rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
