@@ -229,6 +229,9 @@ __attribute__((noinline)) static int slot_unbias(struct thr_state *ts, rc_object
     uintptr_t owner = rc_atomic_load_acquire(&o->ob_tid);
     if (owner == ts->tid || owner == RC_TID_NONE)
         return 0;   /* ours (no other biased writer), or nobody's */
+    uintptr_t *seen = &ts->unbiased_seen[owner % 8];
+    if (*seen == owner)
+        return 0;   /* found without a bias before (ordered by rt->mu then) */
     struct rc_runtime *rt = ts->rt;
     for (int stopped = 0;; stopped = 1) {
         /* Find the owner among the live threads (a dead object's ob_tid
@@ -246,8 +249,10 @@ __attribute__((noinline)) static int slot_unbias(struct thr_state *ts, rc_object
         pthread_mutex_unlock(&rt->mu);
         if (stopped)
             stw_start(rt, ts);
-        if (!biased)
+        if (!biased) {
+            *seen = owner;   /* no bias now, none ever again */
             return 0;
+        }
         if (stw_stop_online(rt, ts) < 0)
             rc_fatal("slot_unbias: cannot stop the world: %s", rc_error_message());
     }

@@ -143,6 +143,11 @@ struct thr_state {
      * it relaxed (the stop orders the clear before its next read); other
      * threads read it under rt->mu. */
     _Atomic bool slot_bias;
+    /* Owner only: thread ids this thread has found without a slot bias
+     * (instance.c: slot_unbias), direct-mapped.  A bias never comes back
+     * and ids are never reused, so an entry stays true; it spares the
+     * lookup under rt->mu on every locked read of that thread's objects. */
+    uintptr_t unbiased_seen[8];
     /* Live-object accounting.  Owner writes with relaxed stores; other
      * threads read relaxed (rc_live_objects is a snapshot). */
     _Atomic uint64_t allocs;
