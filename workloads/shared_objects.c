@@ -10,8 +10,8 @@
  * Sizes: a shared list of SO_ENTRIES Entry instances, made by the thread
  * that runs run(); each Entry's slot 0 holds a Val, an instance whose
  * slot 0 is an int id and slot 1 the int so_payload(id).  --iterations
- * operations in total (default SO_ITERATIONS: about a second in gil mode
- * with 1 thread), one in SO_WRITE_EVERY a write.
+ * operations in total (default SO_ITERATIONS: about half a second in gil
+ * mode with 1 thread), one in SO_WRITE_EVERY a write.
  *
  * Threads: --threads workers (default 1) split the operations.  A read
  * borrows an Entry from the list (rc_list_get_borrowed), takes its Val and
@@ -30,8 +30,9 @@
  *
  * Verifies: every Val read was intact (its payload matches its id, its id
  * was issued by some writer or the setup), or, read borrowed, was dying
- * (replaced meanwhile: its slots read None, counted); at the end each Entry holds the
- * last Val some worker wrote to it (or its first, if none did), with a
+ * (replaced meanwhile: its slots read None, counted); at the end each
+ * Entry holds the last Val some worker wrote to it (or its first, if none
+ * did), with a
  * reference count of exactly 1 (the Entry's), so every reference a read
  * took was dropped; nothing is left behind.  ops = reads + writes; the
  * summary gives reads/s and writes/s.

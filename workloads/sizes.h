@@ -61,7 +61,7 @@
 #define SR_MAX_ITERATIONS LONG_MAX   /* reads are counted in a long */
 
 /* ---- shared-objects ---- */
-#define SO_ITERATIONS 20000000L    /* --iterations: operations, about 1 s in gil mode, 1 thread */
+#define SO_ITERATIONS 20000000L    /* --iterations: operations, about 0.5 s in gil mode, 1 thread */
 #define SO_QUICK_ITERATIONS 50000L
 #define SO_ENTRIES 1024            /* shared Entry instances */
 #define SO_WRITE_EVERY 100         /* one operation in 100 replaces a value */
