@@ -97,3 +97,24 @@ int stress_obj_check(rc_type *t, rc_object *o)
     rc_decref(s);
     return ok;
 }
+
+int stress_run_phases(rc_runtime *rt, const struct stress_phase *phases, int n)
+{
+    int passed = 0, failed = 0;
+    for (int i = 0; i < n; i++) {
+        int before = stress_failed();
+        int ok = phases[i].fn() && stress_failed() == before;
+        printf("  %-10s %s\n", phases[i].name, ok ? "ok" : "FAILED");
+        fflush(stdout);
+        ok ? passed++ : failed++;
+    }
+    long leaked = rc_runtime_free(rt);
+    if (leaked != 0) {
+        fprintf(stderr, "FAIL: rc_runtime_free reported %ld leaked\n", leaked);
+        failed++;
+    } else {
+        passed++;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

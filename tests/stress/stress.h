@@ -81,4 +81,16 @@ rc_runtime *stress_runtime_new(rc_mode mode);
 rc_object *stress_obj_new(rc_type *t, int64_t id);
 int stress_obj_check(rc_type *t, rc_object *o);
 
+/* A test's phases, run in order by stress_run_phases: a phase passes when
+ * fn returns non-zero and no CHECK failed while it ran. */
+struct stress_phase {
+    const char *name;
+    int (*fn)(void);
+};
+
+/* Run the n phases, printing each one's name and result; then free rt,
+ * counting a leak it reports as one more failure; print "P passed, F
+ * failed".  Returns main's exit status: 0 if everything passed, else 1. */
+int stress_run_phases(rc_runtime *rt, const struct stress_phase *phases, int n);
+
 #endif /* RCGC_TEST_STRESS_H */

@@ -80,15 +80,6 @@ static void run(void (*fn)(struct worker *))
     rc_safepoint();
 }
 
-static int phase(const char *name, int (*fn)(void))
-{
-    int before = stress_failed();
-    int ok = fn() && stress_failed() == before;
-    printf("  %-10s %s\n", name, ok ? "ok" : "FAILED");
-    fflush(stdout);
-    return ok;
-}
-
 /* A garbage cycle of two lists. */
 static void make_cycle(void)
 {
@@ -540,19 +531,8 @@ int main(int argc, char **argv)
     rc_runtime *rt = stress_runtime_new(args.mode);
     obj_type = rc_type_new("Obj", 2, NULL);
     base = rc_live_objects();
-    int passed = 0, failed = 0;
-    int (*phases[])(void) = {phase_settings, phase_immutables, phase_starts, phase_weakrefs,
-                             phase_inspect, phase_teardown};
-    const char *names[] = {"settings", "immutables", "starts", "weakrefs", "inspect", "teardown"};
-    for (int i = 0; i < 6; i++)
-        phase(names[i], phases[i]) ? passed++ : failed++;
-    long leaked = rc_runtime_free(rt);
-    if (leaked != 0) {
-        fprintf(stderr, "FAIL: rc_runtime_free reported %ld leaked\n", leaked);
-        failed++;
-    } else {
-        passed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct stress_phase phases[] = {
+        {"settings", phase_settings}, {"immutables", phase_immutables}, {"starts", phase_starts},
+        {"weakrefs", phase_weakrefs}, {"inspect", phase_inspect},       {"teardown", phase_teardown}};
+    return stress_run_phases(rt, phases, 6);
 }

@@ -265,15 +265,6 @@ static void check_items(rc_object *list, const char *phase)
     }
 }
 
-static int phase(const char *name, int (*fn)(void))
-{
-    int before = stress_failed();
-    int ok = fn() && stress_failed() == before;
-    printf("  %-9s %s\n", name, ok ? "ok" : "FAILED");
-    fflush(stdout);
-    return ok;
-}
-
 static int nwriters(void) { return nthreads / 2 > 0 ? nthreads / 2 : 1; }
 static int nreaders(void) { return nthreads - nwriters() > 0 ? nthreads - nwriters() : 1; }
 
@@ -340,26 +331,7 @@ int main(int argc, char **argv)
     rc_runtime *rt = stress_runtime_new(mode);
     obj_type = rc_type_new("Obj", 2, NULL);
     base = rc_live_objects();
-    int passed = 0, failed = 0;
-    if (phase("mixed", phase_mixed))
-        passed++;
-    else
-        failed++;
-    if (phase("iterate", phase_iterate))
-        passed++;
-    else
-        failed++;
-    if (phase("teardown", phase_teardown))
-        passed++;
-    else
-        failed++;
-    long leaked = rc_runtime_free(rt);
-    if (leaked != 0) {
-        fprintf(stderr, "FAIL: rc_runtime_free reported %ld leaked\n", leaked);
-        failed++;
-    } else {
-        passed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct stress_phase phases[] = {
+        {"mixed", phase_mixed}, {"iterate", phase_iterate}, {"teardown", phase_teardown}};
+    return stress_run_phases(rt, phases, 3);
 }

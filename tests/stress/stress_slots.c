@@ -350,15 +350,6 @@ static void check_cache(const char *phase)
     }
 }
 
-static int phase(const char *name, int (*fn)(void))
-{
-    int before = stress_failed();
-    int ok = fn() && stress_failed() == before;
-    printf("  %-9s %s\n", name, ok ? "ok" : "FAILED");
-    fflush(stdout);
-    return ok;
-}
-
 static int half(void) { return nthreads / 2 > 0 ? nthreads / 2 : 1; }
 
 static int phase_race(void)
@@ -417,18 +408,9 @@ int main(int argc, char **argv)
     obj_type = rc_type_new("Obj", 2, NULL);
     entry_type = rc_type_new("Entry", NSLOTS, NULL);
     base = rc_live_objects();
-    int passed = 0, failed = 0;
-    int (*phases[])(void) = {phase_race, phase_dying, phase_clear, phase_teardown};
-    const char *names[] = {"race", "dying", "clear", "teardown"};
-    for (int i = 0; i < 4; i++)
-        phase(names[i], phases[i]) ? passed++ : failed++;
-    long leaked = rc_runtime_free(rt);
-    if (leaked != 0) {
-        fprintf(stderr, "FAIL: rc_runtime_free reported %ld leaked\n", leaked);
-        failed++;
-    } else {
-        passed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct stress_phase phases[] = {{"race", phase_race},
+                                                 {"dying", phase_dying},
+                                                 {"clear", phase_clear},
+                                                 {"teardown", phase_teardown}};
+    return stress_run_phases(rt, phases, 4);
 }
