@@ -461,12 +461,34 @@ static void freeze_owner(struct gcl_owner *ow, void *arg)
         gcl_splice(&ow->lists[GCL_PERMANENT], &ow->lists[i]);
 }
 
-/* Unfrozen objects join generation 2: they count as its growth. */
+/* Unfrozen objects join generation 2: they count as its growth.  A
+ * collector with an old space gets them there. */
+struct unfreeze {
+    struct rc_runtime *rt;
+    long added;
+};
+
 static void unfreeze_owner(struct gcl_owner *ow, void *arg)
 {
-    long *added = arg;
-    *added += mark_old(&ow->lists[GCL_PERMANENT], true);
-    gcl_splice(&ow->lists[RC_GC_GENERATIONS - 1], &ow->lists[GCL_PERMANENT]);
+    struct unfreeze *u = arg;
+    struct gc_head *perm = &ow->lists[GCL_PERMANENT];
+    u->added += mark_old(perm, true);
+    if (u->rt->gcl.oldspace == NULL || ow->oldspace) {
+        gcl_splice(&ow->lists[RC_GC_GENERATIONS - 1], perm);
+        return;
+    }
+    while (!gcl_is_empty(perm)) {
+        struct gc_head *g = perm->next;
+        gcl_remove(g);
+        gcl_append(gc_dest_list_stw(u->rt, g, RC_GC_GENERATIONS - 1), g);
+    }
+}
+
+/* Freeze and unfreeze need the whole heap in the owners' lists. */
+static void cancel_collector_work_stw(struct rc_runtime *rt)
+{
+    if (rt->gc->ops->cancel_stw != NULL)
+        rt->gc->ops->cancel_stw(rt);
 }
 
 int rc_gc_freeze(void)
@@ -475,6 +497,7 @@ int rc_gc_freeze(void)
     if (ts == NULL)
         return -1;
     rc_stop_the_world();
+    cancel_collector_work_stw(ts->rt);
     gcl_for_each_owner_stw(ts->rt, freeze_owner, NULL);
     rc_atomic_store_relaxed(&ts->rt->gc->young_count, 0);   /* relaxed: a trigger count */
     rc_start_the_world();
@@ -487,9 +510,10 @@ int rc_gc_unfreeze(void)
     if (ts == NULL)
         return -1;
     rc_stop_the_world();
-    long added = 0;
-    gcl_for_each_owner_stw(ts->rt, unfreeze_owner, &added);
-    rc_atomic_add_relaxed(&ts->rt->gc->long_lived_pending, added);   /* relaxed: a trigger count */
+    cancel_collector_work_stw(ts->rt);
+    struct unfreeze u = {ts->rt, 0};
+    gcl_for_each_owner_stw(ts->rt, unfreeze_owner, &u);
+    rc_atomic_add_relaxed(&ts->rt->gc->long_lived_pending, u.added);   /* relaxed: a trigger count */
     rc_start_the_world();
     return 0;
 }

@@ -25,20 +25,16 @@ static const struct gc_collector_ops *collector_ops(rc_collector_kind kind)
     case RC_COLLECTOR_STW:
         return &gc_stw_collector;
     case RC_COLLECTOR_CONCURRENT:
-        break;
+        return &gc_concurrent_collector;
     }
     return NULL;
 }
 
 int rc_collector_check(rc_collector_kind kind)
 {
-    if ((unsigned)kind >= RC_COLLECTOR_COUNT)
+    if ((unsigned)kind >= RC_COLLECTOR_COUNT || collector_ops(kind) == NULL)
         return err_int(RC_ERR_VALUE, "collector %d is not valid (valid: RC_COLLECTOR_STW, "
                        "RC_COLLECTOR_CONCURRENT)", (int)kind);
-    if (collector_ops(kind) == NULL)
-        return err_int(RC_ERR_VALUE, "the %s collector (RC_COLLECTOR_%s) is not available yet "
-                       "(available: stw)", rc_collector_name(kind),
-                       kind == RC_COLLECTOR_CONCURRENT ? "CONCURRENT" : "?");
     return 0;
 }
 
@@ -105,6 +101,7 @@ int gc_runtime_init(struct rc_runtime *rt)
     }
     atomic_init(&gc->long_lived_total, 0);
     atomic_init(&gc->long_lived_pending, 0);
+    atomic_init(&gc->oldspace_deferred, 0);
     gc_records_init(gc);
     rt->gc = gc;
     if (gc->ops->init != NULL && gc->ops->init(rt) < 0) {
@@ -225,8 +222,10 @@ long gc_counts_alloc(struct thr_state *ts)
              * relaxed: a setting. */
             ts->gc->stress_countdown = stress;
             if (rc_atomic_load_relaxed(&gc->threshold[0]) > 0)
-                gc_collect_quietly(ts, gc_generation_due(gc));
+                gc->ops->collect_due(ts);
         }
+        if (gc->ops->assist != NULL)
+            gc->ops->assist(ts);
     }
     /* Read again: a callback or finalizer of the collection just run may
      * have changed the setting (rc_gc_set_stress). */
@@ -437,5 +436,21 @@ void gc_trigger_generational(struct thr_state *ts, long young)
     long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);   /* relaxed: a setting */
     if (t0 <= 0 || young < t0)
         return;   /* threshold 0 turns automatic collection off */
-    gc_collect_quietly(ts, gc_generation_due(gc));
+    gc->ops->collect_due(ts);
+}
+
+void gc_collect_due_now(struct thr_state *ts)
+{
+    gc_collect_quietly(ts, gc_generation_due(ts->rt->gc));
+}
+
+struct gc_head *gc_dest_list_stw(struct rc_runtime *rt, struct gc_head *g, int i)
+{
+    RC_ASSERT_STW("gc_dest_list_stw");
+    struct gcl_owner *old = rt->gcl.oldspace;
+    if (old != NULL && i == RC_GC_GENERATIONS - 1) {
+        gcl_set_owner(g, old);
+        return &old->lists[i];
+    }
+    return gcl_list_for_stw(rt, g, i);
 }

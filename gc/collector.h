@@ -56,8 +56,20 @@ struct gc_collector_ops {
     long (*find_garbage)(struct collection *c);
     /* A tracked allocation count was reported (young: tracked objects
      * allocated minus freed since the last collection): collect now if
-     * due.  The stop-the-world collector uses gc_trigger_generational. */
+     * due.  Both collectors use gc_trigger_generational, which calls
+     * collect_due once young passes generation 0's threshold. */
     void (*allocated)(struct thr_state *ts, long young);
+    /* An automatic collection is due (the threshold above, or
+     * rc_gc_set_stress's count). */
+    void (*collect_due)(struct thr_state *ts);
+    /* After every report, when automatic collection may run: work the
+     * collector does on the reporting thread (optional). */
+    void (*assist)(struct thr_state *ts);
+    /* With the world stopped by a caller that needs the whole heap in the
+     * owners' lists (a full collection, freeze, unfreeze): drop any
+     * collection work in progress that holds objects elsewhere
+     * (optional). */
+    void (*cancel_stw)(struct rc_runtime *rt);
     /* A reference to `value` was stored into `container`.  The
      * stop-the-world collector needs none (NULL), and no runtime store
      * calls it yet: the first collector that sets it adds the call, behind
@@ -66,6 +78,9 @@ struct gc_collector_ops {
 };
 
 extern const struct gc_collector_ops gc_stw_collector;
+extern const struct gc_collector_ops gc_concurrent_collector;
+
+struct cc_state;
 
 struct gc_callback {
     rc_gc_callback cb;
@@ -120,12 +135,26 @@ struct gc_state {
                                          (collector); kept between collections
                                          while small */
     size_t work_cap;                  /* entries of each half (collector) */
+    struct cc_state *cc;              /* the concurrent collector's, or NULL
+                                         (immutable after init) */
+    struct gc_head *cycle_list;       /* old-space objects a concurrent
+                                         cycle holds out of the old space's
+                                         lists (walks include it), or NULL;
+                                         written by the cycle's thread
+                                         (no stop on) or a stopper, read
+                                         with the world stopped */
+    _Atomic int oldspace_deferred;    /* a cycle holds pointers into the old
+                                         space: no stop drains its stack
+                                         (relaxed: written and read as
+                                         cycle_list is) */
 };
 
 /* Per thread, owner only (allocated by gc_thread_attach). */
 struct gc_thread_state {
     long stress_countdown;            /* allocations to the next stress
                                          collection */
+    bool finishing_cycle;             /* this thread's gc_collect finishes a
+                                         concurrent cycle (concurrent.c) */
     int in_collection;                /* this thread runs gc_collect, its
                                          callbacks included: its allocations
                                          start no automatic collection */
@@ -170,6 +199,9 @@ void gc_collect_quietly(struct thr_state *ts, int gen);
  * once young passes generation 0's threshold, collect the oldest
  * generation that is due (gc_generation_due). */
 void gc_trigger_generational(struct thr_state *ts, long young);
+/* The stop-the-world collector's collect_due: the oldest generation that
+ * is due, collected now. */
+void gc_collect_due_now(struct thr_state *ts);
 /* The oldest generation g >= 1 whose count passed its threshold (the
  * oldest only under the long-lived damping), else 0. */
 int gc_generation_due(struct gc_state *gc);
@@ -179,6 +211,11 @@ int gc_generation_due(struct gc_state *gc);
  * merge are freed by the restart. */
 void gc_stop(struct collection *c);
 void gc_start(struct collection *c);
+
+/* The list generation i of g's owner is in, or the old space's for the
+ * oldest generation when the collector keeps one (renaming g's owner).
+ * With the world stopped. */
+struct gc_head *gc_dest_list_stw(struct rc_runtime *rt, struct gc_head *g, int i);
 
 /* Where survivors of a collection of generation gen go: one generation
  * older, the oldest staying put. */
@@ -219,6 +256,21 @@ static inline bool gc_collecting(rc_object *o)
 }
 
 static inline intptr_t gc_refs(struct gc_head *g) { return (intptr_t)g->aux; }
+
+/* -------------------------------------------------------- stw_collector.c */
+
+/* The stop-the-world collector's phase 1 (also the concurrent collector's
+ * for young generations and for full collections asked for). */
+long gc_stw_find_garbage(struct collection *c);
+/* With the world stopped: exact trial deletion over c->taken, survivors
+ * to their generation's lists (gc_dest_list_stw), the unreachable into
+ * c->unreachable with their weakrefs handled and one reference held.
+ * Returns the number of survivors, or -1 with MemoryError and every
+ * member back in generation c->gen. */
+long gc_trial_deletion_stw(struct collection *c);
+/* With the world stopped: free what was handed back to every owner (the
+ * old space's only when no concurrent cycle defers its frees). */
+void gc_drain_handbacks_stw(struct collection *c);
 
 /* -------------------------------------------------------------- garbage.c */
 /* The phases after finding, the same for every collector. */

@@ -78,7 +78,7 @@ static long put_back_stw(struct collection *c, struct gc_head *list, int dest)
         /* World stopped: nobody else writes the bits. */
         gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
         gcl_remove(g);
-        gcl_append(gcl_list_for_stw(c->rt, g, dest), g);
+        gcl_append(gc_dest_list_stw(c->rt, g, dest), g);
         n++;
     }
     return n;

@@ -31,8 +31,20 @@
 static void drain_one(struct gcl_owner *ow, void *arg)
 {
     struct collection *c = arg;
-    if (!ow->orphan && !ow->exited)   /* closed stacks (gclist.h) */
-        gcl_drain_handback(c->ts, ow);
+    if (ow->orphan || ow->exited)
+        return;   /* closed stacks (gclist.h) */
+    /* A concurrent cycle holds pointers into the old space: the objects
+     * handed back there keep their memory until it ends.  relaxed: see
+     * gc_state.oldspace_deferred. */
+    if (ow->oldspace && rc_atomic_load_relaxed(&c->rt->gc->oldspace_deferred))
+        return;
+    gcl_drain_handback(c->ts, ow);
+}
+
+void gc_drain_handbacks_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gc_drain_handbacks_stw");
+    gcl_for_each_owner_stw(c->rt, drain_one, c);
 }
 
 static void take_generations(struct gcl_owner *ow, void *arg)
@@ -300,7 +312,7 @@ static long relink_stw(struct collection *c, int dest)
             gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
             survivors++;
         }
-        gcl_append(gcl_list_for_stw(c->rt, g, dest), g);
+        gcl_append(gc_dest_list_stw(c->rt, g, dest), g);
     }
     return survivors;
 }
@@ -315,33 +327,21 @@ static void abandon_stw(struct collection *c)
         rc_object *o = GC_HEAD_OBJ(g);
         gc_set_bits_stw(o, (uint8_t)(obj_gc_bits(o) & ~RC_GC_COLLECTING));
         gcl_remove(g);
-        gcl_append(gcl_list_for_stw(c->rt, g, c->gen), g);
+        gcl_append(gc_dest_list_stw(c->rt, g, c->gen), g);
     }
 }
 
 /* ------------------------------------------------------------- phase 1 */
 
-static long stw_find_garbage(struct collection *c)
+long gc_trial_deletion_stw(struct collection *c)
 {
-    struct rc_runtime *rt = c->rt;
-    struct gc_state *gc = rt->gc;
-    gc_stop(c);
-    if (c->verify)
-        gc_verify_heap_stw(rt, true);
-    gcl_for_each_owner_stw(rt, drain_one, c);
-    gcl_for_each_owner_stw(rt, take_generations, c);
-    /* A collection starts the count afresh.  Other threads' unreported
-     * counts (at most report_at each) count toward the next one.
-     * relaxed: a trigger count (collector.h). */
-    rc_atomic_store_relaxed(&gc->young_count, 0);
-    c->ts->gct.delta = 0;
-    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+    RC_ASSERT_STW("gc_trial_deletion_stw");
+    struct gc_state *gc = c->rt->gc;
     if (gather_stw(c) < 0) {
         /* No memory for the array (MemoryError is set): the set goes back
          * to generation `gen` of its owners, COLLECTING cleared, without
          * RC_GC_OLD (the younger members are not counted as promoted). */
         abandon_stw(c);
-        gc_start(c);
         return -1;
     }
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);
@@ -359,6 +359,29 @@ static long stw_find_garbage(struct collection *c)
     gc_handle_weakrefs_stw(c);
     gc_hold_unreachable_stw(c);
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
+    return survivors;
+}
+
+long gc_stw_find_garbage(struct collection *c)
+{
+    struct rc_runtime *rt = c->rt;
+    struct gc_state *gc = rt->gc;
+    gc_stop(c);
+    /* A full collection takes the whole heap: a concurrent cycle holding
+     * part of the old space gives it back first. */
+    if (c->gen == RC_GC_GENERATIONS - 1 && gc->ops->cancel_stw != NULL)
+        gc->ops->cancel_stw(rt);
+    if (c->verify)
+        gc_verify_heap_stw(rt, true);
+    gc_drain_handbacks_stw(c);
+    gcl_for_each_owner_stw(rt, take_generations, c);
+    /* A collection starts the count afresh.  Other threads' unreported
+     * counts (at most report_at each) count toward the next one.
+     * relaxed: a trigger count (collector.h). */
+    rc_atomic_store_relaxed(&gc->young_count, 0);
+    c->ts->gct.delta = 0;
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+    long survivors = gc_trial_deletion_stw(c);
     gc_start(c);
     return survivors;
 }
@@ -373,7 +396,8 @@ static void stw_collector_fini(struct rc_runtime *rt)
 const struct gc_collector_ops gc_stw_collector = {
     .name = "stw",
     .fini = stw_collector_fini,
-    .find_garbage = stw_find_garbage,
+    .find_garbage = gc_stw_find_garbage,
     .allocated = gc_trigger_generational,
+    .collect_due = gc_collect_due_now,
     .store_barrier = NULL,   /* the world is stopped for the whole trial deletion */
 };

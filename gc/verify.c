@@ -13,21 +13,39 @@
 /* Call fn on every live tracked object of the given lists of every owner.
  * The world is stopped by the caller. */
 struct walk {
+    struct rc_runtime *rt;
     int first, last;   /* list indexes */
     int (*fn)(rc_object *o, void *arg);
     void *arg;
     int result;
 };
 
+/* The lists of ow to walk for list index i: its own, and for the old
+ * space's oldest generation the objects a concurrent cycle holds
+ * (gc_state.cycle_list).  Returns how many (at most 2). */
+static int owner_lists(struct rc_runtime *rt, struct gcl_owner *ow, int i,
+                       struct gc_head *out[2])
+{
+    int k = 0;
+    out[k++] = &ow->lists[i];
+    if (ow->oldspace && i == RC_GC_GENERATIONS - 1 && rt->gc->cycle_list != NULL)
+        out[k++] = rt->gc->cycle_list;
+    return k;
+}
+
 static void walk_owner(struct gcl_owner *ow, void *p)
 {
     struct walk *w = p;
     for (int i = w->first; i <= w->last && w->result == 0; i++) {
-        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i] && w->result == 0;
-             g = g->next) {
-            rc_object *o = GC_HEAD_OBJ(g);
-            if (rc_refcount(o) > 0)   /* dying objects are not part of the heap */
-                w->result = w->fn(o, w->arg);
+        struct gc_head *lists[2];
+        int nl = owner_lists(w->rt, ow, i, lists);
+        for (int l = 0; l < nl; l++) {
+            struct gc_head *head = lists[l];
+            for (struct gc_head *g = head->next; g != head && w->result == 0; g = g->next) {
+                rc_object *o = GC_HEAD_OBJ(g);
+                if (rc_refcount(o) > 0)   /* dying objects are not part of the heap */
+                    w->result = w->fn(o, w->arg);
+            }
         }
     }
 }
@@ -36,7 +54,7 @@ int gc_walk_heap_stw(struct rc_runtime *rt, int first, int last,
                      int (*fn)(rc_object *, void *), void *arg)
 {
     RC_ASSERT_STW("gc_walk_heap_stw");
-    struct walk w = {first, last, fn, arg, 0};
+    struct walk w = {rt, first, last, fn, arg, 0};
     gcl_for_each_owner_stw(rt, walk_owner, &w);   /* each returns at once once
                                                     w.result is set */
     return w.result;
@@ -60,7 +78,10 @@ static void verify_lists(struct gcl_owner *ow, void *arg)
 {
     struct verify *v = arg;
     for (int i = 0; i < GCL_NLISTS; i++) {
-        struct gc_head *head = &ow->lists[i];
+      struct gc_head *lists[2];
+      int nl = owner_lists(v->rt, ow, i, lists);
+      for (int l = 0; l < nl; l++) {
+        struct gc_head *head = lists[l];
         for (struct gc_head *g = head->next; g != head; g = g->next) {
             rc_object *o = GC_HEAD_OBJ(g);
             if (g->next->prev != g || g->prev->next != g) {
@@ -79,14 +100,20 @@ static void verify_lists(struct gcl_owner *ow, void *arg)
                             "(an exited thread's objects name the orphan owner)", o);
             rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_VERIFY_MARK);
         }
+      }
     }
 }
 
 static void unmark_lists(struct gcl_owner *ow, void *arg)
 {
-    for (int i = 0; i < GCL_NLISTS; i++)
-        for (struct gc_head *g = ow->lists[i].next; g != &ow->lists[i]; g = g->next)
-            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_VERIFY_MARK);
+    for (int i = 0; i < GCL_NLISTS; i++) {
+        struct gc_head *lists[2];
+        int nl = owner_lists(arg, ow, i, lists);
+        for (int l = 0; l < nl; l++)
+            for (struct gc_head *g = lists[l]->next; g != lists[l]; g = g->next)
+                rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits,
+                                      (uint8_t)~RC_GC_VERIFY_MARK);
+    }
 }
 
 static int set_refs(rc_object *o, void *arg)
@@ -122,7 +149,7 @@ int gc_verify_heap_stw(struct rc_runtime *rt, bool fatal)
     RC_ASSERT_STW("gc_verify_heap_stw");
     struct verify v = {rt, ""};
     gcl_for_each_owner_stw(rt, verify_lists, &v);
-    gcl_for_each_owner_stw(rt, unmark_lists, NULL);
+    gcl_for_each_owner_stw(rt, unmark_lists, rt);
     if (v.problem[0] == '\0') {
         /* Live objects' aux words are free outside a collection. */
         gc_walk_heap_stw(rt, 0, GCL_PERMANENT, set_refs, NULL);

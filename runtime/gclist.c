@@ -20,7 +20,7 @@ static void owner_init(struct gcl_owner *ow, struct gcl_state *st)
     for (int i = 0; i < GCL_NLISTS; i++)
         gcl_init(&ow->lists[i]);
     atomic_init(&ow->handback, NULL);
-    ow->orphan = ow->exited = false;
+    ow->orphan = ow->exited = ow->oldspace = false;
     ow->next_owner = ow->prev_owner = NULL;
 }
 
@@ -50,6 +50,7 @@ int gcl_state_init(struct gcl_state *st)
     pthread_mutex_init(&st->owners_mu, NULL);
     pthread_mutex_init(&st->orphan_mu, NULL);
     st->owners = st->retired = st->spare = NULL;
+    st->oldspace = NULL;
     st->nlive = st->nretired = st->nspare = 0;
     struct gcl_owner *orphan = calloc(1, sizeof *orphan);
     if (orphan == NULL) {
@@ -83,9 +84,28 @@ void gcl_state_fini(struct gcl_state *st)
     free_owner_list(st->owners);
     free_owner_list(st->retired);
     free_owner_list(st->spare);
-    st->owners = st->retired = st->spare = st->orphan = NULL;
+    st->owners = st->retired = st->spare = st->orphan = st->oldspace = NULL;
     pthread_mutex_destroy(&st->orphan_mu);
     pthread_mutex_destroy(&st->owners_mu);
+}
+
+int gcl_oldspace_init(struct rc_runtime *rt)
+{
+    struct gcl_state *st = &rt->gcl;
+    struct gcl_owner *old = calloc(1, sizeof *old);
+    if (old == NULL) {
+        err_nomem();
+        return -1;
+    }
+    owner_init(old, st);
+    old->oldspace = true;
+    st->oldspace = old;
+    /* In the owner list, so that walks with the world stopped (every
+     * collection, the verifier, freeze) see its lists; never exited, never
+     * reused.  Single-threaded here. */
+    owner_push_locked(&st->owners, old);
+    st->nlive++;
+    return 0;
 }
 
 struct gcl_owner *gcl_owner_new(struct rc_runtime *rt)
@@ -287,7 +307,9 @@ void gcl_free_tracked(struct thr_state *ts, rc_object *o)
         ts->gct.old_freed++;
     struct gcl_owner *ow = gcl_owner_of(g);
     struct rc_runtime *rt = ts->rt;
-    if (ow == ts->gcl || rt->cfg.mode == RC_MODE_GIL) {
+    /* The old space's objects are always handed back (gcl_oldspace_init):
+     * a collector may be reading them. */
+    if (ow == ts->gcl || (rt->cfg.mode == RC_MODE_GIL && !ow->oldspace)) {
         unlink_and_release(ts, o);
         return;
     }

@@ -92,6 +92,7 @@ struct gcl_owner {
      * Push: any thread (CAS, release); take: exchange (acquire). */
     _Atomic(struct gc_head *) handback;
     bool orphan;                        /* the runtime's orphan owner */
+    bool oldspace;                      /* the runtime's old space (below) */
     /* Its thread has exited: written by that thread under orphan_mu before
      * the owner leaves the owner list; read by the collector (world
      * stopped, which orders it after that write). */
@@ -114,6 +115,8 @@ struct gcl_state {
     struct gcl_owner *spare;      /* reusable records (owners_mu) */
     struct gcl_owner *orphan;     /* lists adopted from exited threads;
                                      immutable after gcl_init */
+    struct gcl_owner *oldspace;   /* the old space, or NULL (below);
+                                     immutable after gcl_oldspace_init */
     long nlive, nretired, nspare; /* records on each list, the orphan in
                                      nlive (owners_mu) */
 };
@@ -175,6 +178,23 @@ static inline void gcl_splice(struct gc_head *to, struct gc_head *from)
  * the orphan owner: -1 with MemoryError, having undone its work. */
 int gcl_state_init(struct gcl_state *st);
 void gcl_state_fini(struct gcl_state *st);
+
+/* The old space (docs/gc.md [gc.concurrent]): a collector that reads the
+ * oldest generation while the world runs keeps it in one owner of its
+ * own, no thread's, whose hand-back stack is never closed.  Every free of
+ * an object it owns, by any thread in any mode, is a push on that stack;
+ * the objects stay linked, their memory kept, until the collector drains
+ * the stack at a moment when nothing it holds points at them.  Its lists
+ * change only with the world stopped or on the collector's thread between
+ * two of its safepoints (which no stop can cut into).  Called by the
+ * collector's init (single-threaded): 0, or -1 with MemoryError. */
+int gcl_oldspace_init(struct rc_runtime *rt);
+
+static inline bool gcl_in_oldspace(const struct gcl_state *st, const struct gc_head *g)
+{
+    struct gcl_owner *old = st->oldspace;
+    return old != NULL && gcl_owner_of(g) == old;
+}
 
 /* A new owner for the calling thread, linked into the runtime's owners.
  * NULL with MemoryError. */

@@ -83,6 +83,11 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
                                     collection puts it there (world stopped);
                                     its death counts against
                                     gc.long_lived_pending */
+#define RC_GC_DEAD         0x20u /* an old-space object whose type's dealloc
+                                    is about to run (or ran): set once, in
+                                    the ft modes under the object's lock,
+                                    which a concurrent collector holds to
+                                    traverse it (object.c, obj_mark_dead) */
 #define RC_GC_VERIFY_MARK  0x40u /* heap verifier: seen (world stopped) */
 
 static inline uint8_t obj_gc_bits(const rc_object *o)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "borrow.h"
 #include "objects.h"
 #include "weakref.h"
 
@@ -103,6 +104,26 @@ void obj_free(rc_object *o)
 
 /* ---------------------------------------------------------- deallocation */
 
+/* o is in the old space (gclist.h), which a concurrent collector may be
+ * reading: say it is dead before its type's dealloc takes its contents
+ * apart.  In the ft modes under o's lock, held by a collector traversing
+ * it (docs/gc.md [gc.concurrent]), so that a traversal either ends before
+ * the dealloc starts or sees RC_GC_DEAD and skips o.  Instances need no
+ * lock: their slots are atomic and their memory is kept by the old
+ * space, so a traversal reads stale pointers at worst, which it never
+ * dereferences.  Attached spin: a dealloc may run where the thread holds
+ * borrowed references, and the collector holds the lock only briefly. */
+__attribute__((noinline)) static void obj_mark_dead(struct thr_state *ts, rc_object *o)
+{
+    if (ts->tid == RC_TID_GIL || (o->ob_type->flags & RC_TYPE_HEAP)) {
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_DEAD);
+        return;
+    }
+    obj_lock_attached(o);
+    rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_DEAD);
+    obj_unlock(o);
+}
+
 static void dealloc_now(struct thr_state *ts, rc_object *o)
 {
     const rc_type *t = o->ob_type;
@@ -119,6 +140,8 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
     /* A tracked object stays in its GC list until obj_free unlinks it (or
      * hands it back to its owner); the collector leaves dying objects
      * (count 0) alone meanwhile. */
+    if ((t->flags & RC_TYPE_GC) && RC_UNLIKELY(gcl_in_oldspace(&ts->rt->gcl, OBJ_GC_HEAD(o))))
+        obj_mark_dead(ts, o);
     ts->dealloc_depth++;
     t->dealloc(o);
     ts->dealloc_depth--;

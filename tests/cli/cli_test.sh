@@ -138,6 +138,17 @@ collector)
     [ "$(grep -c '"collector": "stw"' c.json)" -eq 2 ] || fail "c.json: not 2 runs with collector stw"
     "$rcgc" report c.json >report.txt || fail "rcgc report c.json failed"
     diff c.txt report.txt || fail "rcgc report c.json differs from compare's table"
+    # Both collectors side by side: a row each, each run's JSON naming its
+    # own, and the concurrent one's run verified like the other.
+    "$rcgc" compare cycle-churn --quick --modes ft --collectors stw,concurrent --threads 1 \
+        --json cc.json >cc.txt || fail "rcgc compare --collectors stw,concurrent failed"
+    cat cc.txt
+    grep -qE '^ft +stw +1 +[0-9]+\.[0-9]+ ' cc.txt || fail "compare: no row 'ft stw 1'"
+    grep -qE '^ft +concurrent +1 +[0-9]+\.[0-9]+ ' cc.txt || fail "compare: no row 'ft concurrent 1'"
+    grep -q '"collector": "concurrent"' cc.json || fail "cc.json: no run with collector concurrent"
+    "$rcgc" run cycle-churn --quick --mode gil --collector concurrent >g.txt \
+        || fail "rcgc run --collector concurrent failed"
+    grep -q '^gil concurrent x1: verified' g.txt || fail "the concurrent run was not verified"
     echo "collector ok"
     ;;
 gc-threshold)

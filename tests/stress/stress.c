@@ -37,23 +37,25 @@ void stress_parse_args(int argc, char **argv, int min_threads, struct stress_arg
         } else if (strcmp(argv[i], "--seed") == 0) {
             a->seed = (uint64_t)parse_number(argv[0], "--seed", v, 1, LONG_MAX);
             i++;
-        } else if (strcmp(argv[i], "--mode") == 0) {
+        } else if (strcmp(argv[i], "--mode") == 0 || strcmp(argv[i], "--collector") == 0) {
             i++;   /* harness_parse_mode checked it */
         } else {
-            fprintf(stderr, "%s: unknown flag '%s' (valid: --mode, --threads, --iterations, "
-                    "--seed)\n", argv[0], argv[i]);
+            fprintf(stderr, "%s: unknown flag '%s' (valid: --mode, --collector, "
+                    "--threads, --iterations, --seed)\n", argv[0], argv[i]);
             exit(2);
         }
     }
     const char *prog = strrchr(argv[0], '/');
-    printf("%s: mode=%s threads=%d iterations=%ld seed=%llu\n", prog ? prog + 1 : argv[0],
-           rc_mode_name(a->mode), a->threads, a->iterations, (unsigned long long)a->seed);
+    printf("%s: mode=%s collector=%s threads=%d iterations=%ld seed=%llu\n",
+           prog ? prog + 1 : argv[0], rc_mode_name(a->mode),
+           rc_collector_name(harness_collector), a->threads, a->iterations, (unsigned long long)a->seed);
 }
 
 rc_runtime *stress_runtime_new(rc_mode mode)
 {
     rc_config cfg = rc_config_default();
     cfg.mode = mode;
+    cfg.collector = harness_collector;
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL) {
         fprintf(stderr, "rc_runtime_new: %s\n", rc_error_message());

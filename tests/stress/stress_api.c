@@ -193,7 +193,7 @@ static void settings_worker(struct worker *w)
         case 9: {
             rc_runtime *rt = rc_runtime_current();
             CHECK(rt != NULL && rc_runtime_mode(rt) == stress_mode &&
-                      rc_runtime_collector(rt) == RC_COLLECTOR_STW,
+                      rc_runtime_collector(rt) == harness_collector,
                   "runtime");
             (void)rc_live_objects();   /* a snapshot: any value */
             break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 rc_mode harness_mode = RC_MODE_GIL;
+rc_collector_kind harness_collector = RC_COLLECTOR_STW;
 
 rc_mode harness_parse_mode(int argc, char **argv)
 {
@@ -18,6 +19,15 @@ rc_mode harness_parse_mode(int argc, char **argv)
             }
             if (rc_mode_from_name(argv[++i], &mode) < 0) {
                 fprintf(stderr, "%s: --mode: %s\n", argv[0], rc_error_message());
+                exit(2);
+            }
+        } else if (strcmp(argv[i], "--collector") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: --collector needs a value: stw or concurrent\n", argv[0]);
+                exit(2);
+            }
+            if (rc_collector_from_name(argv[++i], &harness_collector) < 0) {
+                fprintf(stderr, "%s: --collector: %s\n", argv[0], rc_error_message());
                 exit(2);
             }
         }
@@ -34,6 +44,7 @@ int harness_setup(void **state)
 {
     rc_config cfg = rc_config_default();
     cfg.mode = harness_mode;
+    cfg.collector = harness_collector;
     rc_error_clear();
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL) {
@@ -60,6 +71,7 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t n,
 {
     harness_mode = harness_parse_mode(argc, argv);
     char name[128];
-    snprintf(name, sizeof name, "%s [%s]", group, rc_mode_name(harness_mode));
+    snprintf(name, sizeof name, "%s [%s, %s]", group, rc_mode_name(harness_mode),
+             rc_collector_name(harness_collector));
     return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }

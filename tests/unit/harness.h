@@ -22,6 +22,9 @@
 #include "rcgc/testing.h"
 
 extern rc_mode harness_mode;
+/* "--collector stw|concurrent" (default stw): the collector of every
+ * runtime the harness makes. */
+extern rc_collector_kind harness_collector;
 
 int harness_setup(void **state);     /* new runtime in harness_mode */
 int harness_teardown(void **state);  /* free it; fail if anything leaked */
@@ -43,7 +46,8 @@ int harness_run(const char *group, const struct CMUnitTest *tests, size_t n,
         rc_error_clear();                                           \
     } while (0)
 
-/* Parse "--mode M" for programs that are not cmocka groups (stress), and
+/* Parse "--mode M" (and "--collector C" into harness_collector) for
+ * programs that are not cmocka groups (stress), and
  * print the torture settings (RCGC_GC_STRESS, RCGC_GC_VERIFY) when set. */
 rc_mode harness_parse_mode(int argc, char **argv);
 

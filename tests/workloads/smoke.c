@@ -49,6 +49,7 @@ static int run(rc_mode mode, const rc_workload *wl, int read)
 
     rc_config cfg = rc_config_default();
     cfg.mode = mode;
+    cfg.collector = harness_collector;
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL) {
         fprintf(stderr, "rc_runtime_new: %s\n", rc_error_message());
@@ -90,6 +91,7 @@ static int run_invalid(rc_mode mode, const rc_workload *wl)
 {
     rc_config cfg = rc_config_default();
     cfg.mode = mode;
+    cfg.collector = harness_collector;
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL)
         return 0;
@@ -168,10 +170,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc)
             name = argv[++i];
-        else if (strcmp(argv[i], "--mode") == 0)
+        else if (strcmp(argv[i], "--mode") == 0 || strcmp(argv[i], "--collector") == 0)
             i++;
         else {
-            fprintf(stderr, "usage: %s --mode gil|ft|ft-atomic --workload NAME\n", argv[0]);
+            fprintf(stderr, "usage: %s --mode gil|ft|ft-atomic [--collector stw|concurrent] --workload NAME\n", argv[0]);
             return 2;
         }
     }

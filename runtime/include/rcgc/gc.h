@@ -193,6 +193,11 @@ typedef struct rc_gc_record {
     long collected;                     /* unreachable objects found */
     long uncollectable;
     long heap_size;                     /* tracked objects after the collection */
+    uint64_t cycle_start_ns;            /* RC_COLLECTOR_CONCURRENT: when the
+                                           concurrent work of the cycle this
+                                           collection finished began (0: none) */
+    uint64_t concurrent_ns;             /* that work's time, summed over the
+                                           slices that did it (world running) */
     int verified;                       /* 1: the heap verifier ran around it
                                            (rc_gc_set_verify) */
 } rc_gc_record;

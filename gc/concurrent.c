@@ -1,0 +1,714 @@
+/* gc/concurrent.c: the concurrent collector (RC_COLLECTOR_CONCURRENT;
+ * docs/gc.md [gc.concurrent]).
+ *
+ * Young collections (generations 0 and 1) are the stop-the-world
+ * collector's: their pause is bounded by the young threshold.  The oldest
+ * generation lives in the old space (runtime/gclist.h), one owner of the
+ * collector's, and is collected by a *cycle* whose long work runs while
+ * the world runs, in slices, and whose stop is proportional to the
+ * garbage it found:
+ *
+ *   start     (a slice) take the old space's list as the cycle's own
+ *             (the old space's hand-back stack is no longer drained, so
+ *             every object of that list keeps its memory to the end);
+ *   build     (slices) every object of the list whose count is not 0 into
+ *             a hash table, its count as read now (racy: too high or too
+ *             low) beside it;
+ *   subtract  (slices) for each member, the references it holds to other
+ *             members are subtracted from theirs;
+ *   mark      (slices) from every member left above 0, everything it
+ *             reaches among the members is marked;
+ *   validate  (one stop, gc_collect) the members left unmarked are the
+ *             candidates: exact trial deletion over them alone (counts
+ *             merged, traversals redone with the world stopped) decides
+ *             which are garbage.  Then the cycle's list goes back to the
+ *             old space and its stack may be drained again.
+ *
+ * Why racy reads are enough: trial deletion over *any* set S, with the
+ * world stopped, finds exactly the members of S referenced from outside
+ * S and everything they reach; the rest of S is garbage whatever happened
+ * before the stop.  So the concurrent passes only choose S: a race makes
+ * a live object a candidate (rejected at the stop) or misses garbage (a
+ * later cycle finds it).  What they must get right is memory safety:
+ *
+ *   - every member stays valid memory to the end of the cycle (the old
+ *     space's deferral above);
+ *   - the passes never dereference what a member refers to: a referent is
+ *     looked up by address in the table, so a referent that died (a young
+ *     object, freed at once) is only compared, never read;
+ *   - a member's contents are read under its lock in the ft modes (lists,
+ *     dicts and tuples: their deallocation takes them apart under the
+ *     same lock after setting RC_GC_DEAD, object.c), or lock-free for
+ *     instances (atomic slots in memory the old space keeps); in gil mode
+ *     a slice holds the GIL, as every mutator does.
+ *
+ * Slices run on mutator threads, as assists: a thread that reports its
+ * tracked allocations (every 32) while a cycle runs does a bounded amount
+ * of the cycle's work (CC_ASSIST units).  A slice passes no safepoint, so
+ * no stop can fall inside one: between slices the cycle's state is
+ * consistent, and a stop that must see the whole old space (a full
+ * collection asked for with rc_gc_collect, freeze, unfreeze) cancels the
+ * cycle (cc_cancel_stw).
+ *
+ * Thread rule: struct cc_state belongs to the thread holding cc.busy (an
+ * acquire CAS, released with a release store), or to a thread that has
+ * stopped the world (no slice can be half done then; the only thread that
+ * may hold busy across a stop is the one stopping, finishing the cycle).
+ */
+#define RCGC_BUILDING 1
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "borrow.h"
+#include "collector.h"
+#include "objects.h"
+
+enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
+
+/* Work units (objects walked or traversed) per assist; a unit is a few
+ * tens of nanoseconds, so an assist is a few microseconds. */
+#define CC_ASSIST 256
+/* Units per slice of a collection asked for, between two safepoints. */
+#define CC_SYNC_SLICE 4096
+/* Members at most per table slot (linear probing stays short). */
+#define CC_LOAD_NUM 3
+#define CC_LOAD_DEN 4
+#define CC_MARKED INT32_MIN
+
+/* A slot of the table: a member (NULL: empty) and its count minus the
+ * references from members, CC_MARKED once marked reachable.  Packed: 12
+ * bytes, the count in the key's cache line but for one slot in sixteen. */
+struct __attribute__((packed)) cc_slot {
+    rc_object *key;
+    int32_t refs;
+};
+
+struct cc_state {
+    _Atomic int busy;          /* a slice (or the finish) is running */
+    _Atomic int phase;         /* enum cc_phase; written by busy's holder
+                                  (or a stopper), relaxed: read unlocked
+                                  only as a hint that a cycle runs */
+    struct gc_head list;       /* the cycle's objects, out of the old space */
+    struct gc_head *cursor;    /* build: the next object of list */
+    struct cc_slot *slots;     /* the table (open addressing) */
+    uint32_t *stack;           /* mark: slots marked, not yet traversed;
+                                  then the candidates' slots, stack[0..top) */
+    size_t tsize;              /* slots */
+    size_t n, cap;             /* members; at most cap */
+    size_t pos, top;           /* subtract and mark: next slot; stack top */
+    size_t walked;             /* build: objects of list seen */
+    size_t next_estimate;      /* the list's length when it overflowed */
+    long pending_at_start;     /* gc.long_lived_pending at the start */
+    uint64_t start_ns, work_ns;
+    void *spent[2];            /* a finished cycle's table, freed outside
+                                  any stop (freeing megabytes unmaps pages:
+                                  milliseconds) */
+};
+
+static struct cc_state *cc_of(struct rc_runtime *rt) { return rt->gc->cc; }
+
+static inline int cc_phase(struct cc_state *cc)
+{
+    return rc_atomic_load_relaxed(&cc->phase);   /* relaxed: see the field */
+}
+
+static inline void cc_set_phase(struct cc_state *cc, int phase)
+{
+    rc_atomic_store_relaxed(&cc->phase, phase);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static inline size_t cc_hash(const struct cc_state *cc, const void *p)
+{
+    /* Fibonacci hashing, reduced to [0, tsize) by a multiply (no power
+     * of two needed, so the table is sized to the members it will hold). */
+    uint64_t h = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(((unsigned __int128)h * cc->tsize) >> 64);
+}
+
+/* The slot of member p, or SIZE_MAX when p is no member (never
+ * dereferences p). */
+static inline size_t cc_lookup(const struct cc_state *cc, const rc_object *p)
+{
+    size_t i = cc_hash(cc, p);
+    for (;;) {
+        const rc_object *k = cc->slots[i].key;
+        if (k == p)
+            return i;
+        if (k == NULL)
+            return SIZE_MAX;
+        if (++i == cc->tsize)
+            i = 0;
+    }
+}
+
+static void cc_insert(struct cc_state *cc, rc_object *o, int32_t refs)
+{
+    size_t i = cc_hash(cc, o);
+    while (cc->slots[i].key != NULL) {
+        if (cc->slots[i].key == o)
+            return;   /* twice in the list: a bug elsewhere; count it once */
+        if (++i == cc->tsize)
+            i = 0;
+    }
+    cc->slots[i].key = o;
+    cc->slots[i].refs = refs;
+    cc->n++;
+}
+
+/* Free what a finished cycle left in spent (busy held, no stop on). */
+static void cc_free_spent(struct cc_state *cc)
+{
+    for (int i = 0; i < 2; i++) {
+        mem_free(cc->spent[i]);
+        cc->spent[i] = NULL;
+    }
+}
+
+/* Drop the table: into spent, freed by cc_free_spent. */
+static void cc_free_table(struct cc_state *cc)
+{
+    cc_free_spent(cc);   /* (a cycle's table is spent before the next starts) */
+    cc->spent[0] = cc->slots;
+    cc->spent[1] = cc->stack;
+    cc->slots = NULL;
+    cc->stack = NULL;
+    cc->tsize = cc->n = cc->cap = cc->pos = cc->top = 0;
+}
+
+/* ------------------------------------------------------------ racy reads */
+
+/* o's count as read now, without stopping anyone: the owner's local count
+ * and the shared count, two loads (a reference moving between them can
+ * be missed or seen twice: the stop decides).  Relaxed: owners store the
+ * local count with relaxed atomics. */
+static inline int32_t cc_count(rc_object *o)
+{
+    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == RC_REF_IMMORTAL)
+        return INT32_MAX;
+    intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+    /* A QUEUED object's count holds its merge queue's reference (as
+     * gc_refcount_stw); counted, it would make garbage look referenced. */
+    intptr_t rc = (intptr_t)local + (shared >> RC_REF_SHARED_SHIFT) -
+                  ((shared & RC_REF_STATE_MASK) == RC_REF_QUEUED);
+    if (rc > INT32_MAX)
+        return INT32_MAX;
+    return rc < 0 ? 0 : (int32_t)rc;
+}
+
+/* Traverse member o while the world runs (file comment).  Returns false if
+ * o is dead (its contents are not read). */
+static inline bool cc_traverse(rc_object *o, bool ft, int (*visit)(rc_object *, void *),
+                               void *arg)
+{
+    const rc_type *t = o->ob_type;
+    if (t->flags & RC_TYPE_HEAP) {
+        /* Instances: atomic slots, in memory the old space keeps. */
+        if (obj_gc_bits(o) & RC_GC_DEAD)
+            return false;
+        const struct rc_instance *in = (const struct rc_instance *)o;
+        for (size_t i = 0; i < in->nslots; i++) {
+            rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);   /* relaxed: racy by design */
+            if (v != NULL)
+                visit(v, arg);
+        }
+        return true;
+    }
+    if (!ft) {
+        /* gil mode: the slice holds the GIL; a member mid-deallocation
+         * (a slice run by an allocation inside a deallocation) has
+         * detached what it frees before dropping it. */
+        if (obj_gc_bits(o) & RC_GC_DEAD)
+            return false;
+        t->traverse(o, visit, arg);
+        return true;
+    }
+    /* Attached spin: no holder parks with the lock (lock.h), and a stop
+     * waits for us meanwhile. */
+    obj_lock_attached(o);
+    bool live = !(obj_gc_bits(o) & RC_GC_DEAD);
+    if (live)
+        t->traverse(o, visit, arg);
+    obj_unlock(o);
+    return live;
+}
+
+static int visit_subtract(rc_object *p, void *arg)
+{
+    struct cc_state *cc = arg;
+    size_t j = cc_lookup(cc, p);
+    if (j != SIZE_MAX && cc->slots[j].refs != INT32_MAX)
+        cc->slots[j].refs--;
+    return 0;
+}
+
+static int visit_mark(rc_object *p, void *arg)
+{
+    struct cc_state *cc = arg;
+    size_t j = cc_lookup(cc, p);
+    if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED) {
+        cc->slots[j].refs = CC_MARKED;
+        cc->stack[cc->top++] = (uint32_t)j;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- the passes */
+
+static size_t cc_build(struct cc_state *cc, size_t budget)
+{
+    size_t done = 0;
+    struct gc_head *g = cc->cursor;
+    while (g != &cc->list && done < budget) {
+        struct gc_head *next = g->next;   /* the list is the cycle's alone */
+        __builtin_prefetch(next);
+        rc_object *o = GC_HEAD_OBJ(g);
+        cc->walked++;
+        done++;
+        if (cc->n < cc->cap && !(obj_gc_bits(o) & RC_GC_DEAD)) {
+            int32_t rc = cc_count(o);
+            if (rc > 0)
+                cc_insert(cc, o, rc);
+        }
+        g = next;
+    }
+    cc->cursor = g;
+    if (g == &cc->list) {
+        if (cc->n == cc->cap)
+            cc->next_estimate = cc->walked;   /* overflowed: size the next one */
+        cc_set_phase(cc, CC_SUBTRACT);
+        cc->pos = 0;
+    }
+    return done;
+}
+
+static size_t cc_subtract(struct cc_state *cc, bool ft, size_t budget)
+{
+    size_t done = 0;
+    while (cc->pos < cc->tsize && done < budget) {
+        if (cc->pos + 16 < cc->tsize && cc->slots[cc->pos + 16].key != NULL)
+            __builtin_prefetch(cc->slots[cc->pos + 16].key);
+        rc_object *o = cc->slots[cc->pos++].key;
+        if (o == NULL)
+            continue;
+        done++;
+        cc_traverse(o, ft, visit_subtract, cc);
+    }
+    if (cc->pos == cc->tsize) {
+        cc_set_phase(cc, CC_MARK);
+        cc->pos = 0;
+        cc->top = 0;
+    }
+    return done;
+}
+
+static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
+{
+    size_t done = 0;
+    while (done < budget) {
+        if (cc->top > 0) {
+            done++;
+            cc_traverse(cc->slots[cc->stack[--cc->top]].key, ft, visit_mark, cc);
+            continue;
+        }
+        if (cc->pos == cc->tsize) {
+            cc_set_phase(cc, CC_GATHER);
+            cc->cursor = cc->list.next;
+            break;
+        }
+        size_t i = cc->pos++;
+        if (cc->slots[i].key != NULL && cc->slots[i].refs > 0) {
+            cc->slots[i].refs = CC_MARKED;
+            cc->stack[cc->top++] = (uint32_t)i;
+        }
+    }
+    return done;
+}
+
+/* The members left unmarked are the candidates: their slots into
+ * stack[0..top), so that the stop visits them only, not the table, and in
+ * the order of the cycle's list (roughly the order they were allocated
+ * in, which every later walk of them, at the stop and after, follows). */
+static size_t cc_gather(struct cc_state *cc, size_t budget)
+{
+    size_t done = 0;
+    struct gc_head *g = cc->cursor;
+    while (g != &cc->list && done < budget) {
+        struct gc_head *next = g->next;
+        __builtin_prefetch(next);
+        done++;
+        size_t j = cc_lookup(cc, GC_HEAD_OBJ(g));
+        if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED)
+            cc->stack[cc->top++] = (uint32_t)j;
+        g = next;
+    }
+    cc->cursor = g;
+    if (g == &cc->list)
+        cc_set_phase(cc, CC_READY);
+    return done;
+}
+
+/* ------------------------------------------------------------ the cycle */
+
+/* The old space's size, over-estimated: every tracked object, with some
+ * room for what the snapshot of the threads' counters missed.  Takes the
+ * runtime's lock: never with the world stopped. */
+static size_t cc_estimate(struct rc_runtime *rt)
+{
+    size_t n = obj_live_tracked(rt);
+    return n + n / 8 + 4096;
+}
+
+/* Start a cycle over the old space's list (busy held, and either no stop
+ * on or the caller's own stop): cap members at most.  Returns false if
+ * the old space is empty, or if memory ran out (MemoryError left set
+ * unless quiet), the old space unchanged. */
+static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, bool quiet)
+{
+    struct gc_state *gc = rt->gc;
+    struct gcl_owner *old = rt->gcl.oldspace;
+    cc_free_spent(cc);
+    if (gcl_is_empty(&old->lists[RC_GC_GENERATIONS - 1]))
+        return false;
+    if (cc->next_estimate > cap)
+        cap = cc->next_estimate + cc->next_estimate / 8;
+    if (cap > UINT32_MAX / 2)
+        cap = UINT32_MAX / 2;
+    size_t tsize = cap / CC_LOAD_NUM * CC_LOAD_DEN + 1;
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    cc->slots = mem_calloc(tsize, sizeof *cc->slots);
+    cc->stack = mem_alloc(cap * sizeof *cc->stack);
+    if (cc->slots == NULL || cc->stack == NULL) {
+        cc_free_table(cc);
+        cc_free_spent(cc);
+        if (quiet && !had_error)
+            rc_error_clear();   /* an automatic cycle: no error left behind */
+        return false;
+    }
+    cc->tsize = tsize;
+    cc->cap = cap;
+    cc->n = cc->pos = cc->top = cc->walked = 0;
+    cc->next_estimate = 0;
+    /* Ours now: the old space's frees are deferred from here on (no stop
+     * drains its stack), so every object of the list stays valid memory. */
+    rc_atomic_store_relaxed(&gc->oldspace_deferred, 1);
+    gcl_init(&cc->list);
+    gcl_splice(&cc->list, &old->lists[RC_GC_GENERATIONS - 1]);
+    gc->cycle_list = &cc->list;
+    cc->cursor = cc->list.next;
+    /* relaxed: a trigger count. */
+    cc->pending_at_start = rc_atomic_load_relaxed(&gc->long_lived_pending);
+    cc->start_ns = rc_clock_ns();
+    cc->work_ns = 0;
+    cc_set_phase(cc, CC_BUILD);
+    return true;
+}
+
+/* The cycle's list back into the old space, the table dropped, frees no
+ * longer deferred.  The world is stopped, or the caller holds busy and no
+ * stop is on. */
+static void cc_end(struct rc_runtime *rt, struct cc_state *cc)
+{
+    struct gc_state *gc = rt->gc;
+    struct gcl_owner *old = rt->gcl.oldspace;
+    gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], &cc->list);
+    gc->cycle_list = NULL;
+    cc_free_table(cc);
+    cc_set_phase(cc, CC_IDLE);
+    rc_atomic_store_relaxed(&gc->oldspace_deferred, 0);
+}
+
+static void cc_cancel_stw(struct rc_runtime *rt)
+{
+    RC_ASSERT_STW("cc_cancel_stw");
+    struct cc_state *cc = cc_of(rt);
+    if (cc_phase(cc) != CC_IDLE)
+        cc_end(rt, cc);
+}
+
+/* Validation (phase 1 of the collection that finishes a cycle), with the
+ * world stopped: the candidates into c->taken, exact trial deletion over
+ * them, the cycle's list back into the old space. */
+static long cc_validate_stw(struct collection *c, struct cc_state *cc)
+{
+    RC_ASSERT_STW("cc_validate_stw");
+    long members = (long)cc->n;
+    for (size_t k = 0; k < cc->top; k++) {
+        rc_object *o = cc->slots[cc->stack[k]].key;
+        /* Dying since (count 0, perhaps on the old space's stack, or a
+         * trash stack through aux): left in the list. */
+        if ((obj_gc_bits(o) & RC_GC_DEAD) || gc_refcount_stw(o) <= 0)
+            continue;
+        struct gc_head *g = OBJ_GC_HEAD(o);
+        gcl_remove(g);
+        gcl_append(&c->taken, g);
+    }
+    cc_end(c->rt, cc);
+    long survivors = gc_trial_deletion_stw(c);
+    if (survivors < 0)
+        return -1;
+    /* The cycle considered every member, as a full collection scans the
+     * whole heap; the stop's trial deletion only the candidates. */
+    c->rec.scanned = members;
+    /* What a full collection would have left: the old space after it. */
+    return members - (long)c->nheld;
+}
+
+/* Up to budget units of the passes (busy held, attached, no stop on). */
+static void cc_work(struct cc_state *cc, bool ft, size_t budget)
+{
+    uint64_t t0 = rc_clock_ns();
+    size_t done = 0;
+    while (done < budget) {
+        switch (cc_phase(cc)) {
+        case CC_BUILD:
+            done += cc_build(cc, budget - done);
+            break;
+        case CC_SUBTRACT:
+            done += cc_subtract(cc, ft, budget - done);
+            break;
+        case CC_MARK:
+            done += cc_mark(cc, ft, budget - done);
+            break;
+        case CC_GATHER:
+            done += cc_gather(cc, budget - done);
+            break;
+        default:
+            done = budget;   /* idle or ready: nothing to do */
+            break;
+        }
+    }
+    cc->work_ns += rc_clock_ns() - t0;
+}
+
+static void cc_acquire(struct cc_state *cc)
+{
+    /* acquire: pairs with the release store that ended the last holder's
+     * work, so its writes to the cycle's state happen before ours.  A
+     * holder is a slice (microseconds, no safepoint) or a finishing
+     * collection, which cannot run while we hold gc.collecting. */
+    for (;;) {
+        int expected = 0;
+        if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
+            return;
+        sched_yield();
+    }
+}
+
+static void cc_release(struct cc_state *cc)
+{
+    cc_free_spent(cc);
+    /* release: pairs with cc_acquire and cc_slice's acquire CAS. */
+    rc_atomic_store_release(&cc->busy, 0);
+}
+
+/* Every owner's young generations join the old space (renamed; with the
+ * world stopped).  O(young objects), bounded by the young thresholds. */
+static void promote_young_stw(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    if (ow->oldspace)
+        return;
+    for (int i = 0; i < RC_GC_GENERATIONS - 1; i++) {
+        struct gc_head *list = &ow->lists[i];
+        while (!gcl_is_empty(list)) {
+            struct gc_head *g = list->next;
+            rc_object *o = GC_HEAD_OBJ(g);
+            gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_OLD);
+            gcl_remove(g);
+            gcl_append(gc_dest_list_stw(c->rt, g, RC_GC_GENERATIONS - 1), g);
+        }
+    }
+}
+
+/* The validation stop of a cycle whose passes are done. */
+static long cc_validate(struct collection *c, struct cc_state *cc)
+{
+    gc_stop(c);
+    if (c->verify)
+        gc_verify_heap_stw(c->rt, true);
+    c->rec.concurrent_ns = cc->work_ns;
+    c->rec.cycle_start_ns = cc->start_ns;
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+    long survivors = cc_validate_stw(c, cc);
+    gc_start(c);
+    return survivors;
+}
+
+/* A full collection asked for (rc_gc_collect(2), collection at exit): a
+ * cycle run to its end on this thread, over the whole heap.  A short stop
+ * (O(young objects)) moves the young generations into the old space and
+ * starts the cycle; the passes run with the world running, this thread
+ * passing a safepoint between slices; the validation stop is O(garbage).
+ * Complete: garbage never changes, so the passes find every object that
+ * was garbage at the start (a cycle already running is dropped, its
+ * table built before some of that garbage was). */
+static long cc_collect_sync(struct collection *c, struct cc_state *cc)
+{
+    struct rc_runtime *rt = c->rt;
+    struct gc_state *gc = rt->gc;
+    size_t cap = cc_estimate(rt);
+    cc_acquire(cc);
+    gc_stop(c);
+    cc_cancel_stw(rt);
+    if (c->verify)
+        gc_verify_heap_stw(rt, true);
+    gc_drain_handbacks_stw(c);
+    gcl_for_each_owner_stw(rt, promote_young_stw, c);
+    /* relaxed: a trigger count (collector.h). */
+    rc_atomic_store_relaxed(&gc->young_count, 0);
+    c->ts->gct.delta = 0;
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    bool started = cc_start(rt, cc, cap, false);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+    gc_start(c);
+    if (!started) {
+        cc_release(cc);
+        /* An empty heap, or no memory for the table (MemoryError). */
+        return rc_error_occurred() != RC_ERR_NONE && !had_error ? -1 : 0;
+    }
+    bool ft = c->ts->tid != RC_TID_GIL;
+    while (cc_phase(cc) != CC_READY) {
+        cc_work(cc, ft, CC_SYNC_SLICE);
+        if (cc_phase(cc) == CC_READY)
+            break;
+        rc_safepoint();
+        if (cc_phase(cc) == CC_IDLE) {
+            /* Cancelled at that safepoint (rc_gc_freeze, unfreeze): the
+             * whole heap with the world stopped instead. */
+            cc_release(cc);
+            return gc_stw_find_garbage(c);
+        }
+    }
+    if (cc->n == cc->cap) {
+        /* Members were left out (the estimate was short): not complete. */
+        gc_stop(c);
+        cc_cancel_stw(rt);
+        gc_start(c);
+        cc_release(cc);
+        return gc_stw_find_garbage(c);
+    }
+    long survivors = cc_validate(c, cc);
+    cc_release(cc);
+    return survivors;
+}
+
+static long cc_find_garbage(struct collection *c)
+{
+    struct cc_state *cc = cc_of(c->rt);
+    if (c->gen < RC_GC_GENERATIONS - 1)
+        return gc_stw_find_garbage(c);
+    if (!c->ts->gc->finishing_cycle)
+        return cc_collect_sync(c, cc);
+    /* Finishing an automatic cycle (cc_slice, busy held).  If a stop by
+     * rc_gc_freeze or unfreeze, during the start callbacks, cancelled it:
+     * the whole heap with the world stopped. */
+    if (cc_phase(cc) != CC_READY)
+        return gc_stw_find_garbage(c);
+    return cc_validate(c, cc);
+}
+
+/* One slice of the cycle's work on this thread (attached, no stop on).
+ * Finishes the cycle (a collection: stop, finalizers, clearing) when the
+ * passes are done. */
+static void cc_slice(struct thr_state *ts, struct cc_state *cc, size_t budget)
+{
+    int expected = 0;
+    /* acquire: see cc_acquire. */
+    if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
+        return;
+    struct rc_runtime *rt = ts->rt;
+    cc_work(cc, ts->tid != RC_TID_GIL, budget);
+    if (cc_phase(cc) == CC_READY) {
+        /* relaxed: trigger counts. */
+        long pending = rc_atomic_load_relaxed(&rt->gc->long_lived_pending);
+        ts->gc->finishing_cycle = true;
+        long found = gc_collect(ts, RC_GC_GENERATIONS - 1);
+        ts->gc->finishing_cycle = false;
+        if (found >= 0 && cc_phase(cc) == CC_IDLE) {
+            /* The collection's accounting reset the growth count; what was
+             * promoted while the cycle ran is growth still. */
+            long since = pending - cc->pending_at_start;
+            if (since > 0)
+                rc_atomic_add_relaxed(&rt->gc->long_lived_pending, since);
+        } else if (found < 0) {
+            rc_error_clear();   /* an automatic collection leaves no error */
+        }
+    }
+    cc_release(cc);
+}
+
+/* ------------------------------------------------------------ the hooks */
+
+/* An automatic collection is due: the young generations', and a cycle if
+ * the oldest generation is due and none runs. */
+static void cc_collect_due(struct thr_state *ts)
+{
+    struct rc_runtime *rt = ts->rt;
+    struct cc_state *cc = cc_of(rt);
+    int gen = gc_generation_due(rt->gc);
+    if (gen == RC_GC_GENERATIONS - 1) {
+        int expected = 0;
+        /* acquire / release: busy (struct cc_state). */
+        if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
+            if (cc_phase(cc) == CC_IDLE)
+                cc_start(rt, cc, cc_estimate(rt), true);
+            cc_free_spent(cc);
+            rc_atomic_store_release(&cc->busy, 0);
+        }
+        gen = RC_GC_GENERATIONS - 2;
+    }
+    gc_collect_quietly(ts, gen);
+}
+
+/* After each report of a thread's allocations: its share of a running
+ * cycle's work. */
+static void cc_assist(struct thr_state *ts)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    if (cc_phase(cc) != CC_IDLE && ts->dealloc_depth == 0)
+        cc_slice(ts, cc, CC_ASSIST);
+}
+
+static int cc_init(struct rc_runtime *rt)
+{
+    struct cc_state *cc = calloc(1, sizeof *cc);
+    if (cc == NULL || gcl_oldspace_init(rt) < 0) {
+        free(cc);
+        if (rc_error_occurred() == RC_ERR_NONE)
+            err_nomem();
+        return -1;
+    }
+    atomic_init(&cc->busy, 0);
+    atomic_init(&cc->phase, CC_IDLE);
+    gcl_init(&cc->list);
+    rt->gc->cc = cc;
+    return 0;
+}
+
+static void cc_fini(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    if (cc != NULL) {
+        cc_free_table(cc);
+        cc_free_spent(cc);
+        free(cc);
+        rt->gc->cc = NULL;
+    }
+    gc_stw_collector.fini(rt);
+}
+
+const struct gc_collector_ops gc_concurrent_collector = {
+    .name = "concurrent",
+    .init = cc_init,
+    .fini = cc_fini,
+    .find_garbage = cc_find_garbage,
+    .allocated = gc_trigger_generational,
+    .collect_due = cc_collect_due,
+    .assist = cc_assist,
+    .cancel_stw = cc_cancel_stw,
+    .store_barrier = NULL,   /* the stop re-reads what it decides on */
+};
