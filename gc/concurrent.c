@@ -429,13 +429,75 @@ static void cc_cancel_stw(struct rc_runtime *rt)
         cc_end(rt, cc);
 }
 
+/* Old-space objects the candidates refer to that are not members (they
+ * joined the old space while the cycle ran), and what those refer to in
+ * turn, join the set.  Left out, one that is garbage too would count as
+ * live: a weakref in the garbage would be called back, as if it were
+ * alive, when its target is collected.  COLLECTING marks what is taken
+ * (gather sets it on every member of the set anyway). */
+struct take_ctx {
+    struct collection *c;
+    struct cc_state *cc;
+    struct gcl_owner *old;
+};
+
+static int visit_take(rc_object *r, void *arg)
+{
+    struct take_ctx *t = arg;
+    if (!obj_is_gc(r))
+        return 0;
+    struct gc_head *g = OBJ_GC_HEAD(r);
+    uint8_t bits = obj_gc_bits(r);
+    if (!(bits & RC_GC_TRACKED) || (bits & RC_GC_COLLECTING) || gcl_owner_of(g) != t->old ||
+        cc_lookup(t->cc, r) != SIZE_MAX || gc_refcount_stw(r) <= 0)
+        return 0;
+    gc_set_bits_stw(r, bits | RC_GC_COLLECTING);
+    gcl_remove(g);
+    gcl_append(&t->c->taken, g);
+    return 0;
+}
+
+static void cc_take_referents_stw(struct collection *c, struct cc_state *cc)
+{
+    RC_ASSERT_STW("cc_take_referents_stw");
+    struct take_ctx t = {c, cc, c->rt->gcl.oldspace};
+    for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_COLLECTING);
+    }
+    /* The list is its own work queue: what visit_take appends is visited
+     * in turn. */
+    for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        o->ob_type->traverse(o, visit_take, &t);
+    }
+}
+
+/* Every owner's young generations into c->taken (world stopped). */
+static void take_young_stw(struct gcl_owner *ow, void *arg)
+{
+    struct collection *c = arg;
+    if (ow->oldspace)
+        return;
+    for (int i = 0; i < RC_GC_GENERATIONS - 1; i++)
+        gcl_splice(&c->taken, &ow->lists[i]);
+}
+
 /* Validation (phase 1 of the collection that finishes a cycle), with the
- * world stopped: the candidates into c->taken, exact trial deletion over
- * them, the cycle's list back into the old space. */
+ * world stopped: the candidates and the young generations into c->taken,
+ * exact trial deletion over them, the cycle's list back into the old
+ * space.  The young generations are in the set because garbage the cycle
+ * found may be referred to by young garbage (a weakref made after its
+ * target, a cycle completed by a younger object): left out, that young
+ * garbage would count as a live referrer, keeping the group alive, and a
+ * weakref in the garbage would be called back as if it were live.  So a
+ * cycle ends as a full collection would, with O(candidates + young)
+ * work at its stop; the survivors all join the old space. */
 static long cc_validate_stw(struct collection *c, struct cc_state *cc)
 {
     RC_ASSERT_STW("cc_validate_stw");
-    long members = (long)cc->n;
+    struct rc_runtime *rt = c->rt;
+    long members = (long)cc->n, moved = 0;
     for (size_t k = 0; k < cc->top; k++) {
         rc_object *o = cc->slots[cc->stack[k]].key;
         /* Dying since (count 0, perhaps on the old space's stack, or a
@@ -445,8 +507,17 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
         struct gc_head *g = OBJ_GC_HEAD(o);
         gcl_remove(g);
         gcl_append(&c->taken, g);
+        moved++;
     }
-    cc_end(c->rt, cc);
+    cc_take_referents_stw(c, cc);
+    /* The threads' hand-back stacks (the old space's is still deferred),
+     * then their young generations. */
+    gc_drain_handbacks_stw(c);
+    gcl_for_each_owner_stw(rt, take_young_stw, c);
+    /* relaxed: a trigger count (collector.h). */
+    rc_atomic_store_relaxed(&rt->gc->young_count, 0);
+    c->ts->gct.delta = 0;
+    cc_end(rt, cc);
     long survivors = gc_trial_deletion_stw(c);
     if (survivors < 0)
         return -1;
@@ -454,7 +525,7 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
      * whole heap; the stop's trial deletion only the candidates. */
     c->rec.scanned = members;
     /* What a full collection would have left: the old space after it. */
-    return members - (long)c->nheld;
+    return members - moved + survivors;
 }
 
 /* Up to budget units of the passes (busy held, attached, no stop on). */

@@ -51,12 +51,18 @@ void gc_invoke_callbacks(struct rc_runtime *rt, rc_gc_phase phase, const rc_gc_i
 /* One line per collection on stderr (RCGC_TRACE=1), like GODEBUG=gctrace. */
 static void gc_trace_line(const rc_gc_record *r)
 {
+    char cycle[96] = "";
+    if (r->cycle_start_ns != 0)
+        snprintf(cycle, sizeof cycle, "; cycle: %.1f us of concurrent work over %.1f us",
+                 (double)r->concurrent_ns / 1e3,
+                 (double)(r->end_ns - (r->cycle_start_ns < r->start_ns ? r->cycle_start_ns
+                                                                       : r->start_ns)) / 1e3);
     fprintf(stderr,
             "gc %d: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "
-            "total %.1f us; %ld tracked objects\n",
+            "total %.1f us; %ld tracked objects%s\n",
             r->generation, r->scanned, r->collected, r->uncollectable,
             (double)r->time_to_safepoint_ns / 1e3, (double)r->pause_ns / 1e3,
-            (double)(r->end_ns - r->start_ns) / 1e3, r->heap_size);
+            (double)(r->end_ns - r->start_ns) / 1e3, r->heap_size, cycle);
 }
 
 size_t rc_gc_record_count(void)
