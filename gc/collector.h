@@ -272,6 +272,18 @@ long gc_trial_deletion_stw(struct collection *c);
  * old space's only when no concurrent cycle defers its frees). */
 void gc_drain_handbacks_stw(struct collection *c);
 
+/* ------------------------------------------------------------ concurrent.c */
+
+/* Tests drive a concurrent cycle by hand (automatic collection off):
+ * start one now over the old space (false: none started), its phase
+ * (0 idle, 1 build, 2 subtract, 3 mark, 4 gather, 5 ready; -1: not the
+ * concurrent collector), units of its passes on this thread, and the
+ * collection that validates it once ready (its result; -1 if not ready). */
+bool gc_cc_test_start(struct thr_state *ts);
+int gc_cc_test_phase(struct rc_runtime *rt);
+void gc_cc_test_work(struct thr_state *ts, size_t units);
+long gc_cc_test_finish(struct thr_state *ts);
+
 /* -------------------------------------------------------------- garbage.c */
 /* The phases after finding, the same for every collector. */
 

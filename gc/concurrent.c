@@ -783,3 +783,46 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .cancel_stw = cc_cancel_stw,
     .store_barrier = NULL,   /* the stop re-reads what it decides on */
 };
+
+/* ------------------------------------------------------ hooks for tests */
+
+bool gc_cc_test_start(struct thr_state *ts)
+{
+    struct rc_runtime *rt = ts->rt;
+    struct cc_state *cc = cc_of(rt);
+    if (cc == NULL)
+        return false;
+    size_t cap = cc_estimate(rt);
+    cc_acquire(cc);
+    bool started = cc_phase(cc) == CC_IDLE && cc_start(rt, cc, cap, true);
+    cc_release(cc);
+    return started;
+}
+
+int gc_cc_test_phase(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    return cc == NULL ? -1 : cc_phase(cc);
+}
+
+void gc_cc_test_work(struct thr_state *ts, size_t units)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    cc_acquire(cc);
+    cc_work(cc, ts->tid != RC_TID_GIL, units);
+    cc_release(cc);
+}
+
+long gc_cc_test_finish(struct thr_state *ts)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    cc_acquire(cc);
+    long found = -1;
+    if (cc_phase(cc) == CC_READY) {
+        ts->gc->finishing_cycle = true;
+        found = gc_collect(ts, RC_GC_GENERATIONS - 1);
+        ts->gc->finishing_cycle = false;
+    }
+    cc_release(cc);
+    return found;
+}

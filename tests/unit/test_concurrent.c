@@ -1,0 +1,445 @@
+/* tests/unit/test_concurrent.c: the concurrent collector's cycle, driven by
+ * hand so that a mutation lands at every step of its passes (docs/gc.md
+ * [gc.concurrent]).  Automatic collection is off in every test; the hooks
+ * of gc/collector.h start a cycle over the old space, run its passes a
+ * unit at a time, and finish it with its validating stop.  Whatever a
+ * mutation does between two units, the stop must keep every live object
+ * intact and find every object that was garbage throughout.
+ *
+ * This program always runs the concurrent collector (--collector is
+ * ignored): CTest runs it once per mode.
+ */
+#define RCGC_BUILDING 1
+#include "harness.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector.h"
+#include "internal.h"
+
+enum { PH_IDLE = 0, PH_BUILD = 1, PH_SUBTRACT = 2, PH_MARK = 3, PH_READY = 5 };
+
+static rc_type *node_type;   /* Node(next, value) */
+
+/* Automatic collection off, everything so far collected and in the old
+ * space: the live count to come back to. */
+static size_t quiesce(void)
+{
+    rc_gc_disable();
+    rc_gc_collect(2);
+    return rc_live_objects();
+}
+
+static struct thr_state *me(void) { return rc_tls_state; }
+
+/* A cycle over the old space started, and run until it has done `units`
+ * units (or is ready); returns the units done. */
+static size_t run_to(size_t units)
+{
+    assert_true(gc_cc_test_start(me()));
+    size_t done = 0;
+    while (done < units && gc_cc_test_phase(me()->rt) != PH_READY) {
+        gc_cc_test_work(me(), 1);
+        done++;
+    }
+    return done;
+}
+
+static void run_to_ready(void)
+{
+    while (gc_cc_test_phase(me()->rt) != PH_READY)
+        gc_cc_test_work(me(), 1);
+}
+
+/* Units a whole cycle takes over the current old space. */
+static size_t cycle_length(void)
+{
+    size_t n = run_to((size_t)-1);
+    assert_int_equal(0, gc_cc_test_finish(me()));
+    return n;
+}
+
+/* An instance in a cycle with itself, holding an int. */
+static rc_object *self_node(long v)
+{
+    rc_object *x = rc_instance_new(node_type);
+    rc_object *n = rc_int_new(v);
+    rc_slot_set(x, 0, x);
+    rc_slot_set(x, 1, n);
+    rc_decref(n);
+    return x;
+}
+
+static int node_intact(rc_object *x, long v)
+{
+    rc_object *self = rc_slot_get(x, 0), *n = rc_slot_get(x, 1);
+    int ok = self == x && n != NULL && rc_is_int(n) && rc_int_value(n) == v;
+    rc_decref(self);
+    rc_decref(n);
+    return ok;
+}
+
+static int setup_types(void **state)
+{
+    if (harness_setup(state) != 0)
+        return -1;
+    node_type = rc_type_new("Node", 2, NULL);
+    return node_type == NULL ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Old garbage is found by a cycle, and only at its stop. */
+static void test_cycle_finds_old_garbage(void **state)
+{
+    size_t live = quiesce();
+    rc_object *holder = rc_list_new();
+    for (long i = 0; i < 50; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(holder, x);
+        rc_decref(x);
+    }
+    rc_gc_collect(2);   /* into the old space */
+    rc_decref(holder);  /* 50 garbage nodes there */
+    run_to((size_t)-1);
+    assert_int_equal(PH_READY, gc_cc_test_phase(me()->rt));
+    assert_int_equal(50, gc_cc_test_finish(me()));
+    assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    rc_gc_record r;
+    assert_int_equal(1, rc_gc_records(rc_gc_record_count() - 1, &r, 1));
+    assert_int_equal(2, r.generation);
+    assert_true(r.cycle_start_ns != 0 && r.cycle_start_ns <= r.start_ns);
+    assert_true(r.concurrent_ns > 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The lost object of concurrent marking: a reference moved from a
+ * container the cycle has not traversed into one it has, then deleted
+ * from the first, at every step of the cycle, directly and through a
+ * local variable held across further steps. */
+static void lost_object_at_every_step(int through_local)
+{
+    size_t live = quiesce();
+    rc_object *a = rc_list_new(), *b = rc_list_new();
+    rc_object *x = self_node(7);
+    rc_list_append(a, x);
+    rc_decref(x);
+    rc_gc_collect(2);
+    size_t len = cycle_length();
+    assert_true(len > 3);
+    for (size_t k = 0; k <= len; k++) {
+        rc_object *from = rc_list_len(a) == 1 ? a : b, *to = from == a ? b : a;
+        run_to(k);
+        rc_object *moved = rc_list_pop(from, 0);
+        assert_non_null(moved);
+        if (through_local) {
+            gc_cc_test_work(me(), 2);   /* held only by this local meanwhile */
+            rc_safepoint();
+        }
+        rc_list_append(to, moved);
+        rc_decref(moved);
+        run_to_ready();
+        assert_int_equal(0, gc_cc_test_finish(me()));   /* nothing was garbage */
+        rc_object *got = rc_list_get(to, 0);
+        assert_ptr_equal(moved, got);
+        assert_true(node_intact(got, 7));
+        rc_decref(got);
+        assert_int_equal(0, rc_gc_verify_heap());
+    }
+    rc_decref(a);
+    rc_decref(b);
+    assert_int_equal(1, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_lost_object_at_every_step(void **state)
+{
+    lost_object_at_every_step(0);
+}
+
+static void test_lost_object_through_a_local(void **state)
+{
+    lost_object_at_every_step(1);
+}
+
+/* Old containers of every kind die while a cycle reads them: their
+ * deallocation marks them dead (under their lock in the ft modes) before
+ * freeing what they hold, and the cycle skips them.  A read of a freed
+ * array or table is a use after free under ASan. */
+static void test_containers_die_at_every_step(void **state)
+{
+    size_t live = quiesce();
+    rc_object *probe[3];
+    size_t len = 0;
+    for (size_t k = 0;; k++) {
+        rc_object *l = rc_list_new(), *d = rc_dict_new();
+        rc_object *items[4];
+        for (int i = 0; i < 4; i++) {
+            items[i] = self_node(i);
+            rc_list_append(l, items[i]);
+            rc_object *key = rc_int_new(i);
+            rc_dict_set(d, key, items[i]);
+            rc_decref(key);
+        }
+        rc_object *t = rc_tuple_new(4, items);
+        for (int i = 0; i < 4; i++)
+            rc_decref(items[i]);
+        probe[0] = l;
+        probe[1] = d;
+        probe[2] = t;
+        rc_gc_collect(2);
+        if (k == 0) {
+            len = cycle_length();
+            assert_true(len > 3);
+        }
+        run_to(k);
+        for (int i = 0; i < 3; i++)
+            rc_decref(probe[i]);   /* each dies, its items with it... */
+        run_to_ready();
+        /* ...except the self-cycles, garbage now; the stop finds them if
+         * the cycle saw them unreferenced, else the next collection. */
+        long found = gc_cc_test_finish(me());
+        assert_true(found >= 0 && found <= 4);
+        assert_int_equal(4 - found, rc_gc_collect(2));
+        assert_int_equal(live, rc_live_objects());
+        if (k > len)
+            break;
+    }
+}
+
+/* ft modes: another thread drops the last reference to a big old list
+ * just as the cycle starts traversing it.  The deallocation waits for
+ * the cycle's hold of the list's lock and marks it dead before freeing
+ * its array; without that, the traversal reads freed memory (ASan).  The
+ * timing is aimed, not forced: each round gives the two a window of the
+ * traversal's length (a 20,000-item list); with the lock and the mark
+ * taken out, ASan caught a use after free in one run of three. */
+static _Atomic int drop_go;   /* 0 wait, 1 made, 2 drop */
+
+/* The list is the dropper's own (biased count), so its last decref
+ * deallocates it there and then, not through the owner's merge queue. */
+static void dropper_main(void *arg)
+{
+    rc_object *l = rc_list_new();
+    for (long i = 0; i < 20000; i++)
+        rc_list_append(l, rc_none());   /* immortal: the deallocation frees the
+                                           array at once, while a traversal
+                                           would still be reading it */
+    atomic_store_explicit(&drop_go, 1, memory_order_release);
+    while (atomic_load_explicit(&drop_go, memory_order_acquire) != 2)
+        rc_safepoint();
+    rc_decref(l);
+}
+
+static void test_list_dies_while_traversed(void **state)
+{
+    if (harness_mode == RC_MODE_GIL)
+        skip();   /* gil mode: a slice holds the GIL, no deallocation overlaps it */
+    size_t live = quiesce();
+    for (int round = 0; round < 60; round++) {
+        atomic_store(&drop_go, 0);
+        rc_thread *t = rc_thread_start(dropper_main, NULL);
+        assert_non_null(t);
+        while (atomic_load_explicit(&drop_go, memory_order_acquire) != 1)
+            rc_safepoint();
+        rc_gc_collect(2);   /* the list into the old space */
+        assert_true(gc_cc_test_start(me()));
+        while (gc_cc_test_phase(me()->rt) == PH_BUILD)
+            gc_cc_test_work(me(), 1);
+        atomic_store_explicit(&drop_go, 2, memory_order_release);
+        run_to_ready();
+        assert_int_equal(0, gc_cc_test_finish(me()));
+        assert_int_equal(0, rc_thread_join(t));
+    }
+    assert_int_equal(0, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A weakref read turns a candidate (garbage so far) into a live object
+ * after the passes chose it: the stop keeps it, intact. */
+static void test_weakref_read_keeps_a_candidate(void **state)
+{
+    size_t live = quiesce();
+    rc_object *x = self_node(3);
+    rc_object *w = rc_weakref_new(x, NULL, NULL);
+    rc_gc_collect(2);
+    rc_decref(x);   /* garbage, in the old space, with a weakref */
+    run_to((size_t)-1);
+    rc_object *again = rc_weakref_get(w);
+    assert_ptr_equal(x, again);
+    assert_int_equal(0, gc_cc_test_finish(me()));
+    assert_true(node_intact(again, 3));
+    rc_object *still = rc_weakref_get(w);
+    assert_ptr_equal(x, still);
+    rc_decref(still);
+    rc_decref(again);
+    assert_int_equal(1, rc_gc_collect(2));
+    assert_null(rc_weakref_get(w));
+    rc_error_clear();
+    rc_decref(w);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A weakref made after its target joins the old space while a cycle runs
+ * (after the target did): garbage with its target, it gets no callback. */
+static int callbacks;
+
+static void count_callback(rc_object *wr, void *arg)
+{
+    callbacks++;
+}
+
+static void test_younger_weakref_in_garbage_gets_no_callback(void **state)
+{
+    size_t live = quiesce();
+    rc_object *holder = rc_list_new();
+    rc_object *x = self_node(5);
+    rc_list_append(holder, x);
+    rc_decref(x);
+    rc_gc_collect(2);                 /* x in the old space */
+    run_to(0);                        /* a cycle took the old space */
+    x = rc_list_pop(holder, 0);
+    rc_object *w = rc_weakref_new(x, count_callback, NULL);
+    rc_slot_set(x, 1, w);             /* only x holds w */
+    rc_decref(w);
+    rc_gc_collect(1);                 /* w joins the old space, not the cycle */
+    rc_decref(x);                     /* x and w: garbage */
+    callbacks = 0;
+    run_to_ready();
+    assert_int_equal(2, gc_cc_test_finish(me()));
+    assert_int_equal(0, callbacks);
+    rc_decref(holder);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* Old garbage held by young garbage (a group that spans the young
+ * generations and the cycle's members) survives the cycle that meets it
+ * first, as a young collection keeps what older objects refer to; its
+ * young part joins the old space at that stop, and the next cycle finds
+ * the whole group. */
+static void test_group_across_generations_found_by_next_cycle(void **state)
+{
+    size_t live = quiesce();
+    rc_object *x = rc_instance_new(node_type);
+    rc_gc_collect(2);                 /* x in the old space */
+    run_to(0);
+    rc_object *y = rc_list_new();     /* young */
+    rc_list_append(y, x);
+    rc_slot_set(x, 0, y);             /* x <-> y */
+    rc_decref(y);
+    rc_decref(x);
+    run_to_ready();
+    assert_int_equal(0, gc_cc_test_finish(me()));
+    run_to((size_t)-1);
+    assert_int_equal(2, gc_cc_test_finish(me()));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* Freeze during a cycle cancels it; the frozen heap is all there. */
+static void test_freeze_cancels_a_cycle(void **state)
+{
+    size_t live = quiesce();
+    rc_object *keep = rc_list_new();
+    for (long i = 0; i < 10; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(keep, x);
+        rc_decref(x);
+    }
+    rc_gc_collect(2);
+    run_to(5);
+    assert_int_not_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    assert_int_equal(0, rc_gc_freeze());
+    assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    /* keep, its 10 nodes, and the runtime's own tracked objects */
+    assert_true(rc_gc_get_freeze_count() >= 11);
+    assert_int_equal(0, rc_gc_unfreeze());
+    assert_int_equal(0, rc_gc_get_freeze_count());
+    assert_int_equal(0, rc_gc_verify_heap());
+    rc_decref(keep);
+    assert_int_equal(10, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* While a cycle holds the old space: the verifier and the heap walks see
+ * its objects, young collections run, and an explicit full collection
+ * drops the cycle and collects everything, synchronously. */
+static void test_heap_complete_during_a_cycle(void **state)
+{
+    size_t live = quiesce();
+    rc_object *keep = rc_list_new();
+    for (long i = 0; i < 10; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(keep, x);
+        rc_decref(x);
+    }
+    rc_gc_collect(2);
+    run_to(8);
+    assert_int_equal(0, rc_gc_verify_heap());
+    rc_object *all = rc_gc_get_objects(2);
+    assert_non_null(all);
+    long n = rc_list_len(all);
+    assert_true(n >= 11);   /* keep and its nodes, in the cycle's list */
+    rc_decref(all);
+    rc_object *young = rc_list_new();
+    rc_list_append(young, young);
+    rc_decref(young);
+    assert_int_equal(1, rc_gc_collect(0));   /* a young collection meanwhile */
+    rc_decref(keep);
+    assert_int_equal(10, rc_gc_collect(2));  /* the cycle dropped, all found */
+    assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A garbage structure far bigger than anything else is reclaimed by one
+ * cycle (its stop is O(the structure): docs/gc.md says so). */
+static void test_big_ring_reclaimed(void **state)
+{
+    enum { N = 50000 };
+    size_t live = quiesce();
+    rc_object *first = rc_instance_new(node_type), *prev = first;
+    for (long i = 1; i < N; i++) {
+        rc_object *x = rc_instance_new(node_type);
+        rc_slot_set(prev, 0, x);
+        rc_decref(x);
+        prev = x;
+    }
+    rc_slot_set(prev, 0, first);
+    rc_gc_collect(2);
+    rc_decref(first);
+    run_to((size_t)-1);
+    assert_int_equal(N, gc_cc_test_finish(me()));
+    assert_int_equal(live, rc_live_objects());
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cycle_finds_old_garbage, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_object_at_every_step, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_object_through_a_local, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_containers_die_at_every_step, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_list_dies_while_traversed, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_weakref_read_keeps_a_candidate, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_younger_weakref_in_garbage_gets_no_callback,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_group_across_generations_found_by_next_cycle,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_freeze_cancels_a_cycle, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_heap_complete_during_a_cycle, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_big_ring_reclaimed, setup_types,
+                                        harness_teardown),
+    };
+    harness_collector = RC_COLLECTOR_CONCURRENT;
+    int rc = harness_run("concurrent", tests, sizeof tests / sizeof tests[0], argc, argv);
+    return rc;
+}
