@@ -75,6 +75,7 @@ enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
 #define CC_LOAD_NUM 3
 #define CC_LOAD_DEN 4
 #define CC_MARKED INT32_MIN
+#define CC_RING 32u                /* power of two */
 
 /* A slot of the table: a member (NULL: empty) and its count minus the
  * references from members, CC_MARKED once marked reachable.  Packed: 12
@@ -92,6 +93,15 @@ struct cc_state {
     struct gc_head list;       /* the cycle's objects, out of the old space */
     struct gc_head *cursor;    /* build: the next object of list */
     struct cc_slot *slots;     /* the table (open addressing) */
+    /* References met by a traversal wait here, their slot prefetched,
+     * until CC_RING more have come: then the slot is in cache when the
+     * lookup reads it (as the stop-the-world passes' ring, which parks
+     * objects instead).  Only compared, never dereferenced. */
+    struct cc_pending {
+        const rc_object *p;
+        size_t h;
+    } ring[CC_RING];
+    unsigned rhead, rtail;     /* rtail - rhead entries */
     uint32_t *stack;           /* mark: slots marked, not yet traversed;
                                   then the candidates' slots, stack[0..top) */
     size_t tsize;              /* slots */
@@ -130,9 +140,8 @@ static inline size_t cc_hash(const struct cc_state *cc, const void *p)
 
 /* The slot of member p, or SIZE_MAX when p is no member (never
  * dereferences p). */
-static inline size_t cc_lookup(const struct cc_state *cc, const rc_object *p)
+static inline size_t cc_lookup_from(const struct cc_state *cc, const rc_object *p, size_t i)
 {
-    size_t i = cc_hash(cc, p);
     for (;;) {
         const rc_object *k = cc->slots[i].key;
         if (k == p)
@@ -142,6 +151,11 @@ static inline size_t cc_lookup(const struct cc_state *cc, const rc_object *p)
         if (++i == cc->tsize)
             i = 0;
     }
+}
+
+static inline size_t cc_lookup(const struct cc_state *cc, const rc_object *p)
+{
+    return cc_lookup_from(cc, p, cc_hash(cc, p));
 }
 
 static void cc_insert(struct cc_state *cc, rc_object *o, int32_t refs)
@@ -236,23 +250,49 @@ static inline bool cc_traverse(rc_object *o, bool ft, int (*visit)(rc_object *, 
     return live;
 }
 
+/* Park p's lookup; returns the entry it displaced (ring full), if any. */
+static inline bool cc_park(struct cc_state *cc, const rc_object *p, struct cc_pending *out)
+{
+    size_t h = cc_hash(cc, p);
+    __builtin_prefetch(&cc->slots[h], 1);
+    bool full = cc->rtail - cc->rhead == CC_RING;
+    if (full)
+        *out = cc->ring[cc->rhead++ % CC_RING];
+    cc->ring[cc->rtail++ % CC_RING] = (struct cc_pending){p, h};
+    return full;
+}
+
+static inline void apply_subtract(struct cc_state *cc, struct cc_pending e)
+{
+    size_t j = cc_lookup_from(cc, e.p, e.h);
+    if (j != SIZE_MAX && cc->slots[j].refs != INT32_MAX)
+        cc->slots[j].refs--;
+}
+
+static inline void apply_mark(struct cc_state *cc, struct cc_pending e)
+{
+    size_t j = cc_lookup_from(cc, e.p, e.h);
+    if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED) {
+        cc->slots[j].refs = CC_MARKED;
+        cc->stack[cc->top++] = (uint32_t)j;
+    }
+}
+
 static int visit_subtract(rc_object *p, void *arg)
 {
     struct cc_state *cc = arg;
-    size_t j = cc_lookup(cc, p);
-    if (j != SIZE_MAX && cc->slots[j].refs != INT32_MAX)
-        cc->slots[j].refs--;
+    struct cc_pending e;
+    if (cc_park(cc, p, &e))
+        apply_subtract(cc, e);
     return 0;
 }
 
 static int visit_mark(rc_object *p, void *arg)
 {
     struct cc_state *cc = arg;
-    size_t j = cc_lookup(cc, p);
-    if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED) {
-        cc->slots[j].refs = CC_MARKED;
-        cc->stack[cc->top++] = (uint32_t)j;
-    }
+    struct cc_pending e;
+    if (cc_park(cc, p, &e))
+        apply_mark(cc, e);
     return 0;
 }
 
@@ -297,6 +337,8 @@ static size_t cc_subtract(struct cc_state *cc, bool ft, size_t budget)
         done++;
         cc_traverse(o, ft, visit_subtract, cc);
     }
+    while (cc->rhead != cc->rtail)
+        apply_subtract(cc, cc->ring[cc->rhead++ % CC_RING]);
     if (cc->pos == cc->tsize) {
         cc_set_phase(cc, CC_MARK);
         cc->pos = 0;
@@ -312,6 +354,10 @@ static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
         if (cc->top > 0) {
             done++;
             cc_traverse(cc->slots[cc->stack[--cc->top]].key, ft, visit_mark, cc);
+            continue;
+        }
+        if (cc->rhead != cc->rtail) {
+            apply_mark(cc, cc->ring[cc->rhead++ % CC_RING]);
             continue;
         }
         if (cc->pos == cc->tsize) {
@@ -391,6 +437,7 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, boo
     cc->tsize = tsize;
     cc->cap = cap;
     cc->n = cc->pos = cc->top = cc->walked = 0;
+    cc->rhead = cc->rtail = 0;
     cc->next_estimate = 0;
     /* Ours now: the old space's frees are deferred from here on (no stop
      * drains its stack), so every object of the list stays valid memory. */
@@ -509,7 +556,10 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
         gcl_append(&c->taken, g);
         moved++;
     }
-    cc_take_referents_stw(c, cc);
+    /* Non-members exist only if objects joined the old space since the
+     * cycle began, or the table overflowed. */
+    if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->n == cc->cap)
+        cc_take_referents_stw(c, cc);
     /* The threads' hand-back stacks (the old space's is still deferred),
      * then their young generations. */
     gc_drain_handbacks_stw(c);
