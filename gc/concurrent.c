@@ -789,9 +789,26 @@ static void cc_collect_due(struct thr_state *ts)
  * cycle's work. */
 static void cc_assist(struct thr_state *ts)
 {
-    struct cc_state *cc = cc_of(ts->rt);
-    if (cc_phase(cc) != CC_IDLE && ts->dealloc_depth == 0)
+    struct rc_runtime *rt = ts->rt;
+    struct cc_state *cc = cc_of(rt);
+    if (ts->dealloc_depth != 0)
+        return;
+    if (cc_phase(cc) != CC_IDLE) {
         cc_slice(ts, cc, CC_ASSIST);
+        return;
+    }
+    /* Between cycles: free what died in the old space (its stack's only
+     * consumer while we hold busy, with no cycle and no stop on).
+     * relaxed: a hint; the drain's exchange acquires. */
+    struct gcl_owner *old = rt->gcl.oldspace;
+    if (rc_atomic_load_relaxed(&old->handback) == NULL)
+        return;
+    int expected = 0;
+    if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
+        return;
+    if (cc_phase(cc) == CC_IDLE)
+        gcl_drain_handback(ts, old);
+    cc_release(cc);
 }
 
 static int cc_init(struct rc_runtime *rt)

@@ -33,10 +33,14 @@ static void drain_one(struct gcl_owner *ow, void *arg)
     struct collection *c = arg;
     if (ow->orphan || ow->exited)
         return;   /* closed stacks (gclist.h) */
-    /* A concurrent cycle holds pointers into the old space: the objects
-     * handed back there keep their memory until it ends.  relaxed: see
-     * gc_state.oldspace_deferred. */
-    if (ow->oldspace && rc_atomic_load_relaxed(&c->rt->gc->oldspace_deferred))
+    /* The old space's stack: never while a concurrent cycle holds
+     * pointers into the old space (the objects handed back there keep
+     * their memory until it ends), and only by full collections: the
+     * collector drains it between cycles on the threads' assists, so that
+     * young collections' stops do not free old objects by the thousand.
+     * relaxed: see gc_state.oldspace_deferred. */
+    if (ow->oldspace && (c->gen < RC_GC_GENERATIONS - 1 ||
+                         rc_atomic_load_relaxed(&c->rt->gc->oldspace_deferred)))
         return;
     gcl_drain_handback(c->ts, ow);
 }
