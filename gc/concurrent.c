@@ -66,9 +66,12 @@
 
 enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
 
-/* Work units (objects walked or traversed) per assist; a unit is a few
- * tens of nanoseconds, so an assist is a few microseconds. */
-#define CC_ASSIST 256
+/* Work units (objects walked or traversed) per assist: a unit is tens of
+ * nanoseconds, an assist 30-80 us.  Smaller assists make cycles longer,
+ * and the old space's frees wait for a cycle's end: at 256, binary-trees
+ * held 40% more memory than with the stop-the-world collector; at 1024,
+ * less (BENCHMARKS.md). */
+#define CC_ASSIST 1024
 /* Units per slice of a collection asked for, between two safepoints. */
 #define CC_SYNC_SLICE 4096
 /* Members at most per table slot (linear probing stays short). */
