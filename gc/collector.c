@@ -224,9 +224,13 @@ long gc_counts_alloc(struct thr_state *ts)
             if (rc_atomic_load_relaxed(&gc->threshold[0]) > 0)
                 gc->ops->collect_due(ts);
         }
-        if (gc->ops->assist != NULL)
-            gc->ops->assist(ts);
     }
+    /* The collector's share of work on this thread, also while automatic
+     * collection is off (the concurrent collector then only frees what
+     * died in its old space). */
+    if (gc->ops->assist != NULL && !ts->holds_stw && ts->gc->in_collection == 0 &&
+        !rc_atomic_load_relaxed(&gc->collecting))
+        gc->ops->assist(ts);
     /* Read again: a callback or finalizer of the collection just run may
      * have changed the setting (rc_gc_set_stress). */
     return rc_atomic_load_relaxed(&gc->stress) > 0 ? 1 : REPORT_AT;
@@ -235,6 +239,12 @@ long gc_counts_alloc(struct thr_state *ts)
 void gc_counts_free(struct thr_state *ts)
 {
     take_counts(ts);
+    /* A thread that only frees still lets the collector free what died in
+     * its old space (an assist between cycles does only that). */
+    struct gc_state *gc = ts->rt->gc;
+    if (gc->ops->assist != NULL && !ts->holds_stw && ts->gc->in_collection == 0 &&
+        !rc_atomic_load_relaxed(&gc->collecting))
+        gc->ops->assist(ts);
 }
 
 void gc_collect_at_exit(struct rc_runtime *rt)
@@ -253,8 +263,12 @@ void gc_collect_at_exit(struct rc_runtime *rt)
         if (gc_collect(ts, RC_GC_GENERATIONS - 1) == 0)
             break;
     /* The runtime releases its immortal objects next, the garbage list
-     * among them. */
+     * among them.  What died in an old space since the last collection is
+     * freed now (no collection may come). */
     gc->garbage = NULL;
+    struct gcl_owner *old = rt->gcl.oldspace;
+    if (old != NULL && !rc_atomic_load_relaxed(&gc->oldspace_deferred))
+        gcl_drain_handback(ts, old);
 }
 
 /* ------------------------------------------------------------ the driver */

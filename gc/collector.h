@@ -154,7 +154,9 @@ struct gc_thread_state {
     long stress_countdown;            /* allocations to the next stress
                                          collection */
     bool finishing_cycle;             /* this thread's gc_collect finishes a
-                                         concurrent cycle (concurrent.c) */
+                                         concurrent cycle, holding its busy
+                                         flag; cleared when the validation
+                                         released it (concurrent.c) */
     int in_collection;                /* this thread runs gc_collect, its
                                          callbacks included: its allocations
                                          start no automatic collection */
@@ -262,6 +264,8 @@ static inline intptr_t gc_refs(struct gc_head *g) { return (intptr_t)g->aux; }
 /* The stop-the-world collector's phase 1 (also the concurrent collector's
  * for young generations and for full collections asked for). */
 long gc_stw_find_garbage(struct collection *c);
+/* Its body, with the world already stopped by the caller (left stopped). */
+long gc_stw_find_garbage_stw(struct collection *c);
 /* With the world stopped: exact trial deletion over c->taken, survivors
  * to their generation's lists (gc_dest_list_stw), the unreachable into
  * c->unreachable with their weakrefs handled and one reference held.

@@ -112,6 +112,9 @@ struct cc_state {
     size_t pos, top;           /* subtract and mark: next slot; stack top */
     size_t walked;             /* build: objects of list seen */
     size_t next_estimate;      /* the list's length when it overflowed */
+    bool skipped;              /* build left out an object not known dead
+                                  (its count read as 0 mid-merge, or the
+                                  table full) */
     long pending_at_start;     /* gc.long_lived_pending at the start */
     uint64_t start_ns, work_ns;
     void *spent[2];            /* a finished cycle's table, freed outside
@@ -311,10 +314,12 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
         rc_object *o = GC_HEAD_OBJ(g);
         cc->walked++;
         done++;
-        if (cc->n < cc->cap && !(obj_gc_bits(o) & RC_GC_DEAD)) {
-            int32_t rc = cc_count(o);
+        if (!(obj_gc_bits(o) & RC_GC_DEAD)) {
+            int32_t rc = cc->n < cc->cap ? cc_count(o) : 0;
             if (rc > 0)
                 cc_insert(cc, o, rc);
+            else
+                cc->skipped = true;
         }
         g = next;
     }
@@ -335,8 +340,11 @@ static size_t cc_subtract(struct cc_state *cc, bool ft, size_t budget)
         if (cc->pos + 16 < cc->tsize && cc->slots[cc->pos + 16].key != NULL)
             __builtin_prefetch(cc->slots[cc->pos + 16].key);
         rc_object *o = cc->slots[cc->pos++].key;
-        if (o == NULL)
+        if (o == NULL) {
+            if ((cc->pos & 7) == 0)
+                done++;   /* empty slots: 8 per unit */
             continue;
+        }
         done++;
         cc_traverse(o, ft, visit_subtract, cc);
     }
@@ -369,6 +377,8 @@ static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
             break;
         }
         size_t i = cc->pos++;
+        if ((i & 7) == 7)
+            done++;   /* scanning slots is work too: 8 per unit */
         if (cc->slots[i].key != NULL && cc->slots[i].refs > 0) {
             cc->slots[i].refs = CC_MARKED;
             cc->stack[cc->top++] = (uint32_t)i;
@@ -442,6 +452,7 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, boo
     cc->n = cc->pos = cc->top = cc->walked = 0;
     cc->rhead = cc->rtail = 0;
     cc->next_estimate = 0;
+    cc->skipped = false;
     /* Ours now: the old space's frees are deferred from here on (no stop
      * drains its stack), so every object of the list stays valid memory. */
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 1);
@@ -498,7 +509,9 @@ static int visit_take(rc_object *r, void *arg)
         return 0;
     struct gc_head *g = OBJ_GC_HEAD(r);
     uint8_t bits = obj_gc_bits(r);
-    if (!(bits & RC_GC_TRACKED) || (bits & RC_GC_COLLECTING) || gcl_owner_of(g) != t->old ||
+    /* Frozen objects (the old space's permanent list) have no RC_GC_OLD. */
+    if (!(bits & RC_GC_TRACKED) || !(bits & RC_GC_OLD) || (bits & RC_GC_COLLECTING) ||
+        gcl_owner_of(g) != t->old ||
         cc_lookup(t->cc, r) != SIZE_MAX || gc_refcount_stw(r) <= 0)
         return 0;
     gc_set_bits_stw(r, bits | RC_GC_COLLECTING);
@@ -560,8 +573,8 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
         moved++;
     }
     /* Non-members exist only if objects joined the old space since the
-     * cycle began, or the table overflowed. */
-    if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->n == cc->cap)
+     * cycle began, or build left some out. */
+    if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->skipped)
         cc_take_referents_stw(c, cc);
     /* The threads' hand-back stacks (the old space's is still deferred),
      * then their young generations. */
@@ -612,12 +625,15 @@ static void cc_acquire(struct cc_state *cc)
 {
     /* acquire: pairs with the release store that ended the last holder's
      * work, so its writes to the cycle's state happen before ours.  A
-     * holder is a slice (microseconds, no safepoint) or a finishing
-     * collection, which cannot run while we hold gc.collecting. */
+     * holder is a slice (microseconds, no safepoint) or a collection
+     * finishing a cycle before its validation (it releases busy then);
+     * waiting, we pass safepoints, so that neither a stop nor, in gil
+     * mode, the GIL waits for us meanwhile. */
     for (;;) {
         int expected = 0;
         if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
             return;
+        rc_safepoint();
         sched_yield();
     }
 }
@@ -652,6 +668,13 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
 static long cc_validate(struct collection *c, struct cc_state *cc)
 {
     gc_stop(c);
+    if (cc_phase(cc) != CC_READY) {
+        /* rc_gc_freeze or unfreeze cancelled the cycle while we waited for
+         * our stop: the whole heap, under this stop. */
+        long survivors = gc_stw_find_garbage_stw(c);
+        gc_start(c);
+        return survivors;
+    }
     if (c->verify)
         gc_verify_heap_stw(c->rt, true);
     c->rec.concurrent_ns = cc->work_ns;
@@ -727,12 +750,44 @@ static long cc_find_garbage(struct collection *c)
         return gc_stw_find_garbage(c);
     if (!c->ts->gc->finishing_cycle)
         return cc_collect_sync(c, cc);
-    /* Finishing an automatic cycle (cc_slice, busy held).  If a stop by
+    /* Finishing an automatic cycle (cc_finish, busy held).  If a stop by
      * rc_gc_freeze or unfreeze, during the start callbacks, cancelled it:
      * the whole heap with the world stopped. */
     if (cc_phase(cc) != CC_READY)
         return gc_stw_find_garbage(c);
-    return cc_validate(c, cc);
+    long survivors = cc_validate(c, cc);
+    if (c->rec.cycle_start_ns != 0) {   /* validated (not the fallback) */
+        /* The cycle is over: busy goes now, before the finalizers and the
+         * stop callbacks, which may wait for a thread that spins on it
+         * (cc_acquire) or stop the world. */
+        c->ts->gc->finishing_cycle = false;
+        cc_release(cc);
+    }
+    return survivors;
+}
+
+/* Finish a cycle whose passes are done (busy held): the collection that
+ * validates it, which releases busy once the cycle has ended (else we
+ * do).  Returns what it found, or -1 (MemoryError). */
+static long cc_finish(struct thr_state *ts, struct cc_state *cc)
+{
+    struct gc_state *gc = ts->rt->gc;
+    /* relaxed: trigger counts. */
+    long pending = rc_atomic_load_relaxed(&gc->long_lived_pending);
+    long pending_at_start = cc->pending_at_start;
+    ts->gc->finishing_cycle = true;
+    long found = gc_collect(ts, RC_GC_GENERATIONS - 1);
+    if (ts->gc->finishing_cycle) {
+        /* Not validated (another collection ran, or a fallback to the
+         * whole heap): busy is still ours. */
+        ts->gc->finishing_cycle = false;
+        cc_release(cc);
+    } else if (found >= 0) {
+        /* The collection's accounting reset the growth count; what the old
+         * space gained or lost while the cycle ran counts still. */
+        rc_atomic_add_relaxed(&gc->long_lived_pending, pending - pending_at_start);
+    }
+    return found;
 }
 
 /* One slice of the cycle's work on this thread (attached, no stop on).
@@ -744,25 +799,14 @@ static void cc_slice(struct thr_state *ts, struct cc_state *cc, size_t budget)
     /* acquire: see cc_acquire. */
     if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
         return;
-    struct rc_runtime *rt = ts->rt;
     cc_work(cc, ts->tid != RC_TID_GIL, budget);
-    if (cc_phase(cc) == CC_READY) {
-        /* relaxed: trigger counts. */
-        long pending = rc_atomic_load_relaxed(&rt->gc->long_lived_pending);
-        ts->gc->finishing_cycle = true;
-        long found = gc_collect(ts, RC_GC_GENERATIONS - 1);
-        ts->gc->finishing_cycle = false;
-        if (found >= 0 && cc_phase(cc) == CC_IDLE) {
-            /* The collection's accounting reset the growth count; what was
-             * promoted while the cycle ran is growth still. */
-            long since = pending - cc->pending_at_start;
-            if (since > 0)
-                rc_atomic_add_relaxed(&rt->gc->long_lived_pending, since);
-        } else if (found < 0) {
-            rc_error_clear();   /* an automatic collection leaves no error */
-        }
+    if (cc_phase(cc) != CC_READY) {
+        cc_release(cc);
+        return;
     }
-    cc_release(cc);
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    if (cc_finish(ts, cc) < 0 && !had_error)
+        rc_error_clear();   /* an automatic collection leaves no error */
 }
 
 /* ------------------------------------------------------------ the hooks */
@@ -773,17 +817,22 @@ static void cc_collect_due(struct thr_state *ts)
 {
     struct rc_runtime *rt = ts->rt;
     struct cc_state *cc = cc_of(rt);
-    int gen = gc_generation_due(rt->gc);
+    struct gc_state *gc = rt->gc;
+    int gen = gc_generation_due(gc);
     if (gen == RC_GC_GENERATIONS - 1) {
         int expected = 0;
         /* acquire / release: busy (struct cc_state). */
         if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
             if (cc_phase(cc) == CC_IDLE)
                 cc_start(rt, cc, cc_estimate(rt), true);
-            cc_free_spent(cc);
-            rc_atomic_store_release(&cc->busy, 0);
+            cc_release(cc);
         }
-        gen = RC_GC_GENERATIONS - 2;
+        /* The young generation due on its own count: generation 2 stays
+         * due until the cycle ends, and collecting generation 1 every time
+         * meanwhile would promote every survivor of one young collection.
+         * relaxed: trigger counts and settings. */
+        gen = rc_atomic_load_relaxed(&gc->count[1]) >= rc_atomic_load_relaxed(&gc->threshold[1])
+                  ? 1 : 0;
     }
     gc_collect_quietly(ts, gen);
 }
@@ -794,10 +843,13 @@ static void cc_assist(struct thr_state *ts)
 {
     struct rc_runtime *rt = ts->rt;
     struct cc_state *cc = cc_of(rt);
-    if (ts->dealloc_depth != 0)
-        return;
     if (cc_phase(cc) != CC_IDLE) {
-        cc_slice(ts, cc, CC_ASSIST);
+        /* relaxed: a setting.  A cycle pauses while automatic collection
+         * is off (tests drive one by hand then); rc_gc_collect(2) drops
+         * it.  Not inside a deallocation (gil mode: a container half taken
+         * apart). */
+        if (ts->dealloc_depth == 0 && rc_atomic_load_relaxed(&rt->gc->enabled))
+            cc_slice(ts, cc, CC_ASSIST);
         return;
     }
     /* Between cycles: free what died in the old space (its stack's only
@@ -887,12 +939,9 @@ long gc_cc_test_finish(struct thr_state *ts)
 {
     struct cc_state *cc = cc_of(ts->rt);
     cc_acquire(cc);
-    long found = -1;
-    if (cc_phase(cc) == CC_READY) {
-        ts->gc->finishing_cycle = true;
-        found = gc_collect(ts, RC_GC_GENERATIONS - 1);
-        ts->gc->finishing_cycle = false;
+    if (cc_phase(cc) != CC_READY) {
+        cc_release(cc);
+        return -1;
     }
-    cc_release(cc);
-    return found;
+    return cc_finish(ts, cc);
 }

@@ -368,9 +368,17 @@ long gc_trial_deletion_stw(struct collection *c)
 
 long gc_stw_find_garbage(struct collection *c)
 {
+    gc_stop(c);
+    long survivors = gc_stw_find_garbage_stw(c);
+    gc_start(c);
+    return survivors;
+}
+
+long gc_stw_find_garbage_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gc_stw_find_garbage_stw");
     struct rc_runtime *rt = c->rt;
     struct gc_state *gc = rt->gc;
-    gc_stop(c);
     /* A full collection takes the whole heap: a concurrent cycle holding
      * part of the old space gives it back first. */
     if (c->gen == RC_GC_GENERATIONS - 1 && gc->ops->cancel_stw != NULL)
@@ -385,9 +393,7 @@ long gc_stw_find_garbage(struct collection *c)
     rc_atomic_store_relaxed(&gc->young_count, 0);
     c->ts->gct.delta = 0;
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
-    long survivors = gc_trial_deletion_stw(c);
-    gc_start(c);
-    return survivors;
+    return gc_trial_deletion_stw(c);
 }
 
 static void stw_collector_fini(struct rc_runtime *rt)
