@@ -12,6 +12,7 @@
 #define RCGC_BUILDING 1
 #include "harness.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -337,6 +338,61 @@ static void test_group_across_generations_found_by_next_cycle(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* The stop callbacks of the collection that ends a cycle run after the
+ * cycle is over: another thread's rc_gc_collect(2), which needs the cycle
+ * to itself, gets it meanwhile, so a callback that stops the world (or,
+ * in gil mode, lets the GIL go by allocating) does not wait forever for a
+ * thread that waits for the callback's end.  The other thread is made to
+ * ask while the callback runs (its arrival is waited for; whether it is
+ * already waiting for the cycle when the stop comes is aimed, not forced:
+ * before the fix, the run hung whenever it was). */
+static _Atomic int other_phase;   /* 1: about to collect, 2: collected */
+static _Atomic long other_found;
+static _Atomic int stop_armed;
+
+static void other_main(void *arg)
+{
+    atomic_store(&other_phase, 1);
+    atomic_store(&other_found, rc_gc_collect(2));
+    atomic_store(&other_phase, 2);
+}
+
+static void stop_callback(rc_gc_phase phase, const rc_gc_info *info, void *arg)
+{
+    if (phase != RC_GC_STOP || info->generation != 2 || !atomic_exchange(&stop_armed, 0))
+        return;
+    rc_thread **t = arg;
+    *t = rc_thread_start(other_main, NULL);
+    while (atomic_load(&other_phase) == 0)
+        rc_safepoint();
+    for (int i = 0; i < 2000; i++) {
+        rc_decref(rc_list_new());   /* safepoints; gil mode lets the GIL go */
+        sched_yield();
+    }
+    rc_stop_the_world();
+    rc_start_the_world();
+}
+
+static void test_stop_callback_while_another_thread_collects(void **state)
+{
+    size_t live = quiesce();
+    rc_object *x = self_node(1);
+    rc_gc_collect(2);
+    rc_decref(x);
+    rc_thread *t = NULL;
+    atomic_store(&other_phase, 0);
+    atomic_store(&stop_armed, 1);
+    assert_int_equal(0, rc_gc_callback_add(stop_callback, &t));
+    run_to((size_t)-1);
+    assert_int_equal(1, gc_cc_test_finish(me()));
+    assert_int_equal(0, rc_gc_callback_remove(stop_callback, &t));
+    assert_non_null(t);
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(2, atomic_load(&other_phase));
+    assert_true(atomic_load(&other_found) >= 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* Freeze during a cycle cancels it; the frozen heap is all there. */
 static void test_freeze_cancels_a_cycle(void **state)
 {
@@ -431,6 +487,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_younger_weakref_in_garbage_gets_no_callback,
                                         setup_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_group_across_generations_found_by_next_cycle,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_callback_while_another_thread_collects,
                                         setup_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_freeze_cancels_a_cycle, setup_types,
                                         harness_teardown),
