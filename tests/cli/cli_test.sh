@@ -146,6 +146,11 @@ collector)
     grep -qE '^ft +stw +1 +[0-9]+\.[0-9]+ ' cc.txt || fail "compare: no row 'ft stw 1'"
     grep -qE '^ft +concurrent +1 +[0-9]+\.[0-9]+ ' cc.txt || fail "compare: no row 'ft concurrent 1'"
     grep -q '"collector": "concurrent"' cc.json || fail "cc.json: no run with collector concurrent"
+    # A collection that ended a concurrent cycle (at least the final full
+    # one) records the cycle's start and its concurrent work; the stw run's
+    # records have neither.
+    grep -q '"concurrent_ns": [1-9]' cc.json || fail "cc.json: no collection with concurrent_ns"
+    "$rcgc" report cc.json >ccr.txt || fail "rcgc report cc.json failed"
     "$rcgc" run cycle-churn --quick --mode gil --collector concurrent >g.txt \
         || fail "rcgc run --collector concurrent failed"
     grep -q '^gil concurrent x1: verified' g.txt || fail "the concurrent run was not verified"

@@ -78,12 +78,18 @@ static json_t *collection_obj(const rc_gc_record *g)
     json_t *phases = json_object();
     for (int i = 0; i < RC_GC_NPHASES; i++)
         json_object_set_new(phases, phase_keys[i], jint(g->phase_ns[i]));
-    return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "generation",
-                     g->generation, "start_ns", jint(g->start_ns), "end_ns", jint(g->end_ns),
-                     "time_to_safepoint_ns", jint(g->time_to_safepoint_ns), "pause_ns",
-                     jint(g->pause_ns), "phase_ns", phases, "scanned", (json_int_t)g->scanned,
-                     "collected", (json_int_t)g->collected, "uncollectable",
-                     (json_int_t)g->uncollectable, "heap_size", (json_int_t)g->heap_size);
+    json_t *o = json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "generation",
+                          g->generation, "start_ns", jint(g->start_ns), "end_ns",
+                          jint(g->end_ns), "time_to_safepoint_ns",
+                          jint(g->time_to_safepoint_ns), "pause_ns", jint(g->pause_ns),
+                          "phase_ns", phases, "scanned", (json_int_t)g->scanned, "collected",
+                          (json_int_t)g->collected, "uncollectable",
+                          (json_int_t)g->uncollectable, "heap_size", (json_int_t)g->heap_size);
+    if (o != NULL && g->cycle_start_ns != 0) {   /* ended a concurrent cycle */
+        json_object_set_new(o, "cycle_start_ns", jint(g->cycle_start_ns));
+        json_object_set_new(o, "concurrent_ns", jint(g->concurrent_ns));
+    }
+    return o;
 }
 
 static json_t *stop_obj(const rc_stw_record *s)
@@ -389,6 +395,10 @@ static void rd_collection(struct rd *rd, json_t *o, const char *where, rc_gc_rec
     g->collected = rd_long(rd, o, where, "collected");
     g->uncollectable = rd_long(rd, o, where, "uncollectable");
     g->heap_size = rd_long(rd, o, where, "heap_size");
+    if (!rd->failed && json_object_get(o, "cycle_start_ns") != NULL) {
+        g->cycle_start_ns = rd_u64(rd, o, where, "cycle_start_ns");
+        g->concurrent_ns = rd_u64(rd, o, where, "concurrent_ns");
+    }
 }
 
 static void rd_stop(struct rd *rd, json_t *o, const char *where, rc_stw_record *s)

@@ -215,6 +215,8 @@ static void copy_records(struct cli_run *out, uint64_t t0)
     for (size_t i = 0; i < out->ngc; i++) {
         out->gc[i].start_ns = since(out->gc[i].start_ns, t0);
         out->gc[i].end_ns = since(out->gc[i].end_ns, t0);
+        if (out->gc[i].cycle_start_ns != 0)   /* 0: no cycle; later than t0 */
+            out->gc[i].cycle_start_ns = since(out->gc[i].cycle_start_ns, t0);
     }
     n = rc_stw_count() - lost_stw;
     if (n > 0) {
