@@ -18,11 +18,13 @@
  *             members are subtracted from theirs;
  *   mark      (slices) from every member left above 0, everything it
  *             reaches among the members is marked;
- *   validate  (one stop, gc_collect) the members left unmarked are the
- *             candidates: exact trial deletion over them alone (counts
- *             merged, traversals redone with the world stopped) decides
- *             which are garbage.  Then the cycle's list goes back to the
- *             old space and its stack may be drained again.
+ *   gather    (slices) the members left unmarked are the candidates;
+ *   validate  (one stop, gc_collect) exact trial deletion over the
+ *             candidates, the young generations and the old objects the
+ *             candidates refer to that are no members (counts merged,
+ *             traversals redone with the world stopped) decides which are
+ *             garbage.  Then the cycle's list goes back to the old space
+ *             and its stack may be drained again.
  *
  * Why racy reads are enough: trial deletion over *any* set S, with the
  * world stopped, finds exactly the members of S referenced from outside
@@ -52,8 +54,14 @@
  *
  * Thread rule: struct cc_state belongs to the thread holding cc.busy (an
  * acquire CAS, released with a release store), or to a thread that has
- * stopped the world (no slice can be half done then; the only thread that
- * may hold busy across a stop is the one stopping, finishing the cycle).
+ * stopped the world.  A slice never passes a safepoint, so at a stop no
+ * slice is half done.  Two holders do pass safepoints: the collection
+ * that finishes a cycle (its own stop; it releases busy as soon as the
+ * validation ended the cycle, before finalizers and callbacks), and
+ * rc_gc_collect(2)'s cycle (cc_collect_sync, between its slices).  A stop
+ * by rc_gc_freeze or unfreeze may cancel the cycle under either (both
+ * check the phase after each safepoint and stop).  Whoever waits for busy
+ * passes safepoints meanwhile (cc_acquire).
  */
 #define RCGC_BUILDING 1
 #include <sched.h>
