@@ -282,9 +282,8 @@ static rc_mode parse_mode(const struct cli_cmd *c, const char *flag, const char 
     return m;
 }
 
-/* A collector name; one this build cannot run (rc_collector_check: the
- * concurrent collector, until it exists) is refused here, before anything
- * runs, with the runtime's reason. */
+/* A collector name; one this build cannot run (rc_collector_check) would
+ * be refused here, before anything runs, with the runtime's reason. */
 static rc_collector_kind parse_collector(const struct cli_cmd *c, const char *flag, const char *v)
 {
     rc_collector_kind k;

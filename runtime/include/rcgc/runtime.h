@@ -33,8 +33,11 @@ typedef enum rc_mode {
  * they stop the world. */
 typedef enum rc_collector_kind {
     RC_COLLECTOR_STW = 0,         /* generational, stop-the-world (default) */
-    RC_COLLECTOR_CONCURRENT = 1,  /* concurrent marking, short stops (not
-                                     available yet: rc_runtime_new refuses it) */
+    RC_COLLECTOR_CONCURRENT = 1,  /* young collections stop the world; the
+                                     oldest generation is collected while
+                                     the world runs, with a stop that
+                                     validates what was found
+                                     (docs/gc.md [gc.concurrent]) */
 } rc_collector_kind;
 #define RC_COLLECTOR_COUNT 2
 
