@@ -892,6 +892,10 @@ static int cc_init(struct rc_runtime *rt)
 
 static void cc_fini(struct rc_runtime *rt)
 {
+    /* Old objects that died after the last collection (the exiting main
+     * thread's merges, interned strings' containers): freed now. */
+    if (rt->gcl.oldspace != NULL)
+        gcl_drain_handback_at_teardown(rt->gcl.oldspace);
     struct cc_state *cc = cc_of(rt);
     if (cc != NULL) {
         cc_free_table(cc);

@@ -346,6 +346,18 @@ void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *ow)
     }
 }
 
+void gcl_drain_handback_at_teardown(struct gcl_owner *ow)
+{
+    /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
+    struct gc_head *g = rc_atomic_exchange_acquire(&ow->handback, NULL);
+    while (g != NULL) {
+        struct gc_head *next = (struct gc_head *)g->aux;
+        gcl_remove(g);
+        mem_free(g);   /* no reader left: every thread is gone */
+        g = next;
+    }
+}
+
 /* --------------------------------------------- counting for the collector */
 
 void gcl_note_alloc_slow(struct thr_state *ts)

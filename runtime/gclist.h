@@ -236,6 +236,11 @@ void gcl_free_tracked(struct thr_state *ts, rc_object *o);
  * owner thread, or by the collector with the world stopped. */
 void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *owner);
 
+/* Runtime teardown, every thread gone and QSBR's last grace period over:
+ * as gcl_drain_handback, with no thread state (the old space's objects
+ * that died after the last collection, in the final thread's exit). */
+void gcl_drain_handback_at_teardown(struct gcl_owner *ow);
+
 /* Free the memory of a dead object that is in no list (untracked). */
 void gcl_release_memory(struct thr_state *ts, rc_object *o);
 
