@@ -73,6 +73,18 @@ static rc_object *self_node(long v)
     return x;
 }
 
+/* A list holding n self-cycles (values 0..n-1). */
+static rc_object *list_of_self_nodes(long n)
+{
+    rc_object *l = rc_list_new();
+    for (long i = 0; i < n; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    return l;
+}
+
 static int node_intact(rc_object *x, long v)
 {
     rc_object *self = rc_slot_get(x, 0), *n = rc_slot_get(x, 1);
@@ -96,12 +108,7 @@ static int setup_types(void **state)
 static void test_cycle_finds_old_garbage(void **state)
 {
     size_t live = quiesce();
-    rc_object *holder = rc_list_new();
-    for (long i = 0; i < 50; i++) {
-        rc_object *x = self_node(i);
-        rc_list_append(holder, x);
-        rc_decref(x);
-    }
+    rc_object *holder = list_of_self_nodes(50);
     rc_gc_collect(2);   /* into the old space */
     rc_decref(holder);  /* 50 garbage nodes there */
     run_to((size_t)-1);
@@ -397,12 +404,7 @@ static void test_stop_callback_while_another_thread_collects(void **state)
 static void test_freeze_cancels_a_cycle(void **state)
 {
     size_t live = quiesce();
-    rc_object *keep = rc_list_new();
-    for (long i = 0; i < 10; i++) {
-        rc_object *x = self_node(i);
-        rc_list_append(keep, x);
-        rc_decref(x);
-    }
+    rc_object *keep = list_of_self_nodes(10);
     rc_gc_collect(2);
     run_to(5);
     assert_int_not_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
@@ -424,12 +426,7 @@ static void test_freeze_cancels_a_cycle(void **state)
 static void test_heap_complete_during_a_cycle(void **state)
 {
     size_t live = quiesce();
-    rc_object *keep = rc_list_new();
-    for (long i = 0; i < 10; i++) {
-        rc_object *x = self_node(i);
-        rc_list_append(keep, x);
-        rc_decref(x);
-    }
+    rc_object *keep = list_of_self_nodes(10);
     rc_gc_collect(2);
     run_to(8);
     assert_int_equal(0, rc_gc_verify_heap());
