@@ -100,7 +100,13 @@ long rc_gc_collect(int generation)
     if (generation < 0 || generation >= RC_GC_GENERATIONS)
         return err_int(RC_ERR_VALUE, "rc_gc_collect(): invalid generation %d (valid: 0, 1, 2)",
                        generation);
-    return gc_collect(ts, generation);
+    /* Saved and restored: a finalizer run at a safepoint of the wait
+     * (collector.c) may call rc_gc_collect itself. */
+    bool waits = ts->gc->wait_background;
+    ts->gc->wait_background = true;
+    long r = gc_collect(ts, generation);
+    ts->gc->wait_background = waits;
+    return r;
 }
 
 int rc_gc_enable(void)
@@ -108,7 +114,10 @@ int rc_gc_enable(void)
     struct thr_state *ts = attached_state("rc_gc_enable");
     if (ts == NULL)
         return -1;
-    rc_atomic_store_relaxed(&ts->rt->gc->enabled, 1);   /* relaxed: a setting */
+    struct gc_state *gc = ts->rt->gc;
+    rc_atomic_store_relaxed(&gc->enabled, 1);   /* relaxed: a setting */
+    if (gc->ops->settings_changed != NULL)
+        gc->ops->settings_changed(ts->rt);
     return 0;
 }
 
@@ -270,8 +279,11 @@ int rc_gc_set_stress(long n)
         return -1;
     if (n < 0)
         return err_int(RC_ERR_VALUE, "rc_gc_set_stress(): n must be >= 0, not %ld", n);
-    rc_atomic_store_relaxed(&ts->rt->gc->stress, n);   /* relaxed: a setting */
+    struct gc_state *gc = ts->rt->gc;
+    rc_atomic_store_relaxed(&gc->stress, n);   /* relaxed: a setting */
     ts->gct.report_at = 1;   /* others pick it up at their next report */
+    if (gc->ops->settings_changed != NULL)
+        gc->ops->settings_changed(ts->rt);
     return 0;
 }
 

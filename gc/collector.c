@@ -7,6 +7,7 @@
  */
 #define RCGC_BUILDING 1
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ static const struct gc_collector_ops *collector_ops(rc_collector_kind kind)
     case RC_COLLECTOR_STW:
         return &gc_stw_collector;
     case RC_COLLECTOR_CONCURRENT:
+    case RC_COLLECTOR_CONCURRENT_THREAD:
         return &gc_concurrent_collector;
     }
     return NULL;
@@ -34,7 +36,8 @@ int rc_collector_check(rc_collector_kind kind)
 {
     if ((unsigned)kind >= RC_COLLECTOR_COUNT || collector_ops(kind) == NULL)
         return err_int(RC_ERR_VALUE, "collector %d is not valid (valid: RC_COLLECTOR_STW, "
-                       "RC_COLLECTOR_CONCURRENT)", (int)kind);
+                       "RC_COLLECTOR_CONCURRENT, RC_COLLECTOR_CONCURRENT_THREAD)",
+                       (int)kind);
     return 0;
 }
 
@@ -121,7 +124,21 @@ int gc_runtime_start(struct rc_runtime *rt)
     if (garbage == NULL || rc_make_immortal(garbage) < 0)
         return -1;
     rt->gc->garbage = garbage;
-    return 0;
+    const struct gc_collector_ops *ops = rt->gc->ops;
+    return ops->start != NULL ? ops->start(rt) : 0;
+}
+
+int gc_runtime_threads(struct rc_runtime *rt)
+{
+    const struct gc_collector_ops *ops = rt->gc->ops;
+    return ops->threads != NULL ? ops->threads(rt) : 0;
+}
+
+void gc_runtime_stop_threads(struct rc_runtime *rt)
+{
+    const struct gc_collector_ops *ops = rt->gc->ops;
+    if (ops->stop_threads != NULL)
+        ops->stop_threads(rt);
 }
 
 void gc_runtime_fini(struct rc_runtime *rt)
@@ -357,9 +374,21 @@ static long collect(struct thr_state *ts, int gen)
     int expected = 0;
     /* acquire: pairs with the release store that ended the previous
      * collection, so its writes to the collector's state (gc.work, the
-     * lists it relinked) happen before ours. */
-    if (!rc_atomic_cas_strong_acquire(&gc->collecting, &expected, 1))
-        return 0;   /* one collection at a time; a nested request is a no-op */
+     * lists it relinked) happen before ours.  The collector thread holds
+     * it as 2. */
+    int mine = ts->gc->background ? 2 : 1;
+    while (!rc_atomic_cas_strong_acquire(&gc->collecting, &expected, mine)) {
+        /* One collection at a time; a nested request is a no-op, and so is
+         * one made while another thread of the program's collects (as
+         * CPython's gc.collect).  But rc_gc_collect, outside any
+         * collection of its own, waits for one the collector thread runs:
+         * that one is not the program's, and the call must be complete. */
+        if (expected != 2 || !ts->gc->wait_background || ts->gc->in_collection > 1)
+            return 0;
+        rc_safepoint();
+        sched_yield();
+        expected = 0;
+    }
 
     rc_gc_info info = {.generation = gen};
     gc_invoke_callbacks(rt, RC_GC_START, &info);

@@ -47,6 +47,17 @@ struct gc_collector_ops {
      * shared gc_state (0, or -1 with an error). */
     int (*init)(struct rc_runtime *rt);
     void (*fini)(struct rc_runtime *rt);
+    /* After the creating thread attached: threads of the collector's own
+     * (optional; 0, or -1 with an error).  threads: how many it runs now,
+     * which rc_runtime_free does not wait for the program to join;
+     * stop_threads joins them (the creating thread, attached, no other
+     * thread of the program's left). */
+    int (*start)(struct rc_runtime *rt);
+    int (*threads)(struct rc_runtime *rt);
+    void (*stop_threads)(struct rc_runtime *rt);
+    /* A setting that may let the collector's threads work changed
+     * (rc_gc_enable, rc_gc_set_stress; optional). */
+    void (*settings_changed)(struct rc_runtime *rt);
     /* A thread state was created / is exiting (gc/hooks.h). */
     int (*thread_attach)(struct thr_state *ts);
     void (*thread_exit)(struct thr_state *ts);
@@ -94,8 +105,9 @@ struct gc_state {
                                          last collection, never below 0;
                                          threads report theirs in batches
                                          (relaxed: it only decides when) */
-    _Atomic int collecting;           /* 1 while a collection runs: taken by
-                                         an acquire CAS, released by a
+    _Atomic int collecting;           /* 1 while a collection runs (2: one
+                                         the collector thread runs): taken
+                                         by an acquire CAS, released by a
                                          release store (gc_collect) */
     _Atomic int enabled;              /* automatic collection (relaxed: a
                                          setting, read at each trigger) */
@@ -160,6 +172,12 @@ struct gc_thread_state {
     int in_collection;                /* this thread runs gc_collect, its
                                          callbacks included: its allocations
                                          start no automatic collection */
+    bool background;                  /* the collector's own thread
+                                         (concurrent.c): its collections
+                                         hold gc.collecting as 2 */
+    bool wait_background;             /* rc_gc_collect: wait for the
+                                         collector thread's collection
+                                         instead of returning 0 */
 };
 
 /* One collection (collector: the thread running it owns it). */
@@ -272,6 +290,15 @@ long gc_stw_find_garbage_stw(struct collection *c);
  * Returns the number of survivors, or -1 with MemoryError and every
  * member back in generation c->gen. */
 long gc_trial_deletion_stw(struct collection *c);
+/* The work buffer freed if a big collection grew it (its owner: the
+ * thread holding gc.collecting; the world may run). */
+void gc_work_trim(struct gc_state *gc);
+/* Before a stop (gc.collecting held): the work buffer grown to hold need
+ * set entries, its new pages touched, so that the stop neither copies nor
+ * faults it in.  Failure leaves it as it was, with no error. */
+void gc_work_prepare(struct gc_state *gc, size_t need);
+/* The set a young collection takes, about (gc_work_prepare's need). */
+size_t gc_young_estimate(struct gc_state *gc);
 /* With the world stopped: free what was handed back to every owner (the
  * old space's only when no concurrent cycle defers its frees). */
 void gc_drain_handbacks_stw(struct collection *c);
@@ -294,9 +321,11 @@ long gc_cc_test_finish(struct thr_state *ts);
 /* World stopped: detach the weakrefs to the unreachable set, keeping the
  * callbacks of weakrefs that are themselves reachable (c->cbs). */
 void gc_handle_weakrefs_stw(struct collection *c);
-/* World stopped: one reference to every unreachable object (c->held);
- * objects other threads own are merged instead (docs/gc.md [gc.phases]). */
-void gc_hold_unreachable_stw(struct collection *c);
+/* World stopped: one reference to every unreachable object, their
+ * addresses in buf (room entries, at least as many as the set had:
+ * c->held); objects other threads own are merged instead (docs/gc.md
+ * [gc.phases]).  buf is the work buffer (gc.work), which phase 4 trims. */
+void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room);
 /* Phases 2 to 4, after find_garbage.  Adds the objects put back
  * (resurrected or saved) to *survivors, sets *saved (RC_GC_DEBUG_SAVEALL);
  * returns the number of unreachable objects found. */

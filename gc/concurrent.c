@@ -64,9 +64,11 @@
  * passes safepoints meanwhile (cc_acquire).
  */
 #define RCGC_BUILDING 1
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "borrow.h"
 #include "collector.h"
@@ -80,6 +82,9 @@ enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
  * held 40% more memory than with the stop-the-world collector; at 1024,
  * less (BENCHMARKS.md). */
 #define CC_ASSIST 1024
+/* Units per slice of the collector thread, between two safepoints (a stop
+ * waits at most one slice for it: about 30-100 us). */
+#define CC_THREAD_SLICE 1024
 /* Units per slice of a collection asked for, between two safepoints. */
 #define CC_SYNC_SLICE 4096
 /* Members at most per table slot (linear probing stays short). */
@@ -125,6 +130,28 @@ struct cc_state {
                                   table full) */
     long pending_at_start;     /* gc.long_lived_pending at the start */
     uint64_t start_ns, work_ns;
+    /* The collector thread (RC_COLLECTOR_CONCURRENT_THREAD; cc_thread_main).
+     * threaded: immutable after init.  thread: written by the creating
+     * thread only (start, join).  running: set by the thread once it is
+     * registered, cleared before it exits (relaxed: assists run the cycle
+     * while it is 0, and a slice either of them runs holds busy).  tmu
+     * guards the thread's wait: every change to what it waits for (a
+     * cycle started, collection enabled, a synchronous collection over,
+     * stop) is stored before taking tmu to signal tcv, so the thread's
+     * check under tmu cannot miss it.  sync: a synchronous collection
+     * (cc_collect_sync) owns the cycle (relaxed: the thread then waits
+     * instead of spinning on busy). */
+    bool threaded;
+    struct rc_thread *thread;
+    _Atomic int running, stop, sync;
+    /* Pacing the collector thread: the allocation reports (cc_assist
+     * calls) since the cycle started, and how many may pass before the
+     * allocating threads assist it anyway (the thread has fallen behind;
+     * Go's assists do the same).  Written at the start under busy, added
+     * to by every reporting thread; relaxed: counters. */
+    _Atomic long reports, reports_allowed;
+    pthread_mutex_t tmu;
+    pthread_cond_t tcv;
     void *spent[2];            /* a finished cycle's table, freed outside
                                   any stop (freeing megabytes unmaps pages:
                                   milliseconds) */
@@ -140,6 +167,17 @@ static inline int cc_phase(struct cc_state *cc)
 static inline void cc_set_phase(struct cc_state *cc, int phase)
 {
     rc_atomic_store_relaxed(&cc->phase, phase);
+}
+
+/* What the collector thread waits for changed (stored before this call):
+ * wake it.  Nothing to do without one. */
+static void cc_wake(struct cc_state *cc)
+{
+    if (!cc->threaded)
+        return;
+    pthread_mutex_lock(&cc->tmu);
+    pthread_cond_broadcast(&cc->tcv);
+    pthread_mutex_unlock(&cc->tmu);
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -472,6 +510,12 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, boo
     cc->pending_at_start = rc_atomic_load_relaxed(&gc->long_lived_pending);
     cc->start_ns = rc_clock_ns();
     cc->work_ns = 0;
+    /* relaxed: counters.  A cycle's passes are about 4 units per member,
+     * and an assist does CC_ASSIST units per report, so assists alone end
+     * a cycle within about 4 * cap / CC_ASSIST reports; the thread gets
+     * eight times as long before they join it. */
+    rc_atomic_store_relaxed(&cc->reports, 0);
+    rc_atomic_store_relaxed(&cc->reports_allowed, (long)(32 * cap / CC_ASSIST) + 64);
     cc_set_phase(cc, CC_BUILD);
     return true;
 }
@@ -675,6 +719,9 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
 /* The validation stop of a cycle whose passes are done. */
 static long cc_validate(struct collection *c, struct cc_state *cc)
 {
+    /* The set's array sized before the stop: the candidates and the young
+     * generations (the old objects they pull in, if any, grow it). */
+    gc_work_prepare(c->rt->gc, cc->top + gc_young_estimate(c->rt->gc));
     gc_stop(c);
     if (cc_phase(cc) != CC_READY) {
         /* rc_gc_freeze or unfreeze cancelled the cycle while we waited for
@@ -701,7 +748,20 @@ static long cc_validate(struct collection *c, struct cc_state *cc)
  * Complete: garbage never changes, so the passes find every object that
  * was garbage at the start (a cycle already running is dropped, its
  * table built before some of that garbage was). */
+static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc);
+
 static long cc_collect_sync(struct collection *c, struct cc_state *cc)
+{
+    /* relaxed: see the field.  The collector thread finishes its slice,
+     * sees the flag and waits for the wake below. */
+    rc_atomic_store_relaxed(&cc->sync, 1);
+    long r = cc_collect_sync_owned(c, cc);
+    rc_atomic_store_relaxed(&cc->sync, 0);
+    cc_wake(cc);
+    return r;
+}
+
+static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
 {
     struct rc_runtime *rt = c->rt;
     struct gc_state *gc = rt->gc;
@@ -800,21 +860,30 @@ static long cc_finish(struct thr_state *ts, struct cc_state *cc)
 
 /* One slice of the cycle's work on this thread (attached, no stop on).
  * Finishes the cycle (a collection: stop, finalizers, clearing) when the
- * passes are done. */
-static void cc_slice(struct thr_state *ts, struct cc_state *cc, size_t budget)
+ * passes are done.  Returns false if it could do nothing: another thread
+ * holds the cycle (busy) or, the passes done, a collection runs. */
+static bool cc_slice(struct thr_state *ts, struct cc_state *cc, size_t budget)
 {
     int expected = 0;
     /* acquire: see cc_acquire. */
     if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
-        return;
+        return false;
     cc_work(cc, ts->tid != RC_TID_GIL, budget);
     if (cc_phase(cc) != CC_READY) {
         cc_release(cc);
-        return;
+        return true;
+    }
+    /* relaxed: a hint.  Another thread's collection (a young one, its
+     * finalizers perhaps long) holds the collector: finishing now would
+     * return at once; no progress, the caller backs off. */
+    if (rc_atomic_load_relaxed(&ts->rt->gc->collecting) != 0) {
+        cc_release(cc);
+        return false;
     }
     bool had_error = rc_error_occurred() != RC_ERR_NONE;
     if (cc_finish(ts, cc) < 0 && !had_error)
         rc_error_clear();   /* an automatic collection leaves no error */
+    return true;
 }
 
 /* ------------------------------------------------------------ the hooks */
@@ -831,9 +900,10 @@ static void cc_collect_due(struct thr_state *ts)
         int expected = 0;
         /* acquire / release: busy (struct cc_state). */
         if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
-            if (cc_phase(cc) == CC_IDLE)
-                cc_start(rt, cc, cc_estimate(rt), true);
+            bool started = cc_phase(cc) == CC_IDLE && cc_start(rt, cc, cc_estimate(rt), true);
             cc_release(cc);
+            if (started)
+                cc_wake(cc);
         }
         /* The young generation due on its own count: generation 2 stays
          * due until the cycle ends, and collecting generation 1 every time
@@ -855,8 +925,13 @@ static void cc_assist(struct thr_state *ts)
         /* relaxed: a setting.  A cycle pauses while automatic collection
          * is off (tests drive one by hand then); rc_gc_collect(2) drops
          * it.  Not inside a deallocation (gil mode: a container half taken
-         * apart). */
-        if (ts->dealloc_depth == 0 && rc_atomic_load_relaxed(&rt->gc->enabled))
+         * apart).  Beside a running collector thread only when it has
+         * fallen behind, or under rc_gc_set_stress, whose collections
+         * should come as often as they can (relaxed: hints and settings;
+         * busy decides who works). */
+        if (ts->dealloc_depth == 0 && rc_atomic_load_relaxed(&rt->gc->enabled) &&
+            (!rc_atomic_load_relaxed(&cc->running) || rc_atomic_load_relaxed(&rt->gc->stress) > 0 ||
+             rc_atomic_add_relaxed(&cc->reports, 1) >= rc_atomic_load_relaxed(&cc->reports_allowed)))
             cc_slice(ts, cc, CC_ASSIST);
         return;
     }
@@ -885,9 +960,126 @@ static int cc_init(struct rc_runtime *rt)
     }
     atomic_init(&cc->busy, 0);
     atomic_init(&cc->phase, CC_IDLE);
+    atomic_init(&cc->running, 0);
+    atomic_init(&cc->stop, 0);
+    atomic_init(&cc->sync, 0);
+    atomic_init(&cc->reports, 0);
+    atomic_init(&cc->reports_allowed, 0);
     gcl_init(&cc->list);
+    cc->threaded = rt->cfg.collector == RC_COLLECTOR_CONCURRENT_THREAD;
+    if (cc->threaded) {
+        pthread_mutex_init(&cc->tmu, NULL);
+        pthread_cond_init(&cc->tcv, NULL);
+    }
     rt->gc->cc = cc;
     return 0;
+}
+
+/* ------------------------------------------------------ the collector thread */
+
+/* Whether the collector thread has a cycle to work on (relaxed loads:
+ * under tmu for the wait, see the fields; as a hint in its loop).  Under
+ * rc_gc_set_stress it stands aside: torture collections come at every
+ * allocation, in step with the program (the allocating threads assist, as
+ * with RC_COLLECTOR_CONCURRENT), which a thread working beside them made
+ * lag (test_gc's stress tests then found old garbage left). */
+static bool cc_thread_has_work(struct rc_runtime *rt, struct cc_state *cc)
+{
+    return cc_phase(cc) != CC_IDLE && rc_atomic_load_relaxed(&rt->gc->enabled) &&
+           rc_atomic_load_relaxed(&rt->gc->stress) == 0 &&
+           !rc_atomic_load_relaxed(&cc->sync) && !rc_atomic_load_relaxed(&cc->stop);
+}
+
+/* RC_COLLECTOR_CONCURRENT_THREAD: a thread of the collector's runs every
+ * cycle's passes and finishes it (the validation stop, finalizers,
+ * callbacks), in slices with a safepoint between them, so that the
+ * allocating threads do none of it.  Waiting, it is detached: a stop does
+ * not wait for it, and in gil mode it holds no GIL. */
+static void cc_thread_back_off(struct cc_state *cc)
+{
+    if (rc_detach() < 0)
+        rc_fatal("collector thread: rc_detach: %s", rc_error_message());
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&cc->tmu);
+    if (!rc_atomic_load_relaxed(&cc->stop))
+        pthread_cond_timedwait(&cc->tcv, &cc->tmu, &until);
+    pthread_mutex_unlock(&cc->tmu);
+    if (rc_attach() < 0)
+        rc_fatal("collector thread: rc_attach: %s", rc_error_message());
+}
+
+static void cc_thread_main(void *arg)
+{
+    struct rc_runtime *rt = arg;
+    struct cc_state *cc = cc_of(rt);
+    struct thr_state *ts = rc_tls_state;
+    ts->gc->background = true;
+    rc_atomic_store_relaxed(&cc->running, 1);
+    for (;;) {
+        while (cc_thread_has_work(rt, cc)) {
+            if (!cc_slice(ts, cc, CC_THREAD_SLICE)) {
+                /* Another thread holds the cycle or the collector (a
+                 * collection whose finalizers may take long): back off
+                 * detached for up to a millisecond, holding no GIL, woken
+                 * early by any cc_wake. */
+                cc_thread_back_off(cc);
+                continue;
+            }
+            rc_safepoint();
+        }
+        if (rc_detach() < 0)
+            rc_fatal("collector thread: rc_detach: %s", rc_error_message());
+        pthread_mutex_lock(&cc->tmu);
+        while (!rc_atomic_load_relaxed(&cc->stop) && !cc_thread_has_work(rt, cc))
+            pthread_cond_wait(&cc->tcv, &cc->tmu);
+        pthread_mutex_unlock(&cc->tmu);
+        if (rc_attach() < 0)
+            rc_fatal("collector thread: rc_attach: %s", rc_error_message());
+        if (rc_atomic_load_relaxed(&cc->stop))
+            break;
+    }
+    /* Assists take over from here (a cycle that runs keeps its state). */
+    rc_atomic_store_relaxed(&cc->running, 0);
+}
+
+static int cc_start_thread(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    if (!cc->threaded)
+        return 0;
+    cc->thread = rc_thread_start(cc_thread_main, rt);
+    return cc->thread != NULL ? 0 : -1;
+}
+
+static int cc_threads(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    return cc->thread != NULL ? 1 : 0;
+}
+
+static void cc_stop_thread(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    if (cc->thread == NULL)
+        return;
+    rc_atomic_store_relaxed(&cc->stop, 1);
+    cc_wake(cc);
+    /* -1 only if the thread could not start (it is joined all the same):
+     * assists did its work, so nothing is lost. */
+    if (rc_thread_join(cc->thread) < 0)
+        rc_error_clear();
+    cc->thread = NULL;
+}
+
+static void cc_settings_changed(struct rc_runtime *rt)
+{
+    cc_wake(cc_of(rt));
 }
 
 static void cc_fini(struct rc_runtime *rt)
@@ -900,6 +1092,10 @@ static void cc_fini(struct rc_runtime *rt)
     if (cc != NULL) {
         cc_free_table(cc);
         cc_free_spent(cc);
+        if (cc->threaded) {
+            pthread_mutex_destroy(&cc->tmu);
+            pthread_cond_destroy(&cc->tcv);
+        }
         free(cc);
         rt->gc->cc = NULL;
     }
@@ -910,6 +1106,10 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .name = "concurrent",
     .init = cc_init,
     .fini = cc_fini,
+    .start = cc_start_thread,
+    .threads = cc_threads,
+    .stop_threads = cc_stop_thread,
+    .settings_changed = cc_settings_changed,
     .find_garbage = cc_find_garbage,
     .allocated = gc_trigger_generational,
     .collect_due = cc_collect_due,

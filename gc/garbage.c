@@ -148,16 +148,15 @@ static int visit_merge(rc_object *target, void *arg)
  * count, as CPython's free-threaded collector does): the collector's
  * decrefs then free it on this thread, where they would otherwise queue
  * it to its owner one by one through the biased-refcount queues. */
-void gc_hold_unreachable_stw(struct collection *c)
+void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room)
 {
     RC_ASSERT_STW("gc_hold_unreachable_stw");
-    size_t n = list_length(&c->unreachable);
-    c->held = n ? malloc(n * sizeof *c->held) : NULL;
-    if (n && c->held == NULL)
-        rc_fatal("collector: out of memory holding %zu unreachable objects", n);
+    c->held = buf;
     c->nheld = 0;
     for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
         rc_object *o = GC_HEAD_OBJ(g);
+        if (c->nheld == room)
+            rc_fatal("collector: %zu unreachable objects, more than the set held", room);
         if (owned_elsewhere(o)) {
             ref_merge(o, 1);
             o->ob_type->traverse(o, visit_merge, NULL);
@@ -233,7 +232,11 @@ static void release_held(struct collection *c)
             obj_track(o);
         rc_decref(o);
     }
-    free(c->held);
+    c->held = NULL;
+    c->nheld = 0;
+    /* The buffer held them (gc_hold_unreachable_stw): shrunk now, with the
+     * world running, if a big collection grew it. */
+    gc_work_trim(c->rt->gc);
 }
 
 /* ------------------------------------------------------- phases 2 to 4 */

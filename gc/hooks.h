@@ -30,6 +30,11 @@ int gc_runtime_init(struct rc_runtime *rt);
 /* After the creating thread attached: what needs objects (the garbage
  * list).  0, or -1 with an error. */
 int gc_runtime_start(struct rc_runtime *rt);
+/* rc_runtime_free, on the creating thread, attached: how many threads
+ * the collector runs of its own (not the program's to join); then, once
+ * no thread of the program's is left, stop and join them. */
+int gc_runtime_threads(struct rc_runtime *rt);
+void gc_runtime_stop_threads(struct rc_runtime *rt);
 /* Runtime teardown, single-threaded, after every thread state is gone. */
 void gc_runtime_fini(struct rc_runtime *rt);
 

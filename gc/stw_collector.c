@@ -107,6 +107,36 @@ static int reserve_work(struct gc_state *gc, size_t need)
     return 0;
 }
 
+void gc_work_prepare(struct gc_state *gc, size_t need)
+{
+    if (need <= gc->work_cap)
+        return;
+    size_t cap = gc->work_cap ? gc->work_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    struct gc_head **w = mem_try_realloc(gc->work, 2 * cap * sizeof *w);
+    if (w == NULL)
+        return;   /* the stop grows it, or fails with MemoryError, as before */
+    /* The new entries, [2 * old cap, 2 * cap), touched now: the stop then
+     * takes no page fault on them. */
+    memset(w + 2 * gc->work_cap, 0, 2 * (cap - gc->work_cap) * sizeof *w);
+    gc->work = w;
+    gc->work_cap = cap;
+}
+
+size_t gc_young_estimate(struct gc_state *gc)
+{
+    /* relaxed: settings.  A young collection's set is generation 0's
+     * threshold of objects per collection of generation 0, times those
+     * before generation 1 is collected; other threads' unreported counts
+     * and objects allocated while the stop is requested add some. */
+    size_t t0 = (size_t)rc_atomic_load_relaxed(&gc->threshold[0]);
+    size_t t1 = (size_t)rc_atomic_load_relaxed(&gc->threshold[1]);
+    size_t n = t0 * (t1 + 1);
+    n += n / 4;
+    return n < WORK_KEEP ? n : WORK_KEEP;
+}
+
 /* Pass 1 (the only list walk): the set into the array, gc_refs = the exact
  * count for every object that is alive, COLLECTING set on those.  -1 if
  * memory for the array ran out (nothing changed but some COLLECTING bits,
@@ -353,21 +383,23 @@ long gc_trial_deletion_stw(struct collection *c)
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_SUBTRACT]);
     mark_reachable_stw(c);
     long survivors = relink_stw(c, gc_dest_generation(c->gen));
-    if (gc->work_cap > WORK_KEEP) {
-        mem_free(gc->work);
-        gc->work = NULL;
-        gc->work_cap = 0;
-    }
     c->set = NULL;
     c->n = 0;
     gc_handle_weakrefs_stw(c);
-    gc_hold_unreachable_stw(c);
+    /* The held references go into the work buffer, free again and at
+     * least as long as the set: no allocation inside the stop (an
+     * allocator's page faults there cost milliseconds, BENCHMARKS.md). */
+    gc_hold_unreachable_stw(c, (rc_object **)(void *)gc->work, 2 * gc->work_cap);
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
     return survivors;
 }
 
 long gc_stw_find_garbage(struct collection *c)
 {
+    /* The set's array sized for the young generations before the stop,
+     * not grown in it (a full collection, O(heap) anyway, grows it in its
+     * stop if it must). */
+    gc_work_prepare(c->rt->gc, gc_young_estimate(c->rt->gc));
     gc_stop(c);
     long survivors = gc_stw_find_garbage_stw(c);
     gc_start(c);
@@ -394,6 +426,15 @@ long gc_stw_find_garbage_stw(struct collection *c)
     c->ts->gct.delta = 0;
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
     return gc_trial_deletion_stw(c);
+}
+
+void gc_work_trim(struct gc_state *gc)
+{
+    if (gc->work_cap > WORK_KEEP) {
+        mem_free(gc->work);
+        gc->work = NULL;
+        gc->work_cap = 0;
+    }
 }
 
 static void stw_collector_fini(struct rc_runtime *rt)

@@ -312,6 +312,10 @@ void *mem_calloc(size_t n, size_t size);
 #define MEM_LINES 128
 void *mem_calloc_lines(size_t size);
 void *mem_realloc(void *p, size_t n);
+/* mem_realloc for an optional allocation (a buffer grown ahead of need,
+ * whose later use grows it again if this fails): no fault injection, and
+ * failure (NULL, the block unchanged) sets no error. */
+void *mem_try_realloc(void *p, size_t n);
 void mem_free(void *p);
 /* Give the allocators' free memory back to the system where they can (for
  * measurements of what the runtime holds: tests, benchmarks). */

@@ -66,6 +66,11 @@ void *mem_realloc(void *old, size_t n)
     return RC_LIKELY(p != NULL) ? p : err_nomem();
 }
 
+void *mem_try_realloc(void *old, size_t n)
+{
+    return raw_realloc(old, n);
+}
+
 void *mem_calloc_lines(size_t size)
 {
     size_t n = (size + MEM_LINES - 1) / MEM_LINES * MEM_LINES;

@@ -60,7 +60,8 @@ int rc_mode_from_name(const char *name, rc_mode *out)
     return 0;
 }
 
-static const char *const collector_names[RC_COLLECTOR_COUNT] = {"stw", "concurrent"};
+static const char *const collector_names[RC_COLLECTOR_COUNT] = {"stw", "concurrent",
+                                                                 "concurrent-thread"};
 
 const char *rc_collector_name(rc_collector_kind kind)
 {
@@ -206,13 +207,30 @@ long rc_runtime_free(rc_runtime *rt)
         return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): the thread is detached (rc_attach first)");
     if (ts->holds_stw)
         return err_int(RC_ERR_RUNTIME, "rc_runtime_free(): the world is stopped (rc_start_the_world first)");
+    /* The collector's own threads (a collector thread) are not the
+     * program's to join: stopped here once the program's are gone. */
+    long own = gc_runtime_threads(rt);
     pthread_mutex_lock(&rt->mu);
     long others = rt->nthreads - 1, started = rt->nstarted;
     pthread_mutex_unlock(&rt->mu);
-    if (others > 0 || started > 0)
+    if (others - own > 0 || started - own > 0)
         return err_int(RC_ERR_RUNTIME,
-                       "rc_runtime_free(): %ld thread(s) still running or not joined", 
-                       started > others ? started : others);
+                       "rc_runtime_free(): %ld thread(s) still running or not joined",
+                       started > others ? started - own : others - own);
+    if (own > 0) {
+        gc_runtime_stop_threads(rt);
+        pthread_mutex_lock(&rt->mu);
+        others = rt->nthreads - 1;
+        started = rt->nstarted;
+        pthread_mutex_unlock(&rt->mu);
+        /* A thread registered by hand (not started) that the count above
+         * took for the collector's: the collector's work falls back to
+         * assists, and the caller joins that thread first. */
+        if (others > 0 || started > 0)
+            return err_int(RC_ERR_RUNTIME,
+                           "rc_runtime_free(): %ld thread(s) still running or not joined",
+                           started > others ? started : others);
+    }
 
     /* Objects freed by exited threads may be queued to us. */
     if (rt->cfg.mode == RC_MODE_FT)

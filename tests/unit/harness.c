@@ -23,7 +23,7 @@ rc_mode harness_parse_mode(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--collector") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "%s: --collector needs a value: stw or concurrent\n", argv[0]);
+                fprintf(stderr, "%s: --collector needs a value: stw, concurrent or concurrent-thread\n", argv[0]);
                 exit(2);
             }
             if (rc_collector_from_name(argv[++i], &harness_collector) < 0) {

@@ -2445,11 +2445,13 @@ static long generation_size(int g)
 
 static void test_collect_without_memory_for_the_work_array(void **state)
 {
-    /* A fresh runtime: the collector has no work array yet. */
+    /* A fresh runtime: the collector has no work array yet, and the one
+     * it sizes before its stop (for the young generations, about 27,500
+     * objects) is too short for this heap: the stop must grow it. */
     rc_gc_disable();
     assert_int_equal(0, rc_gc_callback_add(oom_cb, NULL));
     rc_object *keep = rc_list_new();
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 40000; i++) {
         rc_object *x = rc_list_new();
         assert_int_equal(0, rc_list_append(keep, x));
         rc_decref(x);

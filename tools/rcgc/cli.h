@@ -62,7 +62,7 @@ long cli_size_get(const wl_params *p, int i);
 struct cli_run {
     char workload[64];
     char mode[16];             /* "gil", "ft", "ft-atomic" */
-    char collector[16];        /* rc_collector_name: "stw", "concurrent" */
+    char collector[24];        /* rc_collector_name: "stw", "concurrent", ... */
     /* The collector's thresholds during the run (rc_gc_get_threshold);
      * unknown in a report written before they were recorded. */
     bool gc_threshold_known;

@@ -57,7 +57,7 @@ struct cli_flag {
 static const struct cli_flag cli_flags[] = {
     {"--mode", "M", C_RUN, "threading mode: gil, ft or ft-atomic (default gil)"},
     {"--modes", "M,M..", C_COMPARE, "modes to compare (default gil,ft,ft-atomic)"},
-    {"--collector", "NAME", C_RUN, "cycle collector: stw or concurrent (default stw)"},
+    {"--collector", "NAME", C_RUN, "cycle collector: stw, concurrent or concurrent-thread\n                       (the concurrent collector with a collector thread\n                       instead of assists; default stw)"},
     {"--collectors", "NAME,NAME..", C_COMPARE, "collectors to compare (default stw)"},
     {"--threads", "N", C_RUN, "worker threads (default: the workload's)"},
     {"--threads", "N,N..", C_COMPARE, "thread counts to compare (default: the workload's)"},

@@ -114,7 +114,7 @@ static void print_header(FILE *f, const struct cli_run *r)
 
 static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
 {
-    fprintf(f, "%-10s %-10s %7s %9s %13s %8s %10s %10s %6s %7s %s\n", "mode", "collector",
+    fprintf(f, "%-10s %-17s %7s %9s %13s %8s %10s %10s %6s %7s %s\n", "mode", "collector",
             "threads", "wall s", "ops/s", "cpu s", "peak RSS", "GIL wait s", "GCs", "leaked",
             "verified");
     for (size_t i = 0; i < n; i++) {
@@ -124,13 +124,13 @@ static void throughput_table(FILE *f, const struct cli_run *runs, size_t n)
             print_header(f, r);
         }
         if (r->error[0] != '\0') {
-            fprintf(f, "%-10s %-10s %7d  FAILED: %s\n", r->mode, r->collector, r->params.threads,
+            fprintf(f, "%-10s %-17s %7d  FAILED: %s\n", r->mode, r->collector, r->params.threads,
                     r->error);
             continue;
         }
         char rss[32];
         snprintf(rss, sizeof rss, "%.1f MB", (double)r->peak_rss_kb / 1024.0);
-        fprintf(f, "%-10s %-10s %7d %9.3f %13.0f %8.3f %10s %10.3f %6zu %7ld %s\n", r->mode,
+        fprintf(f, "%-10s %-17s %7d %9.3f %13.0f %8.3f %10s %10.3f %6zu %7ld %s\n", r->mode,
                 r->collector, r->params.threads, r->wall_s, r->ops_per_s, r->cpu_s, rss,
                 (double)r->gil.wait_ns * 1e-9, r->ngc, r->leaked,
                 r->verified ? "ok" : "FAILED");
@@ -143,9 +143,9 @@ static void latency_row(FILE *f, const struct cli_run *r, const char *what,
 {
     char b[6][32];
     if (r != NULL)
-        fprintf(f, "%-10s %-10s %7d  %-9s", r->mode, r->collector, r->params.threads, what);
+        fprintf(f, "%-10s %-17s %7d  %-9s", r->mode, r->collector, r->params.threads, what);
     else
-        fprintf(f, "%-10s %-10s %7s  %-9s", "", "", "", what);
+        fprintf(f, "%-10s %-17s %7s  %-9s", "", "", "", what);
     if (p->count == 0) {
         fprintf(f, " %9d %9s %9s %9s %9s %9s\n", 0, "-", "-", "-", "-", "-");
         return;
@@ -157,7 +157,7 @@ static void latency_row(FILE *f, const struct cli_run *r, const char *what,
 
 static void latency_table(FILE *f, const struct cli_run *runs, size_t n)
 {
-    fprintf(f, "%-10s %-10s %7s  %-9s %9s %9s %9s %9s %9s %9s\n", "mode", "collector", "threads",
+    fprintf(f, "%-10s %-17s %7s  %-9s %9s %9s %9s %9s %9s %9s\n", "mode", "collector", "threads",
             "latency", "count", "p50", "p90", "p99", "p99.9", "max");
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];

@@ -37,9 +37,15 @@ typedef enum rc_collector_kind {
                                      oldest generation is collected while
                                      the world runs, with a stop that
                                      validates what was found
-                                     (docs/gc.md [gc.concurrent]) */
+                                     (docs/gc.md [gc.concurrent]); its
+                                     work runs in slices on the
+                                     allocating threads (assists) */
+    RC_COLLECTOR_CONCURRENT_THREAD = 2,   /* the concurrent collector with
+                                     its work run by a collector thread
+                                     of its own instead (assists only
+                                     while that thread cannot run) */
 } rc_collector_kind;
-#define RC_COLLECTOR_COUNT 2
+#define RC_COLLECTOR_COUNT 3
 
 typedef struct rc_config {
     rc_mode mode;
