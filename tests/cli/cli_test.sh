@@ -306,6 +306,26 @@ html)
         "$rcgc" run cycle-churn --quick --mode ft --json r.json >/dev/null || fail "rcgc run failed"
         "$rcgc" report r.json --html out.html >/dev/null || fail "rcgc report --html failed"
         ;;
+    concurrent)
+        # Both collectors: the timeline draws the concurrent runs' cycles
+        # (one bar per collection that ended one), and no bar for stw; the
+        # report of the JSON draws the same.
+        "$rcgc" compare cycle-churn --quick --modes ft --threads 1 --collectors stw,concurrent \
+            --html out.html --json c.json >/dev/null || fail "rcgc compare --html failed"
+        grep -q '<g class="cycles" data-run="ft concurrent x1" data-count="[1-9][0-9]*"' out.html \
+            || fail "out.html: no concurrent cycles drawn for ft concurrent x1"
+        grep -q '<g class="cycles" data-run="ft stw x1"' out.html \
+            && fail "out.html: cycles drawn for the stop-the-world run"
+        n=$(grep -o '<g class="cycles" data-run="ft concurrent x1" data-count="[0-9]*"' out.html \
+            | sed 's/.*data-count="//; s/"//')
+        lines=$(grep -o '<line class="cycle" x1="[0-9.]*" y1="[0-9.]*" x2="[0-9.]*"' out.html | wc -l)
+        [ "$lines" -eq "$n" ] || fail "out.html: $lines cycle bars, data-count says $n"
+        grep -q '<title>concurrent cycle from [0-9.]* s to [0-9.]* s: [^<]* of concurrent work over ' out.html \
+            || fail "out.html: a cycle bar has no tooltip"
+        "$rcgc" report c.json --html again.html >/dev/null || fail "rcgc report c.json --html failed"
+        again=$(grep -o '<line class="cycle"' again.html | wc -l)
+        [ "$again" -eq "$n" ] || fail "the report of c.json draws $again cycle bars, the run $n"
+        ;;
     *) fail "unknown html case '$1'" ;;
     esac
     [ -s out.html ] || fail "no out.html"

@@ -13,7 +13,13 @@
  *   - <svg id="pause-timeline">: every collection of every run, x = its
  *     start since the run's origin (s, linear), y = its pause (log); one
  *     <g class="series" data-run="ft stw x2" data-count="N"> of
- *     <circle class="mark"> per run;
+ *     <circle class="mark"> per run; a run whose collections ended
+ *     concurrent cycles also has <g class="cycles" data-run=...
+ *     data-count="K">, one <line class="cycle"> per cycle, at the height
+ *     of the pause that ended it, from when the cycle began to the end of
+ *     the collection that ended it (the span of the trace line's "over";
+ *     the world ran for all of it but that collection's stops), its
+ *     tooltip saying how much concurrent work the passes took;
  *   - <svg id="percentiles-stall">, "percentiles-gc-pause" and (when a run
  *     recorded operations) "percentiles-op": HdrHistogram-plot style
  *     percentile curves, x = 1/(1-p) on a log axis (0%, 90%, 99%, ...),
@@ -352,6 +358,14 @@ static void pause_timeline(FILE *f, const struct cli_run *runs, size_t n)
     x_axis_label(f, "time since the run started (s)");
     if (total == 0)
         plot_message(f, "no collections");
+    bool cycles = false;
+    for (size_t i = 0; i < n && !cycles; i++)
+        for (size_t j = 0; j < runs[i].ngc && !cycles; j++)
+            cycles = runs[i].error[0] == '\0' && runs[i].gc[j].cycle_start_ns != 0;
+    if (cycles)
+        fprintf(f, "<text class=\"legend\" x=\"%.1f\" y=\"%.1f\">bars: concurrent cycles, "
+                   "from their start to the end of the collection that ended them</text>\n",
+                PLOT_X0 + 4, PLOT_Y0 + 14);
     size_t slot = 0;
     for (size_t i = 0; i < n; i++) {
         const struct cli_run *r = &runs[i];
@@ -373,6 +387,32 @@ static void pause_timeline(FILE *f, const struct cli_run *runs, size_t n)
                     "%.3f s: pause %s</title></circle>\n",
                     px, py, g->generation, (double)g->start_ns / 1e9,
                     cli_fmt_ns(b, g->pause_ns));
+        }
+        fputs("</g>\n", f);
+        size_t ncycles = 0;
+        for (size_t j = 0; j < r->ngc; j++)
+            ncycles += r->gc[j].cycle_start_ns != 0;
+        if (ncycles == 0)
+            continue;
+        fputs("<g class=\"cycles\" data-run=\"", f);
+        esc(f, lb);
+        fprintf(f, "\" data-count=\"%zu\" stroke=\"%s\">\n", ncycles, run_color(i));
+        for (size_t j = 0; j < r->ngc; j++) {
+            const rc_gc_record *g = &r->gc[j];
+            if (g->cycle_start_ns == 0)
+                continue;
+            uint64_t from = g->cycle_start_ns < g->start_ns ? g->cycle_start_ns : g->start_ns;
+            double x0 = PLOT_X0 + ((double)from / 1e9) / xmax * (PLOT_X1 - PLOT_X0);
+            uint64_t to = g->end_ns > from ? g->end_ns : from;
+            double x1 = PLOT_X0 + ((double)to / 1e9) / xmax * (PLOT_X1 - PLOT_X0);
+            double py = ax_map(&y, ns_decade(g->pause_ns));
+            char w[32], s[32];
+            fprintf(f,
+                    "<line class=\"cycle\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\">"
+                    "<title>concurrent cycle from %.3f s to %.3f s: %s of concurrent work over "
+                    "%s</title></line>\n",
+                    x0, py, x1 < x0 + 1 ? x0 + 1 : x1, py, (double)from / 1e9,
+                    (double)to / 1e9, cli_fmt_ns(w, g->concurrent_ns), cli_fmt_ns(s, to - from));
         }
         fputs("</g>\n", f);
     }
@@ -499,7 +539,8 @@ static const char css[] =
     "svg .legend{font-size:13px;fill:#222}\n"
     "svg .empty{font-size:16px;fill:#888;text-anchor:middle}\n"
     "svg .curve{fill:none;stroke-width:2}\n"
-    "svg .mark{fill-opacity:0.75}\n";
+    "svg .mark{fill-opacity:0.75}\n"
+    "svg .cycle{stroke-width:3;stroke-opacity:0.45}\n";
 
 int cli_html_write(const char *path, const char *command, const char *created,
                    const struct cli_run *runs, size_t n, char *err, size_t errlen)
