@@ -990,11 +990,8 @@ static bool cc_thread_has_work(struct rc_runtime *rt, struct cc_state *cc)
            !rc_atomic_load_relaxed(&cc->sync) && !rc_atomic_load_relaxed(&cc->stop);
 }
 
-/* RC_COLLECTOR_CONCURRENT_THREAD: a thread of the collector's runs every
- * cycle's passes and finishes it (the validation stop, finalizers,
- * callbacks), in slices with a safepoint between them, so that the
- * allocating threads do none of it.  Waiting, it is detached: a stop does
- * not wait for it, and in gil mode it holds no GIL. */
+/* No progress possible for now: wait detached for up to a millisecond or
+ * a wake. */
 static void cc_thread_back_off(struct cc_state *cc)
 {
     if (rc_detach() < 0)
@@ -1014,6 +1011,11 @@ static void cc_thread_back_off(struct cc_state *cc)
         rc_fatal("collector thread: rc_attach: %s", rc_error_message());
 }
 
+/* RC_COLLECTOR_CONCURRENT_THREAD: a thread of the collector's runs every
+ * cycle's passes and finishes it (the validation stop, finalizers,
+ * callbacks), in slices with a safepoint between them, so that the
+ * allocating threads do none of it.  Waiting, it is detached: a stop does
+ * not wait for it, and in gil mode it holds no GIL. */
 static void cc_thread_main(void *arg)
 {
     struct rc_runtime *rt = arg;
