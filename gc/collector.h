@@ -305,6 +305,11 @@ void gc_drain_handbacks_stw(struct collection *c);
 
 /* ------------------------------------------------------------ concurrent.c */
 
+/* Whether a concurrent cycle's passes hold counts in the prev words of
+ * gc_state.cycle_list (runtime/gclist.h, cycle_refs): a walk of that list
+ * may follow next but not prev.  World stopped, or the cycle's holder. */
+bool gc_cc_links_borrowed(struct rc_runtime *rt);
+
 /* Tests drive a concurrent cycle by hand (automatic collection off):
  * start one now over the old space (false: none started), its phase
  * (0 idle, 1 build, 2 subtract, 3 mark, 4 gather, 5 ready; -1: not the

@@ -11,14 +11,16 @@
  *   start     (a slice) take the old space's list as the cycle's own
  *             (the old space's hand-back stack is no longer drained, so
  *             every object of that list keeps its memory to the end);
- *   build     (slices) every object of the list whose count is not 0 into
- *             a hash table, its count as read now (racy: too high or too
- *             low) beside it;
- *   subtract  (slices) for each member, the references it holds to other
- *             members are subtracted from theirs;
+ *   build     (slices) every object of the list whose count is not 0
+ *             becomes a member: its address into the member map (a bit per
+ *             16 bytes of address space), its count as read now (racy: too
+ *             high or too low) into its links' prev word (cycle_refs);
+ *   subtract  (slices, down the list) for each member, the references it
+ *             holds to other members are subtracted from theirs;
  *   mark      (slices) from every member left above 0, everything it
  *             reaches among the members is marked;
- *   gather    (slices) the members left unmarked are the candidates;
+ *   gather    (slices) the members left unmarked are the candidates, and
+ *             the prev links are restored;
  *   validate  (one stop, gc_collect) exact trial deletion over the
  *             candidates, the young generations and the old objects the
  *             candidates refer to that are no members (counts merged,
@@ -35,9 +37,14 @@
  *
  *   - every member stays valid memory to the end of the cycle (the old
  *     space's deferral above);
- *   - the passes never dereference what a member refers to: a referent is
- *     looked up by address in the table, so a referent that died (a young
- *     object, freed at once) is only compared, never read;
+ *   - the passes dereference what a member refers to only once the member
+ *     map has said it is a member itself: a referent that died (a young
+ *     object, freed at once) is only looked up by address, never read;
+ *   - a member's prev word is the cycle's while it holds a count: nobody
+ *     else unlinks from the cycle's list (the old space's objects are
+ *     handed back, never unlinked by their threads), and what walks or
+ *     splices it with the world stopped (the heap verifier, a cancel)
+ *     skips the prev links or restores them first;
  *   - a member's contents are read under its lock in the ft modes (lists,
  *     dicts and tuples: their deallocation takes them apart under the
  *     same lock after setting RC_GC_DEAD, object.c), or lock-free for
@@ -76,6 +83,12 @@
 
 enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
 
+/* Whether the prev links of the cycle's list hold counts (cycle_refs). */
+static inline bool cc_links_borrowed(int phase)
+{
+    return phase >= CC_BUILD && phase <= CC_GATHER;
+}
+
 /* Work units (objects walked or traversed) per assist: a unit is tens of
  * nanoseconds, an assist 30-80 us.  Smaller assists make cycles longer,
  * and the old space's frees wait for a cycle's end: at 256, binary-trees
@@ -87,19 +100,36 @@ enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
 #define CC_THREAD_SLICE 1024
 /* Units per slice of a collection asked for, between two safepoints. */
 #define CC_SYNC_SLICE 4096
-/* Members at most per table slot (linear probing stays short). */
-#define CC_LOAD_NUM 3
-#define CC_LOAD_DEN 4
-#define CC_MARKED INT32_MIN
 #define CC_RING 32u                /* power of two */
+/* The mark stack's first length (it grows by doubling). */
+#define CC_STACK_MIN 4096
 
-/* A slot of the table: a member (NULL: empty) and its count minus the
- * references from members, CC_MARKED once marked reachable.  Packed: 12
- * bytes, the count in the key's cache line but for one slot in sixteen. */
-struct __attribute__((packed)) cc_slot {
-    rc_object *key;
-    int32_t refs;
-};
+/* A member's cycle_refs word (runtime/gclist.h): its count minus the
+ * references from members, as 2 * refs + 1.  Odd, so that a walk of the
+ * list tells a member from an object build left out, whose prev is still
+ * a pointer (even).  Marked reachable: CC_V_MARKED; an immortal count:
+ * CC_V_IMMORTAL, never decremented.  A member's refs start at 1 or more
+ * and lose at most a reference per member, so no count meets either. */
+#define CC_V_MARKED   (INTPTR_MIN + 1)
+#define CC_V_IMMORTAL INTPTR_MAX
+#define CC_V_ROOT(v)  ((v) > 1)      /* refs > 0, marked excluded */
+
+/* The member map: a bit per 16-byte grain of the 48-bit address space,
+ * set at each member's address, in three levels as a page table: map[a >>
+ * 36] (4096 entries) -> [(a >> 22) & 16383] -> a 32 KiB bitmap of 4 MiB.
+ * Only members' memory is dereferenced by the passes, and no member is
+ * freed while the cycle runs, so a set bit names exactly a member: objects
+ * are 16-byte aligned and at least 32 bytes long, and a young object freed
+ * meanwhile cannot be reallocated at a member's address.  About 1/128 of
+ * the heap's span, against 20 bytes a member for a hash table. */
+#define CC_ADDR_BITS  48
+#define CC_L1_SHIFT   36
+#define CC_L2_SHIFT   22
+#define CC_GRAIN      4
+#define CC_L1_SIZE    ((size_t)1 << (CC_ADDR_BITS - CC_L1_SHIFT))
+#define CC_L2_SIZE    ((size_t)1 << (CC_L1_SHIFT - CC_L2_SHIFT))
+#define CC_CHUNK_BITS ((size_t)1 << (CC_L2_SHIFT - CC_GRAIN))
+typedef uint64_t *cc_l2[CC_L2_SIZE];
 
 struct cc_state {
     _Atomic int busy;          /* a slice (or the finish) is running */
@@ -107,27 +137,24 @@ struct cc_state {
                                   (or a stopper), relaxed: read unlocked
                                   only as a hint that a cycle runs */
     struct gc_head list;       /* the cycle's objects, out of the old space */
-    struct gc_head *cursor;    /* build: the next object of list */
-    struct cc_slot *slots;     /* the table (open addressing) */
-    /* References met by a traversal wait here, their slot prefetched,
-     * until CC_RING more have come: then the slot is in cache when the
-     * lookup reads it (as the stop-the-world passes' ring, which parks
-     * objects instead).  Only compared, never dereferenced. */
-    struct cc_pending {
-        const rc_object *p;
-        size_t h;
-    } ring[CC_RING];
+    struct gc_head *cursor;    /* each pass: the next object of list */
+    struct gc_head *restored;  /* gather: the last object whose prev is
+                                  restored (or &list) */
+    cc_l2 **map;               /* the member map (CC_L1_SIZE entries) */
+    /* Members met by a traversal wait here, their count's word prefetched,
+     * until CC_RING more have come: then it is in cache when the pass
+     * writes it (as the stop-the-world passes' ring). */
+    rc_object *ring[CC_RING];
     unsigned rhead, rtail;     /* rtail - rhead entries */
-    uint32_t *stack;           /* mark: slots marked, not yet traversed;
-                                  then the candidates' slots, stack[0..top) */
-    size_t tsize;              /* slots */
-    size_t n, cap;             /* members; at most cap */
-    size_t pos, top;           /* subtract and mark: next slot; stack top */
-    size_t walked;             /* build: objects of list seen */
-    size_t next_estimate;      /* the list's length when it overflowed */
+    rc_object **stack;         /* mark: members marked, not yet traversed;
+                                  then the candidates, stack[0..top) */
+    size_t top, stack_cap;
+    size_t n;                  /* members */
     bool skipped;              /* build left out an object not known dead
-                                  (its count read as 0 mid-merge, or the
-                                  table full) */
+                                  (its count read as 0 mid-merge, or no
+                                  memory for the map) */
+    bool incomplete;           /* garbage may be missed for want of memory
+                                  (the map or the candidates' array) */
     long pending_at_start;     /* gc.long_lived_pending at the start */
     uint64_t start_ns, work_ns;
     /* The collector thread (RC_COLLECTOR_CONCURRENT_THREAD; cc_thread_main).
@@ -152,9 +179,10 @@ struct cc_state {
     _Atomic long reports, reports_allowed;
     pthread_mutex_t tmu;
     pthread_cond_t tcv;
-    void *spent[2];            /* a finished cycle's table, freed outside
-                                  any stop (freeing megabytes unmaps pages:
-                                  milliseconds) */
+    /* A finished cycle's map and stack, freed outside any stop (freeing
+     * megabytes unmaps pages: milliseconds). */
+    cc_l2 **spent_map;
+    rc_object **spent_stack;
 };
 
 static struct cc_state *cc_of(struct rc_runtime *rt) { return rt->gc->cc; }
@@ -180,68 +208,104 @@ static void cc_wake(struct cc_state *cc)
     pthread_mutex_unlock(&cc->tmu);
 }
 
-/* ---------------------------------------------------------------- the table */
+/* ----------------------------------------------------------- the member map */
 
-static inline size_t cc_hash(const struct cc_state *cc, const void *p)
+static inline bool cc_map_has(const struct cc_state *cc, const void *p)
 {
-    /* Fibonacci hashing, reduced to [0, tsize) by a multiply (no power
-     * of two needed, so the table is sized to the members it will hold). */
-    uint64_t h = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(((unsigned __int128)h * cc->tsize) >> 64);
+    uintptr_t a = (uintptr_t)p;
+    if (a >> CC_ADDR_BITS)
+        return false;
+    cc_l2 *l2 = cc->map[a >> CC_L1_SHIFT];
+    if (l2 == NULL)
+        return false;
+    const uint64_t *bits = (*l2)[(a >> CC_L2_SHIFT) & (CC_L2_SIZE - 1)];
+    if (bits == NULL)
+        return false;
+    size_t i = (a >> CC_GRAIN) & (CC_CHUNK_BITS - 1);
+    return (bits[i >> 6] >> (i & 63)) & 1;
 }
 
-/* The slot of member p, or SIZE_MAX when p is no member (never
- * dereferences p). */
-static inline size_t cc_lookup_from(const struct cc_state *cc, const rc_object *p, size_t i)
+/* Set p's bit; false (nothing set) if p cannot be mapped: not aligned to a
+ * grain, above the mapped space, or no memory for a level (an optional
+ * allocation: a cycle that misses a member misses garbage, which the next
+ * one finds). */
+static bool cc_map_add(struct cc_state *cc, const void *p)
 {
-    for (;;) {
-        const rc_object *k = cc->slots[i].key;
-        if (k == p)
-            return i;
-        if (k == NULL)
-            return SIZE_MAX;
-        if (++i == cc->tsize)
-            i = 0;
+    uintptr_t a = (uintptr_t)p;
+    if ((a >> CC_ADDR_BITS) || (a & ((1u << CC_GRAIN) - 1)))
+        return false;
+    cc_l2 **l1 = &cc->map[a >> CC_L1_SHIFT];
+    if (*l1 == NULL && (*l1 = mem_try_calloc(1, sizeof(cc_l2))) == NULL)
+        return false;
+    uint64_t **chunk = &(**l1)[(a >> CC_L2_SHIFT) & (CC_L2_SIZE - 1)];
+    if (*chunk == NULL && (*chunk = mem_try_calloc(CC_CHUNK_BITS / 64, sizeof(uint64_t))) == NULL)
+        return false;
+    size_t i = (a >> CC_GRAIN) & (CC_CHUNK_BITS - 1);
+    (*chunk)[i >> 6] |= (uint64_t)1 << (i & 63);
+    return true;
+}
+
+static void cc_map_free(cc_l2 **map)
+{
+    if (map == NULL)
+        return;
+    for (size_t i = 0; i < CC_L1_SIZE; i++) {
+        if (map[i] == NULL)
+            continue;
+        for (size_t j = 0; j < CC_L2_SIZE; j++)
+            mem_free((*map[i])[j]);
+        mem_free(map[i]);
     }
-}
-
-static inline size_t cc_lookup(const struct cc_state *cc, const rc_object *p)
-{
-    return cc_lookup_from(cc, p, cc_hash(cc, p));
-}
-
-static void cc_insert(struct cc_state *cc, rc_object *o, int32_t refs)
-{
-    size_t i = cc_hash(cc, o);
-    while (cc->slots[i].key != NULL) {
-        if (cc->slots[i].key == o)
-            return;   /* twice in the list: a bug elsewhere; count it once */
-        if (++i == cc->tsize)
-            i = 0;
-    }
-    cc->slots[i].key = o;
-    cc->slots[i].refs = refs;
-    cc->n++;
+    mem_free(map);
 }
 
 /* Free what a finished cycle left in spent (busy held, no stop on). */
 static void cc_free_spent(struct cc_state *cc)
 {
-    for (int i = 0; i < 2; i++) {
-        mem_free(cc->spent[i]);
-        cc->spent[i] = NULL;
-    }
+    cc_map_free(cc->spent_map);
+    mem_free(cc->spent_stack);
+    cc->spent_map = NULL;
+    cc->spent_stack = NULL;
 }
 
-/* Drop the table: into spent, freed by cc_free_spent. */
+/* Drop the map and the stack: into spent, freed by cc_free_spent. */
 static void cc_free_table(struct cc_state *cc)
 {
-    cc_free_spent(cc);   /* (a cycle's table is spent before the next starts) */
-    cc->spent[0] = cc->slots;
-    cc->spent[1] = cc->stack;
-    cc->slots = NULL;
+    cc_free_spent(cc);   /* (a cycle's map is spent before the next starts) */
+    cc->spent_map = cc->map;
+    cc->spent_stack = cc->stack;
+    cc->map = NULL;
     cc->stack = NULL;
-    cc->tsize = cc->n = cc->cap = cc->pos = cc->top = 0;
+    cc->n = cc->top = cc->stack_cap = 0;
+}
+
+/* Push o on the stack, growing it (an optional allocation); false if it
+ * could not grow. */
+static inline bool cc_push(struct cc_state *cc, rc_object *o)
+{
+    if (RC_UNLIKELY(cc->top == cc->stack_cap)) {
+        size_t cap = cc->stack_cap < CC_STACK_MIN ? CC_STACK_MIN : 2 * cc->stack_cap;
+        rc_object **stack = mem_try_realloc(cc->stack, cap * sizeof *stack);
+        if (stack == NULL)
+            return false;
+        cc->stack = stack;
+        cc->stack_cap = cap;
+    }
+    cc->stack[cc->top++] = o;
+    return true;
+}
+
+/* Walk the cycle's list and set every prev link again (the counts in
+ * them are lost): before a stop splices or unlinks from the list while
+ * the passes hold them. */
+static void cc_restore_links(struct cc_state *cc)
+{
+    struct gc_head *last = &cc->list;
+    for (struct gc_head *g = cc->list.next; g != &cc->list; g = g->next) {
+        g->prev = last;
+        last = g;
+    }
+    cc->list.prev = last;
 }
 
 /* ------------------------------------------------------------ racy reads */
@@ -302,53 +366,58 @@ static inline bool cc_traverse(rc_object *o, bool ft, int (*visit)(rc_object *, 
     return live;
 }
 
-/* Park p's lookup; returns the entry it displaced (ring full), if any. */
-static inline bool cc_park(struct cc_state *cc, const rc_object *p, struct cc_pending *out)
+/* Park member p, its count's word prefetched; returns the member it
+ * displaced (ring full), if any. */
+static inline bool cc_park(struct cc_state *cc, rc_object *p, rc_object **out)
 {
-    size_t h = cc_hash(cc, p);
-    __builtin_prefetch(&cc->slots[h], 1);
+    __builtin_prefetch(&OBJ_GC_HEAD(p)->cycle_refs, 1);
     bool full = cc->rtail - cc->rhead == CC_RING;
     if (full)
         *out = cc->ring[cc->rhead++ % CC_RING];
-    cc->ring[cc->rtail++ % CC_RING] = (struct cc_pending){p, h};
+    cc->ring[cc->rtail++ % CC_RING] = p;
     return full;
 }
 
-static inline void apply_subtract(struct cc_state *cc, struct cc_pending e)
+static inline void apply_subtract(rc_object *p)
 {
-    size_t j = cc_lookup_from(cc, e.p, e.h);
-    if (j != SIZE_MAX && cc->slots[j].refs != INT32_MAX)
-        cc->slots[j].refs--;
+    struct gc_head *g = OBJ_GC_HEAD(p);
+    if (g->cycle_refs != CC_V_IMMORTAL)
+        g->cycle_refs -= 2;
 }
 
-static inline void apply_mark(struct cc_state *cc, struct cc_pending e)
+static inline void apply_mark(struct cc_state *cc, rc_object *p)
 {
-    size_t j = cc_lookup_from(cc, e.p, e.h);
-    if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED) {
-        cc->slots[j].refs = CC_MARKED;
-        cc->stack[cc->top++] = (uint32_t)j;
+    struct gc_head *g = OBJ_GC_HEAD(p);
+    if (g->cycle_refs != CC_V_MARKED) {
+        g->cycle_refs = CC_V_MARKED;
+        /* No room: p's referents may stay unmarked, so live members become
+         * candidates, which the stop rejects (sound, only slower). */
+        (void)cc_push(cc, p);
     }
 }
 
 static int visit_subtract(rc_object *p, void *arg)
 {
     struct cc_state *cc = arg;
-    struct cc_pending e;
-    if (cc_park(cc, p, &e))
-        apply_subtract(cc, e);
+    rc_object *e;
+    if (cc_map_has(cc, p) && cc_park(cc, p, &e))
+        apply_subtract(e);
     return 0;
 }
 
 static int visit_mark(rc_object *p, void *arg)
 {
     struct cc_state *cc = arg;
-    struct cc_pending e;
-    if (cc_park(cc, p, &e))
+    rc_object *e;
+    if (cc_map_has(cc, p) && cc_park(cc, p, &e))
         apply_mark(cc, e);
     return 0;
 }
 
 /* ------------------------------------------------------------- the passes */
+
+/* The passes walk the cycle's list; a unit is an object walked or
+ * traversed. */
 
 static size_t cc_build(struct cc_state *cc, size_t budget)
 {
@@ -358,23 +427,24 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
         struct gc_head *next = g->next;   /* the list is the cycle's alone */
         __builtin_prefetch(next);
         rc_object *o = GC_HEAD_OBJ(g);
-        cc->walked++;
         done++;
         if (!(obj_gc_bits(o) & RC_GC_DEAD)) {
-            int32_t rc = cc->n < cc->cap ? cc_count(o) : 0;
-            if (rc > 0)
-                cc_insert(cc, o, rc);
-            else
+            int32_t rc = cc_count(o);
+            if (rc > 0 && cc_map_add(cc, o)) {
+                g->cycle_refs = rc == INT32_MAX ? CC_V_IMMORTAL : 2 * (intptr_t)rc + 1;
+                cc->n++;
+            } else {
                 cc->skipped = true;
+                if (rc > 0)
+                    cc->incomplete = true;   /* no memory for the map */
+            }
         }
         g = next;
     }
     cc->cursor = g;
     if (g == &cc->list) {
-        if (cc->n == cc->cap)
-            cc->next_estimate = cc->walked;   /* overflowed: size the next one */
         cc_set_phase(cc, CC_SUBTRACT);
-        cc->pos = 0;
+        cc->cursor = cc->list.next;
     }
     return done;
 }
@@ -382,23 +452,21 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
 static size_t cc_subtract(struct cc_state *cc, bool ft, size_t budget)
 {
     size_t done = 0;
-    while (cc->pos < cc->tsize && done < budget) {
-        if (cc->pos + 16 < cc->tsize && cc->slots[cc->pos + 16].key != NULL)
-            __builtin_prefetch(cc->slots[cc->pos + 16].key);
-        rc_object *o = cc->slots[cc->pos++].key;
-        if (o == NULL) {
-            if ((cc->pos & 7) == 0)
-                done++;   /* empty slots: 8 per unit */
-            continue;
-        }
+    struct gc_head *g = cc->cursor;
+    while (g != &cc->list && done < budget) {
+        struct gc_head *next = g->next;
+        __builtin_prefetch(next);
         done++;
-        cc_traverse(o, ft, visit_subtract, cc);
+        if (g->cycle_refs & 1)   /* a member */
+            cc_traverse(GC_HEAD_OBJ(g), ft, visit_subtract, cc);
+        g = next;
     }
+    cc->cursor = g;
     while (cc->rhead != cc->rtail)
-        apply_subtract(cc, cc->ring[cc->rhead++ % CC_RING]);
-    if (cc->pos == cc->tsize) {
+        apply_subtract(cc->ring[cc->rhead++ % CC_RING]);
+    if (g == &cc->list) {
         cc_set_phase(cc, CC_MARK);
-        cc->pos = 0;
+        cc->cursor = cc->list.next;
         cc->top = 0;
     }
     return done;
@@ -410,47 +478,53 @@ static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
     while (done < budget) {
         if (cc->top > 0) {
             done++;
-            cc_traverse(cc->slots[cc->stack[--cc->top]].key, ft, visit_mark, cc);
+            cc_traverse(cc->stack[--cc->top], ft, visit_mark, cc);
             continue;
         }
         if (cc->rhead != cc->rtail) {
             apply_mark(cc, cc->ring[cc->rhead++ % CC_RING]);
             continue;
         }
-        if (cc->pos == cc->tsize) {
+        struct gc_head *g = cc->cursor;
+        if (g == &cc->list) {
             cc_set_phase(cc, CC_GATHER);
             cc->cursor = cc->list.next;
+            cc->restored = &cc->list;
             break;
         }
-        size_t i = cc->pos++;
-        if ((i & 7) == 7)
-            done++;   /* scanning slots is work too: 8 per unit */
-        if (cc->slots[i].key != NULL && cc->slots[i].refs > 0) {
-            cc->slots[i].refs = CC_MARKED;
-            cc->stack[cc->top++] = (uint32_t)i;
+        cc->cursor = g->next;
+        __builtin_prefetch(g->next);
+        done++;
+        if (CC_V_ROOT(g->cycle_refs)) {   /* a member left above 0 */
+            g->cycle_refs = CC_V_MARKED;
+            (void)cc_push(cc, GC_HEAD_OBJ(g));   /* no room: as apply_mark */
         }
     }
     return done;
 }
 
-/* The members left unmarked are the candidates: their slots into
- * stack[0..top), so that the stop visits them only, not the table, and in
- * the order of the cycle's list (roughly the order they were allocated
- * in, which every later walk of them, at the stop and after, follows). */
+/* The members left unmarked are the candidates: into stack[0..top), so
+ * that the stop visits them only, in the order of the cycle's list
+ * (roughly the order they were allocated in, which every later walk of
+ * them, at the stop and after, follows).  Every prev link is set again on
+ * the way: the list is whole once the pass ends. */
 static size_t cc_gather(struct cc_state *cc, size_t budget)
 {
     size_t done = 0;
-    struct gc_head *g = cc->cursor;
+    struct gc_head *g = cc->cursor, *last = cc->restored;
     while (g != &cc->list && done < budget) {
         struct gc_head *next = g->next;
         __builtin_prefetch(next);
         done++;
-        size_t j = cc_lookup(cc, GC_HEAD_OBJ(g));
-        if (j != SIZE_MAX && cc->slots[j].refs != CC_MARKED)
-            cc->stack[cc->top++] = (uint32_t)j;
+        intptr_t v = g->cycle_refs;
+        if ((v & 1) && v != CC_V_MARKED && !cc_push(cc, GC_HEAD_OBJ(g)))
+            cc->incomplete = true;   /* a candidate left out: garbage missed */
+        g->prev = last;
+        last = g;
         g = next;
     }
     cc->cursor = g;
+    cc->restored = last;
     if (g == &cc->list)
         cc_set_phase(cc, CC_READY);
     return done;
@@ -459,8 +533,9 @@ static size_t cc_gather(struct cc_state *cc, size_t budget)
 /* ------------------------------------------------------------ the cycle */
 
 /* The old space's size, over-estimated: every tracked object, with some
- * room for what the snapshot of the threads' counters missed.  Takes the
- * runtime's lock: never with the world stopped. */
+ * room for what the snapshot of the threads' counters missed (the pacing
+ * of the collector thread).  Takes the runtime's lock: never with the
+ * world stopped. */
 static size_t cc_estimate(struct rc_runtime *rt)
 {
     size_t n = obj_live_tracked(rt);
@@ -468,37 +543,26 @@ static size_t cc_estimate(struct rc_runtime *rt)
 }
 
 /* Start a cycle over the old space's list (busy held, and either no stop
- * on or the caller's own stop): cap members at most.  Returns false if
- * the old space is empty, or if memory ran out (MemoryError left set
- * unless quiet), the old space unchanged. */
-static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, bool quiet)
+ * on or the caller's own stop), whose size is about estimate.  Returns
+ * false if the old space is empty, or if memory ran out (MemoryError left
+ * set unless quiet), the old space unchanged. */
+static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t estimate, bool quiet)
 {
     struct gc_state *gc = rt->gc;
     struct gcl_owner *old = rt->gcl.oldspace;
     cc_free_spent(cc);
     if (gcl_is_empty(&old->lists[RC_GC_GENERATIONS - 1]))
         return false;
-    if (cc->next_estimate > cap)
-        cap = cc->next_estimate + cc->next_estimate / 8;
-    if (cap > UINT32_MAX / 2)
-        cap = UINT32_MAX / 2;
-    size_t tsize = cap / CC_LOAD_NUM * CC_LOAD_DEN + 1;
     bool had_error = rc_error_occurred() != RC_ERR_NONE;
-    cc->slots = mem_calloc(tsize, sizeof *cc->slots);
-    cc->stack = mem_alloc(cap * sizeof *cc->stack);
-    if (cc->slots == NULL || cc->stack == NULL) {
-        cc_free_table(cc);
-        cc_free_spent(cc);
+    cc->map = mem_calloc(CC_L1_SIZE, sizeof *cc->map);
+    if (cc->map == NULL) {
         if (quiet && !had_error)
             rc_error_clear();   /* an automatic cycle: no error left behind */
         return false;
     }
-    cc->tsize = tsize;
-    cc->cap = cap;
-    cc->n = cc->pos = cc->top = cc->walked = 0;
+    cc->n = cc->top = 0;
     cc->rhead = cc->rtail = 0;
-    cc->next_estimate = 0;
-    cc->skipped = false;
+    cc->skipped = cc->incomplete = false;
     /* Ours now: the old space's frees are deferred from here on (no stop
      * drains its stack), so every object of the list stays valid memory. */
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 1);
@@ -510,23 +574,25 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t cap, boo
     cc->pending_at_start = rc_atomic_load_relaxed(&gc->long_lived_pending);
     cc->start_ns = rc_clock_ns();
     cc->work_ns = 0;
-    /* relaxed: counters.  A cycle's passes are about 4 units per member,
+    /* relaxed: counters.  A cycle's passes are about 5 units per member,
      * and an assist does CC_ASSIST units per report, so assists alone end
-     * a cycle within about 4 * cap / CC_ASSIST reports; the thread gets
-     * eight times as long before they join it. */
+     * a cycle within about 5 * estimate / CC_ASSIST reports; the thread
+     * gets eight times as long before they join it. */
     rc_atomic_store_relaxed(&cc->reports, 0);
-    rc_atomic_store_relaxed(&cc->reports_allowed, (long)(32 * cap / CC_ASSIST) + 64);
+    rc_atomic_store_relaxed(&cc->reports_allowed, (long)(40 * estimate / CC_ASSIST) + 64);
     cc_set_phase(cc, CC_BUILD);
     return true;
 }
 
-/* The cycle's list back into the old space, the table dropped, frees no
+/* The cycle's list back into the old space, the map dropped, frees no
  * longer deferred.  The world is stopped, or the caller holds busy and no
  * stop is on. */
 static void cc_end(struct rc_runtime *rt, struct cc_state *cc)
 {
     struct gc_state *gc = rt->gc;
     struct gcl_owner *old = rt->gcl.oldspace;
+    if (cc_links_borrowed(cc_phase(cc)))
+        cc_restore_links(cc);   /* a cancel in the middle of the passes */
     gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], &cc->list);
     gc->cycle_list = NULL;
     cc_free_table(cc);
@@ -564,7 +630,7 @@ static int visit_take(rc_object *r, void *arg)
     /* Frozen objects (the old space's permanent list) have no RC_GC_OLD. */
     if (!(bits & RC_GC_TRACKED) || !(bits & RC_GC_OLD) || (bits & RC_GC_COLLECTING) ||
         gcl_owner_of(g) != t->old ||
-        cc_lookup(t->cc, r) != SIZE_MAX || gc_refcount_stw(r) <= 0)
+        cc_map_has(t->cc, r) || gc_refcount_stw(r) <= 0)
         return 0;
     gc_set_bits_stw(r, bits | RC_GC_COLLECTING);
     gcl_remove(g);
@@ -614,7 +680,7 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
     struct rc_runtime *rt = c->rt;
     long members = (long)cc->n, moved = 0;
     for (size_t k = 0; k < cc->top; k++) {
-        rc_object *o = cc->slots[cc->stack[k]].key;
+        rc_object *o = cc->stack[k];
         /* Dying since (count 0, perhaps on the old space's stack, or a
          * trash stack through aux): left in the list. */
         if ((obj_gc_bits(o) & RC_GC_DEAD) || gc_refcount_stw(o) <= 0)
@@ -798,8 +864,8 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
             return gc_stw_find_garbage(c);
         }
     }
-    if (cc->n == cc->cap) {
-        /* Members were left out (the estimate was short): not complete. */
+    if (cc->incomplete) {
+        /* Garbage was left out for want of memory: not complete. */
         gc_stop(c);
         cc_cancel_stw(rt);
         gc_start(c);
@@ -1086,11 +1152,15 @@ static void cc_settings_changed(struct rc_runtime *rt)
 
 static void cc_fini(struct rc_runtime *rt)
 {
+    struct cc_state *cc = cc_of(rt);
+    /* A cycle left running (every thread gone: nobody else can touch it):
+     * its list, links whole again, back into the old space. */
+    if (cc != NULL && cc_phase(cc) != CC_IDLE)
+        cc_end(rt, cc);
     /* Old objects that died after the last collection (the exiting main
      * thread's merges, interned strings' containers): freed now. */
     if (rt->gcl.oldspace != NULL)
         gcl_drain_handback_at_teardown(rt->gcl.oldspace);
-    struct cc_state *cc = cc_of(rt);
     if (cc != NULL) {
         cc_free_table(cc);
         cc_free_spent(cc);
@@ -1133,6 +1203,12 @@ bool gc_cc_test_start(struct thr_state *ts)
     bool started = cc_phase(cc) == CC_IDLE && cc_start(rt, cc, cap, true);
     cc_release(cc);
     return started;
+}
+
+bool gc_cc_links_borrowed(struct rc_runtime *rt)
+{
+    struct cc_state *cc = cc_of(rt);
+    return cc != NULL && cc_links_borrowed(cc_phase(cc));
 }
 
 int gc_cc_test_phase(struct rc_runtime *rt)

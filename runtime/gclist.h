@@ -72,10 +72,19 @@ struct gcl_owner;
  *               owner) while other threads may read it: relaxed atomic
  *               (gcl_owner_of; who may dereference what they read: above);
  *   aux         during a collection: gc_refs (collector only); once the
- *               object is dead: the link of a hand-back or trash stack. */
+ *               object is dead: the link of a hand-back or trash stack;
+ *   cycle_refs  shares prev's word: the concurrent collector's count of an
+ *               object of its cycle's list, from its build pass until its
+ *               gather pass restores prev (that list is the cycle's alone
+ *               meanwhile: no owner thread unlinks the old space's objects,
+ *               and every stop that walks or splices it first restores
+ *               the links; gc/concurrent.c). */
 struct gc_head {
     struct gc_head *next;
-    struct gc_head *prev;
+    union {
+        struct gc_head *prev;
+        intptr_t cycle_refs;
+    };
     _Atomic(struct gcl_owner *) xowner;
     uintptr_t aux;
 };

@@ -316,6 +316,9 @@ void *mem_realloc(void *p, size_t n);
  * whose later use grows it again if this fails): no fault injection, and
  * failure (NULL, the block unchanged) sets no error. */
 void *mem_try_realloc(void *p, size_t n);
+/* mem_calloc for an optional allocation, likewise: no fault injection, no
+ * error on failure. */
+void *mem_try_calloc(size_t n, size_t size);
 void mem_free(void *p);
 /* Give the allocators' free memory back to the system where they can (for
  * measurements of what the runtime holds: tests, benchmarks). */

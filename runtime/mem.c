@@ -71,6 +71,11 @@ void *mem_try_realloc(void *old, size_t n)
     return raw_realloc(old, n);
 }
 
+void *mem_try_calloc(size_t n, size_t size)
+{
+    return raw_calloc(n, size);
+}
+
 void *mem_calloc_lines(size_t size)
 {
     size_t n = (size + MEM_LINES - 1) / MEM_LINES * MEM_LINES;

@@ -573,6 +573,59 @@ static void test_freeze_cancels_a_cycle(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* A cancel (rc_gc_freeze) at every step of a cycle.  From build to
+ * gather the passes keep each member's count in its prev link; the
+ * verifier, run at each step, checks the list's next links meanwhile, and
+ * after the cancel every link again: a cancel that did not restore them
+ * leaves broken links (and a corrupt list for the next unlink). */
+static void test_cancel_at_every_step(void **state)
+{
+    size_t live = quiesce();
+    rc_object *keep = list_of_self_nodes(10);
+    rc_gc_collect(2);
+    size_t len = cycle_length();
+    for (size_t k = 0; k <= len; k++) {
+        run_to(k);
+        assert_int_equal(0, rc_gc_verify_heap());
+        assert_int_equal(0, rc_gc_freeze());
+        assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+        assert_int_equal(0, rc_gc_unfreeze());
+        assert_int_equal(0, rc_gc_verify_heap());
+        /* and a whole new cycle over the same list finds nothing */
+        run_to((size_t)-1);
+        assert_int_equal(0, gc_cc_test_finish(me()));
+    }
+    rc_decref(keep);
+    assert_int_equal(10, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* More members reachable at once than the mark stack's first length, and
+ * more candidates than it too: the stack grows, and the cycle finds the
+ * garbage exactly, leaving every live member alone. */
+static void test_mark_stack_and_candidates_grow(void **state)
+{
+    enum { LIVE = 20000, DEAD = 9000 };
+    size_t live = quiesce();
+    rc_object *keep = list_of_self_nodes(LIVE);
+    rc_object *dead = list_of_self_nodes(DEAD);
+    rc_list_append(dead, dead);
+    rc_gc_collect(2);
+    rc_decref(dead);
+    run_to((size_t)-1);
+    assert_int_equal(DEAD + 1, gc_cc_test_finish(me()));
+    assert_int_equal(LIVE, rc_list_len(keep));
+    for (long i = 0; i < LIVE; i += 997) {
+        rc_object *x = rc_list_get(keep, i);
+        assert_true(node_intact(x, i));
+        rc_decref(x);
+    }
+    assert_int_equal(0, rc_gc_verify_heap());
+    rc_decref(keep);
+    assert_int_equal(LIVE, rc_gc_collect(2));   /* keep itself died by its count */
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* While a cycle holds the old space: the verifier and the heap walks see
  * its objects, young collections run, and an explicit full collection
  * drops the cycle and collects everything, synchronously. */
@@ -625,6 +678,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cycle_finds_old_garbage, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_lost_object_at_every_step, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_at_every_step, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_stack_and_candidates_grow, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_lost_object_through_a_local, setup_types,
                                         harness_teardown),
