@@ -10,6 +10,7 @@
 
 #include "objects.h"
 #include "collector.h"
+#include "rcgc/testing.h"
 
 int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
@@ -557,4 +558,13 @@ int rc_gc_verify_heap(void)
     int r = gc_verify_heap_stw(ts->rt, false);
     rc_start_the_world();
     return r;
+}
+
+/* ============================================================ testing */
+
+unsigned long rc_testing_gc_pace_waits(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    /* relaxed: a counter. */
+    return ts != NULL ? rc_atomic_load_relaxed(&ts->rt->gc->pace_waits) : 0;
 }

@@ -108,7 +108,22 @@ struct gc_state {
     _Atomic int collecting;           /* 1 while a collection runs (2: one
                                          the collector thread runs): taken
                                          by an acquire CAS, released by a
-                                         release store (gc_collect) */
+                                         seq_cst store (gc_collect) */
+    /* Allocation pacing (gc_counts_alloc): a thread whose reports took
+     * young_count GC_PACE thresholds past generation 0's while another
+     * thread collects waits, detached, for that collection to end (at
+     * most GC_PACE_WAIT_NS, once per collection).  pace_waiters: seq_cst,
+     * against the collector's seq_cst release of collecting
+     * (gc_release_collecting), so one of the two sees the other; the wait
+     * and the wake happen under pace_mu.  collections: incremented by each
+     * collection once it holds collecting (relaxed: it only names the
+     * collection a thread waited for). */
+    pthread_mutex_t pace_mu;
+    pthread_cond_t pace_cv;
+    _Atomic int pace_waiters;
+    _Atomic unsigned long collections;
+    _Atomic unsigned long pace_waits; /* waits so far (relaxed: a counter;
+                                         rc_testing_gc_pace_waits) */
     _Atomic int enabled;              /* automatic collection (relaxed: a
                                          setting, read at each trigger) */
     _Atomic long stress;              /* collect every n allocations of a
@@ -178,6 +193,9 @@ struct gc_thread_state {
     bool wait_background;             /* rc_gc_collect: wait for the
                                          collector thread's collection
                                          instead of returning 0 */
+    unsigned long paced;              /* gc.collections when this thread
+                                         last waited for a collection
+                                         (allocation pacing) */
 };
 
 /* One collection (collector: the thread running it owns it). */

@@ -37,6 +37,8 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1501,6 +1503,66 @@ static void test_automatic_collection(void **state)
     rc_gc_set_threshold(2000, 10, 10);
 }
 
+/* Allocation pacing (docs/gc.md [gc.pacing]): a thread that allocates on
+ * while another thread's collection runs its finalizers waits for that
+ * collection once the young generation is 2 thresholds past generation
+ * 0's; once per collection, and for at most 2 ms, so a finalizer that
+ * waits for that very thread's allocations does not deadlock. */
+static _Atomic int pace_fin_in, pace_done;
+
+static void pace_finalizer(rc_object *self)
+{
+    atomic_store(&pace_fin_in, 1);
+    while (!atomic_load(&pace_done)) {
+        rc_safepoint();   /* gil mode: lets the GIL go */
+        sched_yield();
+    }
+}
+
+static void pace_allocator(void *arg)
+{
+    rc_object *keep = rc_list_new();
+    while (!atomic_load(&pace_fin_in)) {
+        rc_safepoint();
+        sched_yield();
+    }
+    for (int i = 0; i < 2000; i++) {   /* 20 thresholds of 100 */
+        rc_object *x = rc_list_new();
+        assert_int_equal(0, rc_list_append(keep, x));
+        rc_decref(x);
+    }
+    atomic_store(&pace_done, 1);
+    rc_decref(keep);
+}
+
+static void test_allocation_pacing(void **state)
+{
+    size_t live = quiesce();
+    long stress = rc_gc_get_stress();
+    assert_int_equal(0, rc_gc_set_stress(0));   /* no pacing under stress */
+    assert_int_equal(0, rc_gc_set_threshold(100, 10, 10));
+    rc_type *F = rc_type_new("PaceFin", 1, pace_finalizer);
+    rc_object *a = rc_instance_new(F);
+    rc_slot_set(a, 0, a);
+    rc_decref(a);
+    atomic_store(&pace_fin_in, 0);
+    atomic_store(&pace_done, 0);
+    unsigned long waits = rc_testing_gc_pace_waits();
+    rc_thread *t = rc_thread_start(pace_allocator, NULL);
+    assert_non_null(t);
+    rc_gc_enable();
+    /* Its finalizer returns once the other thread has allocated 2000
+     * objects: that thread waited once, then went on. */
+    assert_int_equal(1, rc_gc_collect(0));
+    rc_gc_disable();
+    assert_int_equal(0, rc_thread_join(t));
+    assert_int_equal(waits + 1, rc_testing_gc_pace_waits());
+    assert_int_equal(0, rc_gc_set_threshold(2000, 10, 10));
+    assert_int_equal(0, rc_gc_set_stress(stress));
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
 static void test_freeze(void **state)
 {
     size_t live = quiesce();
@@ -2786,6 +2848,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_collect_generation_out_of_range),
         HARNESS_TEST(test_enable_disable),
         HARNESS_TEST(test_automatic_collection),
+        HARNESS_TEST(test_allocation_pacing),
         HARNESS_TEST(test_freeze),
         HARNESS_TEST(test_callbacks),
         HARNESS_TEST(test_get_stats),

@@ -20,6 +20,11 @@ void rc_testing_fail_alloc_after(long n);
  * caller's. */
 void rc_testing_fail_gc_alloc_after(long n);
 
+/* How many times the calling thread's runtime has made an allocating
+ * thread wait for another thread's collection (allocation pacing,
+ * docs/gc.md [gc.pacing]); 0 without a runtime. */
+unsigned long rc_testing_gc_pace_waits(void);
+
 #ifdef __cplusplus
 }
 #endif
