@@ -109,10 +109,12 @@ static inline bool cc_links_borrowed(int phase)
  * list tells a member from an object build left out, whose prev is still
  * a pointer (even).  Marked reachable: CC_V_MARKED; an immortal count:
  * CC_V_IMMORTAL, never decremented.  A member's refs start at 1 or more
- * and lose at most a reference per member, so no count meets either. */
+ * and lose one per reference a member holds to it, far fewer than 2^62,
+ * so no count meets either and every value stays odd. */
 #define CC_V_MARKED   (INTPTR_MIN + 1)
 #define CC_V_IMMORTAL INTPTR_MAX
-#define CC_V_ROOT(v)  ((v) > 1)      /* refs > 0, marked excluded */
+#define CC_V_ROOT(v)  (((v) & 1) && (v) > 1)   /* a member, refs > 0 (marked
+                                                 excluded) */
 
 /* The member map: a bit per 16-byte grain of the 48-bit address space,
  * set at each member's address, in three levels as a page table: map[a >>
@@ -269,7 +271,7 @@ static void cc_free_spent(struct cc_state *cc)
 }
 
 /* Drop the map and the stack: into spent, freed by cc_free_spent. */
-static void cc_free_table(struct cc_state *cc)
+static void cc_free_map(struct cc_state *cc)
 {
     cc_free_spent(cc);   /* (a cycle's map is spent before the next starts) */
     cc->spent_map = cc->map;
@@ -595,7 +597,7 @@ static void cc_end(struct rc_runtime *rt, struct cc_state *cc)
         cc_restore_links(cc);   /* a cancel in the middle of the passes */
     gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], &cc->list);
     gc->cycle_list = NULL;
-    cc_free_table(cc);
+    cc_free_map(cc);
     cc_set_phase(cc, CC_IDLE);
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 0);
 }
@@ -813,7 +815,7 @@ static long cc_validate(struct collection *c, struct cc_state *cc)
  * passing a safepoint between slices; the validation stop is O(garbage).
  * Complete: garbage never changes, so the passes find every object that
  * was garbage at the start (a cycle already running is dropped, its
- * table built before some of that garbage was). */
+ * members chosen before some of that garbage was). */
 static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc);
 
 static long cc_collect_sync(struct collection *c, struct cc_state *cc)
@@ -833,8 +835,13 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
     struct gc_state *gc = rt->gc;
     size_t cap = cc_estimate(rt);
     cc_acquire(cc);
-    gc_stop(c);
-    cc_cancel_stw(rt);
+    /* A cycle that runs is dropped with the world running: ending it in
+     * the middle of its passes walks its whole list to restore the links
+     * (tens of milliseconds at millions of objects), which the stop below
+     * must not wait for. */
+    if (cc_phase(cc) != CC_IDLE)
+        cc_end(rt, cc);
+    gc_stop(c);   /* (no cycle can start meanwhile: that takes busy) */
     if (c->verify)
         gc_verify_heap_stw(rt, true);
     gc_drain_handbacks_stw(c);
@@ -848,7 +855,7 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
     gc_start(c);
     if (!started) {
         cc_release(cc);
-        /* An empty heap, or no memory for the table (MemoryError). */
+        /* An empty heap, or no memory for the member map (MemoryError). */
         return rc_error_occurred() != RC_ERR_NONE && !had_error ? -1 : 0;
     }
     bool ft = c->ts->tid != RC_TID_GIL;
@@ -1162,7 +1169,7 @@ static void cc_fini(struct rc_runtime *rt)
     if (rt->gcl.oldspace != NULL)
         gcl_drain_handback_at_teardown(rt->gcl.oldspace);
     if (cc != NULL) {
-        cc_free_table(cc);
+        cc_free_map(cc);
         cc_free_spent(cc);
         if (cc->threaded) {
             pthread_mutex_destroy(&cc->tmu);
