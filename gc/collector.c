@@ -91,7 +91,13 @@ int gc_runtime_init(struct rc_runtime *rt)
     gc->ops = collector_ops(rt->cfg.collector);
     pthread_mutex_init(&gc->mu, NULL);
     pthread_mutex_init(&gc->pace_mu, NULL);
-    pthread_cond_init(&gc->pace_cv, NULL);
+    /* The wait's limit on the monotonic clock: a step of the wall clock
+     * must not stretch it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&gc->pace_cv, &attr);
+    pthread_condattr_destroy(&attr);
     atomic_init(&gc->pace_waiters, 0);
     atomic_init(&gc->collections, 0);
     atomic_init(&gc->pace_waits, 0);
@@ -249,18 +255,21 @@ void gc_thread_exit(struct thr_state *ts)
 
 static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
 {
-    /* relaxed: see the field. */
+    /* relaxed: see the field.  Read just after the collection took
+     * gc.collecting, it may still name the one before: then this thread
+     * may wait twice for one collection, 4 ms at most. */
     unsigned long seq = rc_atomic_load_relaxed(&gc->collections);
     if (ts->gc->paced == seq)
         return;   /* waited for this one already */
     ts->gc->paced = seq;
     rc_atomic_add_relaxed(&gc->pace_waits, 1);   /* relaxed: a counter */
-    if (rc_detach() < 0) {
-        rc_error_clear();
-        return;
-    }
+    /* Detached as rc_thread_join is (thr_release, not rc_detach: the
+     * thread's entry point, which the safepoint timeout's report names,
+     * stays its own, and no error can arise: the caller is attached and
+     * holds no stop). */
+    thr_release(ts, false);
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += GC_PACE_WAIT_NS;
     if (until.tv_nsec >= 1000000000) {
         until.tv_sec++;
@@ -273,8 +282,8 @@ static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
         ;
     atomic_fetch_sub(&gc->pace_waiters, 1);
     pthread_mutex_unlock(&gc->pace_mu);
-    if (rc_attach() < 0)
-        rc_fatal("allocation pacing: rc_attach: %s", rc_error_message());
+    thr_take(ts);
+    rc_safepoint();   /* what was queued meanwhile is merged (as rc_attach) */
 }
 
 /* Release gc.collecting (the collection is over) and wake the paced

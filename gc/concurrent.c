@@ -1042,7 +1042,11 @@ static int cc_init(struct rc_runtime *rt)
     cc->threaded = rt->cfg.collector == RC_COLLECTOR_CONCURRENT_THREAD;
     if (cc->threaded) {
         pthread_mutex_init(&cc->tmu, NULL);
-        pthread_cond_init(&cc->tcv, NULL);
+        pthread_condattr_t attr;   /* timed waits on the monotonic clock */
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&cc->tcv, &attr);
+        pthread_condattr_destroy(&attr);
     }
     rt->gc->cc = cc;
     return 0;
@@ -1070,7 +1074,7 @@ static void cc_thread_back_off(struct cc_state *cc)
     if (rc_detach() < 0)
         rc_fatal("collector thread: rc_detach: %s", rc_error_message());
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_nsec += 1000000;
     if (until.tv_nsec >= 1000000000) {
         until.tv_sec++;
