@@ -441,10 +441,38 @@ static void test_stw_misuse(void **state)
  * thread once the report is out; stderr goes to a pipe meanwhile. */
 static _Atomic int spin_started, spin_release;
 
+/* The paced variant: the looping thread first allocates while the main
+ * thread's collection runs a finalizer that waits for those allocations,
+ * so that it waits once for that collection (allocation pacing, docs/gc.md
+ * [gc.pacing]); its re-attach must leave its entry point as it was. */
+static _Atomic int paced_fin_in, paced_allocs_done, paced_collected;
+
+static void wait_for_paced_allocs(rc_object *self)
+{
+    (void)self;
+    atomic_store(&paced_fin_in, 1);
+    while (!atomic_load(&paced_allocs_done))
+        rc_safepoint();
+}
+
 /* Not static: dladdr names exported symbols only. */
 void long_loop_without_safepoint(void *arg);
 void long_loop_without_safepoint(void *arg)
 {
+    if (arg != NULL) {
+        while (!atomic_load(&paced_fin_in))
+            rc_safepoint();
+        rc_object *keep = rc_list_new();
+        for (int i = 0; i < 300; i++) {   /* 3 thresholds of 100 */
+            rc_object *x = rc_list_new();
+            rc_list_append(keep, x);
+            rc_decref(x);
+        }
+        rc_decref(keep);
+        atomic_store(&paced_allocs_done, 1);
+        while (!atomic_load(&paced_collected))   /* the collection has more stops */
+            rc_safepoint();
+    }
     atomic_store(&spin_started, 1);
     while (!atomic_load(&spin_release))
         ;   /* attached, no safepoint */
@@ -478,7 +506,7 @@ static void *release_when_reported(void *p)
     return NULL;
 }
 
-static void test_safepoint_timeout_reports_the_holdout(void **state)
+static void holdout_report(bool paced)
 {
     if (harness_mode == RC_MODE_GIL)
         skip();   /* holding the GIL is the stop: it waits for no thread */
@@ -489,8 +517,24 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
     assert_non_null(rt);
     atomic_store(&spin_started, 0);
     atomic_store(&spin_release, 0);
-    rc_thread *t = rc_thread_start(long_loop_without_safepoint, NULL);
+    atomic_store(&paced_fin_in, 0);
+    atomic_store(&paced_allocs_done, 0);
+    atomic_store(&paced_collected, 0);
+    if (paced) {
+        assert_int_equal(0, rc_gc_set_stress(0));   /* pacing is off under stress */
+        assert_int_equal(0, rc_gc_set_threshold(100, 10, 10));
+        rc_type *F = rc_type_new("WaitsForAllocs", 1, wait_for_paced_allocs);
+        rc_object *a = rc_instance_new(F);
+        rc_slot_set(a, 0, a);
+        rc_decref(a);
+    }
+    rc_thread *t = rc_thread_start(long_loop_without_safepoint, paced ? (void *)1 : NULL);
     assert_non_null(t);
+    if (paced) {
+        assert_int_equal(1, rc_gc_collect(0));   /* its finalizer waits for t */
+        assert_int_equal(1, rc_testing_gc_pace_waits());
+        atomic_store(&paced_collected, 1);
+    }
     while (!atomic_load(&spin_started))
         rc_safepoint();
 
@@ -536,6 +580,16 @@ static void test_safepoint_timeout_reports_the_holdout(void **state)
     /* Once per stop. */
     assert_null(strstr(strstr(r.buf, "has waited") + 1, "has waited"));
     assert_int_equal(0, rc_runtime_free(rt));
+}
+
+static void test_safepoint_timeout_reports_the_holdout(void **state)
+{
+    holdout_report(false);
+}
+
+static void test_safepoint_timeout_report_after_pacing(void **state)
+{
+    holdout_report(true);
 }
 
 /* A thread that asks to stop the world while another thread's stop is on
@@ -596,6 +650,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_no_finalizer_runs_while_stopped),
         HARNESS_TEST(test_stw_misuse),
         cmocka_unit_test(test_safepoint_timeout_reports_the_holdout),
+        cmocka_unit_test(test_safepoint_timeout_report_after_pacing),
     };
     return HARNESS_RUN("stw", tests, argc, argv);
 }
