@@ -76,9 +76,10 @@ struct gcl_owner;
  *   cycle_refs  shares prev's word: the concurrent collector's count of an
  *               object of its cycle's list, from its build pass until its
  *               gather pass restores prev (that list is the cycle's alone
- *               meanwhile: no owner thread unlinks the old space's objects,
- *               and every stop that walks or splices it first restores
- *               the links; gc/concurrent.c). */
+ *               meanwhile: no owner thread unlinks the old space's objects;
+ *               the heap verifier and the heap walks follow next only,
+ *               and a stop that splices it restores the links first;
+ *               gc/concurrent.c). */
 struct gc_head {
     struct gc_head *next;
     union {
