@@ -448,6 +448,7 @@ static bool verify_due(struct gc_state *gc)
  * calling thread's in_collection keeps its allocations there from starting
  * automatic collections, which under stress would recurse. */
 static long collect(struct thr_state *ts, int gen);
+static long collect_round(struct thr_state *ts, int gen, struct collection *c, long *saved);
 
 long gc_collect(struct thr_state *ts, int gen)
 {
@@ -485,52 +486,71 @@ static long collect(struct thr_state *ts, int gen)
     rc_gc_info info = {.generation = gen};
     gc_invoke_callbacks(rt, RC_GC_START, &info);
 
-    struct collection c;
-    memset(&c, 0, sizeof c);
-    c.rt = rt;
-    c.ts = ts;
-    c.gen = gen;
-    gcl_init(&c.taken);
-    gcl_init(&c.unreachable);
-    pthread_mutex_lock(&gc->mu);
-    /* No garbage list (runtime shutdown): nothing can be saved. */
-    c.saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0 && gc->garbage != NULL;
-    pthread_mutex_unlock(&gc->mu);
-    c.verify = verify_due(gc);
-    c.rec.verified = c.verify;
-    c.rec.generation = gen;
-    c.rec.start_ns = c.lap_ns = rc_clock_ns();
-
-    long survivors = gc->ops->find_garbage(&c);
-    if (survivors < 0) {
-        gc_release_collecting(gc);
-        info.collected = -1;
-        gc_invoke_callbacks(rt, RC_GC_STOP, &info);
-        return -1;
+    long found = 0, saved = 0;
+    for (int round = 0;; round++) {
+        struct collection c;
+        long round_saved = 0;
+        long r = collect_round(ts, gen, &c, &round_saved);
+        if (r < 0) {
+            gc_release_collecting(gc);
+            info.collected = -1;
+            gc_invoke_callbacks(rt, RC_GC_STOP, &info);
+            return -1;
+        }
+        found += r;
+        saved += round_saved;
+        pthread_mutex_lock(&gc->mu);
+        gc->stats[gen].collections += round == 0;
+        gc->stats[gen].collected += (uint64_t)r;
+        gc->stats[gen].uncollectable += (uint64_t)round_saved;
+        pthread_mutex_unlock(&gc->mu);
+        if (gc->ops->more == NULL || !gc->ops->more(&c))
+            break;
     }
-    long saved = 0;
-    long found = gc_finish(&c, &survivors, &saved);
-
-    account(gc, gen, survivors);
-    c.rec.collected = found;
-    c.rec.uncollectable = saved;
-    c.rec.end_ns = rc_clock_ns();
-    c.rec.heap_size = (long)obj_live_tracked(rt);
-    /* + 1: a collection that scans nothing (young objects all died by
-     * reference counting) still counts toward the next verification. */
-    gc->verify_credit = c.verify ? 0 : gc->verify_credit + c.rec.scanned + 1;
-    gc->verify_heap = c.rec.heap_size;
-    pthread_mutex_lock(&gc->mu);
-    gc->stats[gen].collections++;
-    gc->stats[gen].collected += (uint64_t)found;
-    gc->stats[gen].uncollectable += (uint64_t)saved;
-    pthread_mutex_unlock(&gc->mu);
-    gc_record_append(rt, &c.rec);
     gc_release_collecting(gc);
 
     info.collected = found;
     info.uncollectable = saved;
     gc_invoke_callbacks(rt, RC_GC_STOP, &info);
+    return found;
+}
+
+/* Phases 1-4 of collection c (collecting held), its record appended.
+ * Returns what it found, or -1 (MemoryError, nothing changed). */
+static long collect_round(struct thr_state *ts, int gen, struct collection *c, long *saved)
+{
+    struct rc_runtime *rt = ts->rt;
+    struct gc_state *gc = rt->gc;
+    memset(c, 0, sizeof *c);
+    c->rt = rt;
+    c->ts = ts;
+    c->gen = gen;
+    gcl_init(&c->taken);
+    gcl_init(&c->unreachable);
+    pthread_mutex_lock(&gc->mu);
+    /* No garbage list (runtime shutdown): nothing can be saved. */
+    c->saveall = (gc->debug & RC_GC_DEBUG_SAVEALL) != 0 && gc->garbage != NULL;
+    pthread_mutex_unlock(&gc->mu);
+    c->verify = verify_due(gc);
+    c->rec.verified = c->verify;
+    c->rec.generation = gen;
+    c->rec.start_ns = c->lap_ns = rc_clock_ns();
+
+    long survivors = gc->ops->find_garbage(c);
+    if (survivors < 0)
+        return -1;
+    long found = gc_finish(c, &survivors, saved);
+
+    account(gc, gen, survivors);
+    c->rec.collected = found;
+    c->rec.uncollectable = *saved;
+    c->rec.end_ns = rc_clock_ns();
+    c->rec.heap_size = (long)obj_live_tracked(rt);
+    /* + 1: a collection that scans nothing (young objects all died by
+     * reference counting) still counts toward the next verification. */
+    gc->verify_credit = c->verify ? 0 : gc->verify_credit + c->rec.scanned + 1;
+    gc->verify_heap = c->rec.heap_size;
+    gc_record_append(rt, &c->rec);
     return found;
 }
 

@@ -81,6 +81,12 @@ struct gc_collector_ops {
      * collection work in progress that holds objects elsewhere
      * (optional). */
     void (*cancel_stw)(struct rc_runtime *rt);
+    /* After phase 4 of collection c: whether it has more to find in
+     * another round of phases 1-4, under the same gc.collecting (the
+     * concurrent collector validating its candidates in batches, a stop
+     * each; optional).  Each round is a record of its own; the callbacks
+     * and the statistics see one collection. */
+    bool (*more)(struct collection *c);
     /* A reference to `value` was stored into `container`.  The
      * stop-the-world collector needs none (NULL), and no runtime store
      * calls it yet: the first collector that sets it adds the call, behind
@@ -337,6 +343,11 @@ bool gc_cc_test_start(struct thr_state *ts);
 int gc_cc_test_phase(struct rc_runtime *rt);
 void gc_cc_test_work(struct thr_state *ts, size_t units);
 long gc_cc_test_finish(struct thr_state *ts);
+/* Finish the cycle's batches, one collection each, until it has ended;
+ * returns what they found in all (or -1). */
+long gc_cc_test_finish_all(struct thr_state *ts);
+/* Candidates per validating stop (0: the default). */
+void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch);
 
 /* -------------------------------------------------------------- garbage.c */
 /* The phases after finding, the same for every collector. */

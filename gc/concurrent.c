@@ -19,21 +19,33 @@
  *             holds to other members are subtracted from theirs;
  *   mark      (slices) from every member left above 0, everything it
  *             reaches among the members is marked;
- *   gather    (slices) the members left unmarked are the candidates, and
- *             the prev links are restored;
- *   validate  (one stop, gc_collect) exact trial deletion over the
- *             candidates, the young generations and the old objects the
- *             candidates refer to that are no members (counts merged,
- *             traversals redone with the world stopped) decides which are
- *             garbage.  Then the cycle's list goes back to the old space
- *             and its stack may be drained again.
+ *   gather    (slices) the members left unmarked are the candidates, in
+ *             the order of a depth-first search over the references
+ *             among them (a tree per root the walk meets), and the prev
+ *             links are restored;
+ *   validate  (stops, gc_collect) exact trial deletion over the
+ *             candidates (counts merged, traversals redone with the world
+ *             stopped) decides which are garbage: in batches of whole
+ *             trees of about cc.batch objects, the last trees first, one
+ *             collection each (its own stop, finalizers and clearing);
+ *             the last batch takes the young generations too and ends the
+ *             cycle: its list goes back to the old space and its stack
+ *             may be drained again.
  *
  * Why racy reads are enough: trial deletion over *any* set S, with the
  * world stopped, finds exactly the members of S referenced from outside
  * S and everything they reach; the rest of S is garbage whatever happened
  * before the stop.  So the concurrent passes only choose S: a race makes
  * a live object a candidate (rejected at the stop) or misses garbage (a
- * later cycle finds it).  What they must get right is memory safety:
+ * later cycle finds it).  The same holds for each batch: a batch's
+ * member referenced from outside the batch survives it.  The order makes
+ * that rare: in a depth-first forest every reference between two trees
+ * goes from the later tree to the earlier one, so a batch's referrers
+ * among the candidates were in batches validated, and cleared, before it
+ * (garbage of one cycle is all found, as a whole-set stop would; a
+ * weakref's target counts as a reference, so that a garbage weakref is
+ * never taken for a live one and called back).  What the passes must
+ * get right is memory safety:
  *
  *   - every member stays valid memory to the end of the cycle (the old
  *     space's deferral above);
@@ -103,6 +115,10 @@ static inline bool cc_links_borrowed(int phase)
 #define CC_RING 32u                /* power of two */
 /* The mark stack's first length (it grows by doubling). */
 #define CC_STACK_MIN 4096
+/* Candidates validated per stop (whole trees: a bigger tree, one stop of
+ * its own).  A candidate is 40-65 ns of a stop (BENCHMARKS.md), so a
+ * batch is about half a millisecond. */
+#define CC_BATCH 8192
 
 /* A member's cycle_refs word (runtime/gclist.h): its count minus the
  * references from members, as 2 * refs + 1.  Odd, so that a walk of the
@@ -115,15 +131,23 @@ static inline bool cc_links_borrowed(int phase)
 #define CC_V_IMMORTAL INTPTR_MAX
 #define CC_V_ROOT(v)  (((v) & 1) && (v) > 1)   /* a member, refs > 0 (marked
                                                  excluded) */
+/* gather: a candidate already in the candidates' array (below any count,
+ * odd). */
+#define CC_V_ORDERED  (INTPTR_MIN + 3)
+/* The first candidate of each tree, in stack[]: its low bit set. */
+#define CC_TREE_ROOT  ((uintptr_t)1)
 
 /* The member map: a bit per 16-byte grain of the 48-bit address space,
  * set at each member's address, in three levels as a page table: map[a >>
  * 36] (4096 entries) -> [(a >> 22) & 16383] -> a 32 KiB bitmap of 4 MiB.
  * Only members' memory is dereferenced by the passes, and no member is
- * freed while the cycle runs, so a set bit names exactly a member: objects
- * are 16-byte aligned and at least 32 bytes long, and a young object freed
- * meanwhile cannot be reallocated at a member's address.  About 1/128 of
- * the heap's span, against 20 bytes a member for a hash table. */
+ * freed while they run, so a set bit names exactly a member: objects are
+ * 16-byte aligned and at least 32 bytes long, and a young object freed
+ * meanwhile cannot be reallocated at a member's address.  (The batches'
+ * garbage is freed before the cycle ends; after the passes only
+ * cc_take_referents_stw reads the map, and a stale bit there only makes
+ * it leave out a new object, which no garbage can refer to.)  About 1/128
+ * of the heap's span, against 20 bytes a member for a hash table. */
 #define CC_ADDR_BITS  48
 #define CC_L1_SHIFT   36
 #define CC_L2_SHIFT   22
@@ -149,9 +173,25 @@ struct cc_state {
     rc_object *ring[CC_RING];
     unsigned rhead, rtail;     /* rtail - rhead entries */
     rc_object **stack;         /* mark: members marked, not yet traversed;
-                                  then the candidates, stack[0..top) */
+                                  then the candidates, stack[0..top), each
+                                  tree's first tagged CC_TREE_ROOT; the
+                                  validation takes batches off the top */
     size_t top, stack_cap;
+    rc_object **dfs;           /* gather: candidates met, not yet traversed */
+    size_t dfs_top, dfs_cap;
     size_t n;                  /* members */
+    size_t batch;              /* candidates per validating stop (CC_BATCH;
+                                  tests set it) */
+    size_t batches;            /* batches this cycle validated so far */
+    long moved, kept;          /* candidates the batches took, survivors
+                                  they left */
+    bool unordered;            /* gather could not order every tree (no
+                                  memory for dfs): one batch */
+    /* rc_gc_collect(2) validates its cycle's batches one collection after
+     * another, holding busy between them (gc_collector_ops.more).  Written
+     * and read by the thread holding gc.collecting only, false whenever
+     * that is released. */
+    bool sync_more;
     bool skipped;              /* build left out an object not known dead
                                   (its count read as 0 mid-merge, or no
                                   memory for the map) */
@@ -184,7 +224,7 @@ struct cc_state {
     /* A finished cycle's map and stack, freed outside any stop (freeing
      * megabytes unmaps pages: milliseconds). */
     cc_l2 **spent_map;
-    rc_object **spent_stack;
+    rc_object **spent_stack, **spent_dfs;
 };
 
 static struct cc_state *cc_of(struct rc_runtime *rt) { return rt->gc->cc; }
@@ -266,8 +306,10 @@ static void cc_free_spent(struct cc_state *cc)
 {
     cc_map_free(cc->spent_map);
     mem_free(cc->spent_stack);
+    mem_free(cc->spent_dfs);
     cc->spent_map = NULL;
     cc->spent_stack = NULL;
+    cc->spent_dfs = NULL;
 }
 
 /* Drop the map and the stack: into spent, freed by cc_free_spent. */
@@ -276,9 +318,12 @@ static void cc_free_map(struct cc_state *cc)
     cc_free_spent(cc);   /* (a cycle's map is spent before the next starts) */
     cc->spent_map = cc->map;
     cc->spent_stack = cc->stack;
+    cc->spent_dfs = cc->dfs;
     cc->map = NULL;
     cc->stack = NULL;
+    cc->dfs = NULL;
     cc->n = cc->top = cc->stack_cap = 0;
+    cc->dfs_top = cc->dfs_cap = 0;
 }
 
 /* Push o on the stack, growing it (an optional allocation); false if it
@@ -295,6 +340,27 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
     }
     cc->stack[cc->top++] = o;
     return true;
+}
+
+/* Push o on the gather's search stack, growing it; false if it could not
+ * grow. */
+static inline bool cc_dfs_push(struct cc_state *cc, rc_object *o)
+{
+    if (RC_UNLIKELY(cc->dfs_top == cc->dfs_cap)) {
+        size_t cap = cc->dfs_cap < CC_STACK_MIN ? CC_STACK_MIN : 2 * cc->dfs_cap;
+        rc_object **dfs = mem_try_realloc(cc->dfs, cap * sizeof *dfs);
+        if (dfs == NULL)
+            return false;
+        cc->dfs = dfs;
+        cc->dfs_cap = cap;
+    }
+    cc->dfs[cc->dfs_top++] = o;
+    return true;
+}
+
+static inline rc_object *cc_untag(rc_object *o)
+{
+    return (rc_object *)((uintptr_t)o & ~CC_TREE_ROOT);
 }
 
 /* Walk the cycle's list and set every prev link again (the counts in
@@ -505,29 +571,82 @@ static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
     return done;
 }
 
-/* The members left unmarked are the candidates: into stack[0..top), so
- * that the stop visits them only, in the order of the cycle's list
- * (roughly the order they were allocated in, which every later walk of
+/* Whether g's word holds the count of a candidate not yet ordered: a
+ * member left unmarked (odd, at most 1).  A restored prev (even) is a
+ * member the gather's walk passed, every candidate of which it ordered. */
+static inline bool cc_unordered(const struct gc_head *g)
+{
+    intptr_t v = g->cycle_refs;
+    return (v & 1) && v != CC_V_MARKED && v != CC_V_ORDERED;
+}
+
+/* Candidate p joins the array behind the tree being searched (tag:
+ * CC_TREE_ROOT for a tree's first), and the search stack. */
+static void cc_order(struct cc_state *cc, rc_object *p, uintptr_t tag)
+{
+    OBJ_GC_HEAD(p)->cycle_refs = CC_V_ORDERED;
+    if (!cc_push(cc, (rc_object *)((uintptr_t)p | tag)))
+        cc->incomplete = true;   /* a candidate left out: garbage missed */
+    else if (!cc_dfs_push(cc, p))
+        cc->unordered = true;    /* its tree may be split: one batch */
+}
+
+static int visit_order(rc_object *p, void *arg)
+{
+    struct cc_state *cc = arg;
+    if (cc_map_has(cc, p) && cc_unordered(OBJ_GC_HEAD(p)))
+        cc_order(cc, p, 0);
+    return 0;
+}
+
+/* The references of candidate o to candidates not yet ordered, and a
+ * weakref's target (read under the weakref lock, a leaf: no holder waits
+ * for a stop): into o's tree. */
+static void cc_order_referents(struct cc_state *cc, rc_object *o, bool ft)
+{
+    cc_traverse(o, ft, visit_order, cc);
+    if (rc_is_weakref(o)) {
+        pthread_mutex_t *mu = &rc_rt->weakref_mu;
+        pthread_mutex_lock(mu);
+        rc_object *target = ((struct rc_weakref *)o)->target;
+        pthread_mutex_unlock(mu);
+        if (target != NULL)
+            visit_order(target, cc);
+    }
+}
+
+/* The members left unmarked are the candidates: into stack[0..top), a
+ * depth-first tree after another.  The walk down the cycle's list meets
+ * each tree's root; the search from it (its stack carried between
+ * slices) orders what the root reaches among the candidates left.  So
+ * within a tree the order follows the references, and between trees the
+ * list's order (roughly that of allocation, which every later walk of
  * them, at the stop and after, follows).  Every prev link is set again on
  * the way: the list is whole once the pass ends. */
-static size_t cc_gather(struct cc_state *cc, size_t budget)
+static size_t cc_gather(struct cc_state *cc, bool ft, size_t budget)
 {
     size_t done = 0;
     struct gc_head *g = cc->cursor, *last = cc->restored;
-    while (g != &cc->list && done < budget) {
+    while (done < budget) {
+        if (cc->dfs_top > 0) {
+            done++;
+            cc_order_referents(cc, cc->dfs[--cc->dfs_top], ft);
+            continue;
+        }
+        if (g == &cc->list)
+            break;
         struct gc_head *next = g->next;
         __builtin_prefetch(next);
         done++;
-        intptr_t v = g->cycle_refs;
-        if ((v & 1) && v != CC_V_MARKED && !cc_push(cc, GC_HEAD_OBJ(g)))
-            cc->incomplete = true;   /* a candidate left out: garbage missed */
+        if (cc_unordered(g))
+            cc_order(cc, GC_HEAD_OBJ(g), CC_TREE_ROOT);
         g->prev = last;
         last = g;
         g = next;
     }
     cc->cursor = g;
     cc->restored = last;
-    if (g == &cc->list)
+    if (g == &cc->list && cc->dfs_top == 0)
         cc_set_phase(cc, CC_READY);
     return done;
 }
@@ -562,9 +681,11 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t estimate
             rc_error_clear();   /* an automatic cycle: no error left behind */
         return false;
     }
-    cc->n = cc->top = 0;
+    cc->n = cc->top = cc->dfs_top = 0;
     cc->rhead = cc->rtail = 0;
-    cc->skipped = cc->incomplete = false;
+    cc->skipped = cc->incomplete = cc->unordered = false;
+    cc->batches = 0;
+    cc->moved = cc->kept = 0;
     /* Ours now: the old space's frees are deferred from here on (no stop
      * drains its stack), so every object of the list stays valid memory. */
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 1);
@@ -666,23 +787,49 @@ static void take_young_stw(struct gcl_owner *ow, void *arg)
         gcl_splice(&c->taken, &ow->lists[i]);
 }
 
-/* Validation (phase 1 of the collection that finishes a cycle), with the
- * world stopped: the candidates and the young generations into c->taken,
- * exact trial deletion over them, the cycle's list back into the old
- * space.  The young generations are in the set because garbage the cycle
- * found may be referred to by young garbage (a weakref made after its
- * target, a cycle completed by a younger object): left out, that young
- * garbage would count as a live referrer, keeping the group alive, and a
- * weakref in the garbage would be called back as if it were live.  So a
- * cycle ends as a full collection would, with O(candidates + young)
- * work at its stop; the survivors all join the old space. */
-static long cc_validate_stw(struct collection *c, struct cc_state *cc)
+/* Where the next batch starts in stack[0..top): whole trees off the top,
+ * at least cc.batch candidates, or all that are left (0).  One batch when
+ * gather could not order them, or when the garbage is kept (SAVEALL: a
+ * kept object would keep the next batches' garbage alive). */
+static size_t cc_batch_from(const struct cc_state *cc, bool saveall)
+{
+    if (cc->unordered || saveall)
+        return 0;
+    size_t k = cc->top;
+    while (k > 0) {
+        k--;
+        if (((uintptr_t)cc->stack[k] & CC_TREE_ROOT) && cc->top - k >= cc->batch)
+            return k;
+    }
+    return 0;
+}
+
+/* Validation (phase 1 of a collection that validates a batch of the
+ * cycle's candidates, stack[from..top)), with the world stopped: the
+ * batch into c->taken, exact trial deletion over it.  The last batch
+ * (from 0) ends the cycle, with the young generations in the set, and
+ * the cycle's list back into the old space.  The young generations are
+ * there because garbage the cycle found may be referred to by young
+ * garbage (a weakref made after its target, a cycle completed by a
+ * younger object): left out, that young garbage would count as a live
+ * referrer, keeping the group alive, and a weakref in the garbage would
+ * be called back as if it were live.  So a cycle ends as a full
+ * collection would, with O(batch + young) work at its stop; the
+ * survivors all join the old space.  An earlier batch leaves the young
+ * generations alone: garbage of its own that young garbage refers to
+ * survives it, for the next cycle.  So does rc_gc_collect(2)'s last
+ * batch: its cycle began with every object there was, and what other
+ * threads allocated since cannot refer to what was garbage then; taken,
+ * their young generations (grown while the call held the collector)
+ * would lengthen the stop. */
+static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t from)
 {
     RC_ASSERT_STW("cc_validate_stw");
     struct rc_runtime *rt = c->rt;
-    long members = (long)cc->n, moved = 0;
-    for (size_t k = 0; k < cc->top; k++) {
-        rc_object *o = cc->stack[k];
+    bool last = from == 0;
+    long moved = 0;
+    for (size_t k = from; k < cc->top; k++) {
+        rc_object *o = cc_untag(cc->stack[k]);
         /* Dying since (count 0, perhaps on the old space's stack, or a
          * trash stack through aux): left in the list. */
         if ((obj_gc_bits(o) & RC_GC_DEAD) || gc_refcount_stw(o) <= 0)
@@ -692,26 +839,40 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc)
         gcl_append(&c->taken, g);
         moved++;
     }
+    cc->top = from;
     /* Non-members exist only if objects joined the old space since the
      * cycle began, or build left some out. */
     if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->skipped)
         cc_take_referents_stw(c, cc);
-    /* The threads' hand-back stacks (the old space's is still deferred),
-     * then their young generations. */
-    gc_drain_handbacks_stw(c);
-    gcl_for_each_owner_stw(rt, take_young_stw, c);
-    /* relaxed: a trigger count (collector.h). */
-    rc_atomic_store_relaxed(&rt->gc->young_count, 0);
-    c->ts->gct.delta = 0;
-    cc_end(rt, cc);
-    long survivors = gc_trial_deletion_stw(c);
-    if (survivors < 0)
-        return -1;
+    if (last && c->ts->gc->finishing_cycle) {
+        /* The threads' hand-back stacks (the old space's is still
+         * deferred), then their young generations. */
+        gc_drain_handbacks_stw(c);
+        gcl_for_each_owner_stw(rt, take_young_stw, c);
+        /* relaxed: a trigger count (collector.h). */
+        rc_atomic_store_relaxed(&rt->gc->young_count, 0);
+        c->ts->gct.delta = 0;
+    }
     /* The cycle considered every member, as a full collection scans the
-     * whole heap; the stop's trial deletion only the candidates. */
-    c->rec.scanned = members;
+     * whole heap (its first batch says so); a batch's trial deletion its
+     * candidates. */
+    c->rec.scanned = cc->batches++ == 0 ? (long)cc->n : moved;
+    /* A later batch's collection leaves the growth count as it finds it
+     * (cc_finish). */
+    cc->pending_at_start = 0;
+    long members = (long)cc->n;
+    if (last)
+        cc_end(rt, cc);
+    long survivors = gc_trial_deletion_stw(c);
+    if (survivors < 0) {
+        if (!last)
+            cc_end(rt, cc);   /* the batches left go back with the rest */
+        return -1;
+    }
+    cc->moved += moved;
+    cc->kept += survivors;
     /* What a full collection would have left: the old space after it. */
-    return members - moved + survivors;
+    return members - cc->moved + cc->kept;
 }
 
 /* Up to budget units of the passes (busy held, attached, no stop on). */
@@ -731,7 +892,7 @@ static void cc_work(struct cc_state *cc, bool ft, size_t budget)
             done += cc_mark(cc, ft, budget - done);
             break;
         case CC_GATHER:
-            done += cc_gather(cc, budget - done);
+            done += cc_gather(cc, ft, budget - done);
             break;
         default:
             done = budget;   /* idle or ready: nothing to do */
@@ -784,14 +945,19 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
     }
 }
 
-/* The validation stop of a cycle whose passes are done. */
-static long cc_validate(struct collection *c, struct cc_state *cc)
+/* The validation stop of a batch of a cycle whose passes are done.
+ * *validated: whether it was (else a stop by rc_gc_freeze or unfreeze
+ * cancelled the cycle, and the whole heap was collected instead). */
+static long cc_validate(struct collection *c, struct cc_state *cc, bool *validated)
 {
-    /* The set's array sized before the stop: the candidates and the young
-     * generations (the old objects they pull in, if any, grow it). */
-    gc_work_prepare(c->rt->gc, cc->top + gc_young_estimate(c->rt->gc));
+    size_t from = cc_batch_from(cc, c->saveall);
+    /* The set's array sized before the stop: the batch, and the young
+     * generations with the last (the old objects they pull in, if any,
+     * grow it). */
+    gc_work_prepare(c->rt->gc, cc->top - from + (from == 0 ? gc_young_estimate(c->rt->gc) : 0));
     gc_stop(c);
-    if (cc_phase(cc) != CC_READY) {
+    *validated = cc_phase(cc) == CC_READY;
+    if (!*validated) {
         /* rc_gc_freeze or unfreeze cancelled the cycle while we waited for
          * our stop: the whole heap, under this stop. */
         long survivors = gc_stw_find_garbage_stw(c);
@@ -800,10 +966,13 @@ static long cc_validate(struct collection *c, struct cc_state *cc)
     }
     if (c->verify)
         gc_verify_heap_stw(c->rt, true);
-    c->rec.concurrent_ns = cc->work_ns;
-    c->rec.cycle_start_ns = cc->start_ns;
+    if (from == 0) {
+        /* The collection that ends the cycle carries its figures. */
+        c->rec.concurrent_ns = cc->work_ns;
+        c->rec.cycle_start_ns = cc->start_ns;
+    }
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
-    long survivors = cc_validate_stw(c, cc);
+    long survivors = cc_validate_stw(c, cc, from);
     gc_start(c);
     return survivors;
 }
@@ -812,21 +981,52 @@ static long cc_validate(struct collection *c, struct cc_state *cc)
  * cycle run to its end on this thread, over the whole heap.  A short stop
  * (O(young objects)) moves the young generations into the old space and
  * starts the cycle; the passes run with the world running, this thread
- * passing a safepoint between slices; the validation stop is O(garbage).
- * Complete: garbage never changes, so the passes find every object that
- * was garbage at the start (a cycle already running is dropped, its
- * members chosen before some of that garbage was). */
+ * passing a safepoint between slices; each batch's validation stop is
+ * O(batch), and collect() runs one collection per batch (the op `more`),
+ * this thread holding busy throughout.  Complete: garbage never changes,
+ * so the passes find every object that was garbage at the start (a cycle
+ * already running is dropped, its members chosen before some of that
+ * garbage was), and the batches' order lets none of it keep another
+ * batch's alive (file comment). */
 static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc);
+
+/* The synchronous collection is over (busy held): busy and the collector
+ * thread go free. */
+static void cc_sync_done(struct cc_state *cc)
+{
+    cc->sync_more = false;
+    cc_release(cc);
+    /* relaxed: see the field.  The collector thread finishes its slice,
+     * sees the flag and waits for the wake below. */
+    rc_atomic_store_relaxed(&cc->sync, 0);
+    cc_wake(cc);
+}
 
 static long cc_collect_sync(struct collection *c, struct cc_state *cc)
 {
-    /* relaxed: see the field.  The collector thread finishes its slice,
-     * sees the flag and waits for the wake below. */
-    rc_atomic_store_relaxed(&cc->sync, 1);
+    rc_atomic_store_relaxed(&cc->sync, 1);   /* relaxed: see cc_sync_done */
     long r = cc_collect_sync_owned(c, cc);
-    rc_atomic_store_relaxed(&cc->sync, 0);
-    cc_wake(cc);
+    if (!cc->sync_more) {   /* (busy released) */
+        rc_atomic_store_relaxed(&cc->sync, 0);
+        cc_wake(cc);
+    }
     return r;
+}
+
+/* The next batch of the synchronous collection's cycle (busy held since
+ * the last). */
+static long cc_collect_sync_next(struct collection *c, struct cc_state *cc)
+{
+    bool validated;
+    long survivors = cc_validate(c, cc, &validated);
+    if (!validated || cc_phase(cc) != CC_READY)
+        cc_sync_done(cc);   /* the last batch, an error, or a cancel */
+    return survivors;
+}
+
+static bool cc_more(struct collection *c)
+{
+    return cc_of(c->rt)->sync_more;
 }
 
 static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
@@ -835,6 +1035,7 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
     struct gc_state *gc = rt->gc;
     size_t cap = cc_estimate(rt);
     cc_acquire(cc);
+    cc->sync_more = false;
     /* A cycle that runs is dropped with the world running: ending it in
      * the middle of its passes walks its whole list to restore the links
      * (tens of milliseconds at millions of objects), which the stop below
@@ -879,8 +1080,13 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
         cc_release(cc);
         return gc_stw_find_garbage(c);
     }
-    long survivors = cc_validate(c, cc);
-    cc_release(cc);
+    bool validated;
+    long survivors = cc_validate(c, cc, &validated);
+    /* Batches left: collect() comes back for them (cc_more), busy ours
+     * meanwhile. */
+    cc->sync_more = validated && cc_phase(cc) == CC_READY;
+    if (!cc->sync_more)
+        cc_release(cc);
     return survivors;
 }
 
@@ -889,6 +1095,8 @@ static long cc_find_garbage(struct collection *c)
     struct cc_state *cc = cc_of(c->rt);
     if (c->gen < RC_GC_GENERATIONS - 1)
         return gc_stw_find_garbage(c);
+    if (cc->sync_more)   /* ours: we hold gc.collecting (the field) */
+        return cc_collect_sync_next(c, cc);
     if (!c->ts->gc->finishing_cycle)
         return cc_collect_sync(c, cc);
     /* Finishing an automatic cycle (cc_finish, busy held).  If a stop by
@@ -896,11 +1104,13 @@ static long cc_find_garbage(struct collection *c)
      * the whole heap with the world stopped. */
     if (cc_phase(cc) != CC_READY)
         return gc_stw_find_garbage(c);
-    long survivors = cc_validate(c, cc);
-    if (c->rec.cycle_start_ns != 0) {   /* validated (not the fallback) */
-        /* The cycle is over: busy goes now, before the finalizers and the
-         * stop callbacks, which may wait for a thread that spins on it
-         * (cc_acquire) or stop the world. */
+    bool validated;
+    long survivors = cc_validate(c, cc, &validated);
+    if (validated) {
+        /* The batch is validated (the cycle over if it was the last):
+         * busy goes now, before the finalizers and the stop callbacks,
+         * which may wait for a thread that spins on it (cc_acquire) or
+         * stop the world.  A later slice validates the next batch. */
         c->ts->gc->finishing_cycle = false;
         cc_release(cc);
     }
@@ -1038,6 +1248,7 @@ static int cc_init(struct rc_runtime *rt)
     atomic_init(&cc->sync, 0);
     atomic_init(&cc->reports, 0);
     atomic_init(&cc->reports_allowed, 0);
+    cc->batch = CC_BATCH;
     gcl_init(&cc->list);
     cc->threaded = rt->cfg.collector == RC_COLLECTOR_CONCURRENT_THREAD;
     if (cc->threaded) {
@@ -1198,6 +1409,7 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .collect_due = cc_collect_due,
     .assist = cc_assist,
     .cancel_stw = cc_cancel_stw,
+    .more = cc_more,
     .store_barrier = NULL,   /* the stop re-reads what it decides on */
 };
 
@@ -1245,4 +1457,23 @@ long gc_cc_test_finish(struct thr_state *ts)
         return -1;
     }
     return cc_finish(ts, cc);
+}
+
+long gc_cc_test_finish_all(struct thr_state *ts)
+{
+    long total = 0;
+    do {
+        long found = gc_cc_test_finish(ts);
+        if (found < 0)
+            return found;
+        total += found;
+    } while (gc_cc_test_phase(ts->rt) == CC_READY);
+    return total;
+}
+
+void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch)
+{
+    struct cc_state *cc = cc_of(rt);
+    if (cc != NULL)
+        cc->batch = batch == 0 ? CC_BATCH : batch;
 }

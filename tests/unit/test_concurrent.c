@@ -672,6 +672,171 @@ static void test_big_ring_reclaimed(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+
+/* ------------------------------------------------ batched validation */
+
+/* A garbage chain of self-cycles, each holding the one made before it:
+ * n depth-first trees of one node (a node reaches only older ones, whose
+ * trees came first), every reference between them from a later tree to
+ * an earlier one.  Returns the newest node. */
+static rc_object *chain_backward(long n)
+{
+    rc_object *prev = NULL;
+    for (long i = 0; i < n; i++) {
+        rc_object *x = self_node(i);
+        if (prev != NULL) {
+            rc_object *n0 = rc_slot_get(x, 1);
+            rc_slot_set(x, 1, prev);   /* the int goes; prev is held */
+            rc_decref(n0);
+            rc_decref(prev);
+        }
+        prev = x;
+    }
+    return prev;
+}
+
+/* Batches of one tree: rc_gc_collect(2) validates the newest tree first,
+ * clears it, and so frees every next one in turn; one call finds the
+ * whole chain (complete, as one stop over all of it would), in many
+ * stops. */
+static void test_batches_complete_a_chain(void **state)
+{
+    enum { N = 40 };
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *head = chain_backward(N);
+    rc_gc_collect(2);
+    rc_decref(head);
+    size_t before = rc_gc_record_count();
+    assert_int_equal(N, rc_gc_collect(2));
+    size_t rounds = rc_gc_record_count() - before;
+    assert_true(rounds > N / 2);   /* a stop per tree (two nodes may share one) */
+    assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    /* Only the collection that ends the cycle carries its figures. */
+    rc_gc_record r;
+    assert_int_equal(1, rc_gc_records(rc_gc_record_count() - 1, &r, 1));
+    assert_true(r.cycle_start_ns != 0);
+    assert_int_equal(1, rc_gc_records(before, &r, 1));
+    assert_int_equal(2, r.generation);
+    assert_true(r.cycle_start_ns == 0);
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The same chain under SAVEALL: kept garbage would keep the next batch's
+ * alive, so the cycle validates in one batch and saves all of it. */
+static void test_batches_saveall_keeps_everything(void **state)
+{
+    enum { N = 20 };
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *head = chain_backward(N);
+    rc_gc_collect(2);
+    rc_decref(head);
+    assert_int_equal(0, rc_gc_set_debug(RC_GC_DEBUG_SAVEALL));
+    assert_int_equal(N, rc_gc_collect(2));
+    assert_int_equal(0, rc_gc_set_debug(0));
+    rc_object *garbage = rc_gc_garbage();
+    assert_int_equal(N, rc_list_len(garbage));
+    while (rc_list_len(garbage) > 0) {
+        rc_object *x = rc_list_pop(garbage, -1);
+        rc_decref(x);
+    }
+    assert_int_equal(N, rc_gc_collect(2));
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A garbage weakref with a callback, reached from an older garbage node
+ * (its tree before its target's, were the weakref's target not followed
+ * as a reference): its target is validated with it or after it, never
+ * first, so the weakref is garbage when the target dies, and its callback
+ * does not run. */
+static void test_batches_weakref_with_its_target(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *r = self_node(1);
+    rc_object *x = self_node(2);
+    rc_object *w = rc_weakref_new(x, count_callback, NULL);
+    rc_slot_set(r, 1, w);   /* r -> w, w weakly -> x */
+    rc_decref(w);
+    rc_gc_collect(2);
+    rc_decref(r);
+    rc_decref(x);
+    callbacks = 0;
+    run_to((size_t)-1);
+    assert_int_equal(3, gc_cc_test_finish_all(me()));
+    assert_int_equal(0, callbacks);
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* Between two batches' stops the world runs.  The lost-object move (a
+ * reference moved from a container to another, held by a local between)
+ * at every step of the passes, which may make the moved object a
+ * candidate, then again between every two batches' stops: the object
+ * stays intact, and the batches find the garbage chain exactly. */
+static long finish_batches_moving(rc_object *a, rc_object *b, int *moves)
+{
+    long found = 0;
+    while (gc_cc_test_phase(me()->rt) == PH_READY) {
+        long f = gc_cc_test_finish(me());
+        assert_true(f >= 0);
+        found += f;
+        rc_object *from = rc_list_len(a) == 1 ? a : b, *to = from == a ? b : a;
+        rc_object *moved = rc_list_pop(from, 0);
+        assert_non_null(moved);
+        rc_list_append(to, moved);
+        rc_decref(moved);
+        (*moves)++;
+        assert_int_equal(0, rc_gc_verify_heap());
+    }
+    return found;
+}
+
+static void test_batches_with_mutation_between(void **state)
+{
+    enum { N = 12 };
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *a = rc_list_new(), *b = rc_list_new();
+    rc_object *x = self_node(7);
+    rc_list_append(a, x);
+    rc_decref(x);
+    rc_gc_collect(2);
+    rc_object *head = chain_backward(N);
+    rc_gc_collect(1);
+    rc_decref(head);
+    int moves = 0;
+    size_t len = run_to((size_t)-1);
+    assert_int_equal(N, finish_batches_moving(a, b, &moves));
+    assert_true(moves > 1);
+    for (size_t k = 0; k <= len; k++) {
+        head = chain_backward(N);
+        rc_gc_collect(1);   /* into the old space */
+        rc_decref(head);
+        rc_object *from = rc_list_len(a) == 1 ? a : b, *to = from == a ? b : a;
+        run_to(k);
+        rc_object *moved = rc_list_pop(from, 0);
+        assert_ptr_equal(x, moved);
+        gc_cc_test_work(me(), 2);   /* held only by this local meanwhile */
+        rc_list_append(to, moved);
+        rc_decref(moved);
+        run_to_ready();
+        assert_int_equal(N, finish_batches_moving(a, b, &moves));
+        rc_object *got = rc_list_get(rc_list_len(a) == 1 ? a : b, 0);
+        assert_ptr_equal(x, got);
+        assert_true(node_intact(got, 7));
+        rc_decref(got);
+    }
+    rc_decref(a);
+    rc_decref(b);
+    assert_int_equal(1, rc_gc_collect(2));
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +867,14 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_heap_complete_during_a_cycle, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_big_ring_reclaimed, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_complete_a_chain, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_saveall_keeps_everything, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_weakref_with_its_target, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_with_mutation_between, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_collector_thread_runs_the_cycle,
                                         setup_thread_types, harness_teardown),
