@@ -541,7 +541,8 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
         return -1;
     long found = gc_finish(c, &survivors, saved);
 
-    account(gc, gen, survivors);
+    if (!c->partial)
+        account(gc, gen, survivors);
     c->rec.collected = found;
     c->rec.uncollectable = *saved;
     c->rec.end_ns = rc_clock_ns();

@@ -226,6 +226,10 @@ struct collection {
     bool verify;                   /* the heap verifier around it */
     bool parked_online;            /* a thread waited out one of its stops
                                       online, borrows kept (stw.h) */
+    bool partial;                  /* a part of a collection (a concurrent
+                                      cycle's batch before its last): the
+                                      generations' counts are left as they
+                                      are (set by find_garbage) */
 };
 
 /* ------------------------------------------------------------ collector.c */

@@ -92,6 +92,7 @@
 #include "borrow.h"
 #include "collector.h"
 #include "objects.h"
+#include "weakref.h"
 
 enum cc_phase { CC_IDLE, CC_BUILD, CC_SUBTRACT, CC_MARK, CC_GATHER, CC_READY };
 
@@ -119,6 +120,9 @@ static inline bool cc_links_borrowed(int phase)
  * its own).  A candidate is 40-65 ns of a stop (BENCHMARKS.md), so a
  * batch is about half a millisecond. */
 #define CC_BATCH 8192
+/* Restarts of a batch's stop to let a dying candidate die first
+ * (cc_validate). */
+#define CC_DYING_RETRIES 4
 
 /* A member's cycle_refs word (runtime/gclist.h): its count minus the
  * references from members, as 2 * refs + 1.  Odd, so that a walk of the
@@ -181,7 +185,7 @@ struct cc_state {
     size_t dfs_top, dfs_cap;
     size_t n;                  /* members */
     size_t batch;              /* candidates per validating stop (CC_BATCH;
-                                  tests set it) */
+                                  tests set it, holding busy) */
     size_t batches;            /* batches this cycle validated so far */
     long moved, kept;          /* candidates the batches took, survivors
                                   they left */
@@ -285,6 +289,15 @@ static bool cc_map_add(struct cc_state *cc, const void *p)
     size_t i = (a >> CC_GRAIN) & (CC_CHUNK_BITS - 1);
     (*chunk)[i >> 6] |= (uint64_t)1 << (i & 63);
     return true;
+}
+
+/* Clear p's bit (p was mapped). */
+static void cc_map_del(struct cc_state *cc, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    uint64_t *bits = (*cc->map[a >> CC_L1_SHIFT])[(a >> CC_L2_SHIFT) & (CC_L2_SIZE - 1)];
+    size_t i = (a >> CC_GRAIN) & (CC_CHUNK_BITS - 1);
+    bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
 static void cc_map_free(cc_l2 **map)
@@ -804,29 +817,46 @@ static size_t cc_batch_from(const struct cc_state *cc, bool saveall)
     return 0;
 }
 
+/* Whether a candidate of stack[from..top) is dying: its count 0 but not
+ * yet RC_GC_DEAD (its deallocation deferred past the stop). */
+static bool cc_batch_dying_stw(const struct cc_state *cc, size_t from)
+{
+    RC_ASSERT_STW("cc_batch_dying_stw");
+    for (size_t k = from; k < cc->top; k++) {
+        rc_object *o = cc_untag(cc->stack[k]);
+        if (!(obj_gc_bits(o) & RC_GC_DEAD) && gc_refcount_stw(o) <= 0)
+            return true;
+    }
+    return false;
+}
+
 /* Validation (phase 1 of a collection that validates a batch of the
  * cycle's candidates, stack[from..top)), with the world stopped: the
  * batch into c->taken, exact trial deletion over it.  The last batch
- * (from 0) ends the cycle, with the young generations in the set, and
- * the cycle's list back into the old space.  The young generations are
- * there because garbage the cycle found may be referred to by young
- * garbage (a weakref made after its target, a cycle completed by a
- * younger object): left out, that young garbage would count as a live
- * referrer, keeping the group alive, and a weakref in the garbage would
- * be called back as if it were live.  So a cycle ends as a full
- * collection would, with O(batch + young) work at its stop; the
- * survivors all join the old space.  An earlier batch leaves the young
- * generations alone: garbage of its own that young garbage refers to
- * survives it, for the next cycle.  So does rc_gc_collect(2)'s last
- * batch: its cycle began with every object there was, and what other
- * threads allocated since cannot refer to what was garbage then; taken,
- * their young generations (grown while the call held the collector)
- * would lengthen the stop. */
+ * (from 0) ends the cycle: its list back into the old space.  The last
+ * batch of an automatic cycle takes the young generations too, because
+ * garbage the cycle found may be referred to by young garbage (a cycle
+ * completed by a younger object): left out, that young garbage would
+ * count as a live referrer, keeping the group alive.  So an automatic
+ * cycle ends as a full collection would, with O(batch + young) work at
+ * its stop; the survivors all join the old space.  Other batches leave
+ * the young generations alone (garbage of their own that young garbage
+ * refers to survives, for the next cycle; rc_gc_collect(2)'s cycle
+ * began with every object there was, and what other threads allocated
+ * since cannot refer to what was garbage then), unless a member has
+ * weakrefs: a young weakref in the garbage, left out, would be called
+ * back as if it were live (while the call holds the collector, other
+ * threads' young generations grow: taken always, they would lengthen
+ * its stops). */
 static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t from)
 {
     RC_ASSERT_STW("cc_validate_stw");
     struct rc_runtime *rt = c->rt;
     bool last = from == 0;
+    /* The young generations too: at the end of an automatic cycle, and
+     * whenever a member has weakrefs (one may be young and garbage: left
+     * out, it would be called back as if it were live). */
+    bool young = last && c->ts->gc->finishing_cycle;
     long moved = 0;
     for (size_t k = from; k < cc->top; k++) {
         rc_object *o = cc_untag(cc->stack[k]);
@@ -838,13 +868,21 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
         gcl_remove(g);
         gcl_append(&c->taken, g);
         moved++;
+        young = young || weakref_any_stw(o);
+        /* No longer a member: its memory may be freed and reused before
+         * the cycle ends, and a later batch must take it as any other old
+         * object if a candidate refers to it (cc_take_referents_stw), as
+         * when a finalizer stores it into one. */
+        if (!last)
+            cc_map_del(cc, o);
     }
     cc->top = from;
     /* Non-members exist only if objects joined the old space since the
-     * cycle began, or build left some out. */
+     * cycle began, or build left some out, or earlier batches left
+     * survivors. */
     if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->skipped)
         cc_take_referents_stw(c, cc);
-    if (last && c->ts->gc->finishing_cycle) {
+    if (young) {
         /* The threads' hand-back stacks (the old space's is still
          * deferred), then their young generations. */
         gc_drain_handbacks_stw(c);
@@ -853,13 +891,12 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
         rc_atomic_store_relaxed(&rt->gc->young_count, 0);
         c->ts->gct.delta = 0;
     }
-    /* The cycle considered every member, as a full collection scans the
-     * whole heap (its first batch says so); a batch's trial deletion its
-     * candidates. */
-    c->rec.scanned = cc->batches++ == 0 ? (long)cc->n : moved;
-    /* A later batch's collection leaves the growth count as it finds it
-     * (cc_finish). */
+    /* Before its last batch a cycle's collection leaves the generations'
+     * counts alone (a young collection is still due when it was), and
+     * the growth count as it finds it (cc_finish). */
+    c->partial = !last;
     cc->pending_at_start = 0;
+    bool first = cc->batches++ == 0;
     long members = (long)cc->n;
     if (last)
         cc_end(rt, cc);
@@ -869,6 +906,10 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
             cc_end(rt, cc);   /* the batches left go back with the rest */
         return -1;
     }
+    /* The cycle considered every member, as a full collection scans the
+     * whole heap (its first batch says so); a later batch its set. */
+    if (first)
+        c->rec.scanned = members;
     cc->moved += moved;
     cc->kept += survivors;
     /* What a full collection would have left: the old space after it. */
@@ -954,8 +995,20 @@ static long cc_validate(struct collection *c, struct cc_state *cc, bool *validat
     /* The set's array sized before the stop: the batch, and the young
      * generations with the last (the old objects they pull in, if any,
      * grow it). */
-    gc_work_prepare(c->rt->gc, cc->top - from + (from == 0 ? gc_young_estimate(c->rt->gc) : 0));
+    gc_work_prepare(c->rt->gc, cc->top - from + gc_young_estimate(c->rt->gc));
     gc_stop(c);
+    /* A candidate whose count the stop's merges took to 0 dies once the
+     * world restarts (stw_defer_dealloc), still holding what it refers
+     * to: an earlier batch's clearing dropped the last reference to it
+     * from this thread, queued to its owner.  Validated now, what only it
+     * holds would survive: let it die first (a bounded number of times:
+     * its death may queue another). */
+    for (int again = 0; again < CC_DYING_RETRIES && cc_phase(cc) == CC_READY &&
+                        cc_batch_dying_stw(cc, from);
+         again++) {
+        gc_start(c);
+        gc_stop(c);
+    }
     *validated = cc_phase(cc) == CC_READY;
     if (!*validated) {
         /* rc_gc_freeze or unfreeze cancelled the cycle while we waited for
@@ -1474,6 +1527,9 @@ long gc_cc_test_finish_all(struct thr_state *ts)
 void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch)
 {
     struct cc_state *cc = cc_of(rt);
-    if (cc != NULL)
-        cc->batch = batch == 0 ? CC_BATCH : batch;
+    if (cc == NULL)
+        return;
+    cc_acquire(cc);
+    cc->batch = batch == 0 ? CC_BATCH : batch;
+    cc_release(cc);
 }

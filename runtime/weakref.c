@@ -44,6 +44,12 @@ static inline bool weaklist_empty(rc_object *target)
     return head_load(weaklist_of(target)) == NULL;
 }
 
+bool weakref_any_stw(rc_object *o)
+{
+    RC_ASSERT_STW("weakref_any_stw");
+    return (o->ob_type->flags & RC_TYPE_WEAKREFABLE) && !weaklist_empty(o);
+}
+
 int rc_is_weakref(rc_object *o)
 {
     return obj_is(o, &rc_weakref_type);

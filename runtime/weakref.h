@@ -33,4 +33,7 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
  * the garbage): the target's death then cannot find it, so its callback
  * never runs and nobody else takes a reference to it. */
 void weakref_detach_garbage(rc_object *o);
+
+/* Whether o has weakrefs (the world stopped). */
+bool weakref_any_stw(rc_object *o);
 #endif /* RCGC_WEAKREF_H */

@@ -837,6 +837,185 @@ static void test_batches_with_mutation_between(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* A young garbage weakref, held only by its old target, whose batch is
+ * not the cycle's last: the batch takes the young generations (its member
+ * has a weakref), so the weakref is garbage there and is not called
+ * back. */
+static void test_batches_young_weakref_in_an_early_batch(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *z = self_node(1);   /* the older tree: the last batch */
+    rc_object *a = self_node(2);
+    rc_gc_collect(2);
+    rc_object *w = rc_weakref_new(a, count_callback, NULL);   /* young */
+    rc_slot_set(a, 1, w);          /* only a holds w */
+    rc_decref(w);
+    rc_decref(a);
+    rc_decref(z);
+    callbacks = 0;
+    run_to((size_t)-1);
+    assert_int_equal(3, gc_cc_test_finish_all(me()));
+    assert_int_equal(0, callbacks);
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* ft modes: another thread builds X -> Y -> Z (X and Z self-cycles, Y
+ * not), all garbage with the references in its local counts, and waits
+ * detached.  Trees {Y, Z}, then {X}: clearing X drops Y's last reference
+ * from this thread, queued to Y's owner; the next batch's stop merges it,
+ * Y's count reaches 0 there and its deallocation waits for the restart.
+ * The stop restarts for it, and Z is found by the same call. */
+static pthread_mutex_t chain_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t chain_cv = PTHREAD_COND_INITIALIZER;
+static int chain_state;   /* 1: built, 2: may exit */
+
+static void chain_builder(void *arg)
+{
+    rc_object *y = rc_instance_new(node_type);
+    rc_object *z = self_node(2);
+    rc_slot_set(y, 0, z);
+    rc_decref(z);
+    rc_object *x = self_node(3);
+    rc_slot_set(x, 1, y);
+    rc_decref(y);
+    rc_decref(x);
+    assert_int_equal(0, rc_detach());
+    pthread_mutex_lock(&chain_mu);
+    chain_state = 1;
+    pthread_cond_broadcast(&chain_cv);
+    while (chain_state != 2)
+        pthread_cond_wait(&chain_cv, &chain_mu);
+    pthread_mutex_unlock(&chain_mu);
+    assert_int_equal(0, rc_attach());
+}
+
+static void test_batches_queued_release_between_batches(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    chain_state = 0;
+    rc_thread *t = rc_thread_start(chain_builder, NULL);
+    assert_non_null(t);
+    assert_int_equal(0, rc_detach());
+    pthread_mutex_lock(&chain_mu);
+    while (chain_state != 1)
+        pthread_cond_wait(&chain_cv, &chain_mu);
+    pthread_mutex_unlock(&chain_mu);
+    assert_int_equal(0, rc_attach());
+    long first = rc_gc_collect(2);
+    pthread_mutex_lock(&chain_mu);
+    chain_state = 2;
+    pthread_cond_broadcast(&chain_cv);
+    pthread_mutex_unlock(&chain_mu);
+    assert_int_equal(0, rc_thread_join(t));
+    gc_cc_test_set_batch(me()->rt, 0);
+    /* Y dies by its count (found by the call in gil mode, where the
+     * clearing frees it at once); X and Z are the call's. */
+    assert_true(first == 2 || first == 3);
+    assert_int_equal(0, rc_gc_collect(2));   /* nothing left behind */
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A finalizer stores its object into garbage it refers to, validated in
+ * a later batch: its batch sees it resurrected, and the later batch takes
+ * it again (no longer a member) with the rest, so one call finds both. */
+static void stash_into_referent(rc_object *self)
+{
+    rc_object *g = rc_slot_get(self, 0);
+    rc_slot_set(g, 1, self);   /* still unreachable */
+    rc_decref(g);
+}
+
+static void test_batches_finalizer_stores_into_a_later_batch(void **state)
+{
+    size_t live = quiesce();
+    rc_type *stash_type = rc_type_new("Stash", 2, stash_into_referent);
+    assert_non_null(stash_type);
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *g = self_node(1);                 /* the older tree */
+    rc_object *f = rc_instance_new(stash_type);  /* f.0 = g, f.1 = f */
+    rc_slot_set(f, 0, g);
+    rc_slot_set(f, 1, f);
+    rc_decref(g);
+    rc_decref(f);
+    assert_true(rc_gc_collect(2) >= 2);
+    assert_int_equal(0, rc_gc_collect(2));
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A batch's garbage is freed before its cycle ends.  A weakref made at a
+ * freed member's address, promoted into the old space and held only by a
+ * candidate of a later batch that is garbage by then, is taken into that
+ * batch (its member-map bit was cleared with its batch), so it is garbage
+ * there and not called back. */
+static void test_batches_reused_address_is_no_member(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *c = self_node(1);                       /* the older tree */
+    rc_object *wr0 = rc_weakref_new(c, NULL, NULL);    /* our way back to c */
+    rc_object *k = self_node(2);
+    rc_object *kw = rc_weakref_new(k, NULL, NULL);
+    rc_slot_set(k, 1, kw);                             /* k -> kw, kw ~> k */
+    void *kw_addr = kw;
+    rc_gc_collect(2);
+    rc_decref(kw);
+    rc_decref(k);
+    rc_decref(c);
+    run_to((size_t)-1);
+    assert_int_equal(2, gc_cc_test_finish(me()));      /* batch {k, kw}: freed */
+    assert_int_equal(PH_READY, gc_cc_test_phase(me()->rt));
+    c = rc_weakref_get(wr0);                           /* c, a candidate, held again */
+    assert_non_null(c);
+    rc_object *spare = rc_list_new(), *n = NULL;
+    for (int i = 0; i < 64 && n == NULL; i++) {
+        rc_object *w = rc_weakref_new(c, count_callback, NULL);
+        if ((void *)w == kw_addr) {
+            n = w;
+        } else {
+            rc_list_append(spare, w);
+            rc_decref(w);
+        }
+    }
+    rc_decref(spare);
+    if (n == NULL) {
+        rc_decref(c);
+        rc_decref(wr0);
+        assert_true(gc_cc_test_finish_all(me()) >= 0);
+        gc_cc_test_set_batch(me()->rt, 0);
+        skip();   /* the allocator did not reuse the address: nothing to check */
+    }
+    rc_slot_set(c, 1, n);                              /* c -> n, n ~> c */
+    rc_decref(n);
+    rc_gc_collect(1);                                  /* n joins the old space */
+    rc_decref(c);                                      /* c and n: garbage */
+    callbacks = 0;
+    assert_int_equal(2, gc_cc_test_finish_all(me()));
+    assert_int_equal(0, callbacks);
+    gc_cc_test_set_batch(me()->rt, 0);
+    rc_decref(wr0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The record of a cycle's collection counts its members as scanned, as a
+ * full collection counts the heap (not the members and the set). */
+static void test_cycle_record_scanned(void **state)
+{
+    size_t live = quiesce();
+    rc_object *holder = list_of_self_nodes(50);
+    rc_gc_collect(2);
+    rc_decref(holder);
+    run_to((size_t)-1);
+    assert_int_equal(50, gc_cc_test_finish(me()));
+    rc_gc_record r;
+    assert_int_equal(1, rc_gc_records(rc_gc_record_count() - 1, &r, 1));
+    assert_true(r.scanned >= 50 && r.scanned <= 58);   /* the 50, what quiesce left */
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -875,6 +1054,16 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_batches_weakref_with_its_target, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_with_mutation_between, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_young_weakref_in_an_early_batch,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_queued_release_between_batches,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_finalizer_stores_into_a_later_batch,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_reused_address_is_no_member,
+                                        setup_types, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_record_scanned, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_collector_thread_runs_the_cycle,
                                         setup_thread_types, harness_teardown),
