@@ -186,6 +186,9 @@ struct gc_state {
 struct gc_thread_state {
     long stress_countdown;            /* allocations to the next stress
                                          collection */
+    bool cycle_partial;               /* the concurrent cycle's batch this
+                                         thread validated last was not its
+                                         last (cc_finish) */
     bool finishing_cycle;             /* this thread's gc_collect finishes a
                                          concurrent cycle, holding its busy
                                          flag; cleared when the validation

@@ -121,8 +121,11 @@ static inline bool cc_links_borrowed(int phase)
  * batch is about half a millisecond. */
 #define CC_BATCH 8192
 /* Restarts of a batch's stop to let a dying candidate die first
- * (cc_validate). */
-#define CC_DYING_RETRIES 4
+ * (cc_validate): each lets one more link of a chain of releases queued to
+ * other threads die.  An automatic cycle need not be complete (what is
+ * left, the next finds); rc_gc_collect(2) must. */
+#define CC_DYING_RETRIES 1
+#define CC_DYING_RETRIES_SYNC 64
 
 /* A member's cycle_refs word (runtime/gclist.h): its count minus the
  * references from members, as 2 * refs + 1.  Odd, so that a walk of the
@@ -754,6 +757,7 @@ struct take_ctx {
     struct collection *c;
     struct cc_state *cc;
     struct gcl_owner *old;
+    bool weakrefs;             /* a taken object has weakrefs */
 };
 
 static int visit_take(rc_object *r, void *arg)
@@ -771,13 +775,15 @@ static int visit_take(rc_object *r, void *arg)
     gc_set_bits_stw(r, bits | RC_GC_COLLECTING);
     gcl_remove(g);
     gcl_append(&t->c->taken, g);
+    t->weakrefs = t->weakrefs || weakref_any_stw(r);
     return 0;
 }
 
-static void cc_take_referents_stw(struct collection *c, struct cc_state *cc)
+/* Returns whether an object it took has weakrefs. */
+static bool cc_take_referents_stw(struct collection *c, struct cc_state *cc)
 {
     RC_ASSERT_STW("cc_take_referents_stw");
-    struct take_ctx t = {c, cc, c->rt->gcl.oldspace};
+    struct take_ctx t = {c, cc, c->rt->gcl.oldspace, false};
     for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next) {
         rc_object *o = GC_HEAD_OBJ(g);
         gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_COLLECTING);
@@ -788,6 +794,7 @@ static void cc_take_referents_stw(struct collection *c, struct cc_state *cc)
         rc_object *o = GC_HEAD_OBJ(g);
         o->ob_type->traverse(o, visit_take, &t);
     }
+    return t.weakrefs;
 }
 
 /* Every owner's young generations into c->taken (world stopped). */
@@ -881,7 +888,7 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
      * cycle began, or build left some out, or earlier batches left
      * survivors. */
     if (!gcl_is_empty(&rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1]) || cc->skipped)
-        cc_take_referents_stw(c, cc);
+        young = cc_take_referents_stw(c, cc) || young;
     if (young) {
         /* The threads' hand-back stacks (the old space's is still
          * deferred), then their young generations. */
@@ -893,9 +900,10 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
     }
     /* Before its last batch a cycle's collection leaves the generations'
      * counts alone (a young collection is still due when it was), and
-     * the growth count as it finds it (cc_finish). */
+     * the growth count as it finds it (cc_finish adds what the old space
+     * gained since the cycle began after the last batch only). */
     c->partial = !last;
-    cc->pending_at_start = 0;
+    c->ts->gc->cycle_partial = !last;
     bool first = cc->batches++ == 0;
     long members = (long)cc->n;
     if (last)
@@ -993,8 +1001,8 @@ static long cc_validate(struct collection *c, struct cc_state *cc, bool *validat
 {
     size_t from = cc_batch_from(cc, c->saveall);
     /* The set's array sized before the stop: the batch, and the young
-     * generations with the last (the old objects they pull in, if any,
-     * grow it). */
+     * generations (taken at the end of an automatic cycle, or for
+     * weakrefs; the old objects they pull in, if any, grow it). */
     gc_work_prepare(c->rt->gc, cc->top - from + gc_young_estimate(c->rt->gc));
     gc_stop(c);
     /* A candidate whose count the stop's merges took to 0 dies once the
@@ -1003,7 +1011,8 @@ static long cc_validate(struct collection *c, struct cc_state *cc, bool *validat
      * from this thread, queued to its owner.  Validated now, what only it
      * holds would survive: let it die first (a bounded number of times:
      * its death may queue another). */
-    for (int again = 0; again < CC_DYING_RETRIES && cc_phase(cc) == CC_READY &&
+    int retries = c->ts->gc->finishing_cycle ? CC_DYING_RETRIES : CC_DYING_RETRIES_SYNC;
+    for (int again = 0; again < retries && cc_phase(cc) == CC_READY &&
                         cc_batch_dying_stw(cc, from);
          again++) {
         gc_start(c);
@@ -1186,8 +1195,8 @@ static long cc_finish(struct thr_state *ts, struct cc_state *cc)
          * whole heap): busy is still ours. */
         ts->gc->finishing_cycle = false;
         cc_release(cc);
-    } else if (found >= 0) {
-        /* The collection's accounting reset the growth count; what the old
+    } else if (found >= 0 && !ts->gc->cycle_partial) {
+        /* The last batch's accounting reset the growth count; what the old
          * space gained or lost while the cycle ran counts still. */
         rc_atomic_add_relaxed(&gc->long_lived_pending, pending - pending_at_start);
     }

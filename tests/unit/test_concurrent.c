@@ -861,25 +861,35 @@ static void test_batches_young_weakref_in_an_early_batch(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
-/* ft modes: another thread builds X -> Y -> Z (X and Z self-cycles, Y
- * not), all garbage with the references in its local counts, and waits
- * detached.  Trees {Y, Z}, then {X}: clearing X drops Y's last reference
- * from this thread, queued to Y's owner; the next batch's stop merges it,
- * Y's count reaches 0 there and its deallocation waits for the restart.
- * The stop restarts for it, and Z is found by the same call. */
+/* ft modes: another thread builds X -> Y1 -> ... -> Yn -> Z (X and Z
+ * self-cycles, the Ys not), all garbage with the references in its local
+ * counts, and waits detached.  Trees {Y1, ..., Z}, then {X}: clearing X
+ * drops Y1's last reference from this thread, queued to Y1's owner; the
+ * next batch's stop merges it, Y1's count reaches 0 there and its
+ * deallocation waits for the restart, where it queues Y2's, and so on.
+ * The stop restarts for each, and Z is found by the same call.  Y1's
+ * type may be given a finalizer. */
 static pthread_mutex_t chain_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t chain_cv = PTHREAD_COND_INITIALIZER;
 static int chain_state;   /* 1: built, 2: may exit */
+static int chain_len;
+static rc_type *chain_first_type;
 
 static void chain_builder(void *arg)
 {
-    rc_object *y = rc_instance_new(node_type);
+    rc_object *ys[16];
+    for (int i = 0; i < chain_len; i++)
+        ys[i] = rc_instance_new(i == 0 && chain_first_type ? chain_first_type : node_type);
     rc_object *z = self_node(2);
-    rc_slot_set(y, 0, z);
+    for (int i = 0; i < chain_len; i++) {
+        rc_slot_set(ys[i], 0, i + 1 < chain_len ? ys[i + 1] : z);
+        if (i > 0)
+            rc_decref(ys[i]);
+    }
     rc_decref(z);
     rc_object *x = self_node(3);
-    rc_slot_set(x, 1, y);
-    rc_decref(y);
+    rc_slot_set(x, 1, ys[0]);
+    rc_decref(ys[0]);
     rc_decref(x);
     assert_int_equal(0, rc_detach());
     pthread_mutex_lock(&chain_mu);
@@ -891,11 +901,13 @@ static void chain_builder(void *arg)
     assert_int_equal(0, rc_attach());
 }
 
-static void test_batches_queued_release_between_batches(void **state)
+/* The chain built by another thread, then rc_gc_collect(2) with batches of
+ * one tree; returns what the call found. */
+static long collect_queued_chain(int n)
 {
-    size_t live = quiesce();
     gc_cc_test_set_batch(me()->rt, 1);
     chain_state = 0;
+    chain_len = n;
     rc_thread *t = rc_thread_start(chain_builder, NULL);
     assert_non_null(t);
     assert_int_equal(0, rc_detach());
@@ -911,10 +923,95 @@ static void test_batches_queued_release_between_batches(void **state)
     pthread_mutex_unlock(&chain_mu);
     assert_int_equal(0, rc_thread_join(t));
     gc_cc_test_set_batch(me()->rt, 0);
-    /* Y dies by its count (found by the call in gil mode, where the
-     * clearing frees it at once); X and Z are the call's. */
+    return first;
+}
+
+static void test_batches_queued_release_between_batches(void **state)
+{
+    size_t live = quiesce();
+    /* The Ys die by their counts (found by the call in gil mode, where the
+     * clearing frees them at once); X and Z are the call's. */
+    long first = collect_queued_chain(1);
     assert_true(first == 2 || first == 3);
     assert_int_equal(0, rc_gc_collect(2));   /* nothing left behind */
+    first = collect_queued_chain(8);
+    assert_true(first >= 2 && first <= 10);
+    assert_int_equal(0, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The chain's Y1 freezes the heap from its finalizer, which runs between
+ * two stops of a batch (the restart that lets it die): the cycle is
+ * cancelled there, and the call collects the whole heap instead. */
+static void freeze_from_finalizer(rc_object *self)
+{
+    assert_int_equal(0, rc_gc_freeze());
+}
+
+static void test_batches_freeze_between_restarts(void **state)
+{
+    size_t live = quiesce();
+    chain_first_type = rc_type_new("Freezer", 2, freeze_from_finalizer);
+    assert_non_null(chain_first_type);
+    long first = collect_queued_chain(2);
+    chain_first_type = NULL;
+    assert_true(first >= 0);
+    assert_int_equal(0, rc_gc_unfreeze());
+    (void)rc_gc_collect(2);   /* what the freeze kept from the call */
+    assert_int_equal(0, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The growth count across a cycle's batches: what the old space gained
+ * while the cycle ran is added back once, after its last batch (not once
+ * per batch, which doubled it each time). */
+static void test_batches_growth_count_once(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = self_node(i);
+    rc_gc_collect(2);
+    for (int i = 0; i < 4; i++)
+        rc_decref(h[i]);
+    struct gc_state *gc = me()->rt->gc;
+    atomic_store(&gc->long_lived_pending, 50);
+    run_to((size_t)-1);
+    atomic_store(&gc->long_lived_pending, 150);   /* grown by 100 meanwhile */
+    assert_int_equal(4, gc_cc_test_finish_all(me()));
+    assert_int_equal(100, atomic_load(&gc->long_lived_pending));
+    gc_cc_test_set_batch(me()->rt, 0);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A young garbage weakref to an old object that joined the old space
+ * after the cycle began, which a batch takes in because a candidate
+ * refers to it: the batch takes the young generations too, and the
+ * weakref is not called back. */
+static void test_batches_young_weakref_on_a_taken_referent(void **state)
+{
+    size_t live = quiesce();
+    gc_cc_test_set_batch(me()->rt, 1);
+    rc_object *z = self_node(1);   /* the older tree: the last batch */
+    rc_object *a = self_node(2);
+    rc_gc_collect(2);
+    rc_object *r = rc_instance_new(node_type);
+    assert_true(gc_cc_test_start(me()));          /* members: z, a */
+    rc_gc_collect(1);                             /* r joins the old space: no member */
+    rc_object *w = rc_weakref_new(r, count_callback, NULL);   /* young */
+    rc_slot_set(r, 1, w);                         /* only r holds w */
+    rc_decref(w);
+    rc_slot_set(a, 1, r);                         /* a -> r */
+    rc_decref(r);
+    rc_decref(a);
+    rc_decref(z);
+    callbacks = 0;
+    run_to_ready();
+    assert_true(gc_cc_test_finish_all(me()) >= 3);
+    assert_int_equal(0, callbacks);
+    gc_cc_test_set_batch(me()->rt, 0);
+    (void)rc_gc_collect(2);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -1065,6 +1162,12 @@ int main(int argc, char **argv)
                                         setup_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_cycle_record_scanned, setup_types,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_freeze_between_restarts, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_growth_count_once, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_young_weakref_on_a_taken_referent,
+                                        setup_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_collector_thread_runs_the_cycle,
                                         setup_thread_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_runtime_free_leaves_the_collector_thread_out,
