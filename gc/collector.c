@@ -443,7 +443,9 @@ static bool verify_due(struct gc_state *gc)
     }
 }
 
-/* One collection, its callbacks included.  The stop callbacks run after
+/* One collection, its callbacks included: one round of phases 1-4, or
+ * more while the collector's `more` asks for them (a record each, the
+ * callbacks and the collection count once).  The stop callbacks run after
  * gc.collecting is released (a callback may collect explicitly), so the
  * calling thread's in_collection keeps its allocations there from starting
  * automatic collections, which under stress would recurse. */
@@ -515,8 +517,9 @@ static long collect(struct thr_state *ts, int gen)
     return found;
 }
 
-/* Phases 1-4 of collection c (collecting held), its record appended.
- * Returns what it found, or -1 (MemoryError, nothing changed). */
+/* Phases 1-4 of one round of a collection, c (collecting held), its
+ * record appended.  Returns what it found, or -1 (MemoryError; the round
+ * changed nothing, earlier rounds' garbage stays freed). */
 static long collect_round(struct thr_state *ts, int gen, struct collection *c, long *saved)
 {
     struct rc_runtime *rt = ts->rt;

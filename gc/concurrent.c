@@ -28,9 +28,10 @@
  *             stopped) decides which are garbage: in batches of whole
  *             trees of about cc.batch objects, the last trees first, one
  *             collection each (its own stop, finalizers and clearing);
- *             the last batch takes the young generations too and ends the
- *             cycle: its list goes back to the old space and its stack
- *             may be drained again.
+ *             the last batch ends the cycle: its list goes back to the
+ *             old space and its stack may be drained again (the young
+ *             generations join the set at the end of an automatic cycle,
+ *             and where weakrefs are: cc_validate_stw).
  *
  * Why racy reads are enough: trial deletion over *any* set S, with the
  * world stopped, finds exactly the members of S referenced from outside
@@ -150,11 +151,11 @@ static inline bool cc_links_borrowed(int phase)
  * Only members' memory is dereferenced by the passes, and no member is
  * freed while they run, so a set bit names exactly a member: objects are
  * 16-byte aligned and at least 32 bytes long, and a young object freed
- * meanwhile cannot be reallocated at a member's address.  (The batches'
- * garbage is freed before the cycle ends; after the passes only
- * cc_take_referents_stw reads the map, and a stale bit there only makes
- * it leave out a new object, which no garbage can refer to.)  About 1/128
- * of the heap's span, against 20 bytes a member for a hash table. */
+ * meanwhile cannot be reallocated at a member's address.  (A batch's
+ * garbage is freed before the cycle ends: its members leave the map at
+ * the batch's stop, before that.  After the passes only
+ * cc_take_referents_stw reads the map.)  About 1/128 of the heap's span,
+ * against 20 bytes a member for a hash table. */
 #define CC_ADDR_BITS  48
 #define CC_L1_SHIFT   36
 #define CC_L2_SHIFT   22
