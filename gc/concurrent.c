@@ -343,36 +343,32 @@ static void cc_free_map(struct cc_state *cc)
     cc->dfs_top = cc->dfs_cap = 0;
 }
 
-/* Push o on the stack, growing it (an optional allocation); false if it
- * could not grow. */
-static inline bool cc_push(struct cc_state *cc, rc_object *o)
+/* Push o on a growable array (*a, *top of *cap), doubling it (an optional
+ * allocation); false if it could not grow. */
+static inline bool cc_array_push(rc_object ***a, size_t *top, size_t *cap, rc_object *o)
 {
-    if (RC_UNLIKELY(cc->top == cc->stack_cap)) {
-        size_t cap = cc->stack_cap < CC_STACK_MIN ? CC_STACK_MIN : 2 * cc->stack_cap;
-        rc_object **stack = mem_try_realloc(cc->stack, cap * sizeof *stack);
-        if (stack == NULL)
+    if (RC_UNLIKELY(*top == *cap)) {
+        size_t n = *cap < CC_STACK_MIN ? CC_STACK_MIN : 2 * *cap;
+        rc_object **grown = mem_try_realloc(*a, n * sizeof *grown);
+        if (grown == NULL)
             return false;
-        cc->stack = stack;
-        cc->stack_cap = cap;
+        *a = grown;
+        *cap = n;
     }
-    cc->stack[cc->top++] = o;
+    (*a)[(*top)++] = o;
     return true;
 }
 
-/* Push o on the gather's search stack, growing it; false if it could not
- * grow. */
+/* The mark stack, then the candidates. */
+static inline bool cc_push(struct cc_state *cc, rc_object *o)
+{
+    return cc_array_push(&cc->stack, &cc->top, &cc->stack_cap, o);
+}
+
+/* The gather's search stack. */
 static inline bool cc_dfs_push(struct cc_state *cc, rc_object *o)
 {
-    if (RC_UNLIKELY(cc->dfs_top == cc->dfs_cap)) {
-        size_t cap = cc->dfs_cap < CC_STACK_MIN ? CC_STACK_MIN : 2 * cc->dfs_cap;
-        rc_object **dfs = mem_try_realloc(cc->dfs, cap * sizeof *dfs);
-        if (dfs == NULL)
-            return false;
-        cc->dfs = dfs;
-        cc->dfs_cap = cap;
-    }
-    cc->dfs[cc->dfs_top++] = o;
-    return true;
+    return cc_array_push(&cc->dfs, &cc->dfs_top, &cc->dfs_cap, o);
 }
 
 static inline rc_object *cc_untag(rc_object *o)
