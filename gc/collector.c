@@ -91,13 +91,7 @@ int gc_runtime_init(struct rc_runtime *rt)
     gc->ops = collector_ops(rt->cfg.collector);
     pthread_mutex_init(&gc->mu, NULL);
     pthread_mutex_init(&gc->pace_mu, NULL);
-    /* The wait's limit on the monotonic clock: a step of the wall clock
-     * must not stretch it. */
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&gc->pace_cv, &attr);
-    pthread_condattr_destroy(&attr);
+    rc_cond_init_monotonic(&gc->pace_cv);   /* the wait's limit */
     atomic_init(&gc->pace_waiters, 0);
     atomic_init(&gc->collections, 0);
     atomic_init(&gc->pace_waits, 0);
@@ -268,13 +262,7 @@ static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
      * stays its own, and no error can arise: the caller is attached and
      * holds no stop). */
     thr_release(ts, false);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += GC_PACE_WAIT_NS;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = rc_deadline_after(GC_PACE_WAIT_NS);
     pthread_mutex_lock(&gc->pace_mu);
     atomic_fetch_add(&gc->pace_waiters, 1);   /* seq_cst: see the field */
     while (atomic_load(&gc->collecting) == 1 &&

@@ -1312,11 +1312,7 @@ static int cc_init(struct rc_runtime *rt)
     cc->threaded = rt->cfg.collector == RC_COLLECTOR_CONCURRENT_THREAD;
     if (cc->threaded) {
         pthread_mutex_init(&cc->tmu, NULL);
-        pthread_condattr_t attr;   /* timed waits on the monotonic clock */
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&cc->tcv, &attr);
-        pthread_condattr_destroy(&attr);
+        rc_cond_init_monotonic(&cc->tcv);   /* the back-off's limit */
     }
     rt->gc->cc = cc;
     return 0;
@@ -1343,13 +1339,7 @@ static void cc_thread_back_off(struct cc_state *cc)
 {
     if (rc_detach() < 0)
         rc_fatal("collector thread: rc_detach: %s", rc_error_message());
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = rc_deadline_after(1000000);
     pthread_mutex_lock(&cc->tmu);
     if (!rc_atomic_load_relaxed(&cc->stop))
         pthread_cond_timedwait(&cc->tcv, &cc->tmu, &until);

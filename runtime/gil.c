@@ -5,22 +5,11 @@
 
 #include "internal.h"
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 void gil_init(struct gil_state *gil, long interval_us)
 {
     pthread_mutex_init(&gil->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&gil->cv, &ca);
-    pthread_cond_init(&gil->switch_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rc_cond_init_monotonic(&gil->cv);
+    rc_cond_init_monotonic(&gil->switch_cv);
     gil->locked = false;
     gil->switch_number = 0;
     gil->holder = NULL;
@@ -39,15 +28,11 @@ void gil_take(struct gil_state *gil, struct thr_state *ts)
     pthread_mutex_lock(&gil->mu);
     ts->gil.acquisitions++;
     if (gil->locked) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = rc_clock_ns();
         ts->gil.waits++;
         while (gil->locked) {
             uint64_t seen = gil->switch_number;
-            struct timespec deadline;
-            clock_gettime(CLOCK_MONOTONIC, &deadline);
-            long long ns = deadline.tv_nsec + (long long)gil->interval_us * 1000;
-            deadline.tv_sec += ns / 1000000000;
-            deadline.tv_nsec = ns % 1000000000;
+            struct timespec deadline = rc_deadline_after((uint64_t)gil->interval_us * 1000u);
             int rc = pthread_cond_timedwait(&gil->cv, &gil->mu, &deadline);
             if (rc == ETIMEDOUT && gil->locked && gil->switch_number == seen) {
                 /* A whole interval without a switch: ask the holder to drop
@@ -57,7 +42,7 @@ void gil_take(struct gil_state *gil, struct thr_state *ts)
                 ts->gil.drop_requests++;
             }
         }
-        ts->gil.wait_ns += now_ns() - t0;
+        ts->gil.wait_ns += rc_clock_ns() - t0;
     }
     gil->locked = true;
     gil->holder = ts;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rcgc/rcgc.h"
 #include "rcgc/testing.h"
@@ -252,6 +253,13 @@ struct rc_runtime {
  * which require that no other thread is attached; read by attached threads
  * (happens-after their own start). */
 extern struct rc_runtime *rc_rt;
+
+/* Timed waits measure on the monotonic clock (rc_clock_ns's), so that a
+ * step of the wall clock cannot stretch or cut them short (stw.c):
+ * rc_cond_init_monotonic initialises a condition variable for them, and
+ * rc_deadline_after gives the absolute limit after_ns from now. */
+void rc_cond_init_monotonic(pthread_cond_t *cv);
+struct timespec rc_deadline_after(uint64_t after_ns);
 
 /* --------------------------------------------------------------- errors */
 

@@ -22,17 +22,28 @@ uint64_t rc_clock_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+void rc_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+struct timespec rc_deadline_after(uint64_t after_ns)
+{
+    uint64_t t = rc_clock_ns() + after_ns;
+    return (struct timespec){.tv_sec = (time_t)(t / 1000000000u),
+                             .tv_nsec = (long)(t % 1000000000u)};
+}
+
 void stw_init(struct stw_state *stw, long timeout_ms)
 {
     pthread_mutex_init(&stw->mu, NULL);
     pthread_cond_init(&stw->resume_cv, NULL);
-    /* The requester's timed wait (the safepoint timeout) measures on the
-     * monotonic clock, like rc_clock_ns. */
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&stw->parked_cv, &attr);
-    pthread_condattr_destroy(&attr);
+    /* The requester's timed wait (the safepoint timeout). */
+    rc_cond_init_monotonic(&stw->parked_cv);
     stw->timeout_ms = timeout_ms;
     pthread_cond_init(&stw->woken_cv, NULL);
     stw->requester = NULL;

@@ -675,6 +675,9 @@ static void test_big_ring_reclaimed(void **state)
 
 /* ------------------------------------------------ batched validation */
 
+/* Each test has a runtime of its own (harness_setup): a batch size set
+ * with gc_cc_test_set_batch lasts to the test's end. */
+
 /* A garbage chain of self-cycles, each holding the one made before it:
  * n depth-first trees of one node (a node reaches only older ones, whose
  * trees came first), every reference between them from a later tree to
@@ -719,7 +722,6 @@ static void test_batches_complete_a_chain(void **state)
     assert_int_equal(1, rc_gc_records(before, &r, 1));
     assert_int_equal(2, r.generation);
     assert_true(r.cycle_start_ns == 0);
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -743,7 +745,6 @@ static void test_batches_saveall_keeps_everything(void **state)
         rc_decref(x);
     }
     assert_int_equal(N, rc_gc_collect(2));
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -768,7 +769,6 @@ static void test_batches_weakref_with_its_target(void **state)
     run_to((size_t)-1);
     assert_int_equal(3, gc_cc_test_finish_all(me()));
     assert_int_equal(0, callbacks);
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -833,7 +833,6 @@ static void test_batches_with_mutation_between(void **state)
     rc_decref(a);
     rc_decref(b);
     assert_int_equal(1, rc_gc_collect(2));
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -857,7 +856,6 @@ static void test_batches_young_weakref_in_an_early_batch(void **state)
     run_to((size_t)-1);
     assert_int_equal(3, gc_cc_test_finish_all(me()));
     assert_int_equal(0, callbacks);
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -922,7 +920,6 @@ static long collect_queued_chain(int n)
     pthread_cond_broadcast(&chain_cv);
     pthread_mutex_unlock(&chain_mu);
     assert_int_equal(0, rc_thread_join(t));
-    gc_cc_test_set_batch(me()->rt, 0);
     return first;
 }
 
@@ -981,7 +978,6 @@ static void test_batches_growth_count_once(void **state)
     atomic_store(&gc->long_lived_pending, 150);   /* grown by 100 meanwhile */
     assert_int_equal(4, gc_cc_test_finish_all(me()));
     assert_int_equal(100, atomic_load(&gc->long_lived_pending));
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -1010,7 +1006,6 @@ static void test_batches_young_weakref_on_a_taken_referent(void **state)
     run_to_ready();
     assert_true(gc_cc_test_finish_all(me()) >= 3);
     assert_int_equal(0, callbacks);
-    gc_cc_test_set_batch(me()->rt, 0);
     (void)rc_gc_collect(2);
     assert_int_equal(live, rc_live_objects());
 }
@@ -1039,7 +1034,6 @@ static void test_batches_finalizer_stores_into_a_later_batch(void **state)
     rc_decref(f);
     assert_true(rc_gc_collect(2) >= 2);
     assert_int_equal(0, rc_gc_collect(2));
-    gc_cc_test_set_batch(me()->rt, 0);
     assert_int_equal(live, rc_live_objects());
 }
 
@@ -1082,7 +1076,6 @@ static void test_batches_reused_address_is_no_member(void **state)
         rc_decref(c);
         rc_decref(wr0);
         assert_true(gc_cc_test_finish_all(me()) >= 0);
-        gc_cc_test_set_batch(me()->rt, 0);
         skip();   /* the allocator did not reuse the address: nothing to check */
     }
     rc_slot_set(c, 1, n);                              /* c -> n, n ~> c */
@@ -1092,7 +1085,6 @@ static void test_batches_reused_address_is_no_member(void **state)
     callbacks = 0;
     assert_int_equal(2, gc_cc_test_finish_all(me()));
     assert_int_equal(0, callbacks);
-    gc_cc_test_set_batch(me()->rt, 0);
     rc_decref(wr0);
     assert_int_equal(live, rc_live_objects());
 }
