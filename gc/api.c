@@ -12,6 +12,18 @@
 #include "collector.h"
 #include "rcgc/testing.h"
 
+struct escaping_visit {
+    rc_visit_fn visit;
+    void *arg;
+};
+
+static int visit_escaping(rc_object *target, void *arg)
+{
+    struct escaping_visit *ev = arg;
+    obj_escape_check(target);
+    return ev->visit(target, ev->arg);
+}
+
 int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
     if (o == NULL)
@@ -20,7 +32,13 @@ int rc_traverse(rc_object *o, rc_visit_fn visit, void *arg)
         return err_int(RC_ERR_TYPE, "rc_traverse() visit function must not be NULL");
     if (!obj_is_gc(o))
         return 0;
-    return o->ob_type->traverse(o, visit, arg);
+    if (rc_tls_state == NULL || rc_tls_tid == RC_TID_GIL)
+        return o->ob_type->traverse(o, visit, arg);
+    /* ft: another thread's object is marked before it is read, and the
+     * referents, handed out borrowed, too (runtime/internal.h). */
+    obj_escape_check(o);
+    struct escaping_visit ev = {visit, arg};
+    return o->ob_type->traverse(o, visit_escaping, &ev);
 }
 
 int rc_clear(rc_object *o)
@@ -35,6 +53,7 @@ int rc_clear(rc_object *o)
     if (!ts->attached)
         return err_int(RC_ERR_RUNTIME, "rc_clear(): the thread is detached");
     if (obj_is_gc(o)) {
+        obj_escape_check(o);   /* another thread's object: runtime/internal.h */
         /* Hold a reference across the hook: if o is alive only through a
          * cycle, dropping one of its referents may drop o's last reference
          * while the hook still walks o (CPython's delete_garbage does the
@@ -218,6 +237,7 @@ int rc_gc_callback_add(rc_gc_callback cb, void *arg)
         gc->cap_callbacks = cap;
     }
     gc->callbacks[gc->ncallbacks++] = (struct gc_callback){cb, arg};
+    gc_local_settings_locked(gc);
     pthread_mutex_unlock(&gc->mu);
     return 0;
 }
@@ -234,6 +254,7 @@ int rc_gc_callback_remove(rc_gc_callback cb, void *arg)
             memmove(&gc->callbacks[i], &gc->callbacks[i + 1],
                     (gc->ncallbacks - i - 1) * sizeof gc->callbacks[0]);
             gc->ncallbacks--;
+            gc_local_settings_locked(gc);
             pthread_mutex_unlock(&gc->mu);
             return 0;
         }
@@ -252,6 +273,7 @@ int rc_gc_set_debug(int flags)
                        "RC_GC_DEBUG_SAVEALL)", flags & ~RC_GC_DEBUG_SAVEALL);
     pthread_mutex_lock(&ts->rt->gc->mu);
     ts->rt->gc->debug = flags;
+    gc_local_settings_locked(ts->rt->gc);
     pthread_mutex_unlock(&ts->rt->gc->mu);
     return 0;
 }

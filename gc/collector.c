@@ -8,6 +8,7 @@
 #define RCGC_BUILDING 1
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,9 @@ int gc_thread_attach(struct thr_state *ts)
         ts->gc = NULL;
         return -1;
     }
+    /* relaxed: see the field. */
+    if (ts->rt->cfg.mode == RC_MODE_FT)
+        rc_atomic_add_relaxed(&ts->rt->gc->local_threads, 1);
     return 0;
 }
 
@@ -199,6 +203,8 @@ static long take_counts(struct thr_state *ts)
 {
     struct gc_state *gc = ts->rt->gc;
     long young = report_delta(gc, ts->gct.delta);
+    long own = ts->gc->local_young + ts->gct.delta;
+    ts->gc->local_young = own > 0 ? own : 0;
     ts->gct.delta = 0;
     long k = ts->gct.old_freed;
     if (k != 0) {
@@ -224,6 +230,9 @@ void gc_thread_exit(struct thr_state *ts)
     const struct gc_collector_ops *ops = ts->rt->gc->ops;
     if (ops->thread_exit != NULL)
         ops->thread_exit(ts);
+    if (ts->rt->cfg.mode == RC_MODE_FT)
+        rc_atomic_sub_relaxed(&ts->rt->gc->local_threads, 1);   /* relaxed: the field */
+    mem_free(ts->gc->lwork);
     free(ts->gc);
     ts->gc = NULL;
 }
@@ -246,6 +255,8 @@ void gc_thread_exit(struct thr_state *ts)
  * (pacing them cost cycle-churn a quarter of its rate with it). */
 #define GC_PACE 2
 #define GC_PACE_WAIT_NS 2000000
+
+static bool local_mode(struct rc_runtime *rt);
 
 static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
 {
@@ -301,12 +312,20 @@ long gc_counts_alloc(struct thr_state *ts)
     if (stress <= 0 && !ts->holds_stw && ts->gc->in_collection == 0 && ts->dealloc_depth == 0 &&
         rc_atomic_load_relaxed(&gc->collecting) == 1 && rc_atomic_load_relaxed(&gc->enabled)) {
         long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);
+        /* Where threads collect their own young objects, the young count
+         * holds each one's (gc_trigger_generational). */
+        if (t0 > 0 && local_mode(ts->rt))
+            t0 *= rc_atomic_load_relaxed(&gc->local_threads) + 1;
         if (t0 > 0 && young >= GC_PACE * t0)
             gc_pace_wait(ts, gc);
     }
     if (!ts->holds_stw && ts->gc->in_collection == 0 &&
         !rc_atomic_load_relaxed(&gc->collecting) && rc_atomic_load_relaxed(&gc->enabled)) {
-        if (stress <= 0) {
+        if (stress <= 0 && gc_local_due(ts)) {
+            /* This thread's own young objects are due: the collector picks
+             * the generation, and collects generation 0 thread-locally. */
+            gc->ops->collect_due(ts);
+        } else if (stress <= 0) {
             gc->ops->allocated(ts, young);
         } else if (ts->gc->stress_countdown > stress ||   /* the setting was lowered */
                    --ts->gc->stress_countdown <= 0) {
@@ -351,6 +370,7 @@ void gc_collect_at_exit(struct rc_runtime *rt)
      * asked for SAVEALL again. */
     pthread_mutex_lock(&gc->mu);
     gc->debug = 0;
+    gc_local_settings_locked(gc);
     pthread_mutex_unlock(&gc->mu);
     /* A collection can free objects whose clearing makes more cycles
      * unreachable (a cycle held only by another cycle's finalizer...). */
@@ -546,6 +566,134 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     return found;
 }
 
+/* ------------------------------------------ thread-local collections */
+
+/* After a thread-local collection found that another thread had reached
+ * its garbage meanwhile (gc_local_settle), this many of the thread's young
+ * collections are left to the collector, which stops the world for them
+ * (a program that shares young objects this way would otherwise try, and
+ * give up, each time). */
+#define LOCAL_FALLBACK 8
+
+void gc_local_settings_locked(struct gc_state *gc)
+{
+    rc_atomic_store_relaxed(&gc->local_off,
+                            (gc->debug & RC_GC_DEBUG_SAVEALL) != 0 || gc->ncallbacks > 0);
+}
+
+/* Thread-local collections are on for the runtime (not for a thread):
+ * ft mode, and no setting they cannot honour.  The heap verifier runs
+ * around the collections that stop the world, local ones in between.
+ * relaxed: settings. */
+static bool local_mode(struct rc_runtime *rt)
+{
+    struct gc_state *gc = rt->gc;
+    return gc->ops->local_young && rt->cfg.mode == RC_MODE_FT &&
+           !rc_atomic_load_relaxed(&gc->local_off);
+}
+
+bool gc_local_allowed(struct thr_state *ts)
+{
+    return local_mode(ts->rt) && ts->gcl != NULL && !ts->holds_stw && !ts->gc->background &&
+           rc_atomic_load_relaxed(&ts->rt->gc->enabled);   /* relaxed: a setting */
+}
+
+long gc_local_collect(struct thr_state *ts)
+{
+    struct gc_thread_state *gts = ts->gc;
+    struct rc_runtime *rt = ts->rt;
+    struct gc_state *gc = rt->gc;
+    /* Not beside a collection of the collector's: from its decision until
+     * it unlinks its garbage, that garbage carries RC_GC_COLLECTING, which
+     * this decision must not take for its own members' mark (a finalizer
+     * may have linked one to our objects meanwhile).  acquire: pairs with
+     * the release of gc.collecting, after that unlinking.  A collection
+     * that starts after this load stops the world, which waits for our
+     * decision to end (it passes no safepoint). */
+    if (gts->in_collection > 0 || !gc_local_allowed(ts) ||
+        atomic_load_explicit(&gc->collecting, memory_order_acquire) != 0)
+        return -1;
+    gts->in_collection++;
+    struct collection c;
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.ts = ts;
+    c.gen = 0;
+    c.local = true;
+    gcl_init(&c.taken);
+    gcl_init(&c.unreachable);
+    c.rec.generation = 0;
+    c.rec.local = 1;
+    c.rec.start_ns = c.lap_ns = rc_clock_ns();
+    /* What other threads handed back to us is unlinked first (the owner
+     * drains its own stack, gclist.h). */
+    gcl_drain_handback(ts, ts->gcl);
+    /* Decide with no other thread marking our objects escaped meanwhile
+     * (runtime/internal.h): the escape lock as a reader, no safepoint and
+     * no object code until it is released. */
+    pthread_rwlock_rdlock(&rt->escape_lock);
+    gc_lap(&c.lap_ns, &c.rec.phase_ns[RC_GC_T_MERGE]);
+    bool had_error = rc_error_occurred() != RC_ERR_NONE;
+    long survivors = gc_trial_deletion_local(&c, &gts->lwork, &gts->lwork_cap);
+    pthread_rwlock_unlock(&rt->escape_lock);
+    if (survivors < 0) {
+        if (!had_error)
+            rc_error_clear();   /* an automatic collection leaves no error */
+        gts->in_collection--;
+        return -1;
+    }
+    long saved = 0, found = 0;
+    switch (gc_local_settle(&c, &survivors)) {
+    case LOCAL_SETTLED:
+        found = gc_finish(&c, &survivors, &saved);
+        break;
+    case LOCAL_REACHED:   /* kept alive: a collection that found nothing */
+        break;
+    case LOCAL_NEEDS_CODE:
+        /* Put back into generation 0 for a young collection that stops
+         * the world, which the caller runs now (gc_collect_auto), and the
+         * next few after it: a program whose young garbage has finalizers
+         * would otherwise decide twice each time. */
+        gts->local_fallback = LOCAL_FALLBACK;
+        gts->in_collection--;
+        return -1;
+    }
+    /* Every member left generation 0: the survivors for generation 1,
+     * the garbage freed untracked, so never counted as frees (as a global
+     * collection's, whose stop zeroes the count); and generation 0 was
+     * collected once more (relaxed: trigger counts, collector.h). */
+    report_delta(gc, -(survivors + found));
+    rc_atomic_add_relaxed(&gc->count[1], 1);
+    gts->local_young = 0;
+    pthread_mutex_lock(&gc->mu);
+    gc->stats[0].collections++;
+    gc->stats[0].collected += (uint64_t)found;
+    pthread_mutex_unlock(&gc->mu);
+    c.rec.collected = found;
+    c.rec.uncollectable = saved;
+    c.rec.end_ns = rc_clock_ns();
+    c.rec.heap_size = (long)obj_live_tracked(rt);
+    gc_record_append(rt, &c.rec);
+    gts->in_collection--;
+    return found;
+}
+
+void gc_local_test_hook(struct rc_runtime *rt, void (*hook)(void *, int), void *arg)
+{
+    rt->gc->local_hook = hook;
+    rt->gc->local_hook_arg = arg;
+}
+
+void gc_collect_auto(struct thr_state *ts, int gen)
+{
+    if (gen == 0 && ts->gc->local_fallback > 0)
+        ts->gc->local_fallback--;
+    else if (gen == 0 && gc_local_collect(ts) >= 0)
+        return;
+    gc_collect_quietly(ts, gen);
+    ts->gc->local_young = 0;   /* its young objects were collected too */
+}
+
 /* ------------------------------------------------------- the trigger */
 
 void gc_collect_quietly(struct thr_state *ts, int gen)
@@ -579,14 +727,30 @@ void gc_trigger_generational(struct thr_state *ts, long young)
 {
     struct gc_state *gc = ts->rt->gc;
     long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);   /* relaxed: a setting */
-    if (t0 <= 0 || young < t0)
+    if (t0 <= 0)
         return;   /* threshold 0 turns automatic collection off */
+    /* Where threads collect their own young objects, each does so at t0
+     * of its own (gc_local_due); the whole young generation is collected
+     * once what they leave (objects other threads saw) adds up to t0 more
+     * than they can hold between them.  relaxed: a trigger count. */
+    if (local_mode(ts->rt))
+        t0 *= rc_atomic_load_relaxed(&gc->local_threads) + 1;
+    if (young < t0)
+        return;
     gc->ops->collect_due(ts);
+}
+
+bool gc_local_due(struct thr_state *ts)
+{
+    struct gc_state *gc = ts->rt->gc;
+    long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);   /* relaxed: a setting */
+    return t0 > 0 && ts->gc->local_young >= t0 && local_mode(ts->rt) &&
+           rc_atomic_load_relaxed(&gc->enabled);
 }
 
 void gc_collect_due_now(struct thr_state *ts)
 {
-    gc_collect_quietly(ts, gc_generation_due(ts->rt->gc));
+    gc_collect_auto(ts, gc_generation_due(ts->rt->gc));
 }
 
 struct gc_head *gc_dest_list_stw(struct rc_runtime *rt, struct gc_head *g, int i)

@@ -92,6 +92,10 @@ struct gc_collector_ops {
      * calls it yet: the first collector that sets it adds the call, behind
      * one predictable branch, to gc/hooks.h and the container stores. */
     void (*store_barrier)(rc_object *container, rc_object *value);
+    /* Young collections of what a thread alone has seen run on that
+     * thread without a stop, in ft mode (docs/gc.md [gc.local]); the
+     * stop-the-world collector keeps CPython's stop for every one. */
+    bool local_young;
 };
 
 extern const struct gc_collector_ops gc_stw_collector;
@@ -176,6 +180,21 @@ struct gc_state {
                                          written by the cycle's thread
                                          (no stop on) or a stopper, read
                                          with the world stopped */
+    _Atomic int local_off;            /* SAVEALL is set or callbacks are
+                                         registered, which thread-local
+                                         collections cannot honour: written
+                                         under mu (gc_local_settings_locked),
+                                         read relaxed as a setting */
+    _Atomic long local_threads;       /* threads that collect their own young
+                                         objects (ft mode: registered thread
+                                         states); relaxed: it scales a
+                                         trigger (gc_local_collect) */
+    /* Tests: called by a thread-local collection while it decides (escape
+     * lock held as a reader): phase 0 once its first member's count is
+     * read, phase 1 between its subtract and mark passes; set while no
+     * local collection runs (gc_local_test_hook). */
+    void (*local_hook)(void *, int);
+    void *local_hook_arg;
     _Atomic int oldspace_deferred;    /* a cycle holds pointers into the old
                                          space: no stop drains its stack
                                          (relaxed: written and read as
@@ -205,6 +224,16 @@ struct gc_thread_state {
     unsigned long paced;              /* gc.collections when this thread
                                          last waited for a collection
                                          (allocation pacing) */
+    /* Thread-local collections (collector.c, gc_local_collect). */
+    long local_young;                 /* tracked allocations minus frees
+                                         reported since this thread's last
+                                         young collection, never below 0 */
+    int local_fallback;               /* young collections to leave to the
+                                         collector after a local one found
+                                         garbage with a finalizer to run */
+    struct gc_head **lwork;           /* the set + mark stack, then the
+                                         held references (2 * lwork_cap) */
+    size_t lwork_cap;
 };
 
 /* One collection (collector: the thread running it owns it). */
@@ -233,6 +262,9 @@ struct collection {
                                       cycle's batch before its last): the
                                       generations' counts are left as they
                                       are (set by find_garbage) */
+    bool local;                    /* a thread-local collection:
+                                      no stop, the calling thread's own
+                                      objects only, its own work buffer */
 };
 
 /* ------------------------------------------------------------ collector.c */
@@ -356,6 +388,38 @@ long gc_cc_test_finish_all(struct thr_state *ts);
 /* Candidates per validating stop (0: the default). */
 void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch);
 
+/* With rt->escape_lock held as a reader, no stop: trial deletion over the
+ * calling thread's candidates of its generation-0 list (docs/gc.md
+ * [gc.local]), its own work buffer *work (*cap entries a half, grown as
+ * needed).  Survivors to its generation 1, the unreachable to
+ * c->unreachable, one reference each held (c->held, in *work).  Returns
+ * the survivors, or -1 with MemoryError and nothing changed. */
+long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap);
+
+/* --------------------------------------- collector.c: local collections */
+
+/* Under gc.mu, after SAVEALL or the callbacks changed: local_off again. */
+void gc_local_settings_locked(struct gc_state *gc);
+/* Whether the calling thread may collect its own young objects now (ft
+ * mode, automatic collection on, nothing asked of a collection that needs
+ * the world stopped: SAVEALL, callbacks). */
+bool gc_local_allowed(struct thr_state *ts);
+/* A thread-local young collection (docs/gc.md [gc.local]); returns what it
+ * found, or -1 if it could not run (not allowed, garbage with a
+ * finalizer, no memory), having changed nothing. */
+long gc_local_collect(struct thr_state *ts);
+/* Whether the calling thread's own young objects are due for a
+ * thread-local collection (ft mode: its reported allocations since its
+ * last young collection reached generation 0's threshold). */
+bool gc_local_due(struct thr_state *ts);
+/* Tests: a function a thread-local collection calls in the middle of its
+ * decision, with the phase (gc_state.local_hook; NULL: none). */
+void gc_local_test_hook(struct rc_runtime *rt, void (*hook)(void *, int), void *arg);
+/* An automatic collection of generation gen: of the thread's own young
+ * objects when gen is 0 and it may, else the collector's
+ * (gc_collect_quietly). */
+void gc_collect_auto(struct thr_state *ts, int gen);
+
 /* -------------------------------------------------------------- garbage.c */
 /* The phases after finding, the same for every collector. */
 
@@ -367,6 +431,16 @@ void gc_handle_weakrefs_stw(struct collection *c);
  * c->held); objects other threads own are merged instead (docs/gc.md
  * [gc.phases]).  buf is the work buffer (gc.work), which phase 4 trims. */
 void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room);
+/* A thread-local collection, once it has decided (no lock held): check
+ * that no other thread counts or escaped any of its garbage, close the
+ * garbage to stale lock-free readers and detach the weakrefs to it (under
+ * the weakref lock).  LOCAL_SETTLED: c goes on to gc_finish.  Otherwise
+ * the garbage is put back and our references dropped, and c has nothing
+ * left to finish: LOCAL_REACHED, another thread reached it (alive, into
+ * generation 1); LOCAL_NEEDS_CODE, a finalizer or weakref callback would
+ * run (back into generation 0, for a collection that stops the world). */
+enum local_settle { LOCAL_SETTLED, LOCAL_REACHED, LOCAL_NEEDS_CODE };
+enum local_settle gc_local_settle(struct collection *c, long *survivors);
 /* Phases 2 to 4, after find_garbage.  Adds the objects put back
  * (resurrected or saved) to *survivors, sets *saved (RC_GC_DEBUG_SAVEALL);
  * returns the number of unreachable objects found. */

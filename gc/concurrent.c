@@ -1254,7 +1254,7 @@ static void cc_collect_due(struct thr_state *ts)
         gen = rc_atomic_load_relaxed(&gc->count[1]) >= rc_atomic_load_relaxed(&gc->threshold[1])
                   ? 1 : 0;
     }
-    gc_collect_quietly(ts, gen);
+    gc_collect_auto(ts, gen);
 }
 
 /* After each report of a thread's allocations: its share of a running
@@ -1456,6 +1456,7 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .find_garbage = cc_find_garbage,
     .allocated = gc_trigger_generational,
     .collect_due = cc_collect_due,
+    .local_young = true,
     .assist = cc_assist,
     .cancel_stw = cc_cancel_stw,
     .more = cc_more,

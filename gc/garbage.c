@@ -10,6 +10,7 @@
  * parked thread may hold a lock that a finalizer wants).
  */
 #define RCGC_BUILDING 1
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,8 +236,104 @@ static void release_held(struct collection *c)
     c->held = NULL;
     c->nheld = 0;
     /* The buffer held them (gc_hold_unreachable_stw): shrunk now, with the
-     * world running, if a big collection grew it. */
-    gc_work_trim(c->rt->gc);
+     * world running, if a big collection grew it.  A thread-local
+     * collection's is the thread's own (local.c). */
+    if (!c->local)
+        gc_work_trim(c->rt->gc);
+}
+
+/* --------------------------------------- a thread-local collection's end */
+
+/* The garbage of the calling thread's local collection: its members left
+ * unreachable (another thread's local collection marks its own). */
+static bool is_local_garbage(rc_object *o)
+{
+    return is_garbage(o) && rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid;
+}
+
+enum local_settle gc_local_settle(struct collection *c, long *survivors)
+{
+    /* The decision read each member's count once, at a different moment:
+     * another thread that held a count on a member read later could have
+     * moved it meanwhile to one read earlier (a count taken through a
+     * reference of its own, say a tuple's item), making the set look
+     * unreferenced.  Reading what a member refers to escapes it first
+     * (runtime/internal.h), which waits for the decision, so such a move
+     * cannot happen; this pass checks it again all the same, cheaply: a
+     * count any other thread holds on the garbage shows in its shared
+     * count, and a touch as an escape.  acquire: ordered after the whole
+     * decision.  Then the garbage is closed to stale lock-free readers
+     * (state MAYBE_WEAKREF, from a weakref or a lock-free read that fell
+     * back to the lock): its shared word goes to 0, which ref_try_incref
+     * refuses; and its weakrefs are detached, in the same hold of the
+     * weakref lock, under which nobody takes a reference through them.
+     * Garbage that would run object code (a finalizer, a weakref callback)
+     * is left to a collection that stops the world: a local collection
+     * runs none, so no stop ever sees its garbage (COLLECTING, gc_refs 0)
+     * half handled. */
+    atomic_thread_fence(memory_order_acquire);
+    bool reached = false, code = false, weak = false;
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
+        if ((obj_gc_bits(o) & RC_GC_ESCAPED) || (uintptr_t)shared > (uintptr_t)RC_REF_MAYBE_WEAKREF)
+            reached = true;
+        if (o->ob_type->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED))
+            code = true;
+        weak |= shared != 0;   /* MAYBE_WEAKREF: weakrefs, or read lock-free */
+    }
+    if (!reached && !code && weak) {
+        weakref_lock();
+        struct gc_head *g = c->unreachable.next;
+        for (; g != &c->unreachable; g = g->next) {
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (weakref_any_locked(o) && weakref_callback_locked(o, is_local_garbage)) {
+                code = true;
+                break;
+            }
+            intptr_t expected = RC_REF_MAYBE_WEAKREF;
+            if (rc_atomic_load_relaxed(&o->ob_ref_shared) != 0 &&
+                !rc_atomic_cas_acq_rel(&o->ob_ref_shared, &expected, 0)) {
+                reached = true;   /* a count taken since the pass above */
+                break;
+            }
+        }
+        if (reached || code) {
+            /* Open again what was closed: alive after all, or left to a
+             * collection that stops the world. */
+            for (struct gc_head *h = c->unreachable.next; h != g; h = h->next)
+                ref_set_maybe_weakref(GC_HEAD_OBJ(h));
+        } else {
+            for (g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+                rc_object *o = GC_HEAD_OBJ(g);
+                if (weakref_any_locked(o))
+                    weakref_detach_for_gc_locked(o, &c->cbs, &c->ncbs, is_local_garbage);
+                if (rc_is_weakref(o))
+                    weakref_detach_garbage_locked(o);
+            }
+        }
+        weakref_unlock();
+    }
+    if (!reached && !code)
+        return LOCAL_SETTLED;
+    /* Put back: alive after all, as the decision's survivors (generation
+     * 1); or garbage that needs code, into generation 0 again, for the
+     * young collection that stops the world which the caller asks for.
+     * Our references are dropped (a count that reaches 0 frees the object
+     * as any drop does). */
+    struct gc_head *dest = &c->ts->gcl->lists[reached ? gc_dest_generation(0) : 0];
+    while (!gcl_is_empty(&c->unreachable)) {
+        struct gc_head *g = c->unreachable.next;
+        rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+        gcl_remove(g);
+        gcl_append(dest, g);
+        (*survivors)++;
+    }
+    for (size_t i = 0; i < c->nheld; i++)
+        rc_decref(c->held[i]);
+    c->held = NULL;
+    c->nheld = 0;
+    return reached ? LOCAL_REACHED : LOCAL_NEEDS_CODE;
 }
 
 /* ------------------------------------------------------- phases 2 to 4 */

@@ -58,9 +58,10 @@ static void gc_trace_line(const rc_gc_record *r)
                  (double)(r->end_ns - (r->cycle_start_ns < r->start_ns ? r->cycle_start_ns
                                                                        : r->start_ns)) / 1e3);
     fprintf(stderr,
-            "gc %d: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "
+            "gc %d%s: %ld scanned, %ld unreachable, %ld saved; tts %.1f us, pause %.1f us, "
             "total %.1f us; %ld tracked objects%s\n",
-            r->generation, r->scanned, r->collected, r->uncollectable,
+            r->generation, r->local ? " (thread-local)" : "", r->scanned, r->collected,
+            r->uncollectable,
             (double)r->time_to_safepoint_ns / 1e3, (double)r->pause_ns / 1e3,
             (double)(r->end_ns - r->start_ns) / 1e3, r->heap_size, cycle);
 }

@@ -197,6 +197,7 @@ traverse_fast(rc_object *o, int (*visit)(rc_object *, void *), void *arg)
 struct ring {
     rc_object *slot[RING_SIZE];
     unsigned head, tail;          /* tail - head = entries */
+    bool local;                   /* a thread-local collection's (member) */
 };
 
 static inline void prefetch_target(const rc_object *o)
@@ -207,11 +208,19 @@ static inline void prefetch_target(const rc_object *o)
     __builtin_prefetch((const char *)o + sizeof(rc_object));
 }
 
-/* Only objects of the set carry RC_GC_COLLECTING (non-GC objects never
- * do), so the bit alone says "in the set". */
-static inline void decref_target(rc_object *target)
+/* With the world stopped only objects of the set carry RC_GC_COLLECTING
+ * (non-GC objects never do), so the bit alone says "in the set".  A
+ * thread-local collection's set is the calling thread's objects carrying
+ * it: another thread's local collection may be marking its own meanwhile
+ * (local.c), and neither touches the other's aux words. */
+static inline bool member(rc_object *o, bool local)
 {
-    if (gc_collecting(target))
+    return gc_collecting(o) && (!local || rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid);
+}
+
+static inline void decref_target(rc_object *target, bool local)
+{
+    if (member(target, local))
         OBJ_GC_HEAD(target)->aux--;
 }
 
@@ -219,7 +228,7 @@ static int visit_decref_parked(rc_object *target, void *arg)
 {
     struct ring *r = arg;
     if (r->tail - r->head == WINDOW)
-        decref_target(r->slot[r->head++ % RING_SIZE]);
+        decref_target(r->slot[r->head++ % RING_SIZE], r->local);
     prefetch_target(target);
     r->slot[r->tail++ % RING_SIZE] = target;
     return 0;
@@ -227,12 +236,11 @@ static int visit_decref_parked(rc_object *target, void *arg)
 
 /* Pass 2: subtract the references that members of the set hold to each
  * other; what is left in gc_refs comes from outside. */
-static void subtract_set_stw(struct collection *c)
+static void subtract_set(struct collection *c)
 {
-    RC_ASSERT_STW("subtract_set_stw");
     struct gc_head **set = c->set;
     size_t n = c->n;
-    struct ring r = {.head = 0, .tail = 0};
+    struct ring r = {.head = 0, .tail = 0, .local = c->local};
     for (size_t i = 0; i < n; i++) {
         prefetch_entry(set, i, n);
         if ((uintptr_t)set[i] & SET_DYING)
@@ -241,7 +249,7 @@ static void subtract_set_stw(struct collection *c)
         traverse_fast(o, visit_decref_parked, &r);
     }
     while (r.head != r.tail)
-        decref_target(r.slot[r.head++ % RING_SIZE]);
+        decref_target(r.slot[r.head++ % RING_SIZE], r.local);
 }
 
 /* Marking: targets wait in the ring (unchecked); when it is full they are
@@ -257,9 +265,9 @@ struct mark {
 static int visit_mark(rc_object *target, void *arg);
 
 /* Mark o if it is a member not marked yet; returns whether it was. */
-static inline bool mark_one(rc_object *o)
+static inline bool mark_one(rc_object *o, bool local)
 {
-    if (!gc_collecting(o))
+    if (!member(o, local))
         return false;
     struct gc_head *g = OBJ_GC_HEAD(o);
     if (g->aux == MARKED)
@@ -272,7 +280,7 @@ static int visit_mark(rc_object *target, void *arg)
 {
     struct mark *m = arg;
     if (m->ring.tail - m->ring.head == RING_SIZE) {
-        if (mark_one(target))
+        if (mark_one(target, m->ring.local))
             m->stack[m->top++] = OBJ_GC_HEAD(target);
         return 0;
     }
@@ -286,7 +294,7 @@ static int visit_mark(rc_object *target, void *arg)
 static inline void mark_parked(struct mark *m)
 {
     rc_object *o = m->ring.slot[m->ring.head++ % RING_SIZE];
-    if (mark_one(o))
+    if (mark_one(o, m->ring.local))
         traverse_fast(o, visit_mark, m);
 }
 
@@ -294,12 +302,11 @@ static inline void mark_parked(struct mark *m)
  * (MARKED); the members left at gc_refs 0 are unreachable.  The roots
  * enter the ring as the array pass finds them, so up to WINDOW chains of
  * references (rings, lists of lists) are followed at once. */
-static void mark_reachable_stw(struct collection *c)
+static void mark_reachable(struct collection *c)
 {
-    RC_ASSERT_STW("mark_reachable_stw");
     struct gc_head **set = c->set;
     size_t n = c->n;
-    struct mark m = {.ring = {.head = 0, .tail = 0}, .stack = set + n, .top = 0};
+    struct mark m = {.ring = {.head = 0, .tail = 0, .local = c->local}, .stack = set + n, .top = 0};
     for (size_t i = 0; i < n; i++) {
         prefetch_entry(set, i, n);
         struct gc_head *g = set[i];
@@ -365,6 +372,118 @@ static void abandon_stw(struct collection *c)
     }
 }
 
+/* ------------------------------------------- a thread-local collection */
+
+/* Whether o, on the calling thread's generation-0 list, is a member of its
+ * thread-local collection (docs/gc.md [gc.local]): alive and tracked, ours
+ * (ob_tid), not escaped (RC_GC_ESCAPED clear), and counted by no other
+ * thread: a shared count of 0, in state UNSHARED or MAYBE_WEAKREF (not
+ * QUEUED or MERGED), so that its whole count is the local one.  relaxed
+ * loads: another thread changes the bits only under the escape lock, which
+ * we hold as a reader, and the count only through a reference of its own,
+ * which keeps o reachable from outside the set while it holds it (see the
+ * design note); a count another thread took since the load is caught
+ * before the garbage is cleared (gc_local_settle). */
+static inline bool local_candidate(rc_object *o, uintptr_t me)
+{
+    uint8_t bits = obj_gc_bits(o);
+    if ((bits & (RC_GC_TRACKED | RC_GC_ESCAPED | RC_GC_COLLECTING)) != RC_GC_TRACKED)
+        return false;
+    if (rc_atomic_load_relaxed(&o->ob_tid) != me)
+        return false;
+    uint32_t local = rc_atomic_load_relaxed(&o->ob_ref_local);
+    return local != 0 && local != RC_REF_IMMORTAL &&
+           (uintptr_t)rc_atomic_load_relaxed(&o->ob_ref_shared) <= (uintptr_t)RC_REF_MAYBE_WEAKREF;
+}
+
+/* Room for need set entries plus as many stack entries in the thread's
+ * own work buffer.  0, or -1 (MemoryError set; the buffer unchanged). */
+static int reserve_local(struct gc_head ***work, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    struct gc_head **w = mem_realloc(*work, 2 * c * sizeof *w);
+    if (w == NULL)
+        return -1;
+    *work = w;
+    *cap = c;
+    return 0;
+}
+
+static void local_unmark(struct collection *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        rc_atomic_and_relaxed(&GC_HEAD_OBJ(c->set[i])->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+}
+
+long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap)
+{
+    struct thr_state *ts = c->ts;
+    struct gc_head *list = &ts->gcl->lists[0];
+    uintptr_t me = ts->tid;
+    size_t n = 0;
+    c->set = *work;
+    c->n = 0;
+    for (struct gc_head *g = list->next; g != list; g = g->next) {
+        __builtin_prefetch(GC_HEAD_OBJ(g->next));
+        rc_object *o = GC_HEAD_OBJ(g);
+        if (!local_candidate(o, me))
+            continue;
+        if (n == *cap && reserve_local(work, cap, n + 1) < 0) {
+            local_unmark(c);
+            return -1;
+        }
+        c->set = *work;
+        g->aux = (uintptr_t)rc_atomic_load_relaxed(&o->ob_ref_local);   /* the whole count */
+        /* atomic or: another thread may mark o RC_GC_SHARED (storing it,
+         * with a count of its own, after our load of ob_ref_shared). */
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
+        c->set[n++] = g;
+        c->n = n;
+        if (n == 1 && c->rt->gc->local_hook != NULL)
+            c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 0);
+    }
+    c->rec.scanned += (long)n;
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);
+    subtract_set(c);
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_SUBTRACT]);
+    if (c->rt->gc->local_hook != NULL)
+        c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 1);
+    mark_reachable(c);
+    /* Relink: survivors to our generation-1 list, in the order they had;
+     * the unreachable to c->unreachable, still COLLECTING. */
+    struct gc_head *dest = &ts->gcl->lists[gc_dest_generation(0)];
+    long survivors = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct gc_head *g = c->set[i];
+        gcl_remove(g);
+        if (g->aux == 0) {
+            gcl_append(&c->unreachable, g);
+        } else {
+            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+            gcl_append(dest, g);
+            survivors++;
+        }
+    }
+    /* One reference to each unreachable object, ours (no merge: every
+     * member is ours and counted locally), in the work buffer, which the
+     * set no longer needs and which holds 2 * cap entries. */
+    c->held = (rc_object **)(void *)*work;
+    c->nheld = 0;
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
+        rc_object *o = GC_HEAD_OBJ(g);
+        rc_incref(o);
+        c->held[c->nheld++] = o;
+    }
+    c->set = NULL;
+    c->n = 0;
+    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
+    return survivors;
+}
+
 /* ------------------------------------------------------------- phase 1 */
 
 long gc_trial_deletion_stw(struct collection *c)
@@ -379,9 +498,9 @@ long gc_trial_deletion_stw(struct collection *c)
         return -1;
     }
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);
-    subtract_set_stw(c);
+    subtract_set(c);
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_SUBTRACT]);
-    mark_reachable_stw(c);
+    mark_reachable(c);
     long survivors = relink_stw(c, gc_dest_generation(c->gen));
     c->set = NULL;
     c->n = 0;

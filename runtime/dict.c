@@ -898,6 +898,8 @@ static int check_dict_key(const char *fn, rc_object *d, rc_object *key, uint64_t
         return err_type_int(fn, "a dict", d);
     if (key == NULL)
         return err_int(RC_ERR_TYPE, "%s() key must be an object, not NULL", fn);
+    /* Another thread's dict, read or changed: internal.h. */
+    obj_escape_check(d);
     return obj_hash(key, hash);
 }
 
@@ -1028,11 +1030,18 @@ __attribute__((noinline)) static rc_object *dict_get_borrowed_mt(struct rc_dict 
     if (res == LF_FOUND) {
         /* acquire: pairs with the release stores of value. */
         rc_object *v = rc_atomic_load_acquire(&r.e->value);
+        /* Another thread's value that it may collect on its own is marked
+         * before we hand it out (internal.h); the check that follows then
+         * says the dict held it after the mark. */
+        if (v != NULL && obj_escape_needed(v))
+            obj_escape_slow(v);
         if (v != NULL && lf_still_holds(d, &r, v))
             return v;
     }
     obj_lock_attached(&d->ob);
     rc_object *v = dict_lookup_locked(d, key, hash);
+    if (v != NULL)
+        obj_escape_check(v);
     obj_unlock(&d->ob);
     return v;
 }
@@ -1105,6 +1114,7 @@ int rc_dict_clear(rc_object *d)
 {
     if (!obj_is(d, &rc_dict_type))
         return err_type_int("rc_dict_clear", "a dict", d);
+    obj_escape_check(d);   /* another thread's dict: internal.h */
     dict_clear_any((struct rc_dict *)d);
     return 0;
 }
@@ -1122,6 +1132,7 @@ int rc_dict_next(rc_object *d, size_t *pos, rc_object **key, rc_object **value)
         return err_type_int("rc_dict_next", "a dict", d);
     if (pos == NULL)
         return err_int(RC_ERR_TYPE, "rc_dict_next() pos must be a pointer, not NULL");
+    obj_escape_check(d);   /* another thread's dict: internal.h */
     /* acquire: pairs with the release stores of the table pointer. */
     struct dict_table *t = rc_atomic_load_acquire(&((struct rc_dict *)d)->table);
     if (t == NULL)
@@ -1133,10 +1144,17 @@ int rc_dict_next(rc_object *d, size_t *pos, rc_object **key, rc_object **value)
         rc_object *v = key_live(k) ? rc_atomic_load_acquire(&e->value) : NULL;
         if (v != NULL) {
             *pos = i + 1;
-            if (key != NULL)
+            /* Borrowed: another thread's key or value that it may collect
+             * on its own is marked first (internal.h; the dict is not
+             * mutated meanwhile, so it still holds them). */
+            if (key != NULL) {
+                obj_escape_check(k);
                 *key = k;
-            if (value != NULL)
+            }
+            if (value != NULL) {
+                obj_escape_check(v);
                 *value = v;
+            }
             return 1;
         }
     }
@@ -1150,6 +1168,7 @@ int rc_dict_next_ref(rc_object *d, size_t *pos, rc_object **key, rc_object **val
         return err_type_int("rc_dict_next_ref", "a dict", d);
     if (pos == NULL)
         return err_int(RC_ERR_TYPE, "rc_dict_next_ref() pos must be a pointer, not NULL");
+    obj_escape_check(d);   /* another thread's dict: internal.h */
     struct rc_dict *dict = (struct rc_dict *)d;
     bool mt = dict_mt();
     /* Under the lock (ft modes), the entry found is in the dict and its

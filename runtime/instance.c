@@ -307,6 +307,7 @@ rc_object *rc_slot_get(rc_object *o, size_t index)
 {
     if (RC_UNLIKELY(check_slot("rc_slot_get", o, index) < 0))
         return NULL;
+    obj_escape_check(o);   /* another thread's instance: internal.h */
     struct rc_instance *in = as_instance(o);
     /* acquire: pairs with the writer's release store (rc_slot_set): the
      * value's contents are visible. */
@@ -344,9 +345,19 @@ rc_object *rc_slot_get_borrowed(rc_object *o, size_t index)
 {
     if (RC_UNLIKELY(check_slot("rc_slot_get_borrowed", o, index) < 0))
         return NULL;
+    obj_escape_check(o);   /* another thread's instance: internal.h */
     /* acquire: pairs with the writer's release store: the value's contents
      * are visible. */
-    rc_object *v = rc_atomic_load_acquire(&as_instance(o)->slots[index]);
+    _Atomic(rc_object *) *slot = &as_instance(o)->slots[index];
+    rc_object *v = rc_atomic_load_acquire(slot);
+    /* Another thread's object that it may collect on its own is marked
+     * before we hand it out (internal.h); it may have left the slot and
+     * died while we waited, so the slot is read again until it holds a
+     * value that needs no mark.  acquire: as above. */
+    while (RC_UNLIKELY(v != NULL && obj_escape_needed(v))) {
+        obj_escape_slow(v);
+        v = rc_atomic_load_acquire(slot);
+    }
     if (RC_UNLIKELY(v == NULL))
         return rc_none();
     if (rc_tls_tid != RC_TID_GIL)
@@ -398,6 +409,7 @@ int rc_slot_set(rc_object *o, size_t index, rc_object *value)
             err_no_thread_null("rc_slot_set");
             return -1;
         }
+        obj_escape_check(o);   /* another thread's instance: internal.h */
         rc_incref(value);
         bool failed;
         old = slot_set_locked(rc_tls_state, in, index, value, &failed);

@@ -90,6 +90,15 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
                                     which a concurrent collector holds to
                                     traverse it (object.c, obj_mark_dead) */
 #define RC_GC_VERIFY_MARK  0x40u /* heap verifier: seen (world stopped) */
+#define RC_GC_ESCAPED      0x80u /* ft: a thread other than the owner may
+                                    hold a pointer into it or change it, so
+                                    its owner's thread-local collections
+                                    leave it alone (docs/gc.md [gc.local]).
+                                    Set once, never cleared while the
+                                    object lives: by the owner at will, by
+                                    any other thread only through
+                                    obj_escape_slow (under rt->escape_lock
+                                    as a writer); atomic or, relaxed */
 
 static inline uint8_t obj_gc_bits(const rc_object *o)
 {
@@ -105,6 +114,41 @@ static inline void obj_mark_shared(rc_object *o)
     if (!(obj_gc_bits(o) & RC_GC_SHARED) &&
         rc_atomic_load_relaxed(&o->ob_ref_local) != RC_REF_IMMORTAL)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_SHARED);
+}
+
+/* Thread-local collections (ft mode; docs/gc.md [gc.local]).  A thread
+ * collects the objects it owns that no other thread can reach without
+ * stopping anyone, so no other thread may change what such an object refers
+ * to, take a reference out of it, or keep a pointer into it that it holds
+ * no count for, while that runs.  Two checks keep them out, both before
+ * the fact:
+ *
+ *   - obj_escape_check(o) before a thread other than o's owner reads or
+ *     changes what o refers to (every container read and mutation,
+ *     rc_clear, rc_traverse, a new weakref to it, a weakref's get);
+ *   - obj_escape_check(item) before a borrowed read hands out an item.
+ *
+ * Both are one load and compare on the owner's path; the first time
+ * another thread touches an object they take obj_escape_slow, which waits
+ * for any thread-local collection in progress (rt->escape_lock: they hold
+ * it as readers) and marks o RC_GC_ESCAPED.  In gil mode every object is
+ * the caller's; in ft-atomic mode no object has an owner (ob_tid 0). */
+void obj_escape_slow(rc_object *o);
+
+static inline bool obj_escape_needed(const rc_object *o)
+{
+    uintptr_t owner = rc_atomic_load_relaxed(&((rc_object *)o)->ob_tid);
+    /* Only tracked objects are ever collected thread-locally; an object
+     * tracked again after a collection cleared it (obj_track) is marked
+     * escaped then. */
+    return RC_UNLIKELY(owner != rc_tls_tid) && owner != RC_TID_NONE &&
+           (obj_gc_bits(o) & (RC_GC_TRACKED | RC_GC_ESCAPED)) == RC_GC_TRACKED;
+}
+
+static inline void obj_escape_check(rc_object *o)
+{
+    if (obj_escape_needed(o))
+        obj_escape_slow(o);
 }
 
 /* struct gc_head, the GC links that precede every object of an RC_TYPE_GC
@@ -247,6 +291,16 @@ struct rc_runtime {
     struct gc_state *gc;            /* the collector's (gc/hooks.h; opaque
                                        here); immutable after creation */
     pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
+    /* Thread-local collections hold it as readers while they decide
+     * (gc/local.c); obj_escape_slow takes it as a writer to mark another
+     * thread's object RC_GC_ESCAPED.  Writers preferred.  Leaf: nothing is
+     * taken under it, no object code runs under it, and its readers pass
+     * no safepoint while they hold it. */
+    pthread_rwlock_t escape_lock;
+    _Atomic unsigned long escape_waits; /* escapes that found a local
+                                           collection deciding and waited
+                                           for it (relaxed: a counter for
+                                           tests) */
 };
 
 /* The one runtime, NULL if none.  Written only by rc_runtime_new/free,

@@ -337,8 +337,10 @@ int rc_list_append(rc_object *list, rc_object *item)
     if (l == NULL || check_item("rc_list_append", item) < 0)
         return -1;
     struct thr_state *ft = list_ft();
-    if (ft != NULL)
-        obj_mark_shared(item);   /* before it is published (file comment) */
+    if (ft != NULL) {
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
+        obj_mark_shared(item);      /* before it is published (file comment) */
+    }
     struct list_array *old = NULL;
     list_lock(ft, l);
     size_t n = list_len_locked(l);
@@ -364,8 +366,10 @@ int rc_list_insert(rc_object *list, long index, rc_object *item)
     if (l == NULL || check_item("rc_list_insert", item) < 0)
         return -1;
     struct thr_state *ft = list_ft();
-    if (ft != NULL)
-        obj_mark_shared(item);   /* before it is published */
+    if (ft != NULL) {
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
+        obj_mark_shared(item);      /* before it is published */
+    }
     struct list_array *old = NULL;
     list_lock(ft, l);
     size_t len = list_len_locked(l);
@@ -482,8 +486,10 @@ rc_object *rc_list_get(rc_object *list, long index)
     struct rc_list *l = as_list("rc_list_get", list);
     if (l == NULL)
         return NULL;
-    if (list_ft() != NULL)
+    if (list_ft() != NULL) {
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
         return list_get_ft(l, index);
+    }
     /* gil mode: the GIL excludes every writer. */
     long i = list_index("rc_list_get", (long)list_len_locked(l), index);
     if (i < 0)
@@ -500,8 +506,10 @@ int rc_list_set(rc_object *list, long index, rc_object *item)
     if (l == NULL || check_item("rc_list_set", item) < 0)
         return -1;
     struct thr_state *ft = list_ft();
-    if (ft != NULL)
-        obj_mark_shared(item);   /* before it is published */
+    if (ft != NULL) {
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
+        obj_mark_shared(item);      /* before it is published */
+    }
     list_lock(ft, l);
     long i = list_index("rc_list_set", (long)list_len_locked(l), index);
     rc_object *old = NULL;
@@ -524,6 +532,8 @@ rc_object *rc_list_pop(rc_object *list, long index)
     if (l == NULL)
         return NULL;
     struct thr_state *ft = list_ft();
+    if (ft != NULL)
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
     list_lock(ft, l);
     size_t n = list_len_locked(l);
     rc_object *item = NULL;
@@ -557,7 +567,10 @@ int rc_list_clear(rc_object *list)
     struct rc_list *l = as_list("rc_list_clear", list);
     if (l == NULL)
         return -1;
-    list_clear_items(list_ft(), l);
+    struct thr_state *ft = list_ft();
+    if (ft != NULL)
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
+    list_clear_items(ft, l);
     return 0;
 }
 
@@ -587,6 +600,9 @@ static rc_object *list_get_borrowed_locked(struct rc_list *l, long index)
     long i = list_index("rc_list_get_borrowed", (long)list_len_locked(l), index);
     /* relaxed: under the lock. */
     rc_object *item = i >= 0 ? rc_atomic_load_relaxed(&list_arr_locked(l)->items[i]) : NULL;
+    /* Marked while the list still holds it (internal.h). */
+    if (item != NULL)
+        obj_escape_check(item);
     obj_unlock(&l->ob);
     return item;
 }
@@ -637,8 +653,15 @@ static rc_object *list_get_borrowed_ft(struct rc_list *l, long index)
         if (item == NULL)
             continue;   /* popped or cleared since the len load */
         /* relaxed: after the acquire loads above; as in list_get_ft. */
-        if (rc_atomic_load_relaxed(count) == seq)
-            return item;
+        if (rc_atomic_load_relaxed(count) == seq) {
+            if (!obj_escape_needed(item))
+                return item;
+            /* Another thread's object that it may collect on its own: mark
+             * it (internal.h), then read again, since it may have left the
+             * list and died while we waited. */
+            obj_escape_slow(item);
+            continue;
+        }
         break;   /* a writer moved things meanwhile: take the lock */
     }
     return list_get_borrowed_locked(l, index);
@@ -649,8 +672,10 @@ rc_object *rc_list_get_borrowed(rc_object *list, long index)
     struct rc_list *l = as_list("rc_list_get_borrowed", list);
     if (l == NULL)
         return NULL;
-    if (list_ft() != NULL)
+    if (list_ft() != NULL) {
+        obj_escape_check(&l->ob);   /* another thread's list: internal.h */
         return list_get_borrowed_ft(l, index);
+    }
     /* gil mode: the GIL excludes every writer, and no other thread runs
      * until this one lets it (docs/threads.md [thr.borrow]). */
     long i = list_index("rc_list_get_borrowed", (long)list_len_locked(l), index);

@@ -68,7 +68,10 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
 
 void obj_track(rc_object *o)
 {
-    rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_TRACKED);
+    /* Only the collector tracks an object again, one that something still
+     * refers to after it was cleared: whoever that is, it is left to
+     * collections that stop the world (internal.h). */
+    rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_TRACKED | RC_GC_ESCAPED);
     gcl_track_new(rc_tls_state, o);
 }
 
@@ -100,6 +103,32 @@ void obj_free(rc_object *o)
     memset(o, 0xdb, sizeof *o);
 #endif
     mem_free(mem);
+}
+
+/* --------------------------------------------------------------- escape */
+
+void obj_escape_slow(rc_object *o)
+{
+    /* Another thread's object that it may be collecting on its own (and
+     * that this thread is about to change, or to hold without a count):
+     * wait until no thread-local collection is deciding (they hold the
+     * lock as readers), mark it, and let them go on.  A collection that
+     * starts after this sees the mark, one that ran before has finished
+     * with o; the caller's access follows either way.  With the world
+     * stopped by the caller no collection is deciding (a decision passes
+     * no safepoint), so no lock is needed then. */
+    struct thr_state *ts = rc_tls_state;
+    struct rc_runtime *rt = ts != NULL ? ts->rt : rc_rt;
+    if (ts != NULL && ts->holds_stw) {
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_ESCAPED);
+        return;
+    }
+    if (pthread_rwlock_trywrlock(&rt->escape_lock) != 0) {
+        rc_atomic_add_relaxed(&rt->escape_waits, 1);   /* relaxed: a counter */
+        pthread_rwlock_wrlock(&rt->escape_lock);
+    }
+    rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_ESCAPED);
+    pthread_rwlock_unlock(&rt->escape_lock);
 }
 
 /* ---------------------------------------------------------- deallocation */

@@ -105,6 +105,7 @@ static void runtime_teardown(struct rc_runtime *rt, bool gcl)
     gil_fini(&rt->gil);
     brc_fini(&rt->brc);
     pthread_mutex_destroy(&rt->weakref_mu);
+    pthread_rwlock_destroy(&rt->escape_lock);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
 }
@@ -165,6 +166,15 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     rt->main_thread = pthread_self();
     pthread_mutex_init(&rt->mu, NULL);
     pthread_mutex_init(&rt->weakref_mu, NULL);
+    {
+        /* Writers first: an escaping thread waits for the collection in
+         * progress, never for a stream of them. */
+        pthread_rwlockattr_t attr;
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&rt->escape_lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
+    }
     brc_init(&rt->brc);
     gil_init(&rt->gil, c.switch_interval_us);
     stw_init(&rt->stw, c.safepoint_timeout_ms);

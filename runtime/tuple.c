@@ -112,6 +112,7 @@ rc_object *rc_tuple_get(rc_object *o, long index)
 {
     if (!obj_is(o, &rc_tuple_type))
         return err_type_null("rc_tuple_get", "a tuple", o);
+    obj_escape_check(o);   /* another thread's tuple: internal.h */
     struct rc_tuple *t = (struct rc_tuple *)o;
     long n = (long)t->n;
     long i = index < 0 ? index + n : index;

@@ -87,6 +87,34 @@ void weakref_detach_garbage(rc_object *o)
     pthread_mutex_unlock(mu);
 }
 
+void weakref_lock(void)
+{
+    pthread_mutex_lock(&rc_rt->weakref_mu);
+}
+
+void weakref_unlock(void)
+{
+    pthread_mutex_unlock(&rc_rt->weakref_mu);
+}
+
+void weakref_detach_garbage_locked(rc_object *o)
+{
+    detach_locked((struct rc_weakref *)o);
+}
+
+bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *))
+{
+    for (struct rc_weakref *wr = head_load(weaklist_of(o)); wr != NULL; wr = wr->next)
+        if (wr->callback != NULL && !is_garbage(&wr->ob))
+            return true;
+    return false;
+}
+
+bool weakref_any_locked(rc_object *o)
+{
+    return (o->ob_type->flags & RC_TYPE_WEAKREFABLE) && !weaklist_empty(o);
+}
+
 /* A weakref holds no strong reference, but it is tracked (as in CPython)
  * so the collector can tell a weakref that is itself garbage (no callback)
  * from one that is reachable. */
@@ -121,6 +149,8 @@ rc_object *rc_weakref_new(rc_object *target, rc_weakref_callback callback, void 
     struct rc_weakref *wr = (struct rc_weakref *)o;
     wr->callback = callback;
     wr->arg = arg;
+    /* Another thread's target: its weakref list changes (internal.h). */
+    obj_escape_check(target);
     ref_set_maybe_weakref(target);
     ref_set_maybe_weakref(o);   /* weakref_clear_target try_increfs it */
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
@@ -140,6 +170,7 @@ rc_object *rc_weakref_get(rc_object *o)
 {
     if (!rc_is_weakref(o))
         return err_type_null("rc_weakref_get", "a weakref", o);
+    obj_escape_check(o);   /* another thread's weakref: internal.h */
     struct rc_weakref *wr = (struct rc_weakref *)o;
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
     pthread_mutex_lock(mu);
@@ -190,9 +221,18 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
     /* The world is stopped: nobody makes or drops a weakref meanwhile. */
     if (weaklist_empty(o))
         return;
-    struct rc_weakref **head = weaklist_of(o);
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
     pthread_mutex_lock(mu);
+    weakref_detach_for_gc_locked(o, cbs, n, is_garbage);
+    pthread_mutex_unlock(mu);
+}
+
+void weakref_detach_for_gc_locked(rc_object *o, struct weakref_cb **cbs, size_t *n,
+                                  bool (*is_garbage)(rc_object *))
+{
+    if (weaklist_empty(o))
+        return;
+    struct rc_weakref **head = weaklist_of(o);
     struct rc_weakref *wr = head_load(head);
     head_store(head, NULL);
     while (wr != NULL) {
@@ -209,5 +249,4 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
         }
         wr = next;
     }
-    pthread_mutex_unlock(mu);
 }

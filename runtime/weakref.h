@@ -36,4 +36,18 @@ void weakref_detach_garbage(rc_object *o);
 
 /* Whether o has weakrefs (the world stopped). */
 bool weakref_any_stw(rc_object *o);
+
+/* A thread-local collection (gc/garbage.c, no stop) holds the weakref lock
+ * while it checks that no other thread took a reference to its garbage and
+ * detaches the weakrefs to it, with the _locked variants of the above;
+ * weakref_any_locked: whether o has weakrefs, under the lock. */
+void weakref_lock(void);
+void weakref_unlock(void);
+void weakref_detach_for_gc_locked(rc_object *o, struct weakref_cb **cbs, size_t *n,
+                                  bool (*is_garbage)(rc_object *));
+void weakref_detach_garbage_locked(rc_object *o);
+bool weakref_any_locked(rc_object *o);
+/* Whether o's weakrefs include one with a callback that is not garbage
+ * itself (is_garbage says): detaching would call it.  Under the lock. */
+bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *));
 #endif /* RCGC_WEAKREF_H */

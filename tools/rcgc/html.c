@@ -332,6 +332,8 @@ static void pause_timeline(FILE *f, const struct cli_run *runs, size_t n)
             tmax = wall;
         for (size_t j = 0; j < r->ngc; j++) {
             const rc_gc_record *g = &r->gc[j];
+            if (g->local)
+                continue;   /* stopped nobody: no pause to plot */
             lo = g->pause_ns < lo ? g->pause_ns : lo;
             hi = g->pause_ns > hi ? g->pause_ns : hi;
             tmax = g->end_ns > tmax ? g->end_ns : tmax;
@@ -376,9 +378,14 @@ static void pause_timeline(FILE *f, const struct cli_run *runs, size_t n)
             continue;
         fputs("<g class=\"series\" data-run=\"", f);
         esc(f, cli_run_label(lb, r));
-        fprintf(f, "\" data-count=\"%zu\" fill=\"%s\">\n", r->ngc, run_color(i));
+        size_t stops = 0;
+        for (size_t j = 0; j < r->ngc; j++)
+            stops += !r->gc[j].local;
+        fprintf(f, "\" data-count=\"%zu\" fill=\"%s\">\n", stops, run_color(i));
         for (size_t j = 0; j < r->ngc; j++) {
             const rc_gc_record *g = &r->gc[j];
+            if (g->local)
+                continue;
             double px = PLOT_X0 + ((double)g->start_ns / 1e9) / xmax * (PLOT_X1 - PLOT_X0);
             double py = ax_map(&y, ns_decade(g->pause_ns));
             char b[32];

@@ -85,6 +85,8 @@ static json_t *collection_obj(const rc_gc_record *g)
                           "phase_ns", phases, "scanned", (json_int_t)g->scanned, "collected",
                           (json_int_t)g->collected, "uncollectable",
                           (json_int_t)g->uncollectable, "heap_size", (json_int_t)g->heap_size);
+    if (o != NULL && g->local)   /* a thread-local collection: no stop */
+        json_object_set_new(o, "local", json_true());
     if (o != NULL && g->cycle_start_ns != 0) {   /* ended a concurrent cycle */
         json_object_set_new(o, "cycle_start_ns", jint(g->cycle_start_ns));
         json_object_set_new(o, "concurrent_ns", jint(g->concurrent_ns));
@@ -395,6 +397,8 @@ static void rd_collection(struct rd *rd, json_t *o, const char *where, rc_gc_rec
     g->collected = rd_long(rd, o, where, "collected");
     g->uncollectable = rd_long(rd, o, where, "uncollectable");
     g->heap_size = rd_long(rd, o, where, "heap_size");
+    if (!rd->failed && json_object_get(o, "local") != NULL)
+        g->local = rd_bool(rd, o, where, "local");
     if (!rd->failed && json_object_get(o, "cycle_start_ns") != NULL) {
         g->cycle_start_ns = rd_u64(rd, o, where, "cycle_start_ns");
         g->concurrent_ns = rd_u64(rd, o, where, "concurrent_ns");

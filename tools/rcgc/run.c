@@ -401,7 +401,8 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     out->hist[CLI_LAT_OPS] = ops;
     lat_hist *pauses = cli_hist_new();
     for (size_t i = 0; i < out->ngc; i++)
-        lat_hist_record(pauses, out->gc[i].pause_ns);
+        if (!out->gc[i].local)   /* stopped nobody: not a pause */
+            lat_hist_record(pauses, out->gc[i].pause_ns);
     out->hist[CLI_LAT_GC_PAUSE] = pauses;
     cli_run_percentiles(out);
 

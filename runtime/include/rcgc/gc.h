@@ -200,6 +200,10 @@ typedef struct rc_gc_record {
                                            slices that did it (world running) */
     int verified;                       /* 1: the heap verifier ran around it
                                            (rc_gc_set_verify) */
+    int local;                          /* 1: a thread-local collection of the
+                                           young objects only its thread had
+                                           seen (ft mode): no thread stopped,
+                                           pause_ns 0 (docs/gc.md [gc.local]) */
 } rc_gc_record;
 
 /* Collections recorded (all of them; the most recent RC_RECORDS_KEPT are

@@ -1,0 +1,575 @@
+/* tests/unit/test_local.c: thread-local young collections (docs/gc.md
+ * [gc.local]).  The concurrent collector, ft mode: a thread collects the
+ * young objects only it has seen without stopping the world; another
+ * thread that changes one of its objects, or borrows one, marks it escaped
+ * first, and waits for a decision in progress.  In gil and ft-atomic mode
+ * no local collection runs (every test checks that much there).
+ *
+ * Each test drives the local collection by hand (gc_local_collect) with
+ * automatic collection on (local collections need it) and a threshold no
+ * test reaches; the torture settings (RCGC_GC_STRESS, RCGC_GC_VERIFY) are
+ * turned off, since the verifier turns local collections off and stress
+ * would collect at points the tests could not predict.  The forced
+ * interleavings use the collector's test hook, which runs inside the
+ * decision, with the escape lock held.
+ */
+#define RCGC_BUILDING 1
+#include "harness.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "collector.h"
+#include "internal.h"
+#include "weakref.h"
+
+static rc_type *node_type;   /* Node(next, value) */
+
+static struct thr_state *me(void) { return rc_tls_state; }
+
+static bool local_mode(void) { return harness_mode == RC_MODE_FT; }
+
+static int setup(void **state)
+{
+    harness_collector = RC_COLLECTOR_CONCURRENT;
+    if (harness_setup(state) != 0)
+        return -1;
+    node_type = rc_type_new("Node", 2, NULL);
+    if (node_type == NULL)
+        return -1;
+    rc_gc_set_stress(0);
+    rc_gc_set_verify(RC_GC_VERIFY_OFF);
+    rc_gc_collect(2);
+    rc_gc_set_threshold(1000000, 10, 10);   /* no automatic collection comes */
+    rc_gc_enable();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    gc_local_test_hook(me()->rt, NULL, NULL);
+    return harness_teardown(state);
+}
+
+/* Node(next=itself, value=v): a young garbage cycle once dropped. */
+static rc_object *self_node(long v)
+{
+    rc_object *x = rc_instance_new(node_type);
+    rc_object *n = rc_int_new(v);
+    rc_slot_set(x, 0, x);
+    rc_slot_set(x, 1, n);
+    rc_decref(n);
+    return x;
+}
+
+static long value_of(rc_object *node)
+{
+    rc_object *n = rc_slot_get(node, 1);
+    long v = rc_is_int(n) ? (long)rc_int_value(n) : -1;
+    rc_decref(n);
+    return v;
+}
+
+static rc_gc_record last_record(void)
+{
+    rc_gc_record r;
+    size_t n = rc_gc_record_count();
+    assert_true(n > 0);
+    assert_int_equal(1, rc_gc_records(n - 1, &r, 1));
+    return r;
+}
+
+/* Spin until *flag is set, passing safepoints (gil mode: the GIL goes to
+ * the thread that sets it); fails the test after 20 s.  Not in a hook: a
+ * decision passes no safepoint. */
+static void await_flag(_Atomic int *flag)
+{
+    uint64_t until = rc_clock_ns() + 20000000000ull;
+    while (!atomic_load(flag)) {
+        assert_true(rc_clock_ns() < until);
+        rc_safepoint();
+        sched_yield();
+    }
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Young cycles nobody else saw are found with no stop; what is still
+ * referenced survives into generation 1. */
+static void test_collects_private_cycles_without_a_stop(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *keep = rc_list_new();
+    rc_object *kept = self_node(7);
+    rc_list_append(keep, kept);
+    for (long i = 0; i < 100; i++)
+        rc_decref(self_node(i));
+    size_t stops = rc_stw_count(), records = rc_gc_record_count();
+    long found = gc_local_collect(me());
+    if (!local_mode()) {
+        assert_int_equal(-1, found);   /* never outside ft mode */
+        assert_int_equal(records, rc_gc_record_count());
+    } else {
+        assert_int_equal(100, found);
+        assert_int_equal(stops, rc_stw_count());   /* nobody stopped */
+        rc_gc_record r = last_record();
+        assert_int_equal(1, r.local);
+        assert_int_equal(0, r.generation);
+        assert_int_equal(100, r.collected);
+        assert_int_equal(0, (long)r.pause_ns);
+        /* The survivors went to generation 1, intact. */
+        rc_object *gen1 = rc_gc_get_objects(1);
+        bool found_keep = false, found_kept = false;
+        for (long i = 0; i < rc_list_len(gen1); i++) {
+            rc_object *o = rc_list_get_borrowed(gen1, i);
+            found_keep |= o == keep;
+            found_kept |= o == kept;
+        }
+        rc_decref(gen1);
+        assert_true(found_keep && found_kept);
+        assert_int_equal(7, value_of(kept));
+    }
+    rc_decref(kept);
+    rc_decref(keep);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+struct toucher {
+    rc_object *list;      /* the main thread's, reached through C */
+    rc_object *got;       /* what the toucher popped or borrowed */
+    long value;
+    _Atomic int go, done;
+};
+
+static void pop_fn(void *arg)
+{
+    struct toucher *t = arg;
+    await_flag(&t->go);
+    t->got = rc_list_pop(t->list, 0);   /* a change: escapes the list first */
+    t->value = t->got != NULL ? value_of(t->got) : -1;
+    atomic_store(&t->done, 1);
+}
+
+/* A list another thread changed is escaped, and so left out of local
+ * collections: garbage it is part of waits for a collection that stops
+ * the world. */
+static void test_changed_by_another_thread_is_left_out(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *l = rc_list_new();
+    rc_list_append(l, l);   /* a cycle */
+    rc_object *x = self_node(5);
+    rc_list_append(l, x);
+    rc_decref(x);
+    struct toucher t = {.list = l};
+    atomic_store(&t.go, 1);
+    rc_thread *th = rc_thread_start(pop_fn, &t);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    assert_ptr_equal(l, t.got);   /* item 0 was the list itself */
+    if (local_mode())
+        assert_true(obj_gc_bits(l) & RC_GC_ESCAPED);
+    rc_list_append(l, t.got);     /* back into its own list */
+    rc_decref(t.got);
+    rc_decref(l);                 /* garbage now: l -> l, l -> x -> x */
+    long found = gc_local_collect(me());
+    if (local_mode()) {
+        /* x only this thread saw, but the escaped list, which is no
+         * member, refers to it: a reference from outside the set. */
+        assert_int_equal(0, found);
+        assert_true(rc_live_objects() > live);
+    } else {
+        assert_int_equal(-1, found);
+    }
+    /* With the world stopped both go (x survived into generation 1). */
+    assert_int_equal(2, rc_gc_collect(1));
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void borrow_fn(void *arg)
+{
+    struct toucher *t = arg;
+    t->got = rc_list_get_borrowed(t->list, 0);
+    t->value = rc_is_instance(t->got) ? 1 : 0;
+    atomic_store(&t->done, 1);
+}
+
+/* An item another thread borrowed is escaped before it is handed out, and
+ * the list it read before it is read. */
+static void test_borrowed_item_is_escaped(void **state)
+{
+    (void)state;
+    rc_object *l = rc_list_new();
+    rc_object *x = self_node(9);
+    rc_list_append(l, x);
+    assert_false(obj_gc_bits(x) & RC_GC_ESCAPED);
+    struct toucher t = {.list = l};
+    rc_thread *th = rc_thread_start(borrow_fn, &t);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    assert_ptr_equal(x, t.got);
+    assert_int_equal(1, t.value);
+    /* ft: marked; gil: every object is every thread's; ft-atomic: no
+     * object has an owner. */
+    assert_int_equal(local_mode(), (obj_gc_bits(x) & RC_GC_ESCAPED) != 0);
+    /* The list was read by a thread that is not its owner: escaped too. */
+    assert_int_equal(local_mode(), (obj_gc_bits(l) & RC_GC_ESCAPED) != 0);
+    rc_decref(x);
+    rc_decref(l);
+}
+
+/* The lost object, forced: while the owner's local collection decides
+ * (after its subtract pass, before its mark pass), another thread pops the
+ * only reference to x out of a list that the owner holds.  Without the
+ * escape lock the mark pass would miss x and free it under the popper.
+ * The popper must wait for the decision instead (escape_waits counts it). */
+struct lost {
+    struct toucher t;
+    struct rc_runtime *rt;
+    unsigned long waits_before;
+};
+
+static void wait_for_popper(void *arg, int phase)
+{
+    struct lost *lo = arg;
+    if (phase != 1)
+        return;
+    atomic_store(&lo->t.go, 1);
+    /* The popper finds the escape lock held (we hold it as a reader) and
+     * counts its wait before it blocks. */
+    uint64_t until = rc_clock_ns() + 20000000000ull;
+    while (rc_atomic_load_relaxed(&lo->rt->escape_waits) == lo->waits_before &&
+           rc_clock_ns() < until)
+        sched_yield();
+}
+
+static void test_lost_object_waits_for_the_decision(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *l = rc_list_new();
+    rc_object *x = self_node(42);
+    rc_list_append(l, x);
+    rc_decref(x);   /* l holds the only reference from outside x's cycle */
+    struct lost lo = {.t = {.list = l}, .rt = me()->rt,
+                      .waits_before = rc_atomic_load_relaxed(&me()->rt->escape_waits)};
+    rc_thread *th = rc_thread_start(pop_fn, &lo.t);
+    assert_non_null(th);
+    if (local_mode()) {
+        gc_local_test_hook(me()->rt, wait_for_popper, &lo);
+        assert_int_equal(0, gc_local_collect(me()));   /* nothing is garbage */
+        gc_local_test_hook(me()->rt, NULL, NULL);
+        assert_true(rc_atomic_load_relaxed(&me()->rt->escape_waits) > lo.waits_before);
+    } else {
+        atomic_store(&lo.t.go, 1);
+    }
+    assert_int_equal(0, rc_thread_join(th));
+    assert_ptr_equal(x, lo.t.got);
+    assert_int_equal(42, lo.t.value);   /* alive and intact */
+    assert_int_equal(0, rc_list_len(l));
+    rc_decref(lo.t.got);
+    rc_decref(l);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static int callbacks;
+
+static void on_dead(rc_object *wr, void *arg)
+{
+    (void)wr;
+    (void)arg;
+    callbacks++;
+}
+
+/* Garbage with a weakref and no callback: detached under the weakref
+ * lock, no stop.  With a callback to run, the garbage is left, untouched,
+ * to a collection that stops the world (which calls it once). */
+static void test_weakref_to_local_garbage(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    callbacks = 0;
+    rc_object *x = self_node(3);
+    rc_object *plain = rc_weakref_new(x, NULL, NULL);
+    rc_decref(x);
+    size_t stops = rc_stw_count();
+    long found = gc_local_collect(me());
+    if (local_mode()) {
+        assert_int_equal(1, found);
+        assert_int_equal(stops, rc_stw_count());
+        assert_null(rc_weakref_get(plain));
+    } else {
+        assert_int_equal(-1, found);
+        assert_int_equal(1, rc_gc_collect(0));   /* with the world stopped */
+    }
+    rc_decref(plain);
+
+    rc_object *y = self_node(4);
+    rc_object *wr = rc_weakref_new(y, on_dead, NULL);
+    rc_decref(y);
+    size_t before = rc_live_objects();
+    assert_int_equal(-1, gc_local_collect(me()));   /* a callback to run */
+    assert_int_equal(before, rc_live_objects());
+    assert_int_equal(0, callbacks);
+    rc_object *alive = rc_weakref_get(wr);
+    assert_ptr_equal(y, alive);   /* untouched */
+    assert_int_equal(4, value_of(alive));
+    rc_decref(alive);
+    assert_int_equal(1, rc_gc_collect(0));   /* the world stopped */
+    assert_int_equal(1, callbacks);
+    assert_null(rc_weakref_get(wr));
+    rc_decref(wr);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* Another thread takes a reference through a weakref while the owner's
+ * collection decides: the decision finds the target garbage (its count
+ * was read before), but the check after it sees the other thread's count
+ * and keeps all of it, alive, for a later collection.  The weakref was
+ * used by that thread before (so escaped, no member, no wait). */
+struct getter {
+    rc_object *wr;
+    rc_object *got;
+    _Atomic int go, done;
+};
+
+static void get_fn(void *arg)
+{
+    struct getter *g = arg;
+    rc_object *first = rc_weakref_get(g->wr);   /* escapes the weakref */
+    rc_decref(first);
+    atomic_store(&g->done, 1);
+    await_flag(&g->go);
+    g->got = rc_weakref_get(g->wr);
+    atomic_store(&g->done, 2);
+}
+
+static void get_during_decision(void *arg, int phase)
+{
+    struct getter *g = arg;
+    if (phase != 1)
+        return;
+    atomic_store(&g->go, 1);
+    uint64_t until = rc_clock_ns() + 20000000000ull;
+    while (atomic_load(&g->done) != 2 && rc_clock_ns() < until)
+        sched_yield();
+}
+
+static void test_weakref_get_during_the_decision_keeps_the_garbage(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *x = self_node(11);
+    struct getter g = {.wr = rc_weakref_new(x, NULL, NULL)};
+    rc_thread *th = rc_thread_start(get_fn, &g);
+    assert_non_null(th);
+    uint64_t until = rc_clock_ns() + 20000000000ull;
+    while (atomic_load(&g.done) != 1) {   /* attached, so let stops through */
+        assert_true(rc_clock_ns() < until);
+        rc_safepoint();
+        sched_yield();
+    }
+    rc_decref(x);   /* garbage now, but for the weakref */
+    if (local_mode()) {
+        gc_local_test_hook(me()->rt, get_during_decision, &g);
+        assert_int_equal(0, gc_local_collect(me()));   /* reached: kept */
+        gc_local_test_hook(me()->rt, NULL, NULL);
+    } else {
+        atomic_store(&g.go, 1);
+    }
+    assert_int_equal(0, rc_thread_join(th));
+    assert_ptr_equal(x, g.got);
+    assert_int_equal(11, value_of(g.got));   /* intact: not cleared */
+    rc_decref(g.got);
+    rc_gc_collect(2);   /* garbage again; the world stopped this time */
+    assert_null(rc_weakref_get(g.wr));
+    rc_decref(g.wr);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The root moved while the counts are read, forced: another thread holds
+ * tuple Q = (P,) with P -> Q, the owner having dropped both.  Once the
+ * owner's collection has read P's count (P was made first), the other
+ * thread takes P out of Q and drops Q.  Read at that moment, Q's count
+ * would be the cycle's alone and both would look like garbage, P cleared
+ * under the thread that now holds it.  Reading Q's item escapes Q first,
+ * which waits for the decision, so Q is read with the thread's count on it
+ * and P survives. */
+struct mover {
+    rc_object *q;
+    rc_object *p;
+    struct rc_runtime *rt;
+    unsigned long waits_before;
+    long len;
+    _Atomic int go, done;
+};
+
+static void move_fn(void *arg)
+{
+    struct mover *m = arg;
+    await_flag(&m->go);
+    m->p = rc_tuple_get(m->q, 0);   /* a reference to P, ours */
+    rc_decref(m->q);
+    atomic_store(&m->done, 1);
+    m->len = rc_list_len(m->p);
+}
+
+static void move_during_the_reads(void *arg, int phase)
+{
+    struct mover *m = arg;
+    if (phase != 0)
+        return;
+    atomic_store(&m->go, 1);
+    /* Until the mover waits for us (or, were it not made to, is done). */
+    uint64_t until = rc_clock_ns() + 20000000000ull;
+    while (rc_atomic_load_relaxed(&m->rt->escape_waits) == m->waits_before &&
+           !atomic_load(&m->done) && rc_clock_ns() < until)
+        sched_yield();
+}
+
+static void test_root_moved_while_counts_are_read(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *p = rc_list_new();
+    rc_object *q = rc_tuple_new(1, &p);
+    rc_list_append(p, q);
+    struct mover m = {.q = q, .rt = me()->rt,
+                      .waits_before = rc_atomic_load_relaxed(&me()->rt->escape_waits)};
+    rc_incref(q);   /* the mover's reference, handed over below */
+    rc_thread *th = rc_thread_start(move_fn, &m);
+    assert_non_null(th);
+    rc_decref(q);
+    rc_decref(p);
+    if (local_mode()) {
+        gc_local_test_hook(me()->rt, move_during_the_reads, &m);
+        assert_int_equal(0, gc_local_collect(me()));
+        gc_local_test_hook(me()->rt, NULL, NULL);
+        assert_true(rc_atomic_load_relaxed(&me()->rt->escape_waits) > m.waits_before);
+    } else {
+        atomic_store(&m.go, 1);
+    }
+    assert_int_equal(0, rc_thread_join(th));
+    assert_int_equal(1, m.len);   /* P intact: it still holds Q */
+    rc_decref(m.p);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static rc_object *resurrected;   /* the finalizer's list */
+
+static void resurrect(rc_object *self)
+{
+    rc_list_append(resurrected, self);
+}
+
+/* A finalizer in the garbage: a local collection runs no object code, so
+ * it leaves the garbage to a collection that stops the world, which runs
+ * the finalizer once and keeps what it resurrects. */
+static void test_finalizer_is_left_to_a_stop(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_type *fin = rc_type_new("Fin", 2, resurrect);
+    resurrected = rc_list_new();
+    rc_object *x = rc_instance_new(fin);
+    rc_slot_set(x, 0, x);
+    rc_decref(x);
+    /* A finalizer to run: left, untouched, to a stop. */
+    assert_int_equal(-1, gc_local_collect(me()));
+    assert_int_equal(0, rc_list_len(resurrected));
+    assert_false(obj_gc_bits(x) & RC_GC_FINALIZED);
+    assert_int_equal(1, rc_gc_collect(0));   /* found there, then resurrected */
+    assert_int_equal(1, rc_list_len(resurrected));
+    assert_ptr_equal(x, rc_list_get_borrowed(resurrected, 0));
+    assert_true(obj_gc_bits(x) & RC_GC_FINALIZED);
+    rc_decref(resurrected);   /* x dies now, by a collection: no second call */
+    resurrected = NULL;
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* Two threads collect their own young garbage at the same time, each
+ * leaving the other's alone (an object of one referring to the other's:
+ * counted by the other, so not a member of either). */
+struct churner {
+    rc_object *shared;   /* a list both append their survivors to */
+    long found;
+    _Atomic int go;
+};
+
+static void churn_fn(void *arg)
+{
+    struct churner *c = arg;
+    await_flag(&c->go);
+    for (int round = 0; round < 50; round++) {
+        for (long i = 0; i < 40; i++)
+            rc_decref(self_node(i));
+        rc_object *keep = self_node(round);
+        rc_list_append(c->shared, keep);
+        rc_decref(keep);
+        long f = gc_local_collect(me());
+        if (f > 0)
+            c->found += f;
+    }
+}
+
+static void test_two_threads_collect_at_once(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    struct churner c[2] = {{.shared = rc_list_new()}, {0}};
+    c[1].shared = c[0].shared;
+    rc_thread *th[2];
+    for (int i = 0; i < 2; i++) {
+        th[i] = rc_thread_start(churn_fn, &c[i]);
+        assert_non_null(th[i]);
+    }
+    atomic_store(&c[0].go, 1);
+    atomic_store(&c[1].go, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(0, rc_thread_join(th[i]));
+    /* ft: each found its own 40 * 50 cycles (the kept ones survive). */
+    if (local_mode())
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(40 * 50, c[i].found);
+    assert_int_equal(100, rc_list_len(c[0].shared));
+    for (long i = 0; i < 100; i++) {
+        rc_object *n = rc_list_get(c[0].shared, i);
+        rc_object *self = rc_slot_get(n, 0);
+        assert_ptr_equal(n, self);
+        rc_decref(self);
+        rc_decref(n);
+    }
+    rc_decref(c[0].shared);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_collects_private_cycles_without_a_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_changed_by_another_thread_is_left_out, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_borrowed_item_is_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_object_waits_for_the_decision, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_weakref_to_local_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_weakref_get_during_the_decision_keeps_the_garbage,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finalizer_is_left_to_a_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_root_moved_while_counts_are_read, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_two_threads_collect_at_once, setup, teardown),
+    };
+    return harness_run("local", tests, sizeof tests / sizeof tests[0], argc, argv);
+}
