@@ -653,7 +653,9 @@ long gc_local_collect(struct thr_state *ts)
         /* Put back into generation 0 for a young collection that stops
          * the world, which the caller runs now (gc_collect_auto), and the
          * next few after it: a program whose young garbage has finalizers
-         * would otherwise decide twice each time. */
+         * would otherwise decide twice each time.  The decision's
+         * survivors did leave generation 0. */
+        report_delta(gc, -survivors);
         gts->local_fallback = LOCAL_FALLBACK;
         gts->in_collection--;
         return -1;
@@ -686,7 +688,9 @@ void gc_local_test_hook(struct rc_runtime *rt, void (*hook)(void *, int), void *
 
 void gc_collect_auto(struct thr_state *ts, int gen)
 {
-    if (gen == 0 && ts->gc->local_fallback > 0)
+    if (gen == 0 && ts->gc->young_stop)
+        ;   /* the whole young generation, with the world stopped */
+    else if (gen == 0 && ts->gc->local_fallback > 0)
         ts->gc->local_fallback--;
     else if (gen == 0 && gc_local_collect(ts) >= 0)
         return;
@@ -733,11 +737,16 @@ void gc_trigger_generational(struct thr_state *ts, long young)
      * of its own (gc_local_due); the whole young generation is collected
      * once what they leave (objects other threads saw) adds up to t0 more
      * than they can hold between them.  relaxed: a trigger count. */
-    if (local_mode(ts->rt))
+    bool local = local_mode(ts->rt);
+    if (local)
         t0 *= rc_atomic_load_relaxed(&gc->local_threads) + 1;
     if (young < t0)
         return;
+    /* What local collections left (escaped objects, others' counts): a
+     * young collection that stops the world takes it. */
+    ts->gc->young_stop = local;
     gc->ops->collect_due(ts);
+    ts->gc->young_stop = false;
 }
 
 bool gc_local_due(struct thr_state *ts)

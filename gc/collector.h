@@ -228,6 +228,11 @@ struct gc_thread_state {
     long local_young;                 /* tracked allocations minus frees
                                          reported since this thread's last
                                          young collection, never below 0 */
+    bool young_stop;                  /* the young count passed the trigger
+                                         for the whole young generation:
+                                         the young collection due now is
+                                         one that stops the world
+                                         (gc_trigger_generational) */
     int local_fallback;               /* young collections to leave to the
                                          collector after a local one found
                                          garbage with a finalizer to run */

@@ -248,7 +248,9 @@ static void release_held(struct collection *c)
  * unreachable (another thread's local collection marks its own). */
 static bool is_local_garbage(rc_object *o)
 {
-    return is_garbage(o) && rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid;
+    /* Ours first: another thread's local collection may be writing the
+     * aux word of its own objects. */
+    return rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid && is_garbage(o);
 }
 
 enum local_settle gc_local_settle(struct collection *c, long *survivors)

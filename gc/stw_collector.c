@@ -387,7 +387,9 @@ static void abandon_stw(struct collection *c)
 static inline bool local_candidate(rc_object *o, uintptr_t me)
 {
     uint8_t bits = obj_gc_bits(o);
-    if ((bits & (RC_GC_TRACKED | RC_GC_ESCAPED | RC_GC_COLLECTING)) != RC_GC_TRACKED)
+    /* RC_GC_OLD: never on a generation-0 list, and other threads skip the
+     * escape check for it (runtime/internal.h). */
+    if ((bits & (RC_GC_TRACKED | RC_GC_ESCAPED | RC_GC_COLLECTING | RC_GC_OLD)) != RC_GC_TRACKED)
         return false;
     if (rc_atomic_load_relaxed(&o->ob_tid) != me)
         return false;

@@ -138,11 +138,12 @@ void obj_escape_slow(rc_object *o);
 static inline bool obj_escape_needed(const rc_object *o)
 {
     uintptr_t owner = rc_atomic_load_relaxed(&((rc_object *)o)->ob_tid);
-    /* Only tracked objects are ever collected thread-locally; an object
-     * tracked again after a collection cleared it (obj_track) is marked
-     * escaped then. */
+    /* Only tracked objects outside the oldest generation are ever
+     * collected thread-locally (gc/stw_collector.c, local_candidate); an
+     * object tracked again after a collection cleared it (obj_track) is
+     * marked escaped then. */
     return RC_UNLIKELY(owner != rc_tls_tid) && owner != RC_TID_NONE &&
-           (obj_gc_bits(o) & (RC_GC_TRACKED | RC_GC_ESCAPED)) == RC_GC_TRACKED;
+           (obj_gc_bits(o) & (RC_GC_TRACKED | RC_GC_ESCAPED | RC_GC_OLD)) == RC_GC_TRACKED;
 }
 
 static inline void obj_escape_check(rc_object *o)

@@ -553,6 +553,67 @@ static void test_two_threads_collect_at_once(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Young garbage another thread has seen is left by local collections;
+ * once the young count passes the trigger for the whole young generation
+ * (generation 0's threshold times one more than the threads), a young
+ * collection that stops the world takes it. */
+struct reader {
+    rc_object *list;
+    long n;
+};
+
+static void read_all_fn(void *arg)
+{
+    struct reader *r = arg;
+    for (long i = 0; i < r->n; i++) {
+        rc_object *x = rc_list_get(r->list, i);
+        rc_decref(rc_slot_get(x, 1));   /* reading its slot escapes it */
+        rc_decref(x);
+    }
+}
+
+static void test_escaped_young_garbage_goes_to_a_stop(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    enum { N = 300 };
+    rc_object *l = rc_list_new();
+    for (long i = 0; i < N; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    struct reader r = {.list = l, .n = N};
+    rc_thread *th = rc_thread_start(read_all_fn, &r);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    rc_list_clear(l);   /* N escaped garbage cycles, young */
+    rc_decref(l);
+    rc_gc_set_threshold(100, 1000000, 10);   /* generation 1 never due */
+    size_t first = rc_gc_record_count();
+    long found = 0;
+    rc_object *hold = rc_list_new();   /* allocations that count, no garbage */
+    for (int i = 0; i < 5000 && found < N; i++) {
+        rc_object *e = rc_list_new();
+        rc_list_append(hold, e);
+        rc_decref(e);
+        rc_safepoint();
+        size_t n = rc_gc_record_count();
+        for (size_t k = first; k < n; k++) {
+            rc_gc_record rec;
+            assert_int_equal(1, rc_gc_records(k, &rec, 1));
+            if (!rec.local && rec.generation == 0)
+                found += rec.collected;
+        }
+        first = n;
+    }
+    assert_true(found >= N);
+    rc_decref(hold);
+    rc_gc_set_threshold(1000000, 10, 10);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +631,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_root_moved_while_counts_are_read, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_two_threads_collect_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escaped_young_garbage_goes_to_a_stop, setup,
+                                        teardown),
     };
     return harness_run("local", tests, sizeof tests / sizeof tests[0], argc, argv);
 }
