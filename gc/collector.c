@@ -8,7 +8,6 @@
 #define RCGC_BUILDING 1
 #include <errno.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -568,11 +567,11 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
 
 /* ------------------------------------------ thread-local collections */
 
-/* After a thread-local collection found that another thread had reached
- * its garbage meanwhile (gc_local_settle), this many of the thread's young
- * collections are left to the collector, which stops the world for them
- * (a program that shares young objects this way would otherwise try, and
- * give up, each time). */
+/* After a thread-local collection found garbage that would run object
+ * code (a finalizer, a weakref callback: gc_local_settle), this many of
+ * the thread's young collections are left to the collector, which stops
+ * the world for them (a program whose young garbage has finalizers would
+ * otherwise decide twice each time). */
 #define LOCAL_FALLBACK 8
 
 void gc_local_settings_locked(struct gc_state *gc)
