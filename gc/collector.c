@@ -687,12 +687,13 @@ void gc_local_test_hook(struct rc_runtime *rt, void (*hook)(void *, int), void *
 
 void gc_collect_auto(struct thr_state *ts, int gen)
 {
-    if (gen == 0 && ts->gc->young_stop)
-        ;   /* the whole young generation, with the world stopped */
-    else if (gen == 0 && ts->gc->local_fallback > 0)
-        ts->gc->local_fallback--;
-    else if (gen == 0 && gc_local_collect(ts) >= 0)
-        return;
+    /* young_stop: the whole young generation, with the world stopped. */
+    if (gen == 0 && !ts->gc->young_stop) {
+        if (ts->gc->local_fallback > 0)
+            ts->gc->local_fallback--;
+        else if (gc_local_collect(ts) >= 0)
+            return;
+    }
     gc_collect_quietly(ts, gen);
     ts->gc->local_young = 0;   /* its young objects were collected too */
 }
