@@ -597,7 +597,7 @@ bool gc_local_allowed(struct thr_state *ts)
            rc_atomic_load_relaxed(&ts->rt->gc->enabled);   /* relaxed: a setting */
 }
 
-long gc_local_collect(struct thr_state *ts)
+long gc_local_collect(struct thr_state *ts, int gen)
 {
     struct gc_thread_state *gts = ts->gc;
     struct rc_runtime *rt = ts->rt;
@@ -617,11 +617,11 @@ long gc_local_collect(struct thr_state *ts)
     memset(&c, 0, sizeof c);
     c.rt = rt;
     c.ts = ts;
-    c.gen = 0;
+    c.gen = gen;
     c.local = true;
     gcl_init(&c.taken);
     gcl_init(&c.unreachable);
-    c.rec.generation = 0;
+    c.rec.generation = gen;
     c.rec.local = 1;
     c.rec.start_ns = c.lap_ns = rc_clock_ns();
     /* What other threads handed back to us is unlinked first (the owner
@@ -641,8 +641,21 @@ long gc_local_collect(struct thr_state *ts)
         gts->in_collection--;
         return -1;
     }
+    long garbage = (long)c.nheld, promoted = survivors;
     long saved = 0, found = 0;
-    switch (gc_local_settle(&c, &survivors)) {
+    enum local_settle settled = gc_local_settle(&c, &survivors);
+    /* Survivors of generation 1 entered the oldest generation, growth that
+     * the trigger of the collector's cycles counts (CPython's long-lived
+     * damping), and join the old space (relaxed: trigger counts,
+     * collector.h). */
+    if (gen > 0) {
+        if (settled == LOCAL_REACHED)
+            promoted = survivors;   /* the garbage kept too */
+        rc_atomic_add_relaxed(&gc->long_lived_pending, promoted);
+        if (gc->ops->adopt != NULL)
+            gc->ops->adopt(ts);
+    }
+    switch (settled) {
     case LOCAL_SETTLED:
         found = gc_finish(&c, &survivors, &saved);
         break;
@@ -653,22 +666,35 @@ long gc_local_collect(struct thr_state *ts)
          * the world, which the caller runs now (gc_collect_auto), and the
          * next few after it: a program whose young garbage has finalizers
          * would otherwise decide twice each time.  The decision's
-         * survivors did leave generation 0. */
-        report_delta(gc, -survivors);
+         * survivors did leave generation 0, its garbage is there now. */
+        report_delta(gc, garbage - (long)c.local_young);
         gts->local_fallback = LOCAL_FALLBACK;
         gts->in_collection--;
         return -1;
     }
-    /* Every member left generation 0: the survivors for generation 1,
-     * the garbage freed untracked, so never counted as frees (as a global
-     * collection's, whose stop zeroes the count); and generation 0 was
-     * collected once more (relaxed: trigger counts, collector.h). */
-    report_delta(gc, -(survivors + found));
-    rc_atomic_add_relaxed(&gc->count[1], 1);
+    /* Every member of generation 0 left it: the survivors for the next
+     * generation, the garbage freed untracked, so never counted as frees
+     * (as a global collection's, whose stop zeroes the count).  Generation
+     * 0 was collected once more; generation 1 counts toward its own
+     * collection on this thread, and its collection toward the next
+     * cycle.  What it left out (escaped objects, others' counts) waits for
+     * a collection of generation 1 that stops the world, which the
+     * young collections that stop the world lead to (account), or the
+     * next one once it holds generation 0's threshold of them. */
+    report_delta(gc, -(long)c.local_young);
+    if (gen == 0) {
+        gts->local_count1++;
+    } else {
+        gts->local_count1 = 0;
+        rc_atomic_add_relaxed(&gc->count[2], 1);
+        long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);
+        if (c.local_left >= t0)
+            rc_atomic_store_relaxed(&gc->count[1], rc_atomic_load_relaxed(&gc->threshold[1]));
+    }
     gts->local_young = 0;
     pthread_mutex_lock(&gc->mu);
-    gc->stats[0].collections++;
-    gc->stats[0].collected += (uint64_t)found;
+    gc->stats[gen].collections++;
+    gc->stats[gen].collected += (uint64_t)found;
     pthread_mutex_unlock(&gc->mu);
     c.rec.collected = found;
     c.rec.uncollectable = saved;
@@ -689,9 +715,12 @@ void gc_collect_auto(struct thr_state *ts, int gen)
 {
     /* young_stop: the whole young generation, with the world stopped. */
     if (gen == 0 && !ts->gc->young_stop) {
+        /* Generation 1 too once the thread's own collections of
+         * generation 0 reach its threshold (relaxed: a setting). */
+        int local_gen = ts->gc->local_count1 >= rc_atomic_load_relaxed(&ts->rt->gc->threshold[1]);
         if (ts->gc->local_fallback > 0)
             ts->gc->local_fallback--;
-        else if (gc_local_collect(ts) >= 0)
+        else if (gc_local_collect(ts, local_gen) >= 0)
             return;
     }
     gc_collect_quietly(ts, gen);

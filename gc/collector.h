@@ -96,6 +96,12 @@ struct gc_collector_ops {
      * thread without a stop, in ft mode (docs/gc.md [gc.local]); the
      * stop-the-world collector keeps CPython's stop for every one. */
     bool local_young;
+    /* With local_young: the objects the calling thread's local
+     * collections promoted into the oldest generation (its list of it)
+     * join the collector's, if the collector can take them now; else they
+     * wait there for the next call (the collector's stops take them as
+     * young ones).  Passes no safepoint. */
+    void (*adopt)(struct thr_state *ts);
 };
 
 extern const struct gc_collector_ops gc_stw_collector;
@@ -233,6 +239,9 @@ struct gc_thread_state {
                                          the young collection due now is
                                          one that stops the world
                                          (gc_trigger_generational) */
+    long local_count1;                /* its local collections of generation
+                                         0 since its last one of generation
+                                         1 (gc_collect_auto) */
     int local_fallback;               /* young collections to leave to the
                                          collector after a local one found
                                          garbage with a finalizer to run */
@@ -270,6 +279,12 @@ struct collection {
     bool local;                    /* a thread-local collection:
                                       no stop, the calling thread's own
                                       objects only, its own work buffer */
+    size_t local_young;            /* a local collection's members taken
+                                      from generation 0 (the first ones
+                                      of the set) */
+    long local_left;               /* objects of generation 1 a local
+                                      collection of it left out (escaped,
+                                      counted by other threads) */
 };
 
 /* ------------------------------------------------------------ collector.c */
@@ -310,6 +325,21 @@ struct gc_head *gc_dest_list_stw(struct rc_runtime *rt, struct gc_head *g, int i
 static inline int gc_dest_generation(int gen)
 {
     return gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
+}
+
+/* A thread-local collection's survivor g (unlinked, still COLLECTING)
+ * into its thread's list of the generation after c->gen.  One entering
+ * the oldest generation takes RC_GC_OLD there, and other threads' reads
+ * escape it no more (runtime/internal.h): it is never a local member
+ * again.  Atomic: other threads set bits of their own. */
+static inline void gc_local_promote(struct collection *c, struct gc_head *g)
+{
+    int dest = gc_dest_generation(c->gen);
+    rc_object *o = GC_HEAD_OBJ(g);
+    rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+    if (dest == RC_GC_GENERATIONS - 1)
+        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_OLD);
+    gcl_append(&c->ts->gcl->lists[dest], g);
 }
 
 /* Add the elapsed time since *t to *slot and move *t to now. */
@@ -394,9 +424,11 @@ long gc_cc_test_finish_all(struct thr_state *ts);
 void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch);
 
 /* With rt->escape_lock held as a reader, no stop: trial deletion over the
- * calling thread's candidates of its generation-0 list (docs/gc.md
- * [gc.local]), its own work buffer *work (*cap entries a half, grown as
- * needed).  Survivors to its generation 1, the unreachable to
+ * calling thread's candidates of its lists of generations 0..c->gen (0 or
+ * 1; docs/gc.md [gc.local]), its own work buffer *work (*cap entries a
+ * half, grown as needed).  Survivors to its list of the next generation
+ * (RC_GC_OLD for the oldest: the old space's, which the thread joins to
+ * the old space when it can, gc_collector_ops.adopt), the unreachable to
  * c->unreachable, one reference each held (c->held, in *work).  Returns
  * the survivors, or -1 with MemoryError and nothing changed. */
 long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap);
@@ -409,10 +441,11 @@ void gc_local_settings_locked(struct gc_state *gc);
  * mode, automatic collection on, nothing asked of a collection that needs
  * the world stopped: SAVEALL, callbacks). */
 bool gc_local_allowed(struct thr_state *ts);
-/* A thread-local young collection (docs/gc.md [gc.local]); returns what it
- * found, or -1 if it could not run (not allowed, garbage with a
- * finalizer, no memory), having changed nothing. */
-long gc_local_collect(struct thr_state *ts);
+/* A thread-local collection of generations 0..gen (0 or 1; docs/gc.md
+ * [gc.local]); returns what it found, or -1 if it could not run (not
+ * allowed, garbage with a finalizer, no memory), having collected
+ * nothing. */
+long gc_local_collect(struct thr_state *ts, int gen);
 /* Whether the calling thread's own young objects are due for a
  * thread-local collection (ft mode: its reported allocations since its
  * last young collection reached generation 0's threshold). */

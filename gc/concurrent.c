@@ -794,13 +794,16 @@ static bool cc_take_referents_stw(struct collection *c, struct cc_state *cc)
     return t.weakrefs;
 }
 
-/* Every owner's young generations into c->taken (world stopped). */
+/* Every owner's young generations into c->taken (world stopped), and
+ * what its thread's local collections promoted that has not joined the
+ * old space yet (its list of the oldest generation: cc_adopt): young for
+ * this purpose, as those joined do with this stop. */
 static void take_young_stw(struct gcl_owner *ow, void *arg)
 {
     struct collection *c = arg;
     if (ow->oldspace)
         return;
-    for (int i = 0; i < RC_GC_GENERATIONS - 1; i++)
+    for (int i = 0; i < RC_GC_GENERATIONS; i++)
         gcl_splice(&c->taken, &ow->lists[i]);
 }
 
@@ -973,13 +976,14 @@ static void cc_release(struct cc_state *cc)
 }
 
 /* Every owner's young generations join the old space (renamed; with the
- * world stopped).  O(young objects), bounded by the young thresholds. */
+ * world stopped), and what its local collections promoted (cc_adopt).
+ * O(young objects), bounded by the young thresholds. */
 static void promote_young_stw(struct gcl_owner *ow, void *arg)
 {
     struct collection *c = arg;
     if (ow->oldspace)
         return;
-    for (int i = 0; i < RC_GC_GENERATIONS - 1; i++) {
+    for (int i = 0; i < RC_GC_GENERATIONS; i++) {
         struct gc_head *list = &ow->lists[i];
         while (!gcl_is_empty(list)) {
             struct gc_head *g = list->next;
@@ -1257,12 +1261,40 @@ static void cc_collect_due(struct thr_state *ts)
     gc_collect_auto(ts, gen);
 }
 
+/* What the calling thread's local collections promoted into the oldest
+ * generation (gc_local_promote), waiting in its own list of it, joins the
+ * old space, whose lists are busy's holder's (or a stop's): if busy is
+ * free now; else at the thread's next report, or at a stop that takes it
+ * (take_young_stw, promote_young_stw; a full collection).  A cycle
+ * running takes the objects as ones that joined the old space while it
+ * ran.  Passes no safepoint. */
+static void cc_adopt(struct thr_state *ts)
+{
+    struct gc_head *promoted = &ts->gcl->lists[RC_GC_GENERATIONS - 1];
+    if (gcl_is_empty(promoted))
+        return;
+    struct cc_state *cc = cc_of(ts->rt);
+    int expected = 0;
+    /* acquire / release: busy (struct cc_state). */
+    if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
+        return;
+    gcl_adopt_into_oldspace(ts->rt, promoted);
+    cc_release(cc);
+}
+
+static void cc_thread_exit(struct thr_state *ts)
+{
+    /* Left behind, they go to the orphan's list, for a stop. */
+    cc_adopt(ts);
+}
+
 /* After each report of a thread's allocations: its share of a running
  * cycle's work. */
 static void cc_assist(struct thr_state *ts)
 {
     struct rc_runtime *rt = ts->rt;
     struct cc_state *cc = cc_of(rt);
+    cc_adopt(ts);
     if (cc_phase(cc) != CC_IDLE) {
         /* relaxed: a setting.  A cycle pauses while automatic collection
          * is off (tests drive one by hand then); rc_gc_collect(2) drops
@@ -1457,6 +1489,8 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .allocated = gc_trigger_generational,
     .collect_due = cc_collect_due,
     .local_young = true,
+    .adopt = cc_adopt,
+    .thread_exit = cc_thread_exit,
     .assist = cc_assist,
     .cancel_stw = cc_cancel_stw,
     .more = cc_more,

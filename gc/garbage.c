@@ -318,17 +318,20 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
     }
     if (!reached && !code)
         return LOCAL_SETTLED;
-    /* Put back: alive after all, as the decision's survivors (generation
-     * 1); or garbage that needs code, into generation 0 again, for the
-     * young collection that stops the world which the caller asks for.
-     * Our references are dropped (a count that reaches 0 frees the object
-     * as any drop does). */
-    struct gc_head *dest = &c->ts->gcl->lists[reached ? gc_dest_generation(0) : 0];
+    /* Put back: alive after all, as the decision's survivors (the next
+     * generation); or garbage that needs code, into generation 0 again,
+     * for the young collection that stops the world which the caller asks
+     * for.  Our references are dropped (a count that reaches 0 frees the
+     * object as any drop does). */
     while (!gcl_is_empty(&c->unreachable)) {
         struct gc_head *g = c->unreachable.next;
-        rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
         gcl_remove(g);
-        gcl_append(dest, g);
+        if (reached) {
+            gc_local_promote(c, g);
+        } else {
+            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+            gcl_append(&c->ts->gcl->lists[0], g);
+        }
         (*survivors)++;
     }
     for (size_t i = 0; i < c->nheld; i++)

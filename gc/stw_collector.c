@@ -424,29 +424,38 @@ static void local_unmark(struct collection *c)
 long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap)
 {
     struct thr_state *ts = c->ts;
-    struct gc_head *list = &ts->gcl->lists[0];
     uintptr_t me = ts->tid;
     size_t n = 0;
     c->set = *work;
     c->n = 0;
-    for (struct gc_head *g = list->next; g != list; g = g->next) {
-        __builtin_prefetch(GC_HEAD_OBJ(g->next));
-        rc_object *o = GC_HEAD_OBJ(g);
-        if (!local_candidate(o, me))
-            continue;
-        if (n == *cap && reserve_local(work, cap, n + 1) < 0) {
-            local_unmark(c);
-            return -1;
+    c->local_left = 0;
+    for (int i = 0; i <= c->gen; i++) {
+        struct gc_head *list = &ts->gcl->lists[i];
+        for (struct gc_head *g = list->next; g != list; g = g->next) {
+            __builtin_prefetch(GC_HEAD_OBJ(g->next));
+            rc_object *o = GC_HEAD_OBJ(g);
+            if (!local_candidate(o, me)) {
+                c->local_left += i;
+                continue;
+            }
+            if (n == *cap && reserve_local(work, cap, n + 1) < 0) {
+                local_unmark(c);
+                return -1;
+            }
+            c->set = *work;
+            /* the whole count */
+            g->aux = (uintptr_t)rc_atomic_load_relaxed(&o->ob_ref_local);
+            /* atomic or: another thread may mark o RC_GC_SHARED (storing
+             * it, with a count of its own, after our load of
+             * ob_ref_shared). */
+            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
+            c->set[n++] = g;
+            c->n = n;
+            if (n == 1 && c->rt->gc->local_hook != NULL)
+                c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 0);
         }
-        c->set = *work;
-        g->aux = (uintptr_t)rc_atomic_load_relaxed(&o->ob_ref_local);   /* the whole count */
-        /* atomic or: another thread may mark o RC_GC_SHARED (storing it,
-         * with a count of its own, after our load of ob_ref_shared). */
-        rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
-        c->set[n++] = g;
-        c->n = n;
-        if (n == 1 && c->rt->gc->local_hook != NULL)
-            c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 0);
+        if (i == 0)
+            c->local_young = n;
     }
     c->rec.scanned += (long)n;
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);
@@ -455,9 +464,8 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
     if (c->rt->gc->local_hook != NULL)
         c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 1);
     mark_reachable(c);
-    /* Relink: survivors to our generation-1 list, in the order they had;
-     * the unreachable to c->unreachable, still COLLECTING. */
-    struct gc_head *dest = &ts->gcl->lists[gc_dest_generation(0)];
+    /* Relink: survivors to our list of the next generation, in the order
+     * they had; the unreachable to c->unreachable, still COLLECTING. */
     long survivors = 0;
     for (size_t i = 0; i < n; i++) {
         struct gc_head *g = c->set[i];
@@ -465,8 +473,7 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
         if (g->aux == 0) {
             gcl_append(&c->unreachable, g);
         } else {
-            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
-            gcl_append(dest, g);
+            gc_local_promote(c, g);
             survivors++;
         }
     }

@@ -162,6 +162,39 @@ static bool adopt_chunk_locked(struct gcl_owner *orphan, struct gc_head *to,
     return rest != from;
 }
 
+/* Push g on ow's hand-back stack (Treiber push; the single consumer takes
+ * the whole stack with an exchange, so there is no ABA).  release: the
+ * owner that pops it sees everything we did to the object.  false if the
+ * stack is closed (its owner exited). */
+static bool push_handback(struct gcl_owner *ow, struct gc_head *g)
+{
+    /* relaxed: only a guess for the CAS, which re-reads on failure. */
+    struct gc_head *head = rc_atomic_load_relaxed(&ow->handback);
+    while (head != HANDBACK_CLOSED) {
+        g->aux = (uintptr_t)head;
+        /* release: pairs with the acquire exchange of gcl_drain_handback
+         * and gcl_owner_exit. */
+        if (rc_atomic_cas_release(&ow->handback, &head, g))
+            return true;
+    }
+    return false;
+}
+
+/* g, on ow's hand-back stack, has moved into the old space since its
+ * pusher read its owner (gcl_adopt_into_oldspace): it is linked there
+ * now, so it goes on the old space's stack instead of being unlinked.
+ * The caller drains ow's stack: its owner thread, which did the move
+ * itself, or a thread that stopped the world, which the move happened
+ * before (the mover passes no safepoint in between). */
+static bool forward_to_oldspace(struct gcl_owner *ow, struct gc_head *g)
+{
+    struct gcl_owner *now = gcl_owner_of(g);
+    if (now == ow || !now->oldspace)
+        return false;
+    push_handback(now, g);
+    return true;
+}
+
 void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
 {
     struct gcl_state *st = &rt->gcl;
@@ -190,9 +223,19 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
         while (adopt_chunk_locked(orphan, &orphan->lists[i], &ow->lists[i]))
             ;
     /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
-    struct gc_head *dead = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);
-    for (struct gc_head *g = dead; g != NULL; g = (struct gc_head *)g->aux)
+    struct gc_head *taken = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);
+    struct gc_head *dead = NULL;
+    while (taken != NULL) {
+        struct gc_head *g = taken;
+        taken = (struct gc_head *)g->aux;
+        /* What we moved into the old space goes on its stack (our
+         * objects are renamed to the orphan above, those only to it). */
+        if (forward_to_oldspace(orphan, g))
+            continue;
         gcl_remove(g);
+        g->aux = (uintptr_t)dead;
+        dead = g;
+    }
     ow->exited = true;
     pthread_mutex_unlock(&st->orphan_mu);
     /* Out of the walks.  Reusable once no thread can be between reading
@@ -313,23 +356,23 @@ void gcl_free_tracked(struct thr_state *ts, rc_object *o)
         unlink_and_release(ts, o);
         return;
     }
-    /* Another thread's object: push it on that owner's hand-back stack
-     * (Treiber push; the single consumer takes the whole stack with an
-     * exchange, so there is no ABA).  release: the owner that pops it sees
-     * everything we did to the object.  ow stays valid until we are done:
-     * it is freed only after a stop, and we pass no safepoint here. */
-    /* relaxed: only a guess for the CAS, which re-reads on failure. */
-    struct gc_head *head = rc_atomic_load_relaxed(&ow->handback);
-    while (head != HANDBACK_CLOSED) {
-        g->aux = (uintptr_t)head;
-        /* release: pairs with the acquire exchange of gcl_drain_handback
-         * and gcl_owner_exit. */
-        if (rc_atomic_cas_release(&ow->handback, &head, g))
-            return;
-    }
+    /* Another thread's object: push it on that owner's hand-back stack.
+     * ow stays valid until we are done: it is freed only after a stop, and
+     * we pass no safepoint here. */
+    if (push_handback(ow, g))
+        return;
     /* The owner exited (or is the orphan): the object is in an orphan list
-     * now, or will be once the exiting owner releases orphan_mu. */
+     * now, or will be once the exiting owner releases orphan_mu -- unless
+     * its thread moved it into the old space before exiting (we read the
+     * owner before that: gcl_adopt_into_oldspace), which orphan_mu orders
+     * before our read below.  The old space's stack is never closed. */
     pthread_mutex_lock(&rt->gcl.orphan_mu);
+    struct gcl_owner *now = gcl_owner_of(g);
+    if (now != ow && now->oldspace) {
+        pthread_mutex_unlock(&rt->gcl.orphan_mu);
+        push_handback(now, g);
+        return;
+    }
     gcl_remove(g);
     pthread_mutex_unlock(&rt->gcl.orphan_mu);
     gcl_release_memory(ts, o);
@@ -341,9 +384,18 @@ void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *ow)
     struct gc_head *g = rc_atomic_exchange_acquire(&ow->handback, NULL);
     while (g != NULL) {
         struct gc_head *next = (struct gc_head *)g->aux;
-        unlink_and_release(ts, GC_HEAD_OBJ(g));
+        if (!forward_to_oldspace(ow, g))
+            unlink_and_release(ts, GC_HEAD_OBJ(g));
         g = next;
     }
+}
+
+void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list)
+{
+    struct gcl_owner *old = rt->gcl.oldspace;
+    for (struct gc_head *g = list->next; g != list; g = g->next)
+        gcl_set_owner(g, old);
+    gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], list);
 }
 
 void gcl_drain_handback_at_teardown(struct gcl_owner *ow)

@@ -18,6 +18,8 @@
  *   splice, walk, move between owners | collector           | world stopped
  *   adopt an exited thread's lists    | the exiting thread  | orphan_mu (+ attached,
  *                                     |                     | so never during a stop)
+ *   move own objects into the old     | owner thread        | the collector's right
+ *   space (gcl_adopt_into_oldspace)   |                     | to the old space's lists
  *   unlink an orphan's dead object    | any thread          | orphan_mu
  *
  * In gil mode the GIL serialises everything, so any thread unlinks
@@ -69,8 +71,11 @@ struct gcl_owner;
  *               or collector with the world stopped, or orphan_mu;
  *   xowner      set at allocation; changed with the world stopped, or by
  *               the exiting owner thread under orphan_mu (to the orphan
- *               owner) while other threads may read it: relaxed atomic
- *               (gcl_owner_of; who may dereference what they read: above);
+ *               owner), or by the owner thread moving the object into the
+ *               old space (gcl_adopt_into_oldspace), while other threads
+ *               may read it: relaxed atomic (gcl_owner_of; who may
+ *               dereference what they read: above; a stale read pushes on
+ *               the old owner's stack, whose drain forwards the object);
  *   aux         during a collection: gc_refs (collector only); once the
  *               object is dead: the link of a hand-back or trash stack;
  *   cycle_refs  shares prev's word: the concurrent collector's count of an
@@ -195,10 +200,21 @@ void gcl_state_fini(struct gcl_state *st);
  * an object it owns, by any thread in any mode, is a push on that stack;
  * the objects stay linked, their memory kept, until the collector drains
  * the stack at a moment when nothing it holds points at them.  Its lists
- * change only with the world stopped or on the collector's thread between
- * two of its safepoints (which no stop can cut into).  Called by the
+ * change only with the world stopped or on the thread that holds the
+ * collector's right to them (gc/concurrent.c: busy), between two of its
+ * safepoints (which no stop can cut into).  Called by the
  * collector's init (single-threaded): 0, or -1 with MemoryError. */
 int gcl_oldspace_init(struct rc_runtime *rt);
+
+/* Move the objects of `list`, one of the calling thread's own (its
+ * thread-local collections' survivors into the oldest generation, gc/
+ * collector.c), into the old space: renamed, then spliced into its list.
+ * The caller may change the old space's lists (above: the collector's
+ * right to them, taken without passing a safepoint until done).  A thread
+ * that read an object's owner before the rename pushes it on the thread's
+ * stack, whose drain (gcl_drain_handback, gcl_owner_exit) or a closed
+ * stack's path (gcl_free_tracked) forwards it to the old space's. */
+void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list);
 
 static inline bool gcl_in_oldspace(const struct gcl_state *st, const struct gc_head *g)
 {

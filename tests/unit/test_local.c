@@ -107,7 +107,7 @@ static void test_collects_private_cycles_without_a_stop(void **state)
     for (long i = 0; i < 100; i++)
         rc_decref(self_node(i));
     size_t stops = rc_stw_count(), records = rc_gc_record_count();
-    long found = gc_local_collect(me());
+    long found = gc_local_collect(me(), 0);
     if (!local_mode()) {
         assert_int_equal(-1, found);   /* never outside ft mode */
         assert_int_equal(records, rc_gc_record_count());
@@ -176,7 +176,7 @@ static void test_changed_by_another_thread_is_left_out(void **state)
     rc_list_append(l, t.got);     /* back into its own list */
     rc_decref(t.got);
     rc_decref(l);                 /* garbage now: l -> l, l -> x -> x */
-    long found = gc_local_collect(me());
+    long found = gc_local_collect(me(), 0);
     if (local_mode()) {
         /* x only this thread saw, but the escaped list, which is no
          * member, refers to it: a reference from outside the set. */
@@ -261,7 +261,7 @@ static void test_lost_object_waits_for_the_decision(void **state)
     assert_non_null(th);
     if (local_mode()) {
         gc_local_test_hook(me()->rt, wait_for_popper, &lo);
-        assert_int_equal(0, gc_local_collect(me()));   /* nothing is garbage */
+        assert_int_equal(0, gc_local_collect(me(), 0));   /* nothing is garbage */
         gc_local_test_hook(me()->rt, NULL, NULL);
         assert_true(rc_atomic_load_relaxed(&me()->rt->escape_waits) > lo.waits_before);
     } else {
@@ -298,7 +298,7 @@ static void test_weakref_to_local_garbage(void **state)
     rc_object *plain = rc_weakref_new(x, NULL, NULL);
     rc_decref(x);
     size_t stops = rc_stw_count();
-    long found = gc_local_collect(me());
+    long found = gc_local_collect(me(), 0);
     if (local_mode()) {
         assert_int_equal(1, found);
         assert_int_equal(stops, rc_stw_count());
@@ -313,7 +313,7 @@ static void test_weakref_to_local_garbage(void **state)
     rc_object *wr = rc_weakref_new(y, on_dead, NULL);
     rc_decref(y);
     size_t before = rc_live_objects();
-    assert_int_equal(-1, gc_local_collect(me()));   /* a callback to run */
+    assert_int_equal(-1, gc_local_collect(me(), 0));   /* a callback to run */
     assert_int_equal(before, rc_live_objects());
     assert_int_equal(0, callbacks);
     rc_object *alive = rc_weakref_get(wr);
@@ -378,7 +378,7 @@ static void test_weakref_get_during_the_decision_keeps_the_garbage(void **state)
     rc_decref(x);   /* garbage now, but for the weakref */
     if (local_mode()) {
         gc_local_test_hook(me()->rt, get_during_decision, &g);
-        assert_int_equal(0, gc_local_collect(me()));   /* reached: kept */
+        assert_int_equal(0, gc_local_collect(me(), 0));   /* reached: kept */
         gc_local_test_hook(me()->rt, NULL, NULL);
     } else {
         atomic_store(&g.go, 1);
@@ -450,7 +450,7 @@ static void test_root_moved_while_counts_are_read(void **state)
     rc_decref(p);
     if (local_mode()) {
         gc_local_test_hook(me()->rt, move_during_the_reads, &m);
-        assert_int_equal(0, gc_local_collect(me()));
+        assert_int_equal(0, gc_local_collect(me(), 0));
         gc_local_test_hook(me()->rt, NULL, NULL);
         assert_true(rc_atomic_load_relaxed(&me()->rt->escape_waits) > m.waits_before);
     } else {
@@ -483,7 +483,7 @@ static void test_finalizer_is_left_to_a_stop(void **state)
     rc_slot_set(x, 0, x);
     rc_decref(x);
     /* A finalizer to run: left, untouched, to a stop. */
-    assert_int_equal(-1, gc_local_collect(me()));
+    assert_int_equal(-1, gc_local_collect(me(), 0));
     assert_int_equal(0, rc_list_len(resurrected));
     assert_false(obj_gc_bits(x) & RC_GC_FINALIZED);
     assert_int_equal(1, rc_gc_collect(0));   /* found there, then resurrected */
@@ -515,7 +515,7 @@ static void churn_fn(void *arg)
         rc_object *keep = self_node(round);
         rc_list_append(c->shared, keep);
         rc_decref(keep);
-        long f = gc_local_collect(me());
+        long f = gc_local_collect(me(), 0);
         if (f > 0)
             c->found += f;
     }
