@@ -35,12 +35,39 @@ static _Atomic long qsbr_lost;
  * enough. */
 static _Atomic long online_readers;
 
+/* Where a batch goes once its grace period is over: back to the thread
+ * that retired it, which frees the blocks itself at its next quiescent
+ * state.  The allocator's free from the allocating thread is its fast
+ * path; mimalloc takes a free from another thread (liburcu's worker)
+ * through a delayed-free list that the owner's next allocation works
+ * through whole: with two threads, latency-service's requests stalled
+ * 300-550 us inside malloc for a grace period's worth of batches
+ * (BENCHMARKS.md).  While the thread is offline (detached, parked,
+ * exited), a batch that comes back is freed by the callback, as before.
+ * One per registered thread; freed by whoever drops its last reference. */
+struct qsbr_box {
+    /* Returned batches, linked through next: pushed by the callback (CAS),
+     * taken whole by an exchange, by the owner or by a callback that finds
+     * the owner offline.  seq_cst, with online: a callback that pushes
+     * while the owner goes offline either sees it offline and takes the
+     * stack itself, or the owner's exchange after its store sees the
+     * push. */
+    _Atomic(struct qsbr_batch *) head;
+    _Atomic bool online;       /* owner online: written by the owner (seq_cst) */
+    _Atomic long refs;         /* the owner's until it unregisters, and one
+                                  per batch in call_rcu (acq_rel) */
+};
+
 struct qsbr_batch {
     struct rcu_head head;
-    struct qsbr_batch *next;   /* held list (owner thread) */
+    struct qsbr_batch *next;   /* held list (owner thread), or a box's stack */
+    struct qsbr_box *box;      /* where it goes back to, or NULL */
     size_t n;
     void *ptrs[QSBR_BATCH];
 };
+
+/* Batches in boxes, not yet freed (qsbr_barrier waits for 0). */
+static _Atomic long boxed_batches;
 
 /* ThreadSanitizer annotations: liburcu 0.13's grace periods are invisible
  * to TSan, so make them visible on one synchronisation address. */
@@ -84,11 +111,37 @@ static void count_offline(struct qsbr_thread_state *q)
     atomic_fetch_sub_explicit(&online_readers, 1, memory_order_acq_rel);
 }
 
+static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q);
+
 void qsbr_register(struct thr_state *ts)
 {
+    /* No memory for a box: the callbacks free this thread's batches. */
+    struct qsbr_box *box = malloc(sizeof *box);
+    if (box != NULL) {
+        atomic_init(&box->head, NULL);
+        atomic_init(&box->online, true);
+        atomic_init(&box->refs, 1);
+    }
+    ts->qsbr.box = box;
     urcu_qsbr_register_thread();   /* online from here */
     ts->qsbr.registered = true;
     count_online(&ts->qsbr);
+}
+
+/* The owner goes offline: returned batches are the callbacks' to free from
+ * now on, and what came back before is freed now. */
+static void box_offline(struct qsbr_thread_state *q)
+{
+    if (q->box != NULL) {
+        atomic_store(&q->box->online, false);
+        drain_box(q->box, q);
+    }
+}
+
+static void box_online(struct qsbr_thread_state *q)
+{
+    if (q->box != NULL)
+        atomic_store(&q->box->online, true);
 }
 
 /* A retired pointer's grace period is over: free the block, or, tagged
@@ -102,6 +155,51 @@ static void release_retired(void *p)
         mem_free(p);
 }
 
+/* The batches counts went down: wake qsbr_barrier if both are 0. */
+static void batches_done(_Atomic long *count, long k)
+{
+    pthread_mutex_lock(&pending_mu);
+    if (atomic_fetch_sub(count, k) == k &&
+        atomic_load(&pending_batches) + atomic_load(&boxed_batches) == 0)
+        pthread_cond_broadcast(&pending_cv);
+    pthread_mutex_unlock(&pending_mu);
+}
+
+static void box_unref(struct qsbr_box *box)
+{
+    /* acq_rel: the last one frees it after every other's use. */
+    if (atomic_fetch_sub_explicit(&box->refs, 1, memory_order_acq_rel) == 1)
+        free(box);
+}
+
+/* Free every batch in the box: its owner (ts), or a callback (ts NULL) that
+ * found the owner offline.  The exchange (seq_cst, so acquire) orders the
+ * frees after the callbacks' pushes, which came after their grace
+ * periods. */
+static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q)
+{
+    struct qsbr_batch *b = atomic_exchange(&box->head, NULL);
+    long k = 0;
+    while (b != NULL) {
+        struct qsbr_batch *next = b->next;
+        for (size_t i = 0; i < b->n; i++)
+            release_retired(b->ptrs[i]);
+        if (q != NULL) {
+            q->freed_locally += b->n;
+            if (q->batch == NULL) {
+                b->n = 0;   /* reuse it for the next retirements */
+                q->batch = b;
+                b = NULL;
+            }
+        }
+        free(b);
+        b = next;
+        k++;
+    }
+    if (k > 0)
+        batches_done(&boxed_batches, k);
+}
+
 static void free_batch(struct rcu_head *head)
 {
     /* After a grace period: every reader's accesses before its last
@@ -109,17 +207,29 @@ static void free_batch(struct rcu_head *head)
      * released). */
     TSAN_ACQUIRE();
     struct qsbr_batch *b = caa_container_of(head, struct qsbr_batch, head);
-    /* The blocks came from mem_alloc and friends (objects, gc_heads, item
-     * arrays, tables): mem_free, whose allocator takes frees from a thread
-     * that did not allocate (this is liburcu's worker).  The batch itself
-     * is malloc'd (qsbr_retire). */
-    for (size_t i = 0; i < b->n; i++)
-        release_retired(b->ptrs[i]);
-    free(b);
-    pthread_mutex_lock(&pending_mu);
-    if (atomic_fetch_sub(&pending_batches, 1) == 1)
-        pthread_cond_broadcast(&pending_cv);
-    pthread_mutex_unlock(&pending_mu);
+    struct qsbr_box *box = b->box;
+    if (box != NULL) {
+        /* Back to its thread (struct qsbr_box); counted as boxed before
+         * it stops counting as pending, so qsbr_barrier never sees 0 in
+         * between. */
+        atomic_fetch_add(&boxed_batches, 1);
+        struct qsbr_batch *top = atomic_load(&box->head);
+        do
+            b->next = top;
+        while (!atomic_compare_exchange_weak(&box->head, &top, b));
+        if (!atomic_load(&box->online))
+            drain_box(box, NULL);
+        box_unref(box);
+    } else {
+        /* The blocks came from mem_alloc and friends (objects, gc_heads,
+         * item arrays, tables): mem_free, whose allocator takes frees from
+         * a thread that did not allocate (this is liburcu's worker).  The
+         * batch itself is malloc'd (qsbr_retire). */
+        for (size_t i = 0; i < b->n; i++)
+            release_retired(b->ptrs[i]);
+        free(b);
+    }
+    batches_done(&pending_batches, 1);
 }
 
 /* Hand the batch to call_rcu and ask every thread, this one included, to
@@ -134,6 +244,9 @@ static void submit(struct thr_state *ts, struct qsbr_batch *b)
     pthread_mutex_lock(&pending_mu);
     atomic_fetch_add(&pending_batches, 1);
     pthread_mutex_unlock(&pending_mu);
+    b->box = ts->qsbr.box;
+    if (b->box != NULL)
+        atomic_fetch_add_explicit(&b->box->refs, 1, memory_order_relaxed);   /* ours is held */
     TSAN_RELEASE();   /* our writes to b and to the retired blocks */
     urcu_qsbr_call_rcu(&b->head, free_batch);
     struct rc_runtime *rt = ts->rt;
@@ -206,6 +319,12 @@ void qsbr_unregister(struct thr_state *ts)
         submit(ts, b);
     else
         free(b);
+    box_offline(&ts->qsbr);
+    free(ts->qsbr.batch);   /* a batch drain_box kept for reuse */
+    ts->qsbr.batch = NULL;
+    if (ts->qsbr.box != NULL)
+        box_unref(ts->qsbr.box);
+    ts->qsbr.box = NULL;
     TSAN_RELEASE();
     count_offline(&ts->qsbr);
     urcu_qsbr_unregister_thread();
@@ -217,6 +336,7 @@ void qsbr_online(struct thr_state *ts)
     if (ts->qsbr.registered) {
         urcu_qsbr_thread_online();
         count_online(&ts->qsbr);
+        box_online(&ts->qsbr);
     }
 }
 
@@ -230,6 +350,7 @@ void qsbr_offline(struct thr_state *ts)
          * our exit: only those filled since our last safepoint, while we
          * were alone. */
         reclaim_held(ts, false);
+        box_offline(&ts->qsbr);
         TSAN_RELEASE();
         count_offline(&ts->qsbr);
         urcu_qsbr_thread_offline();
@@ -240,6 +361,9 @@ void qsbr_quiescent(struct thr_state *ts)
 {
     if (ts->qsbr.registered) {
         reclaim_held(ts, true);
+        /* relaxed: a hint; the exchange orders the frees. */
+        if (ts->qsbr.box != NULL && atomic_load_explicit(&ts->qsbr.box->head, memory_order_relaxed))
+            drain_box(ts->qsbr.box, &ts->qsbr);
         TSAN_RELEASE();
         urcu_qsbr_quiescent_state();
     }
@@ -284,18 +408,21 @@ void qsbr_retire(struct thr_state *ts, void *p)
     }
 }
 
-long qsbr_pending(void)
+bool qsbr_idle(struct thr_state *ts)
 {
-    /* relaxed: a hint for when to report quiescent states. */
-    return atomic_load_explicit(&pending_batches, memory_order_relaxed);
+    /* seq_cst: a callback pushes a batch into our box before the batch
+     * stops counting as pending, so we see one or the other. */
+    return atomic_load(&pending_batches) == 0 &&
+           (ts->qsbr.box == NULL || atomic_load(&ts->qsbr.box->head) == NULL);
 }
 
 void qsbr_barrier(void)
 {
     /* Grace periods still end while we wait: the caller is offline, and a
-     * thread that is online reports quiescent states at its safepoints. */
+     * thread that is online reports quiescent states at its safepoints
+     * (and frees what came back to it). */
     pthread_mutex_lock(&pending_mu);
-    while (atomic_load(&pending_batches) > 0)
+    while (atomic_load(&pending_batches) + atomic_load(&boxed_batches) > 0)
         pthread_cond_wait(&pending_cv, &pending_mu);
     pthread_mutex_unlock(&pending_mu);
 }

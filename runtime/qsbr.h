@@ -9,9 +9,12 @@
  *     (RC_EB_QSBR), which a thread that submits retired memory asks of all;
  *   - retired pointers collect in a per-thread batch; a full batch (or the
  *     thread's exit) goes to call_rcu (unless reclaimed locally, below),
- *     whose worker frees it after a grace
- *     period: after every reader has passed a quiescent state, so no reader
- *     still holds a pointer it loaded before the memory was unpublished;
+ *     whose worker hands it back to the thread after a grace period: after
+ *     every reader has passed a quiescent state, so no reader still holds
+ *     a pointer it loaded before the memory was unpublished.  The thread
+ *     frees it at its next quiescent state (a free from the allocating
+ *     thread: the allocator's fast path), or the worker does if the
+ *     thread is offline then (qsbr.c, struct qsbr_box);
  *   - local reclamation: while the retiring thread is the only online
  *     reader, a full batch is kept instead, and freed by that thread at its
  *     next quiescent state if it is still alone then (the count of online
@@ -37,12 +40,15 @@
 
 struct thr_state;
 struct qsbr_batch;
+struct qsbr_box;
 
 /* Owner only. */
 struct qsbr_thread_state {
     bool registered;            /* an RCU reader (ft modes) */
     bool online;                /* counted in qsbr.c's online_readers */
     struct qsbr_batch *batch;   /* retired, being filled */
+    struct qsbr_box *box;       /* where its batches come back to after
+                                   their grace periods (qsbr.c) */
     struct qsbr_batch *held;    /* full batches kept for this thread's next
                                    quiescent state (local reclamation,
                                    qsbr.c); linked through next */
@@ -78,8 +84,9 @@ void qsbr_retire(struct thr_state *ts, void *p);
  * caller must not be online. */
 void qsbr_barrier(void);
 
-/* Batches handed to call_rcu and not yet freed, process-wide (a hint, read
- * relaxed: threads report quiescent states while it is above 0). */
-long qsbr_pending(void);
+/* No batch is waiting for its grace period, process-wide, and none came
+ * back to the calling thread to be freed: it may stop reporting quiescent
+ * states at its safepoints (thread.c).  Owner. */
+bool qsbr_idle(struct thr_state *ts);
 
 #endif /* RCGC_QSBR_H */

@@ -128,7 +128,7 @@ void rc_safepoint_slow(void)
          * also frees or submits the batches this thread kept while it was
          * the only online reader (qsbr.c, reclaim_held), so clearing the
          * bit first loses none of them. */
-        if (qsbr_pending() == 0)
+        if (qsbr_idle(ts))
             rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
         qsbr_quiescent(ts);
     }

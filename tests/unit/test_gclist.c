@@ -431,7 +431,7 @@ static void retire_objects(rc_object *box, int n)
 static void safepoints_until_nothing_pending(void)
 {
     uint64_t deadline = rc_clock_ns() + 30ull * 1000000000ull;
-    while (qsbr_pending() > 0 && rc_clock_ns() < deadline)
+    while (!qsbr_idle(rc_tls_state) && rc_clock_ns() < deadline)
         rc_safepoint();
 }
 
@@ -455,7 +455,7 @@ static void test_lone_thread_frees_retired_memory_itself(void **state)
      * filled. */
     assert_true(q->freed_locally - local0 >= 100000 - 256);
     safepoints_until_nothing_pending();   /* earlier tests' batches */
-    assert_int_equal(0, qsbr_pending());
+    assert_true(qsbr_idle(rc_tls_state));
     rc_decref(box);
 }
 
@@ -546,7 +546,7 @@ static void test_other_online_reader_gets_a_grace_period(void **state)
     /* The batches submitted meanwhile end their grace periods with both
      * of us at safepoints. */
     safepoints_until_nothing_pending();
-    assert_int_equal(0, qsbr_pending());
+    assert_true(qsbr_idle(rc_tls_state));
     atomic_store_explicit(&reader_phase, 3, memory_order_release);
     assert_int_equal(0, rc_thread_join(th));
     rc_decref(box);
