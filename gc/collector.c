@@ -603,12 +603,15 @@ long gc_local_collect(struct thr_state *ts, int gen)
     struct rc_runtime *rt = ts->rt;
     struct gc_state *gc = rt->gc;
     /* Not beside a collection of the collector's: from its decision until
-     * it unlinks its garbage, that garbage carries RC_GC_COLLECTING, which
-     * this decision must not take for its own members' mark (a finalizer
-     * may have linked one to our objects meanwhile).  acquire: pairs with
-     * the release of gc.collecting, after that unlinking.  A collection
-     * that starts after this load stops the world, which waits for our
-     * decision to end (it passes no safepoint). */
+     * it unlinks its garbage, that garbage (ours too, perhaps, and linked
+     * to our objects by a finalizer meanwhile) is the collector's, aux
+     * words and RC_GC_COLLECTING included.  Our decision keeps to the
+     * objects on our lists, which that garbage has left, and marks its
+     * members with RC_OBF_LOCAL; starting only between collections keeps
+     * the two apart entirely.  acquire: pairs with the release of
+     * gc.collecting, after that unlinking.  A collection that starts
+     * after this load stops the world, which waits for our decision to
+     * end (it passes no safepoint). */
     if (gts->in_collection > 0 || !gc_local_allowed(ts) ||
         atomic_load_explicit(&gc->collecting, memory_order_acquire) != 0)
         return -1;

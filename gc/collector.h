@@ -327,16 +327,16 @@ static inline int gc_dest_generation(int gen)
     return gen < RC_GC_GENERATIONS - 1 ? gen + 1 : gen;
 }
 
-/* A thread-local collection's survivor g (unlinked, still COLLECTING)
- * into its thread's list of the generation after c->gen.  One entering
- * the oldest generation takes RC_GC_OLD there, and other threads' reads
- * escape it no more (runtime/internal.h): it is never a local member
- * again.  Atomic: other threads set bits of their own. */
+/* A thread-local collection's survivor g (unlinked, still marked
+ * RC_OBF_LOCAL) into its thread's list of the generation after c->gen.
+ * One entering the oldest generation takes RC_GC_OLD there, and other
+ * threads' reads escape it no more (runtime/internal.h): it is never a
+ * local member again.  Atomic: other threads set bits of their own. */
 static inline void gc_local_promote(struct collection *c, struct gc_head *g)
 {
     int dest = gc_dest_generation(c->gen);
     rc_object *o = GC_HEAD_OBJ(g);
-    rc_atomic_and_relaxed(&o->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+    o->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
     if (dest == RC_GC_GENERATIONS - 1)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_OLD);
     gcl_append(&c->ts->gcl->lists[dest], g);
@@ -374,6 +374,14 @@ static inline bool gc_collecting(rc_object *o)
 }
 
 static inline intptr_t gc_refs(struct gc_head *g) { return (intptr_t)g->aux; }
+
+/* Whether o is a member of the calling thread's thread-local collection
+ * (RC_OBF_LOCAL, read only on the thread's own objects).  Any object:
+ * non-GC ones never carry the flag. */
+static inline bool gc_local_member(rc_object *o)
+{
+    return rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid && (o->ob_flags & RC_OBF_LOCAL);
+}
 
 /* -------------------------------------------------------- stw_collector.c */
 

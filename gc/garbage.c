@@ -248,9 +248,9 @@ static void release_held(struct collection *c)
  * unreachable (another thread's local collection marks its own). */
 static bool is_local_garbage(rc_object *o)
 {
-    /* Ours first: another thread's local collection may be writing the
-     * aux word of its own objects. */
-    return rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid && is_garbage(o);
+    /* Ours first (gc_local_member): another thread's local collection may
+     * be writing the flags and aux word of its own objects. */
+    return gc_local_member(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
 }
 
 enum local_settle gc_local_settle(struct collection *c, long *survivors)
@@ -329,7 +329,7 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
         if (reached) {
             gc_local_promote(c, g);
         } else {
-            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+            GC_HEAD_OBJ(g)->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
             gcl_append(&c->ts->gcl->lists[0], g);
         }
         (*survivors)++;
@@ -410,6 +410,8 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
             struct gc_head *g = c->unreachable.next;
             rc_object *o = GC_HEAD_OBJ(g);
             gcl_remove(g);
+            if (c->local)
+                o->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
             rc_atomic_and_relaxed(&o->ob_gc_bits,
                                   (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD));
         }

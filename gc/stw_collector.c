@@ -211,11 +211,12 @@ static inline void prefetch_target(const rc_object *o)
 /* With the world stopped only objects of the set carry RC_GC_COLLECTING
  * (non-GC objects never do), so the bit alone says "in the set".  A
  * thread-local collection's set is the calling thread's objects carrying
- * it: another thread's local collection may be marking its own meanwhile
- * (local.c), and neither touches the other's aux words. */
+ * RC_OBF_LOCAL (gc_local_member): another thread's local collection may be
+ * marking its own meanwhile, and neither touches the other's flags or aux
+ * words. */
 static inline bool member(rc_object *o, bool local)
 {
-    return gc_collecting(o) && (!local || rc_atomic_load_relaxed(&o->ob_tid) == rc_tls_tid);
+    return local ? gc_local_member(o) : gc_collecting(o);
 }
 
 static inline void decref_target(rc_object *target, bool local)
@@ -418,7 +419,7 @@ static int reserve_local(struct gc_head ***work, size_t *cap, size_t need)
 static void local_unmark(struct collection *c)
 {
     for (size_t i = 0; i < c->n; i++)
-        rc_atomic_and_relaxed(&GC_HEAD_OBJ(c->set[i])->ob_gc_bits, (uint8_t)~RC_GC_COLLECTING);
+        GC_HEAD_OBJ(c->set[i])->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
 }
 
 long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap)
@@ -445,10 +446,7 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
             c->set = *work;
             /* the whole count */
             g->aux = (uintptr_t)rc_atomic_load_relaxed(&o->ob_ref_local);
-            /* atomic or: another thread may mark o RC_GC_SHARED (storing
-             * it, with a count of its own, after our load of
-             * ob_ref_shared). */
-            rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_COLLECTING);
+            o->ob_flags |= RC_OBF_LOCAL;
             c->set[n++] = g;
             c->n = n;
             if (n == 1 && c->rt->gc->local_hook != NULL)
@@ -465,7 +463,7 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
         c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 1);
     mark_reachable(c);
     /* Relink: survivors to our list of the next generation, in the order
-     * they had; the unreachable to c->unreachable, still COLLECTING. */
+     * they had; the unreachable to c->unreachable, still marked. */
     long survivors = 0;
     for (size_t i = 0; i < n; i++) {
         struct gc_head *g = c->set[i];

@@ -71,6 +71,14 @@ extern const rc_type rc_none_type, rc_bool_type, rc_int_type, rc_str_type,
 #define RC_OBF_STATIC      0x1u  /* statically allocated immortal: never freed */
 #define RC_OBF_IMMORTALIZED 0x2u /* heap object made immortal; runtime frees it */
 #define RC_OBF_INTERNED    0x4u  /* an interned str */
+#define RC_OBF_LOCAL       0x8u  /* a member of its owner thread's
+                                    thread-local collection in progress
+                                    (gc/stw_collector.c): set, cleared and
+                                    read by that thread only, which reads it
+                                    only on objects whose ob_tid is its own
+                                    (a plain byte where ob_gc_bits would
+                                    need a locked read-modify-write: other
+                                    threads set bits there) */
 
 /* ob_gc_bits */
 #define RC_GC_TRACKED      0x1u  /* in a GC list (containers) */
