@@ -185,7 +185,7 @@ static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q)
         for (size_t i = 0; i < b->n; i++)
             release_retired(b->ptrs[i]);
         if (q != NULL) {
-            q->freed_locally += b->n;
+            q->freed_returned += b->n;
             if (q->batch == NULL) {
                 b->n = 0;   /* reuse it for the next retirements */
                 q->batch = b;

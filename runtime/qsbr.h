@@ -54,7 +54,11 @@ struct qsbr_thread_state {
                                    qsbr.c); linked through next */
     uint64_t retired;           /* pointers retired (statistics) */
     uint64_t freed_locally;     /* of those, freed by this thread itself
-                                   (local reclamation; statistics) */
+                                   with no grace period (local
+                                   reclamation; statistics) */
+    uint64_t freed_returned;    /* of those, freed by this thread after
+                                   their grace period (its box;
+                                   statistics) */
 };
 
 /* The calling thread becomes / stops being a reader (thread start/exit). */

@@ -513,7 +513,7 @@ static void test_other_online_reader_gets_a_grace_period(void **state)
 
     /* 1. The reader online: nothing freed locally. */
     wait_flag(&reader_state, 1, true);
-    uint64_t local0 = q->freed_locally;
+    uint64_t local0 = q->freed_locally, returned0 = q->freed_returned;
     retire_objects(box, 20000);
     rc_safepoint();
     assert_int_equal(0, (long)(q->freed_locally - local0));
@@ -544,10 +544,57 @@ static void test_other_online_reader_gets_a_grace_period(void **state)
     assert_int_equal(0, (long)(q->freed_locally - local0));
 
     /* The batches submitted meanwhile end their grace periods with both
-     * of us at safepoints. */
+     * of us at safepoints, and come back to us to be freed: we stayed
+     * online throughout (phase 1's, the batch of phase 3). */
     safepoints_until_nothing_pending();
     assert_true(qsbr_idle(rc_tls_state));
+    assert_true(q->freed_returned - returned0 >= 20000 - 256 + 256);
     atomic_store_explicit(&reader_phase, 3, memory_order_release);
+    assert_int_equal(0, rc_thread_join(th));
+    rc_decref(box);
+    rc_gc_enable();
+}
+
+/* A second reader at safepoints until told to stop. */
+static _Atomic int online_stop;
+
+static void online_reader(void *arg)
+{
+    (void)arg;
+    atomic_store_explicit(&reader_state, 1, memory_order_release);
+    wait_flag(&online_stop, 1, true);
+}
+
+static void test_offline_thread_batches_are_freed_without_it(void **state)
+{
+    /* Batches go back to the thread that retired them after their grace
+     * period (runtime/qsbr.c, struct qsbr_box).  A thread that is offline
+     * then (detached: it may stay so for as long as it likes) must not
+     * keep them: the callback frees them itself, so everything is freed
+     * while we stay detached. */
+    if (harness_mode == RC_MODE_GIL) {
+        print_message("skipped: gil mode has no lock-free reads and retires nothing\n");
+        skip();
+    }
+    rc_gc_disable();   /* no stop meanwhile */
+    atomic_store(&online_stop, 0);
+    atomic_store(&reader_state, 0);
+    rc_object *box = rc_list_new();
+    rc_thread *th = rc_thread_start(online_reader, NULL);
+    assert_non_null(th);
+    wait_flag(&reader_state, 1, true);
+    retire_objects(box, 20000);   /* submitted: another reader is online */
+    struct thr_state *ts = rc_tls_state;
+    rc_detach();
+    /* Detached, we are no reader: the other one's safepoints end the grace
+     * periods, and nothing may wait in our box for us. */
+    uint64_t until = rc_clock_ns() + 30ull * 1000000000ull;
+    while (!qsbr_idle(ts) && rc_clock_ns() < until)
+        sched_yield();
+    bool idle = qsbr_idle(ts);
+    rc_attach();
+    assert_true(idle);
+    atomic_store_explicit(&online_stop, 1, memory_order_release);
     assert_int_equal(0, rc_thread_join(th));
     rc_decref(box);
     rc_gc_enable();
@@ -558,6 +605,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         HARNESS_TEST(test_handback_drained_at_next_allocation),
         HARNESS_TEST(test_exited_thread_lists_are_adopted),
+        HARNESS_TEST(test_offline_thread_batches_are_freed_without_it),
         HARNESS_TEST(test_exited_owner_records_are_reused),
         HARNESS_TEST(test_big_heap_adopted_in_chunks),
         HARNESS_TEST(test_thread_start_never_stops_the_world),

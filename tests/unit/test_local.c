@@ -614,6 +614,141 @@ static void test_escaped_young_garbage_goes_to_a_stop(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* A collection of generation 1 on the thread: its garbage found, its
+ * survivors into the oldest generation and then the old space, all with
+ * no stop. */
+static void test_generation_1_collected_without_a_stop(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    rc_object *keep = self_node(1);   /* survives both */
+    rc_object *later = self_node(2);  /* survives generation 0's */
+    size_t stops = rc_stw_count();
+    long found = gc_local_collect(me(), 0);
+    if (!local_mode()) {
+        assert_int_equal(-1, found);
+        assert_int_equal(-1, gc_local_collect(me(), 1));
+    } else {
+        assert_int_equal(0, found);
+        rc_decref(later);   /* garbage now, in generation 1 */
+        later = NULL;
+        assert_int_equal(1, gc_local_collect(me(), 1));
+        assert_int_equal(stops, rc_stw_count());   /* nobody stopped */
+        rc_gc_record r = last_record();
+        assert_int_equal(1, r.local);
+        assert_int_equal(1, r.generation);
+        /* Nothing held the collector's busy flag: keep joined the old
+         * space at once, its thread's list of the oldest generation
+         * empty again. */
+        struct rc_runtime *rt = me()->rt;
+        assert_true(obj_gc_bits(keep) & RC_GC_OLD);
+        assert_true(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(keep)));
+        assert_true(gcl_is_empty(&me()->gcl->lists[RC_GC_GENERATIONS - 1]));
+        assert_int_equal(1, value_of(keep));
+    }
+    rc_decref(later);
+    rc_decref(keep);   /* a cycle in the old space: a cycle of the collector's finds it */
+    assert_int_equal(local_mode() ? 1 : 2, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* What a local collection of generation 1 leaves there (escaped objects)
+ * waits for a collection of generation 1 that stops the world, which is
+ * due at once when it holds generation 0's threshold of them. */
+static void test_generation_1_leaves_escaped_objects_to_a_stop(void **state)
+{
+    (void)state;
+    if (!local_mode()) {
+        assert_int_equal(-1, gc_local_collect(me(), 1));
+        return;
+    }
+    size_t live = rc_live_objects();
+    enum { N = 8 };
+    rc_object *l = rc_list_new();
+    for (long i = 0; i < N; i++) {
+        rc_object *x = self_node(i);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    assert_int_equal(0, gc_local_collect(me(), 0));   /* all into generation 1 */
+    struct reader r = {.list = l, .n = N};
+    rc_thread *th = rc_thread_start(read_all_fn, &r);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));   /* every node escaped */
+    rc_list_clear(l);   /* N escaped garbage cycles in generation 1 */
+    rc_gc_set_threshold(N, 10, 10);   /* no allocation follows until reset */
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    long counts[RC_GC_GENERATIONS];
+    assert_int_equal(0, rc_gc_get_count(counts));
+    assert_true(counts[1] >= 10);   /* generation 1 due */
+    rc_gc_set_threshold(1000000, 10, 10);
+    assert_int_equal(N, rc_gc_collect(1));
+    rc_decref(l);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A thread frees an object of the old space that it read, a moment
+ * before, as another thread's (the one that moved it there: gcl_adopt_into_
+ * oldspace), and pushes it on that thread's stack.  The object is linked
+ * in the old space's list, perhaps a concurrent cycle's whose passes hold
+ * their counts in its links: the owner's drain must hand it on to the old
+ * space's stack, never unlink it.  Forced here: the stale read is an owner
+ * field set back for the free. */
+struct drainer {
+    struct gcl_owner *owner;
+    _Atomic int ready, go, done;
+};
+
+static void drain_fn(void *arg)
+{
+    struct drainer *d = arg;
+    d->owner = rc_tls_state->gcl;
+    atomic_store(&d->ready, 1);
+    await_flag(&d->go);   /* safepoints drain no stack; allocations would */
+    gcl_drain_handback(rc_tls_state, rc_tls_state->gcl);
+    atomic_store(&d->done, 1);
+}
+
+static void test_stale_owner_free_is_forwarded_to_the_old_space(void **state)
+{
+    (void)state;
+    if (!local_mode()) {
+        assert_int_equal(-1, gc_local_collect(me(), 1));
+        return;
+    }
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    rc_object *x = rc_instance_new(node_type);   /* no cycle: freed when dropped */
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    struct gc_head *g = OBJ_GC_HEAD(x);
+    assert_true(gcl_in_oldspace(&rt->gcl, g));
+    struct drainer d = {0};
+    rc_thread *th = rc_thread_start(drain_fn, &d);
+    assert_non_null(th);
+    await_flag(&d.ready);
+    rc_gc_disable();   /* the cycle goes by hand */
+    assert_true(gc_cc_test_start(me()));
+    while (gc_cc_test_phase(rt) < 2)   /* build done: x's links hold its count */
+        gc_cc_test_work(me(), 1);
+    assert_true(gc_cc_links_borrowed(rt));
+    struct gcl_owner *old = gcl_owner_of(g);
+    gcl_set_owner(g, d.owner);   /* as read before the move */
+    rc_decref(x);                /* dies: pushed on d's thread's stack */
+    gcl_set_owner(g, old);       /* the move is done */
+    atomic_store(&d.go, 1);
+    await_flag(&d.done);
+    assert_int_equal(0, rc_thread_join(th));
+    while (gc_cc_test_phase(rt) != 5)   /* the passes to their end */
+        gc_cc_test_work(me(), 1024);
+    assert_true(gc_cc_test_finish_all(me()) >= 0);
+    rc_gc_enable();
+    assert_int_equal(0, rc_gc_verify_heap());
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +768,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_two_threads_collect_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaped_young_garbage_goes_to_a_stop, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_generation_1_collected_without_a_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_generation_1_leaves_escaped_objects_to_a_stop,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_owner_free_is_forwarded_to_the_old_space,
+                                        setup, teardown),
     };
     return harness_run("local", tests, sizeof tests / sizeof tests[0], argc, argv);
 }
