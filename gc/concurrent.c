@@ -1,8 +1,11 @@
 /* gc/concurrent.c: the concurrent collector (RC_COLLECTOR_CONCURRENT;
  * docs/gc.md [gc.concurrent]).
  *
- * Young collections (generations 0 and 1) are the stop-the-world
- * collector's: their pause is bounded by the young threshold.  The oldest
+ * Young collections (generations 0 and 1) run on the thread whose objects
+ * they are, with no stop, in ft mode (collector.c, gc_local_collect; their
+ * survivors join the old space through cc_adopt), and otherwise are the
+ * stop-the-world collector's: their pause is bounded by the young
+ * threshold.  The oldest
  * generation lives in the old space (runtime/gclist.h), one owner of the
  * collector's, and is collected by a *cycle* whose long work runs while
  * the world runs, in slices, and whose stop is proportional to the
