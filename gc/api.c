@@ -210,6 +210,7 @@ int rc_gc_get_stats(rc_gc_gen_stats stats[RC_GC_GENERATIONS])
         return -1;
     if (stats == NULL)
         return err_int(RC_ERR_TYPE, "rc_gc_get_stats() output must not be NULL");
+    gc_local_finish_own();
     struct gc_state *gc = ts->rt->gc;
     pthread_mutex_lock(&gc->mu);
     memcpy(stats, gc->stats, sizeof gc->stats);

@@ -248,6 +248,13 @@ struct gc_thread_state {
     struct gc_head **lwork;           /* the set + mark stack, then the
                                          held references (2 * lwork_cap) */
     size_t lwork_cap;
+    /* The garbage of its last local collection, still to clear and
+     * release (gc_local_clear_some): held[0..n) in lwork, done up to at,
+     * clearing and then releasing. */
+    rc_object **defer_held;
+    size_t defer_n, defer_at;
+    bool defer_releasing;
+    rc_gc_record defer_rec;           /* its record, appended when done */
 };
 
 /* One collection (collector: the thread running it owns it). */
@@ -282,6 +289,10 @@ struct collection {
     size_t local_young;            /* a local collection's members taken
                                       from generation 0 (the first ones
                                       of the set) */
+    bool defer_clear;              /* a local collection whose garbage its
+                                      thread clears and releases later, a
+                                      slice at a time (gc_finish stops
+                                      before phase 4) */
     long local_left;               /* objects of generation 1 a local
                                       collection of it left out (escaped,
                                       counted by other threads) */
@@ -422,6 +433,8 @@ bool gc_cc_links_borrowed(struct rc_runtime *rt);
  * concurrent collector), units of its passes on this thread, and the
  * collection that validates it once ready (its result; -1 if not ready). */
 bool gc_cc_test_start(struct thr_state *ts);
+/* Take (hold) or give back the cycle's busy flag, as a slice would. */
+void gc_cc_test_busy(struct thr_state *ts, bool hold);
 int gc_cc_test_phase(struct rc_runtime *rt);
 void gc_cc_test_work(struct thr_state *ts, size_t units);
 long gc_cc_test_finish(struct thr_state *ts);
@@ -458,6 +471,16 @@ long gc_local_collect(struct thr_state *ts, int gen);
  * thread-local collection (ft mode: its reported allocations since its
  * last young collection reached generation 0's threshold). */
 bool gc_local_due(struct thr_state *ts);
+/* Up to `budget` objects' worth of the calling thread's deferred
+ * garbage (its last local collection's): each is cleared, then, once all
+ * are, released (SIZE_MAX: all).  Runs object deallocation, no other
+ * object code. */
+void gc_local_clear_some(struct thr_state *ts, size_t budget);
+/* gc_local_finish_own (hooks.h) also comes before the records and
+ * statistics a thread reads: they then show its collections done, as
+ * they would have been without deferral. */
+/* Drop the collector's reference to a cleared piece of garbage (garbage.c). */
+void gc_release_garbage(rc_object *o);
 /* Tests: a function a thread-local collection calls in the middle of its
  * decision, with the phase (gc_state.local_hook; NULL: none). */
 void gc_local_test_hook(struct rc_runtime *rt, void (*hook)(void *, int), void *arg);

@@ -1273,21 +1273,28 @@ static void cc_collect_due(struct thr_state *ts)
  * ran.  Passes no safepoint. */
 static void cc_adopt(struct thr_state *ts)
 {
+    struct rc_runtime *rt = ts->rt;
     struct gc_head *promoted = &ts->gcl->lists[RC_GC_GENERATIONS - 1];
-    if (gcl_is_empty(promoted))
+    /* relaxed: a hint, read again under orphan_mu. */
+    bool orphans = rc_atomic_load_relaxed(&rt->gcl.orphan_old);
+    if (gcl_is_empty(promoted) && !orphans)
         return;
-    struct cc_state *cc = cc_of(ts->rt);
+    struct cc_state *cc = cc_of(rt);
     int expected = 0;
     /* acquire / release: busy (struct cc_state). */
     if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
         return;
-    gcl_adopt_into_oldspace(ts->rt, promoted);
+    gcl_adopt_into_oldspace(rt, promoted);
+    if (orphans)   /* what exited threads could not move (gcl_owner_exit) */
+        gcl_adopt_orphans_into_oldspace(rt);
     cc_release(cc);
 }
 
 static void cc_thread_exit(struct thr_state *ts)
 {
-    /* Left behind, they go to the orphan's list, for a stop. */
+    /* Left behind, they go to the orphan's list, and the next thread that
+     * can moves them on (gcl_state.orphan_old): waiting for busy here
+     * could wait for a collection whose finalizer waits for us. */
     cc_adopt(ts);
 }
 
@@ -1501,6 +1508,15 @@ const struct gc_collector_ops gc_concurrent_collector = {
 };
 
 /* ------------------------------------------------------ hooks for tests */
+
+void gc_cc_test_busy(struct thr_state *ts, bool hold)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    if (hold)
+        cc_acquire(cc);
+    else
+        cc_release(cc);
+}
 
 bool gc_cc_test_start(struct thr_state *ts)
 {

@@ -52,6 +52,11 @@ void gc_thread_exit(struct thr_state *ts);
 long gc_counts_alloc(struct thr_state *ts);
 /* The same from the free path: takes the counts, never collects. */
 void gc_counts_free(struct thr_state *ts);
+/* Before the runtime counts live objects for the calling thread (any
+ * thread, attached or not): garbage the collector found on it and has
+ * not freed yet (a thread-local collection's, freed a slice at a time) is
+ * freed now, if the thread is attached and may run deallocations. */
+void gc_local_finish_own(void);
 
 /* Runtime shutdown, on the creating thread with no other thread left:
  * collect until nothing more is found, finalizers included, saving

@@ -71,6 +71,7 @@ size_t rc_gc_record_count(void)
     struct rc_runtime *rt = rc_rt;
     if (rt == NULL)
         return 0;
+    gc_local_finish_own();
     pthread_mutex_lock(&rt->gc->mu);
     size_t n = rt->gc->records.count;
     pthread_mutex_unlock(&rt->gc->mu);
@@ -93,6 +94,7 @@ size_t rc_gc_records(size_t first, rc_gc_record *out, size_t max)
     struct rc_runtime *rt = rc_rt;
     if (rt == NULL || out == NULL)
         return 0;
+    gc_local_finish_own();
     pthread_mutex_lock(&rt->gc->mu);
     size_t n = rec_ring_copy(&rt->gc->records, first, out, max);
     pthread_mutex_unlock(&rt->gc->mu);

@@ -200,6 +200,7 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
     struct gcl_state *st = &rt->gcl;
     struct gcl_owner *ow = ts->gcl;
     struct gcl_owner *orphan = st->orphan;
+    bool promoted = st->oldspace != NULL && !gcl_is_empty(&ow->lists[RC_GC_GENERATIONS - 1]);
     /* Rename and adopt, a chunk at a time; then close.  Meanwhile our
      * objects are in our lists, named by us, or in the orphan's, named by
      * it: a pusher that reads the orphan finds its stack closed and waits
@@ -222,6 +223,10 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
     for (int i = 0; i < GCL_NLISTS; i++)
         while (adopt_chunk_locked(orphan, &orphan->lists[i], &ow->lists[i]))
             ;
+    /* Objects our local collections promoted that the collector could not
+     * take before we left: whoever can next moves them on. */
+    if (promoted)
+        rc_atomic_store_relaxed(&st->orphan_old, true);
     /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
     struct gc_head *taken = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);
     struct gc_head *dead = NULL;
@@ -388,6 +393,15 @@ void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *ow)
             unlink_and_release(ts, GC_HEAD_OBJ(g));
         g = next;
     }
+}
+
+void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt)
+{
+    struct gcl_state *st = &rt->gcl;
+    pthread_mutex_lock(&st->orphan_mu);
+    gcl_adopt_into_oldspace(rt, &st->orphan->lists[RC_GC_GENERATIONS - 1]);
+    rc_atomic_store_relaxed(&st->orphan_old, false);
+    pthread_mutex_unlock(&st->orphan_mu);
 }
 
 void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list)

@@ -132,6 +132,12 @@ struct gcl_state {
                                      immutable after gcl_init */
     struct gcl_owner *oldspace;   /* the old space, or NULL (below);
                                      immutable after gcl_oldspace_init */
+    /* With an old space: the orphan's list of the oldest generation holds
+     * objects an exited thread's local collections promoted and that it
+     * could not move into the old space (gcl_adopt_into_oldspace).  Set
+     * by the exiting thread and cleared by the thread that moves them,
+     * both under orphan_mu; read relaxed as a hint. */
+    _Atomic bool orphan_old;
     long nlive, nretired, nspare; /* records on each list, the orphan in
                                      nlive (owners_mu) */
 };
@@ -215,6 +221,9 @@ int gcl_oldspace_init(struct rc_runtime *rt);
  * stack, whose drain (gcl_drain_handback, gcl_owner_exit) or a closed
  * stack's path (gcl_free_tracked) forwards it to the old space's. */
 void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list);
+/* The same for the orphan's list of the oldest generation (what exited
+ * threads left there: gcl_state.orphan_old), under orphan_mu. */
+void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt);
 
 static inline bool gcl_in_oldspace(const struct gcl_state *st, const struct gc_head *g)
 {

@@ -290,6 +290,7 @@ size_t rc_live_objects(void)
     struct rc_runtime *rt = rc_rt;
     if (rt == NULL)
         return 0;
+    gc_local_finish_own();   /* garbage found, not yet freed, is not live */
     pthread_mutex_lock(&rt->mu);
     int64_t live = (int64_t)(rt->dead_allocs - rt->dead_frees);
     for (struct thr_state *t = rt->threads; t != NULL; t = t->next)

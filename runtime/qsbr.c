@@ -340,7 +340,7 @@ void qsbr_online(struct thr_state *ts)
     }
 }
 
-void qsbr_offline(struct thr_state *ts)
+static void go_offline(struct thr_state *ts, bool parking)
 {
     if (ts->qsbr.registered) {
         /* Free what we hold if we are alone, but never submit here: going
@@ -350,11 +350,30 @@ void qsbr_offline(struct thr_state *ts)
          * our exit: only those filled since our last safepoint, while we
          * were alone. */
         reclaim_held(ts, false);
-        box_offline(&ts->qsbr);
+        /* What came back to us: freed now when we detach (for as long as
+         * we like); left in the box when we park for a stop, which waits
+         * for us (a callback that comes meanwhile frees the lot; else we
+         * do once online again). */
+        if (parking) {
+            if (ts->qsbr.box != NULL)
+                atomic_store(&ts->qsbr.box->online, false);
+        } else {
+            box_offline(&ts->qsbr);
+        }
         TSAN_RELEASE();
         count_offline(&ts->qsbr);
         urcu_qsbr_thread_offline();
     }
+}
+
+void qsbr_offline(struct thr_state *ts)
+{
+    go_offline(ts, false);
+}
+
+void qsbr_offline_to_park(struct thr_state *ts)
+{
+    go_offline(ts, true);
 }
 
 void qsbr_quiescent(struct thr_state *ts)

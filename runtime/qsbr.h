@@ -68,6 +68,10 @@ void qsbr_unregister(struct thr_state *ts);
 /* Attach/detach and parking. */
 void qsbr_online(struct thr_state *ts);
 void qsbr_offline(struct thr_state *ts);
+/* qsbr_offline for a park (a stop waits for it): the batches that came
+ * back to the thread stay in its box, for the callbacks or for the thread
+ * once online again. */
+void qsbr_offline_to_park(struct thr_state *ts);
 
 /* A quiescent state: the thread holds no pointer loaded lock-free.  Frees
  * or submits the batches the thread holds. */

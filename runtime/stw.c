@@ -270,7 +270,7 @@ static int stop(struct rc_runtime *rt, struct thr_state *ts, bool offline_while_
              * periods go on; or online (stw_stop_online), which only delays
              * them (the other requester never waits for one). */
             if (offline_while_parked)
-                qsbr_offline(ts);
+                qsbr_offline_to_park(ts);
             else
                 stw->parked_online = true;
             while (stw->requester != NULL)

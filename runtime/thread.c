@@ -118,7 +118,7 @@ void rc_safepoint_slow(void)
     }
     if (bits & RC_EB_STW) {
         rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_STW);
-        qsbr_offline(ts);   /* a parked thread holds no lock-free pointer */
+        qsbr_offline_to_park(ts);   /* a parked thread holds no lock-free pointer */
         stw_park(ts->rt, ts);
         qsbr_online(ts);
     }
@@ -128,8 +128,13 @@ void rc_safepoint_slow(void)
          * also frees or submits the batches this thread kept while it was
          * the only online reader (qsbr.c, reclaim_held), so clearing the
          * bit first loses none of them. */
-        if (qsbr_idle(ts))
-            rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
+        /* Cleared first, then checked: a submit that set the bit before
+         * our clear made its batch pending before that (our clear reads
+         * from its set, acquire), so we see it and set the bit again; one
+         * that sets it after our clear leaves it set. */
+        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
+        if (!qsbr_idle(ts))
+            rc_atomic_or_release(&rc_tls_eval_breaker, RC_EB_QSBR);
         qsbr_quiescent(ts);
     }
     if (bits & RC_EB_GIL_DROP) {

@@ -734,6 +734,12 @@ static void test_stale_owner_free_is_forwarded_to_the_old_space(void **state)
         gc_cc_test_work(me(), 1);
     assert_true(gc_cc_links_borrowed(rt));
     struct gcl_owner *old = gcl_owner_of(g);
+    /* The stale read is the free's alone: its deallocation saw the old
+     * space and marked it dead (obj_mark_dead), as here by hand, since
+     * the owner field is set back for the whole of its death.  (A real
+     * one is never a member: its count was 0 before the cycle could read
+     * it; but its links are the old space's all the same.) */
+    rc_atomic_or_relaxed(&x->ob_gc_bits, RC_GC_DEAD);
     gcl_set_owner(g, d.owner);   /* as read before the move */
     rc_decref(x);                /* dies: pushed on d's thread's stack */
     gcl_set_owner(g, old);       /* the move is done */
@@ -745,6 +751,125 @@ static void test_stale_owner_free_is_forwarded_to_the_old_space(void **state)
     assert_true(gc_cc_test_finish_all(me()) >= 0);
     rc_gc_enable();
     assert_int_equal(0, rc_gc_verify_heap());
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A thread whose promoted objects the collector could not take before it
+ * exited (busy held meanwhile) leaves them in the orphan's list, and the
+ * next thread that can moves them into the old space. */
+struct leaver {
+    rc_object *keep;   /* the main thread's list: what it promoted goes there */
+    _Atomic int done;
+};
+
+static void leave_fn(void *arg)
+{
+    struct leaver *l = arg;
+    rc_object *x = self_node(9);
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    /* busy is the main thread's: x waits in our list of the oldest
+     * generation. */
+    assert_false(gcl_is_empty(&me()->gcl->lists[RC_GC_GENERATIONS - 1]));
+    rc_list_append(l->keep, x);
+    rc_decref(x);
+}
+
+static void test_exited_thread_promoted_objects_reach_the_old_space(void **state)
+{
+    (void)state;
+    if (!local_mode()) {
+        assert_int_equal(-1, gc_local_collect(me(), 1));
+        return;
+    }
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    struct leaver l = {.keep = rc_list_new()};
+    gc_cc_test_busy(me(), true);
+    rc_thread *th = rc_thread_start(leave_fn, &l);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    gc_cc_test_busy(me(), false);
+    rc_object *x = rc_list_get_borrowed(l.keep, 0);
+    assert_ptr_equal(rt->gcl.orphan, gcl_owner_of(OBJ_GC_HEAD(x)));
+    assert_true(atomic_load(&rt->gcl.orphan_old));
+    rt->gc->ops->adopt(me());   /* what the next allocation report does */
+    assert_true(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(x)));
+    assert_false(atomic_load(&rt->gcl.orphan_old));
+    assert_int_equal(9, value_of(x));
+    rc_decref(l.keep);
+    assert_int_equal(1, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* An automatic local collection leaves its garbage to be cleared a slice
+ * at a time at the thread's next allocation reports (gc_local_clear_some);
+ * the records, statistics and live count a thread reads show it freed. */
+static rc_object *allocate_until_deferred(rc_object *hold, long *made)
+{
+    struct gc_thread_state *gts = me()->gc;
+    for (long i = 0; i < 100000 && gts->defer_n == 0; i++) {
+        if (i % 2 == 0) {
+            rc_decref(self_node(i));   /* garbage */
+        } else {
+            rc_object *e = rc_list_new();
+            rc_list_append(hold, e);
+            rc_decref(e);
+            (*made)++;
+        }
+    }
+    return hold;
+}
+
+static void test_local_garbage_is_cleared_in_slices(void **state)
+{
+    (void)state;
+    size_t live = rc_live_objects();
+    struct gc_thread_state *gts = me()->gc;
+    rc_object *hold = rc_list_new();
+    long made = 0;
+    rc_gc_set_threshold(1000, 1000000, 10);   /* generation 1 never due */
+    allocate_until_deferred(hold, &made);
+    if (!local_mode()) {
+        /* Young collections that stop the world free their garbage
+         * before they end. */
+        assert_int_equal(0, (long)gts->defer_n);
+        assert_int_equal(0, last_record().local);
+        rc_gc_set_threshold(1000000, 10, 10);
+        rc_decref(hold);
+        rc_gc_collect(2);
+        assert_int_equal(live, rc_live_objects());
+        return;
+    }
+    size_t pending = gts->defer_n;
+    assert_true(pending >= 100);   /* half of a threshold's allocations */
+    /* A slice per allocation report (32 tracked allocations): every piece
+     * cleared, then every piece released, a few reports later, with no
+     * call that finishes it. */
+    long reports = 0;
+    while (gts->defer_n > 0 && reports < 1000) {
+        for (int k = 0; k < 32; k++) {
+            rc_object *e = rc_list_new();
+            rc_list_append(hold, e);
+            rc_decref(e);
+            made++;
+        }
+        reports++;
+    }
+    assert_int_equal(0, (long)gts->defer_n);
+    assert_true(reports <= (long)(2 * pending / 256 + 3));
+    rc_gc_record r = last_record();
+    assert_int_equal(1, r.local);
+    assert_int_equal((long)pending, r.collected);
+    /* Reading the live count finishes what is pending first. */
+    allocate_until_deferred(hold, &made);
+    assert_true(gts->defer_n > 0);
+    size_t now = rc_live_objects();
+    assert_int_equal(0, (long)gts->defer_n);
+    assert_int_equal((long)(live + 1 + (size_t)made), (long)now);
+    rc_gc_set_threshold(1000000, 10, 10);
+    rc_decref(hold);
     rc_gc_collect(2);
     assert_int_equal(live, rc_live_objects());
 }
@@ -774,6 +899,9 @@ int main(int argc, char **argv)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_owner_free_is_forwarded_to_the_old_space,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exited_thread_promoted_objects_reach_the_old_space,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_garbage_is_cleared_in_slices, setup, teardown),
     };
     return harness_run("local", tests, sizeof tests / sizeof tests[0], argc, argv);
 }
