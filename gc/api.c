@@ -124,6 +124,11 @@ long rc_gc_collect(int generation)
      * (collector.c) may call rc_gc_collect itself. */
     bool waits = ts->gc->wait_background;
     ts->gc->wait_background = true;
+    /* What this thread's last local collection found goes first: the
+     * collection asked for leaves nothing of the caller's behind.  (Not in
+     * every collection: one run while the cycle's busy flag is held must
+     * not run the finalizers that clearing may.) */
+    gc_local_finish_own();
     long r = gc_collect(ts, generation);
     ts->gc->wait_background = waits;
     return r;

@@ -223,9 +223,17 @@ static long take_counts(struct thr_state *ts)
     return young;
 }
 
+void gc_thread_exiting(struct thr_state *ts)
+{
+    /* Still registered for merges: clearing touches counts of objects we
+     * own, which after brc_unregister other threads merge themselves.
+     * Local collections the merging's finalizers start clear at once. */
+    ts->gc->no_defer = true;
+    gc_local_clear_some(ts, SIZE_MAX);
+}
+
 void gc_thread_exit(struct thr_state *ts)
 {
-    gc_local_clear_some(ts, SIZE_MAX);
     take_counts(ts);
     const struct gc_collector_ops *ops = ts->rt->gc->ops;
     if (ops->thread_exit != NULL)
@@ -361,9 +369,6 @@ long gc_counts_alloc(struct thr_state *ts)
 
 void gc_counts_free(struct thr_state *ts)
 {
-    if (ts->gc->defer_n > 0 && !ts->holds_stw && ts->gc->in_collection == 0 &&
-        ts->dealloc_depth == 0)
-        gc_local_clear_some(ts, LOCAL_CLEAR_SLICE);
     take_counts(ts);
     /* A thread that only frees still lets the collector free what died in
      * its old space (an assist between cycles does only that). */
@@ -384,6 +389,7 @@ void gc_collect_at_exit(struct rc_runtime *rt)
     gc->debug = 0;
     gc_local_settings_locked(gc);
     pthread_mutex_unlock(&gc->mu);
+    gc_local_finish_own();
     /* A collection can free objects whose clearing makes more cycles
      * unreachable (a cycle held only by another cycle's finalizer...). */
     for (int i = 0; i < 16; i++)
@@ -474,9 +480,6 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
 
 long gc_collect(struct thr_state *ts, int gen)
 {
-    /* What the thread's last local collection found is gone before (the
-     * collection, if asked for, leaves nothing behind). */
-    gc_local_clear_some(ts, SIZE_MAX);
     ts->gc->in_collection++;
     long r = collect(ts, gen);
     ts->gc->in_collection--;
@@ -632,11 +635,15 @@ static void local_done(struct thr_state *ts, rc_gc_record *rec)
 void gc_local_clear_some(struct thr_state *ts, size_t budget)
 {
     struct gc_thread_state *gts = ts->gc;
-    if (gts->defer_n == 0)
+    /* Not inside itself: a deallocation run here may run a finalizer (of
+     * an object the garbage alone held, outside the set) that reads the
+     * records or collects. */
+    if (gts->defer_n == 0 || gts->defer_active)
         return;
     uint64_t t0 = rc_clock_ns();
     /* Deallocations run here; an allocation one makes starts no
      * collection (which would want the buffer the garbage is in). */
+    gts->defer_active = true;
     gts->in_collection++;
     for (size_t done = 0; done < budget && gts->defer_n > 0; done++) {
         rc_object *o = gts->defer_held[gts->defer_at++];
@@ -660,16 +667,17 @@ void gc_local_clear_some(struct thr_state *ts, size_t budget)
         }
     }
     gts->defer_rec.phase_ns[RC_GC_T_CLEAR] += rc_clock_ns() - t0;
+    gts->in_collection--;
+    gts->defer_active = false;
     if (gts->defer_n == 0)
         local_done(ts, &gts->defer_rec);
-    gts->in_collection--;
 }
 
 void gc_local_finish_own(void)
 {
     struct thr_state *ts = rc_tls_state;
     if (ts != NULL && ts->gc != NULL && ts->gc->defer_n > 0 && ts->attached &&
-        !ts->holds_stw && ts->dealloc_depth == 0)
+        !ts->holds_stw && ts->dealloc_depth == 0 && ts->gc->in_collection == 0)
         gc_local_clear_some(ts, SIZE_MAX);
 }
 
@@ -695,10 +703,14 @@ static long local_collect(struct thr_state *ts, int gen, bool defer)
      * gc.collecting, after that unlinking.  A collection that starts
      * after this load stops the world, which waits for our decision to
      * end (it passes no safepoint). */
-    if (gts->in_collection > 0 || !gc_local_allowed(ts) ||
-        atomic_load_explicit(&gc->collecting, memory_order_acquire) != 0)
+    if (gts->in_collection > 0)
         return -1;
-    gc_local_clear_some(ts, SIZE_MAX);   /* the buffer is needed again */
+    /* The buffer is needed again.  First: clearing may pass safepoints
+     * (a finalizer's allocations), at which a collection may start. */
+    gc_local_clear_some(ts, SIZE_MAX);
+    if (!gc_local_allowed(ts) || atomic_load_explicit(&gc->collecting, memory_order_acquire) != 0)
+        return -1;
+    defer = defer && !gts->no_defer;
     gts->in_collection++;
     struct collection c;
     memset(&c, 0, sizeof c);

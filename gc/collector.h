@@ -254,6 +254,8 @@ struct gc_thread_state {
     rc_object **defer_held;
     size_t defer_n, defer_at;
     bool defer_releasing;
+    bool defer_active;                /* gc_local_clear_some is running */
+    bool no_defer;                    /* exiting: clear at once */
     rc_gc_record defer_rec;           /* its record, appended when done */
 };
 

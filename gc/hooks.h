@@ -41,6 +41,10 @@ void gc_runtime_fini(struct rc_runtime *rt);
 /* A thread state was created (the thread is registered, not attached yet);
  * ts->gc is the collector's.  0, or -1 with MemoryError. */
 int gc_thread_attach(struct thr_state *ts);
+/* The thread is about to exit (attached, its merge queue still
+ * registered): the collector finishes what it left for later on it, and
+ * leaves nothing more. */
+void gc_thread_exiting(struct thr_state *ts);
 /* The thread exits (attached, its lists not yet adopted): the collector
  * takes its last counts and frees ts->gc. */
 void gc_thread_exit(struct thr_state *ts);
@@ -52,10 +56,12 @@ void gc_thread_exit(struct thr_state *ts);
 long gc_counts_alloc(struct thr_state *ts);
 /* The same from the free path: takes the counts, never collects. */
 void gc_counts_free(struct thr_state *ts);
-/* Before the runtime counts live objects for the calling thread (any
- * thread, attached or not): garbage the collector found on it and has
- * not freed yet (a thread-local collection's, freed a slice at a time) is
- * freed now, if the thread is attached and may run deallocations. */
+/* Before the runtime counts live objects for the calling thread, and
+ * before it detaches on the program's request (rc_detach, rc_thread_join:
+ * it may stay away long): garbage the collector found on it and has not
+ * freed yet (a thread-local collection's, freed a slice at a time) is
+ * freed now, if the thread is attached and may run deallocations.  Any
+ * thread, attached or not; no lock held. */
 void gc_local_finish_own(void);
 
 /* Runtime shutdown, on the creating thread with no other thread left:

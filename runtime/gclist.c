@@ -200,7 +200,6 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
     struct gcl_state *st = &rt->gcl;
     struct gcl_owner *ow = ts->gcl;
     struct gcl_owner *orphan = st->orphan;
-    bool promoted = st->oldspace != NULL && !gcl_is_empty(&ow->lists[RC_GC_GENERATIONS - 1]);
     /* Rename and adopt, a chunk at a time; then close.  Meanwhile our
      * objects are in our lists, named by us, or in the orphan's, named by
      * it: a pusher that reads the orphan finds its stack closed and waits
@@ -223,9 +222,10 @@ void gcl_owner_exit(struct rc_runtime *rt, struct thr_state *ts)
     for (int i = 0; i < GCL_NLISTS; i++)
         while (adopt_chunk_locked(orphan, &orphan->lists[i], &ow->lists[i]))
             ;
-    /* Objects our local collections promoted that the collector could not
-     * take before we left: whoever can next moves them on. */
-    if (promoted)
+    /* Objects our local collections promoted (or an unfreeze put in our
+     * list of the oldest generation) that the collector could not take
+     * before we left: whoever can next moves them on. */
+    if (st->oldspace != NULL && !gcl_is_empty(&orphan->lists[RC_GC_GENERATIONS - 1]))
         rc_atomic_store_relaxed(&st->orphan_old, true);
     /* acquire: pairs with the pushers' release CAS (gcl_free_tracked). */
     struct gc_head *taken = rc_atomic_exchange_acquire(&ow->handback, HANDBACK_CLOSED);

@@ -77,6 +77,7 @@ int rc_detach(void)
         return err_int(RC_ERR_RUNTIME, "rc_detach(): the thread is already detached");
     if (check_may_detach(ts, "rc_detach") < 0)
         return -1;
+    gc_local_finish_own();   /* nothing kept alive while we are away */
     thr_release(ts, false);
     return 0;
 }
@@ -132,9 +133,11 @@ void rc_safepoint_slow(void)
          * our clear made its batch pending before that (our clear reads
          * from its set, acquire), so we see it and set the bit again; one
          * that sets it after our clear leaves it set. */
-        rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
-        if (!qsbr_idle(ts))
-            rc_atomic_or_release(&rc_tls_eval_breaker, RC_EB_QSBR);
+        if (qsbr_idle(ts)) {
+            rc_atomic_and_acq_rel(&rc_tls_eval_breaker, ~(uintptr_t)RC_EB_QSBR);
+            if (!qsbr_idle(ts))
+                rc_atomic_or_release(&rc_tls_eval_breaker, RC_EB_QSBR);
+        }
         qsbr_quiescent(ts);
     }
     if (bits & RC_EB_GIL_DROP) {
@@ -270,6 +273,7 @@ void thr_exit(struct thr_state *ts)
         rc_start_the_world();   /* never leave the world stopped behind us */
     if (!ts->attached)
         thr_take(ts);
+    gc_thread_exiting(ts);   /* garbage it kept for later, while registered */
     /* Merge what was queued to us while still attached: merging may free
      * objects. */
     if (rt->cfg.mode == RC_MODE_FT)
@@ -359,8 +363,10 @@ int rc_thread_join(rc_thread *t)
     if (check_may_detach(ts, "rc_thread_join") < 0)
         return -1;
     bool was_attached = ts->attached;
-    if (was_attached)
+    if (was_attached) {
+        gc_local_finish_own();   /* nothing kept alive while we wait */
         thr_release(ts, false);
+    }
     int rc = pthread_join(t->pthread, NULL);
     if (was_attached)
         thr_take(ts);
