@@ -93,6 +93,17 @@ static void await_flag(_Atomic int *flag)
     }
 }
 
+/* In ft mode, true; elsewhere checks that no local collection runs (of
+ * either generation) and returns false. */
+static bool runs_local_collections(void)
+{
+    if (local_mode())
+        return true;
+    assert_int_equal(-1, gc_local_collect(me(), 0));
+    assert_int_equal(-1, gc_local_collect(me(), 1));
+    return false;
+}
+
 /* ------------------------------------------------------------------ tests */
 
 /* Young cycles nobody else saw are found with no stop; what is still
@@ -658,10 +669,8 @@ static void test_generation_1_collected_without_a_stop(void **state)
 static void test_generation_1_leaves_escaped_objects_to_a_stop(void **state)
 {
     (void)state;
-    if (!local_mode()) {
-        assert_int_equal(-1, gc_local_collect(me(), 1));
+    if (!runs_local_collections())
         return;
-    }
     size_t live = rc_live_objects();
     enum { N = 8 };
     rc_object *l = rc_list_new();
@@ -713,10 +722,8 @@ static void drain_fn(void *arg)
 static void test_stale_owner_free_is_forwarded_to_the_old_space(void **state)
 {
     (void)state;
-    if (!local_mode()) {
-        assert_int_equal(-1, gc_local_collect(me(), 1));
+    if (!runs_local_collections())
         return;
-    }
     size_t live = rc_live_objects();
     struct rc_runtime *rt = me()->rt;
     rc_object *x = rc_instance_new(node_type);   /* no cycle: freed when dropped */
@@ -779,10 +786,8 @@ static void leave_fn(void *arg)
 static void test_exited_thread_promoted_objects_reach_the_old_space(void **state)
 {
     (void)state;
-    if (!local_mode()) {
-        assert_int_equal(-1, gc_local_collect(me(), 1));
+    if (!runs_local_collections())
         return;
-    }
     size_t live = rc_live_objects();
     struct rc_runtime *rt = me()->rt;
     struct leaver l = {.keep = rc_list_new()};
