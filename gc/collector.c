@@ -616,7 +616,6 @@ bool gc_local_allowed(struct thr_state *ts)
            rc_atomic_load_relaxed(&ts->rt->gc->enabled);   /* relaxed: a setting */
 }
 
-
 /* A local collection is over, its garbage gone: counted and recorded
  * (so that a record, or the statistics, say its garbage was freed, and
  * what that freed in turn, with its weakref callbacks, was). */
