@@ -316,11 +316,21 @@ static void gc_release_collecting(struct gc_state *gc)
  * one request (latency-service, BENCHMARKS.md). */
 #define LOCAL_CLEAR_SLICE 256
 
+/* Whether the thread may run the deallocations of its deferred garbage
+ * now: not inside a collection of its own, nor inside the clearing itself
+ * (in_collection: a deallocation run there may run a finalizer, of an
+ * object the garbage alone held, that reads the records or collects), nor
+ * in a stop or a deallocation. */
+static bool may_clear(struct thr_state *ts)
+{
+    return ts->gc->defer_n > 0 && ts->gc->in_collection == 0 && !ts->holds_stw &&
+           ts->dealloc_depth == 0;
+}
+
 long gc_counts_alloc(struct thr_state *ts)
 {
     struct gc_state *gc = ts->rt->gc;
-    if (ts->gc->defer_n > 0 && !ts->holds_stw && ts->gc->in_collection == 0 &&
-        ts->dealloc_depth == 0)
+    if (may_clear(ts))
         gc_local_clear_some(ts, LOCAL_CLEAR_SLICE);
     long young = take_counts(ts);
     /* relaxed: settings and a flag read as hints; a collection decided on
@@ -634,18 +644,15 @@ static void local_done(struct thr_state *ts, rc_gc_record *rec)
 void gc_local_clear_some(struct thr_state *ts, size_t budget)
 {
     struct gc_thread_state *gts = ts->gc;
-    /* Not inside itself: a deallocation run here may run a finalizer (of
-     * an object the garbage alone held, outside the set) that reads the
-     * records or collects. */
-    if (gts->defer_n == 0 || gts->defer_active)
+    if (gts->defer_n == 0 || gts->in_collection > 0)
         return;
     uint64_t t0 = rc_clock_ns();
+    rc_object **held = (rc_object **)(void *)gts->lwork;
     /* Deallocations run here; an allocation one makes starts no
      * collection (which would want the buffer the garbage is in). */
-    gts->defer_active = true;
     gts->in_collection++;
     for (size_t done = 0; done < budget && gts->defer_n > 0; done++) {
-        rc_object *o = gts->defer_held[gts->defer_at++];
+        rc_object *o = held[gts->defer_at++];
         if (!gts->defer_releasing) {
             /* Every piece is cleared before any is released, as in
              * gc_finish: released earlier, one that other garbage still
@@ -659,7 +666,6 @@ void gc_local_clear_some(struct thr_state *ts, size_t budget)
         } else {
             gc_release_garbage(o);
             if (gts->defer_at == gts->defer_n) {
-                gts->defer_held = NULL;
                 gts->defer_n = gts->defer_at = 0;
                 gts->defer_releasing = false;
             }
@@ -667,7 +673,6 @@ void gc_local_clear_some(struct thr_state *ts, size_t budget)
     }
     gts->defer_rec.phase_ns[RC_GC_T_CLEAR] += rc_clock_ns() - t0;
     gts->in_collection--;
-    gts->defer_active = false;
     if (gts->defer_n == 0)
         local_done(ts, &gts->defer_rec);
 }
@@ -675,8 +680,7 @@ void gc_local_clear_some(struct thr_state *ts, size_t budget)
 void gc_local_finish_own(void)
 {
     struct thr_state *ts = rc_tls_state;
-    if (ts != NULL && ts->gc != NULL && ts->gc->defer_n > 0 && ts->attached &&
-        !ts->holds_stw && ts->dealloc_depth == 0 && ts->gc->in_collection == 0)
+    if (ts != NULL && ts->gc != NULL && ts->attached && may_clear(ts))
         gc_local_clear_some(ts, SIZE_MAX);
 }
 
@@ -758,7 +762,7 @@ static long local_collect(struct thr_state *ts, int gen, bool defer)
     case LOCAL_SETTLED:
         found = gc_finish(&c, &survivors, &saved);
         if (defer && c.nheld > 0) {
-            gts->defer_held = c.held;   /* in gts->lwork */
+            /* c.held is the start of gts->lwork (gc_trial_deletion_local) */
             gts->defer_n = c.nheld;
             gts->defer_at = 0;
             gts->defer_releasing = false;
@@ -772,7 +776,7 @@ static long local_collect(struct thr_state *ts, int gen, bool defer)
          * next few after it: a program whose young garbage has finalizers
          * would otherwise decide twice each time.  The decision's
          * survivors did leave generation 0, its garbage is there now. */
-        report_delta(gc, garbage - (long)c.local_young);
+        report_delta(gc, garbage - (long)c.young_members);
         gts->local_fallback = LOCAL_FALLBACK;
         gts->in_collection--;
         return -1;
@@ -786,7 +790,7 @@ static long local_collect(struct thr_state *ts, int gen, bool defer)
      * a collection of generation 1 that stops the world, which the
      * young collections that stop the world lead to (account), or the
      * next one once it holds generation 0's threshold of them. */
-    report_delta(gc, -(long)c.local_young);
+    report_delta(gc, -(long)c.young_members);
     if (gen == 0) {
         gts->local_count1++;
     } else {

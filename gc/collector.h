@@ -249,12 +249,11 @@ struct gc_thread_state {
                                          held references (2 * lwork_cap) */
     size_t lwork_cap;
     /* The garbage of its last local collection, still to clear and
-     * release (gc_local_clear_some): held[0..n) in lwork, done up to at,
-     * clearing and then releasing. */
-    rc_object **defer_held;
+     * release (gc_local_clear_some): defer_n references at the start of
+     * lwork (the held array), done up to defer_at, clearing and then
+     * releasing. */
     size_t defer_n, defer_at;
     bool defer_releasing;
-    bool defer_active;                /* gc_local_clear_some is running */
     bool no_defer;                    /* exiting: clear at once */
     rc_gc_record defer_rec;           /* its record, appended when done */
 };
@@ -288,7 +287,7 @@ struct collection {
     bool local;                    /* a thread-local collection:
                                       no stop, the calling thread's own
                                       objects only, its own work buffer */
-    size_t local_young;            /* a local collection's members taken
+    size_t young_members;          /* a local collection's members taken
                                       from generation 0 (the first ones
                                       of the set) */
     bool defer_clear;              /* a local collection whose garbage its

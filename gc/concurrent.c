@@ -1290,14 +1290,6 @@ static void cc_adopt(struct thr_state *ts)
     cc_release(cc);
 }
 
-static void cc_thread_exit(struct thr_state *ts)
-{
-    /* Left behind, they go to the orphan's list, and the next thread that
-     * can moves them on (gcl_state.orphan_old): waiting for busy here
-     * could wait for a collection whose finalizer waits for us. */
-    cc_adopt(ts);
-}
-
 /* After each report of a thread's allocations: its share of a running
  * cycle's work. */
 static void cc_assist(struct thr_state *ts)
@@ -1500,7 +1492,11 @@ const struct gc_collector_ops gc_concurrent_collector = {
     .collect_due = cc_collect_due,
     .local_young = true,
     .adopt = cc_adopt,
-    .thread_exit = cc_thread_exit,
+    /* An exiting thread tries too; what it leaves goes to the orphan's
+     * list, and the next thread that can moves it on (orphan_old):
+     * waiting for busy there could wait for a collection whose finalizer
+     * waits for the exiting thread. */
+    .thread_exit = cc_adopt,
     .assist = cc_assist,
     .cancel_stw = cc_cancel_stw,
     .more = cc_more,

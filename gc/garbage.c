@@ -242,7 +242,7 @@ static void release_held(struct collection *c)
     c->nheld = 0;
     /* The buffer held them (gc_hold_unreachable_stw): shrunk now, with the
      * world running, if a big collection grew it.  A thread-local
-     * collection's is the thread's own (local.c). */
+     * collection's is the thread's own (gts->lwork). */
     if (!c->local)
         gc_work_trim(c->rt->gc);
 }

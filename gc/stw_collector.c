@@ -436,7 +436,8 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
             __builtin_prefetch(GC_HEAD_OBJ(g->next));
             rc_object *o = GC_HEAD_OBJ(g);
             if (!local_candidate(o, me)) {
-                c->local_left += i;
+                if (i > 0)
+                    c->local_left++;   /* left in generation 1 */
                 continue;
             }
             if (n == *cap && reserve_local(work, cap, n + 1) < 0) {
@@ -453,7 +454,7 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
                 c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 0);
         }
         if (i == 0)
-            c->local_young = n;
+            c->young_members = n;
     }
     c->rec.scanned += (long)n;
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_UPDATE_REFS]);

@@ -301,7 +301,7 @@ struct rc_runtime {
                                        here); immutable after creation */
     pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
     /* Thread-local collections hold it as readers while they decide
-     * (gc/local.c); obj_escape_slow takes it as a writer to mark another
+     * (gc/collector.c, gc_local_collect); obj_escape_slow takes it as a writer to mark another
      * thread's object RC_GC_ESCAPED.  Writers preferred.  Leaf: nothing is
      * taken under it, no object code runs under it, and its readers pass
      * no safepoint while they hold it. */

@@ -66,7 +66,10 @@ struct qsbr_batch {
     void *ptrs[QSBR_BATCH];
 };
 
-/* Batches in boxes, not yet freed (qsbr_barrier waits for 0). */
+/* Batches in boxes, not yet freed (qsbr_barrier waits for 0): added by
+ * the callback before the batch stops counting as pending, taken off by
+ * whoever drains it; seq_cst read-modify-writes, read under pending_mu by
+ * qsbr_barrier and batches_done. */
 static _Atomic long boxed_batches;
 
 /* ThreadSanitizer annotations: liburcu 0.13's grace periods are invisible
