@@ -123,13 +123,18 @@ static inline bool cc_links_borrowed(int phase)
 /* Candidates validated per stop (whole trees: a bigger tree, one stop of
  * its own).  A candidate is 40-65 ns of a stop (BENCHMARKS.md), so a
  * batch is about half a millisecond. */
-#define CC_BATCH 8192
+#define CC_BATCH 4096
 /* Restarts of a batch's stop to let a dying candidate die first
  * (cc_validate): each lets one more link of a chain of releases queued to
  * other threads die.  An automatic cycle need not be complete (what is
  * left, the next finds); rc_gc_collect(2) must. */
 #define CC_DYING_RETRIES 1
 #define CC_DYING_RETRIES_SYNC 64
+/* cc_validate_stw: a batch's candidate is dying, restart the world. */
+#define CC_RETRY (-2L)
+/* Candidates ahead whose header a stop's first walk over a batch
+ * prefetches (the batch is scattered over the heap). */
+#define CC_PREFETCH 8
 
 /* A member's cycle_refs word (runtime/gclist.h): its count minus the
  * references from members, as 2 * refs + 1.  Odd, so that a walk of the
@@ -827,29 +832,30 @@ static size_t cc_batch_from(const struct cc_state *cc, bool saveall)
     return 0;
 }
 
-/* Whether a candidate of stack[from..top) is dying: its count 0 but not
- * yet RC_GC_DEAD (its deallocation deferred past the stop). */
-static bool cc_batch_dying_stw(const struct cc_state *cc, size_t from)
-{
-    RC_ASSERT_STW("cc_batch_dying_stw");
-    for (size_t k = from; k < cc->top; k++) {
-        rc_object *o = cc_untag(cc->stack[k]);
-        if (!(obj_gc_bits(o) & RC_GC_DEAD) && gc_refcount_stw(o) <= 0)
-            return true;
-    }
-    return false;
-}
-
 /* Validation (phase 1 of a collection that validates a batch of the
  * cycle's candidates, stack[from..top)), with the world stopped: the
  * batch into c->taken, exact trial deletion over it.  The last batch
- * (from 0) ends the cycle: its list back into the old space.  The last
- * batch of an automatic cycle takes the young generations too, because
- * garbage the cycle found may be referred to by young garbage (a cycle
- * completed by a younger object): left out, that young garbage would
- * count as a live referrer, keeping the group alive.  So an automatic
- * cycle ends as a full collection would, with O(batch + young) work at
- * its stop; the survivors all join the old space.  Other batches leave
+ * (from 0) ends the cycle: its list back into the old space.
+ *
+ * A candidate whose count the stop's merges took to 0 but that is not
+ * dead yet dies once the world restarts (stw_defer_dealloc), still
+ * holding what it refers to: an earlier batch's clearing dropped the last
+ * reference to it from this thread, queued to its owner.  Validated now,
+ * what only it holds would survive; with `retry`, the batch is left as it
+ * was and CC_RETRY returned, to let it die first (cc_validate).
+ *
+ * The last batch of an automatic cycle takes the young generations too
+ * if it has candidates, because garbage the cycle found may be referred
+ * to by young garbage (a cycle completed by a younger object): left out,
+ * that young garbage would count as a live referrer, keeping the group
+ * alive.  So an automatic cycle ends as a full collection would, with
+ * O(batch + young) work at its stop; the survivors all join the old
+ * space.  (With no candidate there it leaves them: no young garbage can
+ * hold one, and taking them would make the stop a collection of the
+ * whole generation 1, up to tens of thousands of objects while a heap
+ * grows.  Old garbage held by young garbage a cycle did not take as a
+ * candidate waits for a young collection to promote its holders.)  Other
+ * batches leave
  * the young generations alone (garbage of their own that young garbage
  * refers to survives, for the next cycle; rc_gc_collect(2)'s cycle
  * began with every object there was, and what other threads allocated
@@ -858,35 +864,49 @@ static bool cc_batch_dying_stw(const struct cc_state *cc, size_t from)
  * back as if it were live (while the call holds the collector, other
  * threads' young generations grow: taken always, they would lengthen
  * its stops). */
-static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t from)
+static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t from,
+                            bool retry)
 {
     RC_ASSERT_STW("cc_validate_stw");
     struct rc_runtime *rt = c->rt;
     bool last = from == 0;
-    /* The young generations too: at the end of an automatic cycle, and
-     * whenever a member has weakrefs (one may be young and garbage: left
-     * out, it would be called back as if it were live). */
-    bool young = last && c->ts->gc->finishing_cycle;
+    bool young = false, dying = false;
     long moved = 0;
     for (size_t k = from; k < cc->top; k++) {
+        if (k + CC_PREFETCH < cc->top)
+            __builtin_prefetch(cc_untag(cc->stack[k + CC_PREFETCH]));
         rc_object *o = cc_untag(cc->stack[k]);
-        /* Dying since (count 0, perhaps on the old space's stack, or a
-         * trash stack through aux): left in the list. */
-        if ((obj_gc_bits(o) & RC_GC_DEAD) || gc_refcount_stw(o) <= 0)
+        /* Dead or dying since (count 0, perhaps on the old space's stack,
+         * or a trash stack through aux): left in the list. */
+        if (obj_gc_bits(o) & RC_GC_DEAD)
             continue;
+        if (gc_refcount_stw(o) <= 0) {
+            dying = true;
+            continue;
+        }
         struct gc_head *g = OBJ_GC_HEAD(o);
         gcl_remove(g);
         gcl_append(&c->taken, g);
         moved++;
+        /* A young weakref may be garbage with it: left out, it would be
+         * called back as if it were live. */
         young = young || weakref_any_stw(o);
-        /* No longer a member: its memory may be freed and reused before
-         * the cycle ends, and a later batch must take it as any other old
-         * object if a candidate refers to it (cc_take_referents_stw), as
-         * when a finalizer stores it into one. */
-        if (!last)
-            cc_map_del(cc, o);
     }
+    if (dying && retry) {
+        /* Back into the cycle's list, the batch unchanged (c->taken held
+         * nothing else: a collection starts with it empty). */
+        gcl_splice(&cc->list, &c->taken);
+        return CC_RETRY;
+    }
+    /* No longer members: their memory may be freed and reused before the
+     * cycle ends, and a later batch must take them as any other old
+     * object if a candidate refers to one (cc_take_referents_stw), as
+     * when a finalizer stores one into it. */
+    if (!last)
+        for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next)
+            cc_map_del(cc, GC_HEAD_OBJ(g));
     cc->top = from;
+    young = young || (moved > 0 && last && c->ts->gc->finishing_cycle);
     /* Non-members exist only if objects joined the old space since the
      * cycle began, or build left some out, or earlier batches left
      * survivors. */
@@ -998,6 +1018,30 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
     }
 }
 
+/* In ft mode, the calling thread's young generations, and what its local
+ * collections promoted, join the old space with the world running (busy
+ * held): what promote_young_stw would do for this thread, out of the
+ * stop that starts a synchronous cycle (a single-threaded program's young
+ * generations are all its own: tens of thousands of objects, hundreds of
+ * microseconds of a stop).  Each object takes RC_GC_OLD first, as
+ * gc_local_promote does (atomic: other threads set bits of their own),
+ * then the lists are renamed and spliced as cc_adopt does; a free that
+ * read this thread as the owner before the rename is forwarded by its
+ * next drain (forward_to_oldspace). */
+static void cc_promote_own(struct thr_state *ts)
+{
+    struct gcl_owner *ow = ts->gcl;
+    if (ts->rt->cfg.mode != RC_MODE_FT || ow == NULL)
+        return;
+    for (int i = 0; i < RC_GC_GENERATIONS; i++) {
+        struct gc_head *list = &ow->lists[i];
+        if (i < RC_GC_GENERATIONS - 1)
+            for (struct gc_head *g = list->next; g != list; g = g->next)
+                rc_atomic_or_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, RC_GC_OLD);
+        gcl_adopt_into_oldspace(ts->rt, list);
+    }
+}
+
 /* The validation stop of a batch of a cycle whose passes are done.
  * *validated: whether it was (else a stop by rc_gc_freeze or unfreeze
  * cancelled the cycle, and the whole heap was collected instead). */
@@ -1009,38 +1053,32 @@ static long cc_validate(struct collection *c, struct cc_state *cc, bool *validat
      * weakrefs; the old objects they pull in, if any, grow it). */
     gc_work_prepare(c->rt->gc, cc->top - from + gc_young_estimate(c->rt->gc));
     gc_stop(c);
-    /* A candidate whose count the stop's merges took to 0 dies once the
-     * world restarts (stw_defer_dealloc), still holding what it refers
-     * to: an earlier batch's clearing dropped the last reference to it
-     * from this thread, queued to its owner.  Validated now, what only it
-     * holds would survive: let it die first (a bounded number of times:
-     * its death may queue another). */
+    /* A dying candidate restarts the world a bounded number of times
+     * (cc_validate_stw; its death may queue another). */
     int retries = c->ts->gc->finishing_cycle ? CC_DYING_RETRIES : CC_DYING_RETRIES_SYNC;
-    for (int again = 0; again < retries && cc_phase(cc) == CC_READY &&
-                        cc_batch_dying_stw(cc, from);
-         again++) {
+    for (int again = 0;; again++) {
+        *validated = cc_phase(cc) == CC_READY;
+        if (!*validated) {
+            /* rc_gc_freeze or unfreeze cancelled the cycle while we
+             * waited for our stop: the whole heap, under this stop. */
+            long survivors = gc_stw_find_garbage_stw(c);
+            gc_start(c);
+            return survivors;
+        }
+        if (c->verify)
+            gc_verify_heap_stw(c->rt, true);
+        if (from == 0) {
+            /* The collection that ends the cycle carries its figures. */
+            c->rec.concurrent_ns = cc->work_ns;
+            c->rec.cycle_start_ns = cc->start_ns;
+        }
+        gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
+        long survivors = cc_validate_stw(c, cc, from, again < retries);
         gc_start(c);
+        if (survivors != CC_RETRY)
+            return survivors;
         gc_stop(c);
     }
-    *validated = cc_phase(cc) == CC_READY;
-    if (!*validated) {
-        /* rc_gc_freeze or unfreeze cancelled the cycle while we waited for
-         * our stop: the whole heap, under this stop. */
-        long survivors = gc_stw_find_garbage_stw(c);
-        gc_start(c);
-        return survivors;
-    }
-    if (c->verify)
-        gc_verify_heap_stw(c->rt, true);
-    if (from == 0) {
-        /* The collection that ends the cycle carries its figures. */
-        c->rec.concurrent_ns = cc->work_ns;
-        c->rec.cycle_start_ns = cc->start_ns;
-    }
-    gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_MERGE]);
-    long survivors = cc_validate_stw(c, cc, from);
-    gc_start(c);
-    return survivors;
 }
 
 /* A full collection asked for (rc_gc_collect(2), collection at exit): a
@@ -1108,6 +1146,8 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
      * must not wait for. */
     if (cc_phase(cc) != CC_IDLE)
         cc_end(rt, cc);
+    cc_free_spent(cc);   /* not in the stop (cc_start would) */
+    cc_promote_own(c->ts);
     gc_stop(c);   /* (no cycle can start meanwhile: that takes busy) */
     if (c->verify)
         gc_verify_heap_stw(rt, true);
