@@ -121,8 +121,9 @@ static inline bool cc_links_borrowed(int phase)
 /* The mark stack's first length (it grows by doubling). */
 #define CC_STACK_MIN 4096
 /* Candidates validated per stop (whole trees: a bigger tree, one stop of
- * its own).  A candidate is 40-65 ns of a stop (BENCHMARKS.md), so a
- * batch is about half a millisecond. */
+ * its own).  A candidate is 30-60 ns of a stop (BENCHMARKS.md), so a
+ * batch is 0.1-0.25 ms (8,192 made stops of up to 1.1 ms at 10M live
+ * objects, where a candidate's first touch misses the TLB). */
 #define CC_BATCH 4096
 /* Restarts of a batch's stop to let a dying candidate die first
  * (cc_validate): each lets one more link of a chain of releases queued to
