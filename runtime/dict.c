@@ -894,6 +894,7 @@ static int dict_del_locked(struct rc_dict *d, rc_object *key, uint64_t hash,
  * TypeError naming fn; on success *hash is the key's hash. */
 static int check_dict_key(const char *fn, rc_object *d, rc_object *key, uint64_t *hash)
 {
+    *hash = 0;   /* set on failure too: -O3's inlining cannot tell it unused */
     if (!obj_is(d, &rc_dict_type))
         return err_type_int(fn, "a dict", d);
     if (key == NULL)
