@@ -264,7 +264,8 @@ struct collection {
     struct thr_state *ts;
     int gen;
     struct gc_head taken;          /* the set, as spliced from the owners */
-    struct gc_head unreachable;    /* phase 1's result; private */
+    struct gc_head unreachable;    /* phase 1's result; private (a local
+                                      collection's is c->held instead) */
     struct gc_head **set;          /* the set as an array (gc.work), then the
                                       mark stack in set[n..2n) */
     size_t n;
@@ -450,8 +451,9 @@ void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch);
  * 1; docs/gc.md [gc.local]), its own work buffer *work (*cap entries a
  * half, grown as needed).  Survivors to its list of the next generation
  * (RC_GC_OLD for the oldest: the old space's, which the thread joins to
- * the old space when it can, gc_collector_ops.adopt), the unreachable to
- * c->unreachable, one reference each held (c->held, in *work).  Returns
+ * the old space when it can, gc_collector_ops.adopt), the unreachable out
+ * of every list, one reference each held: c->held, in *work, is the
+ * garbage (c->unreachable stays empty).  Returns
  * the survivors, or -1 with MemoryError and nothing changed. */
 long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap);
 

@@ -280,8 +280,10 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
      * half handled. */
     atomic_thread_fence(memory_order_acquire);
     bool reached = false, code = false, weak = false;
-    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
+    rc_object **held = c->held;
+    size_t n = c->nheld, i;
+    for (i = 0; i < n; i++) {
+        rc_object *o = held[i];
         intptr_t shared = rc_atomic_load_relaxed(&o->ob_ref_shared);
         if ((obj_gc_bits(o) & RC_GC_ESCAPED) || (uintptr_t)shared > (uintptr_t)RC_REF_MAYBE_WEAKREF)
             reached = true;
@@ -291,9 +293,8 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
     }
     if (!reached && !code && weak) {
         weakref_lock();
-        struct gc_head *g = c->unreachable.next;
-        for (; g != &c->unreachable; g = g->next) {
-            rc_object *o = GC_HEAD_OBJ(g);
+        for (i = 0; i < n; i++) {
+            rc_object *o = held[i];
             if (weakref_any_locked(o) && weakref_callback_locked(o, is_local_garbage)) {
                 code = true;
                 break;
@@ -308,11 +309,11 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
         if (reached || code) {
             /* Open again what was closed: alive after all, or left to a
              * collection that stops the world. */
-            for (struct gc_head *h = c->unreachable.next; h != g; h = h->next)
-                ref_set_maybe_weakref(GC_HEAD_OBJ(h));
+            for (size_t k = 0; k < i; k++)
+                ref_set_maybe_weakref(held[k]);
         } else {
-            for (g = c->unreachable.next; g != &c->unreachable; g = g->next) {
-                rc_object *o = GC_HEAD_OBJ(g);
+            for (i = 0; i < n; i++) {
+                rc_object *o = held[i];
                 if (weakref_any_locked(o))
                     weakref_detach_for_gc_locked(o, &c->cbs, &c->ncbs, is_local_garbage);
                 if (rc_is_weakref(o))
@@ -328,19 +329,18 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
      * for the young collection that stops the world which the caller asks
      * for.  Our references are dropped (a count that reaches 0 frees the
      * object as any drop does). */
-    while (!gcl_is_empty(&c->unreachable)) {
-        struct gc_head *g = c->unreachable.next;
-        gcl_remove(g);
+    for (i = 0; i < n; i++) {
+        struct gc_head *g = OBJ_GC_HEAD(held[i]);
         if (reached) {
             gc_local_promote(c, g);
         } else {
-            GC_HEAD_OBJ(g)->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
+            held[i]->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
             gcl_append(&c->ts->gcl->lists[0], g);
         }
         (*survivors)++;
     }
-    for (size_t i = 0; i < c->nheld; i++)
-        rc_decref(c->held[i]);
+    for (i = 0; i < n; i++)
+        rc_decref(held[i]);
     c->held = NULL;
     c->nheld = 0;
     return reached ? LOCAL_REACHED : LOCAL_NEEDS_CODE;
@@ -418,16 +418,18 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
          * so a plain load and store do (a locked instruction per object
          * was a tenth of the collection). */
         const uint8_t off = (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD);
-        while (!gcl_is_empty(&c->unreachable)) {
-            struct gc_head *g = c->unreachable.next;
-            rc_object *o = GC_HEAD_OBJ(g);
-            gcl_remove(g);
-            if (c->local) {
+        if (c->local) {
+            /* Unlinked already: c->held is the garbage. */
+            for (size_t i = 0; i < c->nheld; i++) {
+                rc_object *o = c->held[i];
                 o->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
                 rc_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(obj_gc_bits(o) & off));
-            } else {
-                rc_atomic_and_relaxed(&o->ob_gc_bits, off);
             }
+        }
+        while (!gcl_is_empty(&c->unreachable)) {
+            struct gc_head *g = c->unreachable.next;
+            gcl_remove(g);
+            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, off);
         }
     }
     if (c->verify)

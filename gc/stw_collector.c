@@ -464,28 +464,30 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
         c->rt->gc->local_hook(c->rt->gc->local_hook_arg, 1);
     mark_reachable(c);
     /* Relink: survivors to our list of the next generation, in the order
-     * they had; the unreachable to c->unreachable, still marked. */
+     * they had; the unreachable out of every list, still marked, each
+     * with one reference of ours (no merge: every member is ours and
+     * counted locally), into c->held: the work buffer, compacted in place
+     * (held[k] is written once set[k] was read).  A local collection's
+     * garbage is an array, not a list (c->unreachable stays empty): the
+     * passes that follow load its objects independently of each other,
+     * not one pointer chase after another. */
     long survivors = 0;
+    rc_object **held = (rc_object **)(void *)*work;
+    size_t nheld = 0;
     for (size_t i = 0; i < n; i++) {
         struct gc_head *g = c->set[i];
         gcl_remove(g);
         if (g->aux == 0) {
-            gcl_append(&c->unreachable, g);
+            rc_object *o = GC_HEAD_OBJ(g);
+            rc_incref(o);
+            held[nheld++] = o;
         } else {
             gc_local_promote(c, g);
             survivors++;
         }
     }
-    /* One reference to each unreachable object, ours (no merge: every
-     * member is ours and counted locally), in the work buffer, which the
-     * set no longer needs and which holds 2 * cap entries. */
-    c->held = (rc_object **)(void *)*work;
-    c->nheld = 0;
-    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
-        rc_incref(o);
-        c->held[c->nheld++] = o;
-    }
+    c->held = held;
+    c->nheld = nheld;
     c->set = NULL;
     c->n = 0;
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
