@@ -3,6 +3,7 @@
  * local reclamation) are its own until handed to call_rcu, after which only
  * the callback touches them. */
 #define RCGC_BUILDING 1
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <urcu/urcu-qsbr.h>
@@ -11,6 +12,17 @@
 #include "qsbr.h"
 
 #define QSBR_BATCH 256
+/* The batches that came back to a thread (struct qsbr_box) are freed as it
+ * retires more: QSBR_RETURNED_SLICE of them each time it fills a batch,
+ * twice the rate they come back at, so any backlog drains (a batch is 256
+ * frees, 2-6 us); and at a quiescent state, those over QSBR_RETURNED_MAX
+ * (a bound on the memory they hold when a thread stops retiring).  A grace
+ * period returns many batches at once (latency-service, 2 threads:
+ * 50-170): freed at once, they made the requests that reached a quiescent
+ * state then 90-280 us longer, half of those over 100 us; freed a slice
+ * per quiescent state, the same (a request passes many safepoints). */
+#define QSBR_RETURNED_SLICE 2
+#define QSBR_RETURNED_MAX 256
 
 /* Batches handed to call_rcu and not yet freed, process-wide (the worker
  * thread is liburcu's, shared by every runtime).  qsbr_barrier waits for
@@ -114,7 +126,9 @@ static void count_offline(struct qsbr_thread_state *q)
     atomic_fetch_sub_explicit(&online_readers, 1, memory_order_acq_rel);
 }
 
-static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q);
+static void drain_box(struct qsbr_box *box);
+static void take_box(struct qsbr_thread_state *q);
+static void free_returned(struct qsbr_thread_state *q, long max);
 
 void qsbr_register(struct thr_state *ts)
 {
@@ -137,8 +151,9 @@ static void box_offline(struct qsbr_thread_state *q)
 {
     if (q->box != NULL) {
         atomic_store(&q->box->online, false);
-        drain_box(q->box, q);
+        take_box(q);
     }
+    free_returned(q, LONG_MAX);
 }
 
 static void box_online(struct qsbr_thread_state *q)
@@ -175,11 +190,10 @@ static void box_unref(struct qsbr_box *box)
         free(box);
 }
 
-/* Free every batch in the box: its owner (ts), or a callback (ts NULL) that
- * found the owner offline.  The exchange (seq_cst, so acquire) orders the
- * frees after the callbacks' pushes, which came after their grace
- * periods. */
-static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q)
+/* Free every batch in the box of an owner that is offline (a callback
+ * that found it so).  The exchange (seq_cst, so acquire) orders the frees
+ * after the callbacks' pushes, which came after their grace periods. */
+static void drain_box(struct qsbr_box *box)
 {
     struct qsbr_batch *b = atomic_exchange(&box->head, NULL);
     long k = 0;
@@ -187,16 +201,47 @@ static void drain_box(struct qsbr_box *box, struct qsbr_thread_state *q)
         struct qsbr_batch *next = b->next;
         for (size_t i = 0; i < b->n; i++)
             release_retired(b->ptrs[i]);
-        if (q != NULL) {
-            q->freed_returned += b->n;
-            if (q->batch == NULL) {
-                b->n = 0;   /* reuse it for the next retirements */
-                q->batch = b;
-                b = NULL;
-            }
-        }
         free(b);
         b = next;
+        k++;
+    }
+    if (k > 0)
+        batches_done(&boxed_batches, k);
+}
+
+/* The owner takes what came back to its box into its own list (the
+ * exchange orders the frees after the pushes, as drain_box's). */
+static void take_box(struct qsbr_thread_state *q)
+{
+    struct qsbr_batch *b = atomic_exchange(&q->box->head, NULL);
+    while (b != NULL) {
+        struct qsbr_batch *next = b->next;
+        b->next = q->returned;
+        q->returned = b;
+        q->nreturned++;
+        b = next;
+    }
+}
+
+/* The owner frees up to max of the batches it took back (and more while
+ * over QSBR_RETURNED_MAX are left), keeping one for its next
+ * retirements. */
+static void free_returned(struct qsbr_thread_state *q, long max)
+{
+    long k = 0;
+    while (q->returned != NULL && (k < max || q->nreturned > QSBR_RETURNED_MAX)) {
+        struct qsbr_batch *b = q->returned;
+        q->returned = b->next;
+        q->nreturned--;
+        for (size_t i = 0; i < b->n; i++)
+            release_retired(b->ptrs[i]);
+        q->freed_returned += b->n;
+        if (q->batch == NULL) {
+            b->n = 0;   /* reuse it for the next retirements */
+            q->batch = b;
+        } else {
+            free(b);
+        }
         k++;
     }
     if (k > 0)
@@ -221,7 +266,7 @@ static void free_batch(struct rcu_head *head)
             b->next = top;
         while (!atomic_compare_exchange_weak(&box->head, &top, b));
         if (!atomic_load(&box->online))
-            drain_box(box, NULL);
+            drain_box(box);
         box_unref(box);
     } else {
         /* The blocks came from mem_alloc and friends (objects, gc_heads,
@@ -323,7 +368,7 @@ void qsbr_unregister(struct thr_state *ts)
     else
         free(b);
     box_offline(&ts->qsbr);
-    free(ts->qsbr.batch);   /* a batch drain_box kept for reuse */
+    free(ts->qsbr.batch);   /* a batch free_returned kept for reuse */
     ts->qsbr.batch = NULL;
     if (ts->qsbr.box != NULL)
         box_unref(ts->qsbr.box);
@@ -385,7 +430,8 @@ void qsbr_quiescent(struct thr_state *ts)
         reclaim_held(ts, true);
         /* relaxed: a hint; the exchange orders the frees. */
         if (ts->qsbr.box != NULL && atomic_load_explicit(&ts->qsbr.box->head, memory_order_relaxed))
-            drain_box(ts->qsbr.box, &ts->qsbr);
+            take_box(&ts->qsbr);
+        free_returned(&ts->qsbr, 0);   /* those over the bound */
         TSAN_RELEASE();
         urcu_qsbr_quiescent_state();
     }
@@ -414,6 +460,9 @@ void qsbr_retire(struct thr_state *ts, void *p)
     ts->qsbr.retired++;
     if (b->n == QSBR_BATCH) {
         ts->qsbr.batch = NULL;
+        /* A batch made, some of those back from their grace periods freed
+         * (no lock of ours is held by any caller). */
+        free_returned(&ts->qsbr, QSBR_RETURNED_SLICE);
         /* relaxed: a hint (alone now, likely alone at our next quiescent
          * state); reclaim_held decides.  Not alone: submit at once rather
          * than keep the batch across a detach. */
