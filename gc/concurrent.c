@@ -120,6 +120,8 @@ static inline bool cc_links_borrowed(int phase)
 #define CC_RING 32u                /* power of two */
 /* The mark stack's first length (it grows by doubling). */
 #define CC_STACK_MIN 4096
+/* Entries of the cycle's order that a pass prefetches ahead. */
+#define CC_ORDER_AHEAD 16
 /* Candidates validated per stop (whole trees: a bigger tree, one stop of
  * its own).  A candidate is 30-60 ns of a stop (BENCHMARKS.md), so a
  * batch is 0.1-0.25 ms (8,192 made stops of up to 1.1 ms at 10M live
@@ -180,7 +182,14 @@ struct cc_state {
                                   (or a stopper), relaxed: read unlocked
                                   only as a hint that a cycle runs */
     struct gc_head list;       /* the cycle's objects, out of the old space */
-    struct gc_head *cursor;    /* each pass: the next object of list */
+    struct gc_head *cursor;    /* build: the next object of list */
+    /* build: every object of list in order, members or not, for the
+     * passes that follow: they walk this array, whose loads are
+     * independent and prefetched CC_ORDER_AHEAD ahead, not the list, a
+     * chain of cache misses (the walks were half of the passes' time at
+     * 1M members).  pos: the next entry of a pass. */
+    rc_object **order;
+    size_t norder, order_cap, pos;
     struct gc_head *restored;  /* gather: the last object whose prev is
                                   restored (or &list) */
     cc_l2 **map;               /* the member map (CC_L1_SIZE entries) */
@@ -241,7 +250,7 @@ struct cc_state {
     /* A finished cycle's map and stack, freed outside any stop (freeing
      * megabytes unmaps pages: milliseconds). */
     cc_l2 **spent_map;
-    rc_object **spent_stack, **spent_dfs;
+    rc_object **spent_stack, **spent_dfs, **spent_order;
 };
 
 static struct cc_state *cc_of(struct rc_runtime *rt) { return rt->gc->cc; }
@@ -333,9 +342,11 @@ static void cc_free_spent(struct cc_state *cc)
     cc_map_free(cc->spent_map);
     mem_free(cc->spent_stack);
     mem_free(cc->spent_dfs);
+    mem_free(cc->spent_order);
     cc->spent_map = NULL;
     cc->spent_stack = NULL;
     cc->spent_dfs = NULL;
+    cc->spent_order = NULL;
 }
 
 /* Drop the map and the stack: into spent, freed by cc_free_spent. */
@@ -345,11 +356,14 @@ static void cc_free_map(struct cc_state *cc)
     cc->spent_map = cc->map;
     cc->spent_stack = cc->stack;
     cc->spent_dfs = cc->dfs;
+    cc->spent_order = cc->order;
     cc->map = NULL;
     cc->stack = NULL;
     cc->dfs = NULL;
+    cc->order = NULL;
     cc->n = cc->top = cc->stack_cap = 0;
     cc->dfs_top = cc->dfs_cap = 0;
+    cc->norder = cc->order_cap = cc->pos = 0;
 }
 
 /* Push o on a growable array (*a, *top of *cap), doubling it (an optional
@@ -372,6 +386,12 @@ static inline bool cc_array_push(rc_object ***a, size_t *top, size_t *cap, rc_ob
 static inline bool cc_push(struct cc_state *cc, rc_object *o)
 {
     return cc_array_push(&cc->stack, &cc->top, &cc->stack_cap, o);
+}
+
+/* The cycle's order (build). */
+static inline bool cc_order_push(struct cc_state *cc, rc_object *o)
+{
+    return cc_array_push(&cc->order, &cc->norder, &cc->order_cap, o);
 }
 
 /* The gather's search stack. */
@@ -509,6 +529,24 @@ static int visit_mark(rc_object *p, void *arg)
 /* The passes walk the cycle's list; a unit is an object walked or
  * traversed. */
 
+/* No memory to record the rest of the list in the cycle's order (at g):
+ * that rest goes back to the old space now, none of it a member (their
+ * links were not borrowed; g's predecessor's next and the list head's
+ * prev are pointers).  Busy held, no stop on: nobody else changes either
+ * list meanwhile.  Garbage among them is missed (incomplete). */
+static void cc_build_cut(struct cc_state *cc, struct gc_head *g)
+{
+    struct gc_head *old = &rc_rt->gcl.oldspace->lists[RC_GC_GENERATIONS - 1];
+    struct gc_head *before = g->prev, *last = cc->list.prev, *tail = old->prev;
+    before->next = &cc->list;
+    cc->list.prev = before;
+    tail->next = g;
+    g->prev = tail;
+    last->next = old;
+    old->prev = last;
+    cc->incomplete = true;
+}
+
 static size_t cc_build(struct cc_state *cc, size_t budget)
 {
     size_t done = 0;
@@ -518,6 +556,11 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
         __builtin_prefetch(next);
         rc_object *o = GC_HEAD_OBJ(g);
         done++;
+        if (!cc_order_push(cc, o)) {
+            cc_build_cut(cc, g);
+            g = &cc->list;
+            break;
+        }
         if (!(obj_gc_bits(o) & RC_GC_DEAD)) {
             int32_t rc = cc_count(o);
             if (rc > 0 && cc_map_add(cc, o)) {
@@ -534,29 +577,33 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
     cc->cursor = g;
     if (g == &cc->list) {
         cc_set_phase(cc, CC_SUBTRACT);
-        cc->cursor = cc->list.next;
+        cc->pos = 0;
     }
     return done;
 }
 
+static inline void cc_order_prefetch(const struct cc_state *cc, size_t i)
+{
+    if (i + CC_ORDER_AHEAD < cc->norder)
+        __builtin_prefetch(OBJ_GC_HEAD(cc->order[i + CC_ORDER_AHEAD]));
+}
+
 static size_t cc_subtract(struct cc_state *cc, bool ft, size_t budget)
 {
-    size_t done = 0;
-    struct gc_head *g = cc->cursor;
-    while (g != &cc->list && done < budget) {
-        struct gc_head *next = g->next;
-        __builtin_prefetch(next);
+    size_t done = 0, i = cc->pos;
+    while (i < cc->norder && done < budget) {
+        cc_order_prefetch(cc, i);
+        rc_object *o = cc->order[i++];
         done++;
-        if (g->cycle_refs & 1)   /* a member */
-            cc_traverse(GC_HEAD_OBJ(g), ft, visit_subtract, cc);
-        g = next;
+        if (OBJ_GC_HEAD(o)->cycle_refs & 1)   /* a member */
+            cc_traverse(o, ft, visit_subtract, cc);
     }
-    cc->cursor = g;
+    cc->pos = i;
     while (cc->rhead != cc->rtail)
         apply_subtract(cc->ring[cc->rhead++ % CC_RING]);
-    if (g == &cc->list) {
+    if (i == cc->norder) {
         cc_set_phase(cc, CC_MARK);
-        cc->cursor = cc->list.next;
+        cc->pos = 0;
         cc->top = 0;
     }
     return done;
@@ -575,15 +622,14 @@ static size_t cc_mark(struct cc_state *cc, bool ft, size_t budget)
             apply_mark(cc, cc->ring[cc->rhead++ % CC_RING]);
             continue;
         }
-        struct gc_head *g = cc->cursor;
-        if (g == &cc->list) {
+        if (cc->pos == cc->norder) {
             cc_set_phase(cc, CC_GATHER);
-            cc->cursor = cc->list.next;
+            cc->pos = 0;
             cc->restored = &cc->list;
             break;
         }
-        cc->cursor = g->next;
-        __builtin_prefetch(g->next);
+        cc_order_prefetch(cc, cc->pos);
+        struct gc_head *g = OBJ_GC_HEAD(cc->order[cc->pos++]);
         done++;
         if (CC_V_ROOT(g->cycle_refs)) {   /* a member left above 0 */
             g->cycle_refs = CC_V_MARKED;
@@ -647,28 +693,27 @@ static void cc_order_referents(struct cc_state *cc, rc_object *o, bool ft)
  * the way: the list is whole once the pass ends. */
 static size_t cc_gather(struct cc_state *cc, bool ft, size_t budget)
 {
-    size_t done = 0;
-    struct gc_head *g = cc->cursor, *last = cc->restored;
+    size_t done = 0, i = cc->pos;
+    struct gc_head *last = cc->restored;
     while (done < budget) {
         if (cc->dfs_top > 0) {
             done++;
             cc_order_referents(cc, cc->dfs[--cc->dfs_top], ft);
             continue;
         }
-        if (g == &cc->list)
+        if (i == cc->norder)
             break;
-        struct gc_head *next = g->next;
-        __builtin_prefetch(next);
+        cc_order_prefetch(cc, i);
+        struct gc_head *g = OBJ_GC_HEAD(cc->order[i++]);
         done++;
         if (cc_unordered(g))
             cc_order(cc, GC_HEAD_OBJ(g), CC_TREE_ROOT);
         g->prev = last;
         last = g;
-        g = next;
     }
-    cc->cursor = g;
+    cc->pos = i;
     cc->restored = last;
-    if (g == &cc->list && cc->dfs_top == 0)
+    if (i == cc->norder && cc->dfs_top == 0)
         cc_set_phase(cc, CC_READY);
     return done;
 }
@@ -703,7 +748,17 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t estimate
             rc_error_clear();   /* an automatic cycle: no error left behind */
         return false;
     }
-    cc->n = cc->top = cc->dfs_top = 0;
+    cc->n = cc->top = cc->dfs_top = cc->norder = cc->pos = 0;
+    /* The order sized for the whole old space at once (an over-estimate;
+     * pages are touched as it fills): no copy as it grows.  Without the
+     * memory, it grows from empty. */
+    if (cc->order_cap < estimate) {
+        rc_object **order = mem_try_realloc(cc->order, estimate * sizeof *order);
+        if (order != NULL) {
+            cc->order = order;
+            cc->order_cap = estimate;
+        }
+    }
     cc->rhead = cc->rtail = 0;
     cc->skipped = cc->incomplete = cc->unordered = false;
     cc->batches = 0;
