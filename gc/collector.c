@@ -445,9 +445,9 @@ void gc_lap(uint64_t *t, uint64_t *slot)
 /* After a collection of generation gen that left `survivors` in the older
  * generation: the generation counts and the long-lived damping.  relaxed:
  * trigger counts (collector.h). */
-static void account(struct gc_state *gc, int gen, long survivors)
+static void account(struct gc_state *gc, int gen, long survivors, bool young_left)
 {
-    for (int i = 0; i <= gen; i++)
+    for (int i = young_left ? gen : 0; i <= gen; i++)
         rc_atomic_store_relaxed(&gc->count[i], 0);
     if (gen < RC_GC_GENERATIONS - 1)
         rc_atomic_add_relaxed(&gc->count[gen + 1], 1);
@@ -581,7 +581,7 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     long found = gc_finish(c, &survivors, saved);
 
     if (!c->partial)
-        account(gc, gen, survivors);
+        account(gc, gen, survivors, c->young_left);
     c->rec.collected = found;
     c->rec.uncollectable = *saved;
     c->rec.end_ns = rc_clock_ns();

@@ -285,6 +285,11 @@ struct collection {
                                       cycle's batch before its last): the
                                       generations' counts are left as they
                                       are (set by find_garbage) */
+    bool young_left;               /* a collection of the oldest generation
+                                      that left the young ones alone (an
+                                      automatic cycle's last batch without
+                                      them): their counts are left as they
+                                      are (set by find_garbage) */
     bool local;                    /* a thread-local collection:
                                       no stop, the calling thread's own
                                       objects only, its own work buffer */
@@ -445,6 +450,9 @@ long gc_cc_test_finish(struct thr_state *ts);
 long gc_cc_test_finish_all(struct thr_state *ts);
 /* Candidates per validating stop (0: the default). */
 void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch);
+/* The cycle's order (build's record of its list) fails to grow past this
+ * many entries, as if memory ran out (0: no limit). */
+void gc_cc_test_limit_order(struct rc_runtime *rt, size_t entries);
 
 /* With rt->escape_lock held as a reader, no stop: trial deletion over the
  * calling thread's candidates of its lists of generations 0..c->gen (0 or

@@ -190,6 +190,9 @@ struct cc_state {
      * 1M members).  pos: the next entry of a pass. */
     rc_object **order;
     size_t norder, order_cap, pos;
+    size_t order_limit;        /* tests: entries the order may hold as if
+                                  memory ran out beyond (0: no limit;
+                                  set holding busy) */
     struct gc_head *restored;  /* gather: the last object whose prev is
                                   restored (or &list) */
     cc_l2 **map;               /* the member map (CC_L1_SIZE entries) */
@@ -391,6 +394,8 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
 /* The cycle's order (build). */
 static inline bool cc_order_push(struct cc_state *cc, rc_object *o)
 {
+    if (RC_UNLIKELY(cc->norder == cc->order_limit) && cc->order_limit != 0)
+        return false;
     return cc_array_push(&cc->order, &cc->norder, &cc->order_cap, o);
 }
 
@@ -982,6 +987,7 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
      * the growth count as it finds it (cc_finish adds what the old space
      * gained since the cycle began after the last batch only). */
     c->partial = !last;
+    c->young_left = !young && c->ts->gc->finishing_cycle;
     c->ts->gc->cycle_partial = !last;
     bool first = cc->batches++ == 0;
     long members = (long)cc->n;
@@ -1664,6 +1670,16 @@ long gc_cc_test_finish_all(struct thr_state *ts)
         total += found;
     } while (gc_cc_test_phase(ts->rt) == CC_READY);
     return total;
+}
+
+void gc_cc_test_limit_order(struct rc_runtime *rt, size_t entries)
+{
+    struct cc_state *cc = cc_of(rt);
+    if (cc == NULL)
+        return;
+    cc_acquire(cc);
+    cc->order_limit = entries;
+    cc_release(cc);
 }
 
 void gc_cc_test_set_batch(struct rc_runtime *rt, size_t batch)

@@ -349,8 +349,10 @@ void gcl_free_tracked(struct thr_state *ts, rc_object *o)
     struct gc_head *g = OBJ_GC_HEAD(o);
     /* The oldest generation shrank: the collector's trigger for full
      * collections counts its growth (reported with the allocation counts,
-     * gc/hooks.h).  The bit was set with the world stopped, before this
-     * thread could see the object die. */
+     * gc/hooks.h).  The bit was set with the world stopped, or by the
+     * owner itself with the world running (a local collection's promotion,
+     * rc_gc_collect(2)'s promotion of its own young objects): a free by
+     * another thread may then miss it (a statistic, relaxed). */
     if (obj_gc_bits(o) & RC_GC_OLD)
         ts->gct.old_freed++;
     struct gcl_owner *ow = gcl_owner_of(g);

@@ -15,14 +15,19 @@
 /* The batches that came back to a thread (struct qsbr_box) are freed as it
  * retires more: QSBR_RETURNED_SLICE of them each time it fills a batch,
  * twice the rate they come back at, so any backlog drains (a batch is 256
- * frees, 2-6 us); and at a quiescent state, those over QSBR_RETURNED_MAX
- * (a bound on the memory they hold when a thread stops retiring).  A grace
+ * frees, 2-6 us); at a quiescent state, those over QSBR_RETURNED_MAX (a
+ * bound on the memory they hold); and a slice at each quiescent state
+ * once QSBR_QUIET_STATES have passed with nothing retired (a thread that
+ * stopped retiring still frees them all, and qsbr_barrier, which waits
+ * for them, ends; a request passes many safepoints, and one that retires
+ * in between does not pay for them there).  A grace
  * period returns many batches at once (latency-service, 2 threads:
  * 50-170): freed at once, they made the requests that reached a quiescent
  * state then 90-280 us longer, half of those over 100 us; freed a slice
  * per quiescent state, the same (a request passes many safepoints). */
 #define QSBR_RETURNED_SLICE 2
 #define QSBR_RETURNED_MAX 256
+#define QSBR_QUIET_STATES 64
 
 /* Batches handed to call_rcu and not yet freed, process-wide (the worker
  * thread is liburcu's, shared by every runtime).  qsbr_barrier waits for
@@ -429,9 +434,17 @@ void qsbr_quiescent(struct thr_state *ts)
     if (ts->qsbr.registered) {
         reclaim_held(ts, true);
         /* relaxed: a hint; the exchange orders the frees. */
-        if (ts->qsbr.box != NULL && atomic_load_explicit(&ts->qsbr.box->head, memory_order_relaxed))
-            take_box(&ts->qsbr);
-        free_returned(&ts->qsbr, 0);   /* those over the bound */
+        struct qsbr_thread_state *q = &ts->qsbr;
+        if (q->box != NULL && atomic_load_explicit(&q->box->head, memory_order_relaxed))
+            take_box(q);
+        if (q->retired != q->retired_seen) {
+            q->retired_seen = q->retired;
+            q->quiet_states = 0;
+        } else if (q->returned != NULL && q->quiet_states < QSBR_QUIET_STATES) {
+            q->quiet_states++;
+        }
+        /* Those over the bound; a slice once the thread stopped retiring. */
+        free_returned(q, q->quiet_states >= QSBR_QUIET_STATES ? QSBR_RETURNED_SLICE : 0);
         TSAN_RELEASE();
         urcu_qsbr_quiescent_state();
     }
@@ -483,7 +496,7 @@ bool qsbr_idle(struct thr_state *ts)
 {
     /* seq_cst: a callback pushes a batch into our box before the batch
      * stops counting as pending, so we see one or the other. */
-    return atomic_load(&pending_batches) == 0 &&
+    return atomic_load(&pending_batches) == 0 && ts->qsbr.returned == NULL &&
            (ts->qsbr.box == NULL || atomic_load(&ts->qsbr.box->head) == NULL);
 }
 

@@ -56,6 +56,8 @@ struct qsbr_thread_state {
                                    a few at each quiescent state (qsbr.c,
                                    free_returned); linked through next */
     long nreturned;             /* batches in returned */
+    uint64_t retired_seen;      /* retired at its last quiescent state */
+    unsigned quiet_states;      /* quiescent states since it last retired */
     uint64_t retired;           /* pointers retired (statistics) */
     uint64_t freed_locally;     /* of those, freed by this thread itself
                                    with no grace period (local
@@ -96,10 +98,9 @@ void qsbr_retire(struct thr_state *ts, void *p);
  * caller must not be online. */
 void qsbr_barrier(void);
 
-/* No batch is waiting for its grace period, process-wide, and none is in
- * the calling thread's box: it may stop reporting quiescent states at its
- * safepoints (thread.c; what it took from its box, its retirements free:
- * qsbr.c, free_returned).  Owner. */
+/* No batch is waiting for its grace period, process-wide, and none came
+ * back to the calling thread to be freed: it may stop reporting quiescent
+ * states at its safepoints (thread.c).  Owner. */
 bool qsbr_idle(struct thr_state *ts);
 
 #endif /* RCGC_QSBR_H */

@@ -681,6 +681,29 @@ static void test_big_ring_reclaimed(void **state)
 }
 
 
+/* No memory for the cycle's order (build's record of its list) after 10
+ * entries: the rest of the list goes back to the old space, none of it a
+ * member.  The cycle still ends, finds garbage only among what it kept,
+ * leaves the lists whole; rc_gc_collect(2), incomplete the same way,
+ * falls back to a collection of the whole heap that finds the rest. */
+static void test_build_without_memory_for_the_order(void **state)
+{
+    size_t live = quiesce();
+    rc_object *holder = list_of_self_nodes(50);
+    rc_gc_collect(2);                 /* into the old space */
+    rc_decref(holder);                /* 50 self-cycles of old garbage */
+    gc_cc_test_limit_order(me()->rt, 10);
+    run_to((size_t)-1);
+    long found = gc_cc_test_finish_all(me());
+    assert_true(found >= 0 && found <= 10);
+    assert_int_equal(PH_IDLE, gc_cc_test_phase(me()->rt));
+    assert_int_equal(0, rc_gc_verify_heap());
+    assert_int_equal(50 - found, rc_gc_collect(2));
+    gc_cc_test_limit_order(me()->rt, 0);
+    assert_int_equal(0, rc_gc_verify_heap());
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* ------------------------------------------------ batched validation */
 
 /* Each test has a runtime of its own (harness_setup): a batch size set
@@ -1144,6 +1167,8 @@ int main(int argc, char **argv)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_big_ring_reclaimed, setup_types,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_build_without_memory_for_the_order,
+                                        harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_complete_a_chain, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_saveall_keeps_everything, setup_types,
