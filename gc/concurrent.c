@@ -391,6 +391,20 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
     return cc_array_push(&cc->stack, &cc->top, &cc->stack_cap, o);
 }
 
+/* The order sized for the whole old space at once (an over-estimate;
+ * pages are touched as it fills): no copy as it grows.  Without the
+ * memory, it grows from empty.  Not in a stop (megabytes). */
+static void cc_size_order(struct cc_state *cc, size_t estimate)
+{
+    if (cc->order_cap < estimate) {
+        rc_object **order = mem_try_realloc(cc->order, estimate * sizeof *order);
+        if (order != NULL) {
+            cc->order = order;
+            cc->order_cap = estimate;
+        }
+    }
+}
+
 /* The cycle's order (build). */
 static inline bool cc_order_push(struct cc_state *cc, rc_object *o)
 {
@@ -718,8 +732,15 @@ static size_t cc_gather(struct cc_state *cc, bool ft, size_t budget)
     }
     cc->pos = i;
     cc->restored = last;
-    if (i == cc->norder && cc->dfs_top == 0)
+    if (i == cc->norder && cc->dfs_top == 0) {
+        /* The order is spent: freed as the slice ends (cc_release), not
+         * held through the validation's batches (8 bytes an object). */
+        mem_free(cc->spent_order);
+        cc->spent_order = cc->order;
+        cc->order = NULL;
+        cc->norder = cc->order_cap = cc->pos = 0;
         cc_set_phase(cc, CC_READY);
+    }
     return done;
 }
 
@@ -754,16 +775,7 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t estimate
         return false;
     }
     cc->n = cc->top = cc->dfs_top = cc->norder = cc->pos = 0;
-    /* The order sized for the whole old space at once (an over-estimate;
-     * pages are touched as it fills): no copy as it grows.  Without the
-     * memory, it grows from empty. */
-    if (cc->order_cap < estimate) {
-        rc_object **order = mem_try_realloc(cc->order, estimate * sizeof *order);
-        if (order != NULL) {
-            cc->order = order;
-            cc->order_cap = estimate;
-        }
-    }
+    cc_size_order(cc, estimate);
     cc->rhead = cc->rtail = 0;
     cc->skipped = cc->incomplete = cc->unordered = false;
     cc->batches = 0;
@@ -1110,6 +1122,9 @@ static void cc_promote_own(struct thr_state *ts)
 static long cc_validate(struct collection *c, struct cc_state *cc, bool *validated)
 {
     size_t from = cc_batch_from(cc, c->saveall);
+    /* The spent order (cc_gather) freed before the stop, not in it (the
+     * last batch's cc_end would). */
+    cc_free_spent(cc);
     /* The set's array sized before the stop: the batch, and the young
      * generations (taken at the end of an automatic cycle, or for
      * weakrefs; the old objects they pull in, if any, grow it). */
@@ -1209,6 +1224,7 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
     if (cc_phase(cc) != CC_IDLE)
         cc_end(rt, cc);
     cc_free_spent(cc);   /* not in the stop (cc_start would) */
+    cc_size_order(cc, cap);   /* likewise */
     cc_promote_own(c->ts);
     gc_stop(c);   /* (no cycle can start meanwhile: that takes busy) */
     if (c->verify)
