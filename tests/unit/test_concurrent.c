@@ -1168,7 +1168,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_big_ring_reclaimed, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_build_without_memory_for_the_order,
-                                        harness_setup, harness_teardown),
+                                        setup_types, harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_complete_a_chain, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_saveall_keeps_everything, setup_types,
