@@ -474,7 +474,8 @@ void qsbr_retire(struct thr_state *ts, void *p)
     if (b->n == QSBR_BATCH) {
         ts->qsbr.batch = NULL;
         /* A batch made, some of those back from their grace periods freed
-         * (no lock of ours is held by any caller). */
+         * (callers may hold an object's lock; this takes only leaf locks:
+         * pending_mu, and owners_mu for an owner record). */
         free_returned(&ts->qsbr, QSBR_RETURNED_SLICE);
         /* relaxed: a hint (alone now, likely alone at our next quiescent
          * state); reclaim_held decides.  Not alone: submit at once rather
