@@ -964,20 +964,23 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
         /* A young weakref may be garbage with it: left out, it would be
          * called back as if it were live. */
         young = young || weakref_any_stw(o);
+        /* No longer a member: its memory may be freed and reused before
+         * the cycle ends, and a later batch must take it as any other old
+         * object if a candidate refers to it (cc_take_referents_stw), as
+         * when a finalizer stores it into one. */
+        if (!last)
+            cc_map_del(cc, o);
     }
     if (dying && retry) {
-        /* Back into the cycle's list, the batch unchanged (c->taken held
-         * nothing else: a collection starts with it empty). */
+        /* The batch as it was: back into the cycle's list (c->taken held
+         * nothing else: a collection starts with it empty), members again
+         * (their bits' chunks exist: no allocation, cannot fail). */
+        if (!last)
+            for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next)
+                (void)cc_map_add(cc, GC_HEAD_OBJ(g));
         gcl_splice(&cc->list, &c->taken);
         return CC_RETRY;
     }
-    /* No longer members: their memory may be freed and reused before the
-     * cycle ends, and a later batch must take them as any other old
-     * object if a candidate refers to one (cc_take_referents_stw), as
-     * when a finalizer stores one into it. */
-    if (!last)
-        for (struct gc_head *g = c->taken.next; g != &c->taken; g = g->next)
-            cc_map_del(cc, GC_HEAD_OBJ(g));
     cc->top = from;
     young = young || (moved > 0 && last && c->ts->gc->finishing_cycle);
     /* Non-members exist only if objects joined the old space since the

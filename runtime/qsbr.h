@@ -53,8 +53,9 @@ struct qsbr_thread_state {
                                    quiescent state (local reclamation,
                                    qsbr.c); linked through next */
     struct qsbr_batch *returned; /* batches taken back from its box, freed
-                                   a few at each quiescent state (qsbr.c,
-                                   free_returned); linked through next */
+                                   a slice at a time (qsbr.c,
+                                   QSBR_RETURNED_SLICE); linked through
+                                   next */
     long nreturned;             /* batches in returned */
     uint64_t retired_seen;      /* retired at its last quiescent state */
     unsigned quiet_states;      /* quiescent states since it last retired */
