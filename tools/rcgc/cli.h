@@ -28,6 +28,13 @@
 /* The sensor's sleep, as jHiccup's default resolution. */
 #define CLI_SENSOR_INTERVAL_NS 1000000u
 
+/* The CPU slice the sensor asks the kernel for (Linux 6.12's custom slices
+ * for SCHED_OTHER threads: a shorter slice lets a waking thread preempt a
+ * running one at once instead of at the next tick).  Without it, when the
+ * workers keep every CPU busy, the sensor's own wait for a CPU (up to a
+ * 4 ms tick) is what it records, not a stall of the runtime's making. */
+#define CLI_SENSOR_SLICE_NS 100000u
+
 /* .hgrm values are written in milliseconds (values are recorded in ns). */
 #define CLI_HGRM_UNIT_RATIO 1e6
 
@@ -77,6 +84,7 @@ struct cli_run {
     bool quick;
     long switch_interval_us;   /* the runtime's GIL switch interval */
     uint64_t sensor_interval_ns;
+    uint64_t sensor_slice_ns;  /* the slice the kernel gave the sensor; 0: its default */
     /* Outcome.  error[0] != '\0': the run did not complete (no runtime, a
      * child that crashed...); only workload/mode/params are meaningful. */
     char error[256];

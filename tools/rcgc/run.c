@@ -10,7 +10,9 @@
  * Attaching blocks while the world is stopped (ft modes) or while another
  * thread holds the GIL (gil mode), so the sensor feels the stalls the
  * application feels.  Its histogram is written by the sensor thread only
- * and read by the main thread after rc_thread_join.
+ * and read by the main thread after rc_thread_join.  It asks for a short
+ * CPU slice (CLI_SENSOR_SLICE_NS) so that, on a machine whose CPUs the
+ * workers keep busy, it is not measuring its own wait for a CPU.
  *
  * Operation latency: one histogram per worker index, each written only by
  * the worker of that index (the workload contract gives each index to one
@@ -23,7 +25,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,14 +152,54 @@ static void drv_progress(wl_context *ctx, double fraction)
 
 struct sensor {
     lat_hist *hist;          /* sensor thread only until joined */
+    uint64_t slice_ns;       /* written by the sensor, read after join */
     atomic_bool stop;        /* set by the main thread (release) */
     rc_gil_stats gil;        /* the sensor's own, written before it ends */
     char error[200];         /* written by the sensor, read after join */
 };
 
+/* The kernel's struct sched_attr (include/uapi/linux/sched/types.h; glibc
+ * 2.36 has no wrapper for sched_setattr).  Fields after sched_period are
+ * left out: size tells the kernel how much there is. */
+struct sensor_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;   /* SCHED_OTHER: the slice, ns (Linux >= 6.12) */
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+/* Ask for a CLI_SENSOR_SLICE_NS slice, keeping the thread's policy and nice
+ * value; return the slice the kernel reports afterwards (0: it keeps its
+ * default, e.g. a kernel before 6.12, another policy, or a refusal). */
+static uint64_t sensor_short_slice(void)
+{
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+    struct sensor_sched_attr a = {0};
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0 ||
+        a.sched_policy != SCHED_OTHER)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags = 0;
+    a.sched_runtime = CLI_SENSOR_SLICE_NS;
+    if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
+        return 0;
+    a = (struct sensor_sched_attr){0};
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0)
+        return 0;
+    return a.sched_runtime;
+#else
+    return 0;
+#endif
+}
+
 static void sensor_main(void *arg)
 {
     struct sensor *s = arg;
+    s->slice_ns = sensor_short_slice();
     /* acquire: pairs with the release store in cli_run_one. */
     while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
         if (rc_detach() < 0) {
@@ -367,6 +412,7 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     rc_gil_stats total = {0};
     rc_gil_stats_total(&total);
     out->sensor_gil = sensor.gil;
+    out->sensor_slice_ns = sensor.slice_ns;
     out->gil = (rc_gil_stats){
         .acquisitions = sub_sat(total.acquisitions, sensor.gil.acquisitions),
         .waits = sub_sat(total.waits, sensor.gil.waits),
