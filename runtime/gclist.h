@@ -253,7 +253,7 @@ void gcl_for_each_owner_stw(struct rc_runtime *rt, void (*fn)(struct gcl_owner *
 struct gc_head *gcl_list_for_stw(struct rc_runtime *rt, struct gc_head *g, int i);
 
 /* An exited thread's record may be reused (its grace period is over):
- * retired -> spare.  Any thread (liburcu's worker included). */
+ * retired -> spare.  Any thread (qsbr.c's reclaimer included). */
 void gcl_owner_reusable(struct gcl_owner *ow);
 
 /* Owner records allocated (live, retired, spare, the orphan): what the

@@ -7,8 +7,8 @@
  * mem_alloc/mem_calloc/mem_realloc is released only by mem_free or
  * mem_realloc (directly, or after a grace period by qsbr.c's batch free),
  * never by free(); memory the runtime takes from malloc() goes back through
- * free().  mem_free may be called from any thread, including liburcu's
- * call_rcu worker, which has no thread state: both allocators take frees of
+ * free().  mem_free may be called from any thread, including qsbr.c's
+ * reclaimer, which has no thread state: both allocators take frees of
  * blocks another thread allocated (mimalloc hands them back to the owning
  * thread's page, as gclist.c's hand-back stack does for GC lists). */
 #define RCGC_BUILDING 1

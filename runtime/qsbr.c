@@ -1,11 +1,16 @@
 /* runtime/qsbr.c: deferred freeing through liburcu's QSBR flavour (see
  * qsbr.h).  Thread rule: a thread's batches (being filled, or held for
- * local reclamation) are its own until handed to call_rcu, after which only
- * the callback touches them. */
+ * local reclamation) are its own until submitted to the reclaimer, after
+ * which only the reclaimer touches them until it hands them back. */
 #define RCGC_BUILDING 1
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "internal.h"
@@ -29,16 +34,47 @@
 #define QSBR_RETURNED_MAX 256
 #define QSBR_QUIET_STATES 64
 
-/* Batches handed to call_rcu and not yet freed, process-wide (the worker
- * thread is liburcu's, shared by every runtime).  qsbr_barrier waits for
- * this to reach 0 instead of calling urcu_qsbr_barrier: that function
- * allocates a record that liburcu's worker frees with synchronisation
- * ThreadSanitizer cannot see (liburcu 0.13), while this mutex it can. */
+/* The reclaimer ends grace periods in rounds, at most one per
+ * QSBR_ROUND_NS: what waits for a grace period is about a round's
+ * retirements (latency-service, 2 threads: 20-90 batches, against 250-450
+ * with liburcu's call_rcu worker, which sleeps 10 ms after every round),
+ * and the futex wake-ups a waiting grace period costs the readers stay at
+ * a thousand a second.  It asks for a short CPU slice
+ * (rc_thread_cpu_slice): on a machine whose CPUs the workers keep busy, a
+ * waking thread with the default slice waits for the next scheduler tick
+ * (4 ms at 250 Hz). */
+#define QSBR_ROUND_NS 1000000u
+#define QSBR_RECLAIMER_SLICE_NS 100000u
+
+/* Batches submitted to the reclaimer and not yet back or freed,
+ * process-wide (one runtime at a time; the reclaimer is the process's).
+ * qsbr_barrier waits for this and boxed_batches to reach 0. */
 static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
 /* Changed under pending_mu (so the condition variable sees it); read
  * relaxed by threads deciding whether to report a quiescent state. */
 static _Atomic long pending_batches;
+
+/* The reclaimer: rcgc's thread that ends the grace periods of submitted
+ * batches, in place of liburcu's call_rcu worker (QSBR_ROUND_NS says
+ * why).  Started by qsbr_start (rc_runtime_new, ft modes) and joined by
+ * qsbr_stop (rc_runtime_free, after qsbr_barrier), both under
+ * runtime_create_mu; one runtime exists at a time.  A round: sleep out what
+ * is left of QSBR_ROUND_NS since the last round began, take the whole
+ * queue, one urcu_qsbr_synchronize_rcu (the reclaimer is no reader),
+ * then hand every batch back (grace_over). */
+static struct qsbr_batch *queue;       /* submitted, waiting for a round,
+                                          linked through next: under
+                                          pending_mu */
+static pthread_cond_t queue_cv = PTHREAD_COND_INITIALIZER;
+                                       /* signalled (under pending_mu) when
+                                          queue stops being empty, and by
+                                          qsbr_stop */
+static bool reclaimer_stop;            /* under pending_mu: set by qsbr_stop */
+static bool reclaimer_running;         /* qsbr_start's and qsbr_stop's, both
+                                          under runtime.c's
+                                          runtime_create_mu */
+static pthread_t reclaimer;            /* the same */
 
 /* Blocks that could not be deferred for lack of memory (qsbr_retire). */
 static _Atomic long qsbr_lost;
@@ -55,42 +91,45 @@ static _Atomic long online_readers;
 /* Where a batch goes once its grace period is over: back to the thread
  * that retired it, which frees the blocks itself at its next quiescent
  * state.  The allocator's free from the allocating thread is its fast
- * path; mimalloc takes a free from another thread (liburcu's worker)
+ * path; mimalloc takes a free from another thread (the reclaimer)
  * through a delayed-free list that the owner's next allocation works
  * through whole: with two threads, latency-service's requests stalled
  * 300-550 us inside malloc for a grace period's worth of batches
  * (BENCHMARKS.md).  While the thread is offline (detached, parked,
- * exited), a batch that comes back is freed by the callback, as before.
+ * exited), a batch that comes back is freed by the reclaimer.
  * One per registered thread; freed by whoever drops its last reference. */
 struct qsbr_box {
-    /* Returned batches, linked through next: pushed by the callback (CAS),
-     * taken whole by an exchange, by the owner or by a callback that finds
-     * the owner offline.  seq_cst, with online: a callback that pushes
+    /* Returned batches, linked through next: pushed by the reclaimer
+     * (CAS), taken whole by an exchange, by the owner or by the reclaimer
+     * when it finds the owner offline.  seq_cst, with online: a push
      * while the owner goes offline either sees it offline and takes the
      * stack itself, or the owner's exchange after its store sees the
      * push. */
     _Atomic(struct qsbr_batch *) head;
     _Atomic bool online;       /* owner online: written by the owner (seq_cst) */
     _Atomic long refs;         /* the owner's until it unregisters, and one
-                                  per batch in call_rcu (acq_rel) */
+                                  per batch submitted (acq_rel) */
 };
 
 struct qsbr_batch {
-    struct rcu_head head;
-    struct qsbr_batch *next;   /* held list (owner thread), or a box's stack */
+    struct qsbr_batch *next;   /* held list or returned list (owner thread),
+                                  the reclaimer's queue or round, or a box's
+                                  stack */
     struct qsbr_box *box;      /* where it goes back to, or NULL */
     size_t n;
     void *ptrs[QSBR_BATCH];
 };
 
 /* Batches in boxes, not yet freed (qsbr_barrier waits for 0): added by
- * the callback before the batch stops counting as pending, taken off by
+ * the reclaimer before the batch stops counting as pending, taken off by
  * whoever drains it; seq_cst read-modify-writes, read under pending_mu by
  * qsbr_barrier and batches_done. */
 static _Atomic long boxed_batches;
 
 /* ThreadSanitizer annotations: liburcu 0.13's grace periods are invisible
- * to TSan, so make them visible on one synchronisation address. */
+ * to TSan (inline assembly and futexes), so make them visible on one
+ * synchronisation address: released at every quiescent state and going
+ * offline, acquired by the reclaimer after each grace period. */
 #if defined(__SANITIZE_THREAD__)
 #define QSBR_TSAN 1
 #elif defined(__has_feature)
@@ -137,7 +176,7 @@ static void free_returned(struct qsbr_thread_state *q, long max);
 
 void qsbr_register(struct thr_state *ts)
 {
-    /* No memory for a box: the callbacks free this thread's batches. */
+    /* No memory for a box: the reclaimer frees this thread's batches. */
     struct qsbr_box *box = malloc(sizeof *box);
     if (box != NULL) {
         atomic_init(&box->head, NULL);
@@ -150,7 +189,7 @@ void qsbr_register(struct thr_state *ts)
     count_online(&ts->qsbr);
 }
 
-/* The owner goes offline: returned batches are the callbacks' to free from
+/* The owner goes offline: returned batches are the reclaimer's to free from
  * now on, and what came back before is freed now. */
 static void box_offline(struct qsbr_thread_state *q)
 {
@@ -169,7 +208,7 @@ static void box_online(struct qsbr_thread_state *q)
 
 /* A retired pointer's grace period is over: free the block, or, tagged
  * QSBR_RECORD, give an exited thread's owner record back for reuse
- * (gclist.h).  Any thread, liburcu's worker included. */
+ * (gclist.h).  Any thread, the reclaimer included. */
 static void release_retired(void *p)
 {
     if ((uintptr_t)p & QSBR_RECORD)
@@ -195,9 +234,9 @@ static void box_unref(struct qsbr_box *box)
         free(box);
 }
 
-/* Free every batch in the box of an owner that is offline (a callback
- * that found it so).  The exchange (seq_cst, so acquire) orders the frees
- * after the callbacks' pushes, which came after their grace periods. */
+/* Free every batch in the box of an owner that is offline (the reclaimer,
+ * which found it so).  The exchange (seq_cst, so acquire) orders the frees
+ * after the reclaimer's pushes, which came after their grace periods. */
 static void drain_box(struct qsbr_box *box)
 {
     struct qsbr_batch *b = atomic_exchange(&box->head, NULL);
@@ -253,13 +292,10 @@ static void free_returned(struct qsbr_thread_state *q, long max)
         batches_done(&boxed_batches, k);
 }
 
-static void free_batch(struct rcu_head *head)
+/* The grace period of b is over (the reclaimer, after its
+ * synchronize_rcu): back to its thread's box, or freed here. */
+static void grace_over(struct qsbr_batch *b)
 {
-    /* After a grace period: every reader's accesses before its last
-     * quiescent state happen-before this (TSan: acquire what they
-     * released). */
-    TSAN_ACQUIRE();
-    struct qsbr_batch *b = caa_container_of(head, struct qsbr_batch, head);
     struct qsbr_box *box = b->box;
     if (box != NULL) {
         /* Back to its thread (struct qsbr_box); counted as boxed before
@@ -276,7 +312,7 @@ static void free_batch(struct rcu_head *head)
     } else {
         /* The blocks came from mem_alloc and friends (objects, gc_heads,
          * item arrays, tables): mem_free, whose allocator takes frees from
-         * a thread that did not allocate (this is liburcu's worker).  The
+         * a thread that did not allocate (this is the reclaimer).  The
          * batch itself is malloc'd (qsbr_retire). */
         for (size_t i = 0; i < b->n; i++)
             release_retired(b->ptrs[i]);
@@ -285,23 +321,100 @@ static void free_batch(struct rcu_head *head)
     batches_done(&pending_batches, 1);
 }
 
-/* Hand the batch to call_rcu and ask every thread, this one included, to
+static void *reclaimer_main(void *arg)
+{
+    (void)arg;
+    (void)rc_thread_cpu_slice(QSBR_RECLAIMER_SLICE_NS);   /* best effort */
+    uint64_t began = 0;
+    pthread_mutex_lock(&pending_mu);
+    for (;;) {
+        while (queue == NULL && !reclaimer_stop)
+            pthread_cond_wait(&queue_cv, &pending_mu);
+        if (queue == NULL)
+            break;   /* stopping, and nothing left (qsbr_barrier waited) */
+        pthread_mutex_unlock(&pending_mu);
+        uint64_t next = began + QSBR_ROUND_NS;
+        if (rc_clock_ns() < next) {
+            struct timespec t = {.tv_sec = (time_t)(next / 1000000000u),
+                                 .tv_nsec = (long)(next % 1000000000u)};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+                ;
+        }
+        pthread_mutex_lock(&pending_mu);
+        struct qsbr_batch *round = queue;
+        queue = NULL;
+        pthread_mutex_unlock(&pending_mu);
+        began = rc_clock_ns();
+        urcu_qsbr_synchronize_rcu();
+        /* Every reader's accesses before its last quiescent state (or
+         * going offline) happen before this (TSan: acquire what they
+         * released). */
+        TSAN_ACQUIRE();
+        while (round != NULL) {
+            struct qsbr_batch *b = round;
+            round = b->next;
+            grace_over(b);
+        }
+        pthread_mutex_lock(&pending_mu);
+    }
+    pthread_mutex_unlock(&pending_mu);
+    return NULL;
+}
+
+int qsbr_start(void)
+{
+    if (reclaimer_running)
+        return 0;
+    pthread_mutex_lock(&pending_mu);
+    reclaimer_stop = false;
+    pthread_mutex_unlock(&pending_mu);
+    /* With every signal blocked, as liburcu's own worker: a process-wide
+     * signal (SIGINT, SIGALRM, SIGPROF...) must not run the program's
+     * handler on a thread that has no thread state. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int e = pthread_create(&reclaimer, NULL, reclaimer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0)
+        return err_int(RC_ERR_RUNTIME, "cannot start the runtime's reclaimer thread: %s",
+                       strerror(e));
+    reclaimer_running = true;
+    return 0;
+}
+
+void qsbr_stop(void)
+{
+    if (!reclaimer_running)
+        return;
+    pthread_mutex_lock(&pending_mu);
+    reclaimer_stop = true;
+    pthread_cond_signal(&queue_cv);
+    pthread_mutex_unlock(&pending_mu);
+    pthread_join(reclaimer, NULL);
+    reclaimer_running = false;
+}
+
+/* Hand the batch to the reclaimer and ask every thread, this one included, to
  * report quiescent states at its safepoints while batches are pending
  * (RC_EB_QSBR stays set until none is: a single report may come before the
- * worker starts waiting for the grace period, and would not end it).  A
+ * reclaimer starts waiting for the grace period, and would not end it).  A
  * lone busy thread, which neither parks nor detaches, ends grace periods
  * this way.  Not here and now: the caller may be in the middle of an
  * operation that holds lock-free pointers.  Caller online. */
 static void submit(struct thr_state *ts, struct qsbr_batch *b)
 {
-    pthread_mutex_lock(&pending_mu);
-    atomic_fetch_add(&pending_batches, 1);
-    pthread_mutex_unlock(&pending_mu);
     b->box = ts->qsbr.box;
     if (b->box != NULL)
         atomic_fetch_add_explicit(&b->box->refs, 1, memory_order_relaxed);   /* ours is held */
-    TSAN_RELEASE();   /* our writes to b and to the retired blocks */
-    urcu_qsbr_call_rcu(&b->head, free_batch);
+    TSAN_RELEASE();   /* our writes to the retired blocks */
+    pthread_mutex_lock(&pending_mu);
+    atomic_fetch_add(&pending_batches, 1);
+    b->next = queue;
+    if (queue == NULL)
+        pthread_cond_signal(&queue_cv);
+    queue = b;
+    pthread_mutex_unlock(&pending_mu);
     struct rc_runtime *rt = ts->rt;
     pthread_mutex_lock(&rt->mu);
     for (struct thr_state *t = rt->threads; t != NULL; t = t->next)
@@ -405,7 +518,7 @@ static void go_offline(struct thr_state *ts, bool parking)
         reclaim_held(ts, false);
         /* What came back to us: freed now when we detach (for as long as
          * we like); left in the box when we park for a stop, which waits
-         * for us (a callback that comes meanwhile frees the lot; else we
+         * for us (the reclaimer, if it comes meanwhile, frees the lot; else we
          * do once online again). */
         if (parking) {
             if (ts->qsbr.box != NULL)
@@ -495,7 +608,7 @@ void qsbr_retire(struct thr_state *ts, void *p)
 
 bool qsbr_idle(struct thr_state *ts)
 {
-    /* seq_cst: a callback pushes a batch into our box before the batch
+    /* seq_cst: the reclaimer pushes a batch into our box before the batch
      * stops counting as pending, so we see one or the other. */
     return atomic_load(&pending_batches) == 0 && ts->qsbr.returned == NULL &&
            (ts->qsbr.box == NULL || atomic_load(&ts->qsbr.box->head) == NULL);

@@ -8,25 +8,26 @@
  *   - a thread reports a quiescent state at its safepoint when asked
  *     (RC_EB_QSBR), which a thread that submits retired memory asks of all;
  *   - retired pointers collect in a per-thread batch; a full batch (or the
- *     thread's exit) goes to call_rcu (unless reclaimed locally, below),
- *     whose worker hands it back to the thread after a grace period: after
+ *     thread's exit) goes to the reclaimer, rcgc's thread (unless
+ *     reclaimed locally, below), which hands it back to the thread after a
+ *     grace period (rounds at most a millisecond apart): after
  *     every reader has passed a quiescent state, so no reader still holds
  *     a pointer it loaded before the memory was unpublished.  The thread
  *     frees it at its next quiescent state (a free from the allocating
- *     thread: the allocator's fast path), or the worker does if the
+ *     thread: the allocator's fast path), or the reclaimer does if the
  *     thread is offline then (qsbr.c, struct qsbr_box);
  *   - local reclamation: while the retiring thread is the only online
  *     reader, a full batch is kept instead, and freed by that thread at its
  *     next quiescent state if it is still alone then (the count of online
  *     readers, read with a read-modify-write): a single attached thread
- *     pays no grace period, no cross-thread free and no worker wake-up
+ *     pays no grace period, no cross-thread free and no reclaimer wake-up
  *     (qsbr.c, reclaim_held).
  *
  * Readers hold raw pointers only between safepoints, and never across a
  * detach.  ThreadSanitizer cannot see liburcu 0.13's synchronisation
  * (inline assembly); qsbr.c tells it, with __tsan_release at every
- * quiescent state and before every call_rcu, and __tsan_acquire in the
- * callback before freeing.
+ * quiescent state and before every submission, and __tsan_acquire in the
+ * reclaimer after each grace period.
  */
 #ifndef RCGC_QSBR_H
 #define RCGC_QSBR_H
@@ -76,7 +77,7 @@ void qsbr_unregister(struct thr_state *ts);
 void qsbr_online(struct thr_state *ts);
 void qsbr_offline(struct thr_state *ts);
 /* qsbr_offline for a park (a stop waits for it): the batches that came
- * back to the thread stay in its box, for the callbacks or for the thread
+ * back to the thread stay in its box, for the reclaimer or for the thread
  * once online again. */
 void qsbr_offline_to_park(struct thr_state *ts);
 
@@ -98,6 +99,12 @@ void qsbr_retire(struct thr_state *ts, void *p);
 /* Wait until every retired block has been freed (runtime shutdown).  The
  * caller must not be online. */
 void qsbr_barrier(void);
+
+/* Start / join the reclaimer (rc_runtime_new, and rc_runtime_free after
+ * qsbr_barrier, ft modes; both under runtime.c's runtime_create_mu).  qsbr_start: 0,
+ * or -1 with an error if the thread cannot be created. */
+int qsbr_start(void);
+void qsbr_stop(void);
 
 /* No batch is waiting for its grace period, process-wide, and none came
  * back to the calling thread to be freed: it may stop reporting quiescent

@@ -188,10 +188,17 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
         pthread_mutex_unlock(&runtime_create_mu);
         return NULL;
     }
+    if (c.mode != RC_MODE_GIL && qsbr_start() < 0) {
+        gc_runtime_fini(rt);
+        runtime_teardown(rt, true);
+        pthread_mutex_unlock(&runtime_create_mu);
+        return NULL;
+    }
     rc_rt = rt;
     rt->main_state = thr_enter(rt, true, __builtin_return_address(0), NULL);
     if (rt->main_state == NULL) {
         rc_rt = NULL;
+        qsbr_stop();
         gc_runtime_fini(rt);
         runtime_teardown(rt, true);
         pthread_mutex_unlock(&runtime_create_mu);
@@ -259,10 +266,17 @@ long rc_runtime_free(rc_runtime *rt)
     pthread_mutex_lock(&runtime_create_mu);
     thr_exit(ts);   /* merges anything still queued; folds its counters */
     rc_rt = NULL;
-    pthread_mutex_unlock(&runtime_create_mu);
-    /* Memory retired for lock-free readers is freed before we return. */
-    if (rt->cfg.mode != RC_MODE_GIL)
+    /* Memory retired for lock-free readers is freed before we return, and
+     * the reclaimer joined: under runtime_create_mu, so that a runtime
+     * created meanwhile by another thread neither finds this one's
+     * reclaimer still running (and starts none) nor has its batches
+     * waited for here.  Nothing the barrier waits for takes this lock:
+     * every thread of this runtime is gone. */
+    if (rt->cfg.mode != RC_MODE_GIL) {
         qsbr_barrier();
+        qsbr_stop();
+    }
+    pthread_mutex_unlock(&runtime_create_mu);
     /* Every thread state is gone and folded into the dead totals. */
     long leaked = (long)(rt->dead_allocs - rt->dead_frees);
     /* Heap types last: leaked objects (if any) still point at them, but a

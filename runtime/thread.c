@@ -11,8 +11,11 @@
  * (brc_queue_object).
  */
 #define RCGC_BUILDING 1
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "objects.h"
 
@@ -384,6 +387,48 @@ int rc_thread_join(rc_thread *t)
     if (was_attached)
         rc_safepoint();
     return failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------ rc_thread_cpu_slice */
+
+/* The kernel's struct sched_attr (include/uapi/linux/sched/types.h, whose
+ * header clashes with glibc's <sched.h>; glibc 2.36 has no wrapper).  The
+ * fields after sched_period are left out: size says how much there is. */
+#define OS_SCHED_FLAG_RESET_ON_FORK 0x01u
+struct os_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;   /* SCHED_OTHER: the slice, ns (Linux >= 6.12) */
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+int64_t rc_thread_cpu_slice(uint64_t ns)
+{
+    if (ns < RC_CPU_SLICE_MIN_NS || ns > RC_CPU_SLICE_MAX_NS)
+        return err_int(RC_ERR_VALUE, "rc_thread_cpu_slice(): the slice must be in %d..%d ns, "
+                       "not %llu", RC_CPU_SLICE_MIN_NS, RC_CPU_SLICE_MAX_NS,
+                       (unsigned long long)ns);
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+    struct os_sched_attr a = {0};
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0 ||
+        a.sched_policy != SCHED_OTHER)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags &= OS_SCHED_FLAG_RESET_ON_FORK;   /* kept; the rest are requests */
+    a.sched_runtime = ns;   /* policy and nice as they were */
+    if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
+        return 0;
+    a = (struct os_sched_attr){0};
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0)
+        return 0;
+    return (int64_t)a.sched_runtime;
+#else
+    return 0;
+#endif
 }
 
 /* ------------------------------------------------------ foreign threads */

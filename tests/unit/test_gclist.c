@@ -635,7 +635,7 @@ static void test_offline_thread_batches_are_freed_without_it(void **state)
     /* Batches go back to the thread that retired them after their grace
      * period (runtime/qsbr.c, struct qsbr_box).  A thread that is offline
      * then (detached: it may stay so for as long as it likes) must not
-     * keep them: the callback frees them itself, so everything is freed
+     * keep them: the reclaimer frees them itself, so everything is freed
      * while we stay detached. */
     if (harness_mode == RC_MODE_GIL) {
         print_message("skipped: gil mode has no lock-free reads and retires nothing\n");

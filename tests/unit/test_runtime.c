@@ -9,7 +9,9 @@
 #include <stdatomic.h>
 #include "internal.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdlib.h>
 
 static rc_runtime *new_runtime(rc_mode mode)
@@ -40,6 +42,134 @@ static void test_runtimes_one_after_another(void **state)
             assert_null(rc_runtime_current());
         }
     }
+}
+
+/* Threads of this process (/proc/self/task). */
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_reclaimer_lives_with_the_runtime(void **state)
+{
+    /* The ft modes' reclaimer (runtime/qsbr.c) is the runtime's own
+     * thread: started by rc_runtime_new, joined by rc_runtime_free, and
+     * none in gil mode (no lock-free reads, nothing retired). */
+    int before = task_count();
+    for (int m = 0; m < RC_MODE_COUNT; m++) {
+        rc_runtime *rt = new_runtime((rc_mode)m);   /* stw: no collector thread */
+        assert_int_equal(before + (m == RC_MODE_GIL ? 0 : 1), task_count());
+        if (m != RC_MODE_GIL) {
+            /* It ends grace periods: memory retired while another reader
+             * was online is all freed by the time the runtime is. */
+            rc_object *box = rc_list_new();
+            for (int i = 0; i < 2000; i++) {
+                rc_object *o = rc_list_new();
+                assert_int_equal(0, rc_list_append(box, o));
+                rc_decref(o);
+            }
+            assert_int_equal(0, rc_list_clear(box));
+            rc_decref(box);
+        }
+        assert_int_equal(0, rc_runtime_free(rt));
+        assert_int_equal(before, task_count());
+    }
+}
+
+/* Retire memory with another reader online (so it waits for grace
+ * periods): a list of lists, cleared. */
+static void retire_some(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < 10; r++) {
+        rc_object *box = rc_list_new();
+        for (int i = 0; i < 3000; i++) {
+            rc_object *o = rc_list_new();
+            rc_list_append(box, o);
+            rc_decref(o);
+        }
+        rc_list_clear(box);
+        rc_decref(box);
+    }
+}
+
+static void two_retiring_threads(void)
+{
+    rc_thread *a = rc_thread_start(retire_some, NULL);
+    rc_thread *b = rc_thread_start(retire_some, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(0, rc_thread_join(a));
+    assert_int_equal(0, rc_thread_join(b));
+}
+
+static _Atomic int second_tasks;   /* threads seen once B existed */
+static _Atomic long second_leaked;
+
+static void *second_runtime(void *arg)
+{
+    (void)arg;
+    rc_config cfg = rc_config_default();
+    cfg.mode = RC_MODE_FT;
+    rc_runtime *rt;
+    while ((rt = rc_runtime_new(&cfg)) == NULL) {
+        if (rc_error_occurred() != RC_ERR_RUNTIME) {   /* not "A still exists" */
+            atomic_store(&second_tasks, -1);
+            return NULL;
+        }
+        rc_error_clear();
+    }
+    atomic_store(&second_tasks, task_count());
+    two_retiring_threads();   /* needs B's own reclaimer, or B's free hangs */
+    atomic_store(&second_leaked, rc_runtime_free(rt));
+    return NULL;
+}
+
+static void test_runtime_created_while_another_is_freed(void **state)
+{
+    /* A runtime created by another thread while rc_runtime_free of the
+     * last one waits for its grace periods gets a reclaimer of its own:
+     * it is created once the old one is joined, never while the old one
+     * still looks running (it would then start none, and its batches
+     * would never be freed). */
+    for (int round = 0; round < 5; round++) {
+        int before = task_count();
+        rc_runtime *rt = new_runtime(RC_MODE_FT);
+        two_retiring_threads();
+        atomic_store(&second_tasks, 0);
+        pthread_t th;
+        assert_int_equal(0, pthread_create(&th, NULL, second_runtime, NULL));
+        assert_int_equal(0, rc_runtime_free(rt));
+        assert_int_equal(0, pthread_join(th, NULL));
+        /* B's creator and B's reclaimer. */
+        assert_int_equal(before + 2, atomic_load(&second_tasks));
+        assert_int_equal(0, atomic_load(&second_leaked));
+        assert_int_equal(before, task_count());
+    }
+}
+
+static void test_cpu_slice(void **state)
+{
+    /* Out of the kernel's bounds: a ValueError naming the range. */
+    assert_int_equal(-1, rc_thread_cpu_slice(0));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "100000..100000000"));
+    rc_error_clear();
+    assert_int_equal(-1, rc_thread_cpu_slice(RC_CPU_SLICE_MAX_NS + 1));
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    rc_error_clear();
+    /* In bounds: granted (Linux >= 6.12) or the kernel's default kept (0);
+     * no runtime needed. */
+    int64_t got = rc_thread_cpu_slice(RC_CPU_SLICE_MIN_NS);
+    assert_true(got == 0 || got == RC_CPU_SLICE_MIN_NS);
+    got = rc_thread_cpu_slice(3000000);
+    assert_true(got == 0 || got == 3000000);
 }
 
 static void test_default_config(void **state)
@@ -365,6 +495,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runtimes_one_after_another),
         cmocka_unit_test(test_default_config),
+        cmocka_unit_test(test_reclaimer_lives_with_the_runtime),
+        cmocka_unit_test(test_runtime_created_while_another_is_freed),
+        cmocka_unit_test(test_cpu_slice),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_mode_names),
         cmocka_unit_test(test_collector_names),

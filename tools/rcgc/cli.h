@@ -28,9 +28,9 @@
 /* The sensor's sleep, as jHiccup's default resolution. */
 #define CLI_SENSOR_INTERVAL_NS 1000000u
 
-/* The CPU slice the sensor asks the kernel for (Linux 6.12's custom slices
- * for SCHED_OTHER threads: a shorter slice lets a waking thread preempt a
- * running one at once instead of at the next tick).  Without it, when the
+/* The CPU slice the sensor asks the kernel for (rc_thread_cpu_slice: a
+ * thread with a short slice, when it wakes, preempts a running one at once
+ * instead of at the next tick).  Without it, when the
  * workers keep every CPU busy, the sensor's own wait for a CPU (up to a
  * 4 ms tick) is what it records, not a stall of the runtime's making. */
 #define CLI_SENSOR_SLICE_NS 100000u

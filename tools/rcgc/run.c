@@ -25,10 +25,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <stdint.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,48 +156,11 @@ struct sensor {
     char error[200];         /* written by the sensor, read after join */
 };
 
-/* The kernel's struct sched_attr (include/uapi/linux/sched/types.h; glibc
- * 2.36 has no wrapper for sched_setattr).  Fields after sched_period are
- * left out: size tells the kernel how much there is. */
-struct sensor_sched_attr {
-    uint32_t size;
-    uint32_t sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime;   /* SCHED_OTHER: the slice, ns (Linux >= 6.12) */
-    uint64_t sched_deadline;
-    uint64_t sched_period;
-};
-
-/* Ask for a CLI_SENSOR_SLICE_NS slice, keeping the thread's policy and nice
- * value; return the slice the kernel reports afterwards (0: it keeps its
- * default, e.g. a kernel before 6.12, another policy, or a refusal). */
-static uint64_t sensor_short_slice(void)
-{
-#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
-    struct sensor_sched_attr a = {0};
-    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0 ||
-        a.sched_policy != SCHED_OTHER)
-        return 0;
-    a.size = sizeof a;
-    a.sched_flags = 0;
-    a.sched_runtime = CLI_SENSOR_SLICE_NS;
-    if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
-        return 0;
-    a = (struct sensor_sched_attr){0};
-    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0u) != 0)
-        return 0;
-    return a.sched_runtime;
-#else
-    return 0;
-#endif
-}
-
 static void sensor_main(void *arg)
 {
     struct sensor *s = arg;
-    s->slice_ns = sensor_short_slice();
+    int64_t slice = rc_thread_cpu_slice(CLI_SENSOR_SLICE_NS);
+    s->slice_ns = slice > 0 ? (uint64_t)slice : 0;
     /* acquire: pairs with the release store in cli_run_one. */
     while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
         if (rc_detach() < 0) {

@@ -129,6 +129,21 @@ int rc_thread_join(rc_thread *t);
 int rc_thread_register(void);
 int rc_thread_unregister(void);
 
+/* Ask the kernel for a CPU slice of ns nanoseconds for the calling OS
+ * thread (any thread, with or without a runtime), keeping its scheduling
+ * policy and nice value.  Linux 6.12 and later let a SCHED_OTHER thread
+ * choose its slice: a thread with a short one, when it wakes, preempts a
+ * running thread at once instead of waiting for the next scheduler tick
+ * (up to 4 ms at 250 Hz) when every CPU is busy -- for threads that wake
+ * often and run briefly (a latency sensor; the runtime's own reclaimer,
+ * docs/threads.md [thr.qsbr]).  Returns the slice in force afterwards, in
+ * ns: ns, or 0 when the kernel keeps its default (an older kernel, another
+ * policy, a refusal).  -1 with a ValueError if ns is outside
+ * RC_CPU_SLICE_MIN_NS..RC_CPU_SLICE_MAX_NS (the kernel's own bounds). */
+#define RC_CPU_SLICE_MIN_NS 100000            /* 0.1 ms */
+#define RC_CPU_SLICE_MAX_NS 100000000         /* 100 ms */
+int64_t rc_thread_cpu_slice(uint64_t ns);
+
 /* Detach the calling thread before a blocking call; attach it again after
  * (in gil mode: release and retake the GIL).  0, or -1 with an error if the
  * thread has no state or is already in the requested state. */
