@@ -211,6 +211,7 @@ gc-stress)
     grep -q '"gc_verify": false,' d.json || fail "d.json: gc_verify is not false"
     grep -q '"gc_verify_amortized": false,' d.json || fail "d.json: gc_verify_amortized is not false"
     grep -qE '"sensor_slice_ns": [0-9]+,' d.json || fail "d.json: no sensor_slice_ns"
+    grep -qE '"sensor_max_at_ns": [0-9]+,' d.json || fail "d.json: no sensor_max_at_ns"
     grep -q 'gc stress\|verify,' d.txt && fail "the header shows stress or verify that are off"
     "$rcgc" run cycle-churn $sizes --gc-stress 1 --gc-verify --json s.json >s.txt \
         || fail "rcgc run --gc-stress 1 --gc-verify failed"
@@ -270,17 +271,18 @@ sizes)
     ;;
 old-report)
     # A report written before "collector", "gc_threshold", "gc_stress",
-    # "gc_verify" and "sensor_slice_ns" existed (a fresh one without them) still reads: the
-    # collector is stw, the thresholds unknown (left out of the header),
-    # stress and verify off (left out too); the rest is as before.
+    # "gc_verify", "sensor_slice_ns" and "sensor_max_at_ns" existed (a
+    # fresh one without them) still reads: the collector is stw, the
+    # thresholds unknown (left out of the header), stress and verify off
+    # (left out too); the rest is as before.
     cd "$tmp" || exit 1
     "$rcgc" run cycle-churn --quick --live 100 --cycles 300 --mode ft --gc-stress 5 --gc-verify \
         --json new.json >/dev/null || fail "rcgc run failed"
     sed -z 's/,[[:space:]]*"collector": "[a-z]*"//g; s/,[[:space:]]*"gc_threshold": \[[^]]*\]//g;
             s/,[[:space:]]*"gc_stress": [0-9]*//g; s/,[[:space:]]*"gc_verify": [a-z]*//g;
-            s/,[[:space:]]*"sensor_slice_ns": [0-9]*//g' \
+            s/,[[:space:]]*"sensor_slice_ns": [0-9]*//g; s/,[[:space:]]*"sensor_max_at_ns": [0-9]*//g' \
         new.json >old.json
-    grep -q '"collector"\|"gc_threshold"\|"gc_stress"\|"gc_verify"\|"sensor_slice_ns"' old.json \
+    grep -q '"collector"\|"gc_threshold"\|"gc_stress"\|"gc_verify"\|"sensor_slice_ns"\|"sensor_max_at_ns"' old.json \
         && fail "could not strip the fields"
     grep -q '"mode": "ft"' old.json || fail "stripping the fields broke old.json"
     "$rcgc" report old.json >old.txt || fail "rcgc report of an old-style report failed"

@@ -85,6 +85,7 @@ struct cli_run {
     long switch_interval_us;   /* the runtime's GIL switch interval */
     uint64_t sensor_interval_ns;
     uint64_t sensor_slice_ns;  /* the slice the kernel gave the sensor; 0: its default */
+    uint64_t sensor_max_at_ns; /* when the sensor's longest stall began, since the origin */
     /* Outcome.  error[0] != '\0': the run did not complete (no runtime, a
      * child that crashed...); only workload/mode/params are meaningful. */
     char error[256];

@@ -122,6 +122,7 @@ static json_t *run_obj(const struct cli_run *r)
     json_object_set_new(o, "gc_verify_amortized", json_boolean(r->gc_verify_amortized));
     json_object_set_new(o, "sensor_interval_ns", jint(r->sensor_interval_ns));
     json_object_set_new(o, "sensor_slice_ns", jint(r->sensor_slice_ns));
+    json_object_set_new(o, "sensor_max_at_ns", jint(r->sensor_max_at_ns));
     json_object_set_new(o, "error", r->error[0] != '\0' ? json_string(r->error) : json_null());
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
     json_object_set_new(o, "cpu_s", json_real(r->cpu_s));
@@ -504,6 +505,9 @@ static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *
     r->sensor_slice_ns = 0;   /* absent: a report written before the field */
     if (!rd->failed && json_object_get(o, "sensor_slice_ns") != NULL)
         r->sensor_slice_ns = rd_u64(rd, o, where, "sensor_slice_ns");
+    r->sensor_max_at_ns = 0;   /* absent: a report written before the field */
+    if (!rd->failed && json_object_get(o, "sensor_max_at_ns") != NULL)
+        r->sensor_max_at_ns = rd_u64(rd, o, where, "sensor_max_at_ns");
     rd_str(rd, o, where, "error", r->error, sizeof r->error, true);
     r->wall_s = rd_double(rd, o, where, "wall_s");
     r->cpu_s = rd_double(rd, o, where, "cpu_s");

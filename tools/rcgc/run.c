@@ -146,11 +146,19 @@ static void drv_progress(wl_context *ctx, double fraction)
     }
 }
 
+static uint64_t since(uint64_t t, uint64_t t0)
+{
+    return t > t0 ? t - t0 : 0;
+}
+
 /* ------------------------------------------------------------ the sensor */
 
 struct sensor {
     lat_hist *hist;          /* sensor thread only until joined */
     uint64_t slice_ns;       /* written by the sensor, read after join */
+    uint64_t origin;         /* the run's origin: set before the sensor starts */
+    uint64_t max_ns;         /* the longest stall, and when it began (since */
+    uint64_t max_at_ns;      /* origin): written by the sensor, read after join */
     atomic_bool stop;        /* set by the main thread (release) */
     rc_gil_stats gil;        /* the sensor's own, written before it ends */
     char error[200];         /* written by the sensor, read after join */
@@ -178,7 +186,12 @@ static void sensor_main(void *arg)
             return;
         }
         uint64_t now = rc_clock_ns();
-        lat_hist_record(s->hist, now > intended ? now - intended : 0);
+        uint64_t stall = now > intended ? now - intended : 0;
+        lat_hist_record(s->hist, stall);
+        if (stall > s->max_ns) {
+            s->max_ns = stall;
+            s->max_at_ns = since(intended, s->origin);
+        }
     }
     rc_gil_stats_get(&s->gil);
 }
@@ -197,10 +210,6 @@ static double cpu_now(void)
     return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
 }
 
-static uint64_t since(uint64_t t, uint64_t t0)
-{
-    return t > t0 ? t - t0 : 0;
-}
 
 /* Copy the collector's and the stops' records, times made relative to t0.
  * The runtime keeps the last RC_RECORDS_KEPT of each; a run with more says
@@ -332,6 +341,7 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
 
     int result = -1;
     uint64_t t0 = rc_clock_ns();
+    sensor.origin = t0;
     rc_runtime *rt = rc_runtime_new(&cfg);
     if (rt == NULL) {
         snprintf(out->error, sizeof out->error, "rc_runtime_new: %s", rc_error_message());
@@ -374,6 +384,7 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     rc_gil_stats_total(&total);
     out->sensor_gil = sensor.gil;
     out->sensor_slice_ns = sensor.slice_ns;
+    out->sensor_max_at_ns = sensor.max_at_ns;
     out->gil = (rc_gil_stats){
         .acquisitions = sub_sat(total.acquisitions, sensor.gil.acquisitions),
         .waits = sub_sat(total.waits, sensor.gil.waits),
