@@ -442,16 +442,17 @@ void gc_lap(uint64_t *t, uint64_t *slot)
     *t = now;
 }
 
-/* After a collection of generation gen that left `survivors` in the older
- * generation: the generation counts and the long-lived damping.  relaxed:
- * trigger counts (collector.h). */
-static void account(struct gc_state *gc, int gen, long survivors, bool young_left)
+/* After a collection c of generation gen that left `survivors` in an
+ * older generation (c->dest): the generation counts and the long-lived
+ * damping.  relaxed: trigger counts (collector.h). */
+static void account(struct gc_state *gc, const struct collection *c, long survivors)
 {
-    for (int i = young_left ? gen : 0; i <= gen; i++)
+    int gen = c->gen;
+    for (int i = c->young_left ? gen : 0; i <= gen; i++)
         rc_atomic_store_relaxed(&gc->count[i], 0);
     if (gen < RC_GC_GENERATIONS - 1)
         rc_atomic_add_relaxed(&gc->count[gen + 1], 1);
-    if (gen == 1) {
+    if (gen < RC_GC_GENERATIONS - 1 && c->dest == RC_GC_GENERATIONS - 1) {
         rc_atomic_add_relaxed(&gc->long_lived_pending, survivors);
     } else if (gen == 2) {
         rc_atomic_store_relaxed(&gc->long_lived_total, survivors);
@@ -581,7 +582,11 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     long found = gc_finish(c, &survivors, saved);
 
     if (!c->partial)
-        account(gc, gen, survivors, c->young_left);
+        account(gc, c, survivors);
+    /* Whether the young generation is growing (gc_stw_dest): judged by
+     * the automatic collections of generation 0 that stop the world. */
+    if (gen == 0 && !c->local && ts->in_auto_gc && c->rec.scanned > 0)
+        gc->young_growing = 2 * survivors > c->rec.scanned;
     c->rec.collected = found;
     c->rec.uncollectable = *saved;
     c->rec.end_ns = rc_clock_ns();

@@ -154,6 +154,13 @@ struct gc_state {
                                          collecting thread: gc.collecting) */
     long verify_heap;                 /* tracked objects the last collection
                                          left (the same) */
+    bool young_growing;               /* the last generation-0 collection
+                                         that stopped the world kept more
+                                         than half of what it scanned: the
+                                         next one's survivors go straight to
+                                         a concurrently collected old space
+                                         (gc_stw_dest; the collecting
+                                         thread: gc.collecting) */
     _Atomic int trace;                /* a line per collection on stderr
                                          (relaxed: a setting) */
     _Atomic long threshold[RC_GC_GENERATIONS]; /* (relaxed: settings) */
@@ -285,6 +292,8 @@ struct collection {
                                       cycle's batch before its last): the
                                       generations' counts are left as they
                                       are (set by find_garbage) */
+    int dest;                      /* where a stop's survivors went
+                                      (gc_stw_dest; set by find_garbage) */
     bool young_left;               /* a collection of the oldest generation
                                       that left the young ones alone (an
                                       automatic cycle's last batch without
@@ -414,6 +423,11 @@ long gc_stw_find_garbage_stw(struct collection *c);
  * Returns the number of survivors, or -1 with MemoryError and every
  * member back in generation c->gen. */
 long gc_trial_deletion_stw(struct collection *c);
+/* The generation whose lists the survivors of c, a collection that stops
+ * the world, go to (c->gen + 1 but for the oldest; generation 0's go to
+ * the oldest while the young generation grows and a concurrent collector
+ * keeps the old space: stw_collector.c). */
+int gc_stw_dest(const struct collection *c);
 /* The work buffer freed if a big collection grew it (its owner: the
  * thread holding gc.collecting; the world may run). */
 void gc_work_trim(struct gc_state *gc);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
@@ -1120,6 +1121,54 @@ static void test_batches_reused_address_is_no_member(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* While a heap is built (automatic young collections keep all they scan),
+ * generation 0's survivors go straight to the old space the cycles
+ * collect (gc_stw_dest): a generation-1 collection that stops the world
+ * holds about one young collection's survivors, not threshold[1] of them
+ * (gil and ft-atomic modes, whose young collections all stop the world;
+ * ft mode's are mostly thread-local, and none of its stops may hold more
+ * either).  The survivors are still found when they die. */
+static void test_growing_heap_stops_stay_small(void **state)
+{
+    size_t live = quiesce();
+    long saved[RC_GC_GENERATIONS];
+    assert_int_equal(0, rc_gc_get_threshold(saved));
+    assert_int_equal(0, rc_gc_set_threshold(200, 10, 1000000));   /* no cycle */
+    rc_gc_enable();   /* automatic collections: what this is about */
+    size_t first = rc_gc_record_count();
+    rc_object *keep = rc_list_new();
+    for (int i = 0; i < 20000; i++) {
+        rc_object *o = rc_list_new();
+        assert_int_equal(0, rc_list_append(keep, o));
+        rc_decref(o);
+    }
+    size_t n = rc_gc_record_count() - first;
+    rc_gc_record *recs = calloc(n, sizeof *recs);
+    assert_non_null(recs);
+    assert_int_equal(n, rc_gc_records(first, recs, n));
+    long gen1_stops = 0, largest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].generation != 1 || recs[i].local)
+            continue;
+        gen1_stops++;
+        largest = recs[i].scanned > largest ? recs[i].scanned : largest;
+    }
+    free(recs);
+    rc_gc_disable();
+    assert_int_equal(0, rc_gc_set_threshold(saved[0], saved[1], saved[2]));
+    /* Before: 10 young collections' survivors, about 2,000. */
+    assert_true(largest <= 3 * 200);
+    if (harness_mode != RC_MODE_FT)
+        assert_true(gen1_stops >= 5);
+    /* A self-referencing list among them is still found once dropped. */
+    rc_object *self = rc_list_get(keep, 100);
+    assert_int_equal(0, rc_list_append(self, self));
+    rc_decref(self);
+    rc_decref(keep);
+    assert_int_equal(1, rc_gc_collect(2));
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* The record of a cycle's collection counts its members as scanned, as a
  * full collection counts the heap (not the members and the set). */
 static void test_cycle_record_scanned(void **state)
@@ -1141,6 +1190,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cycle_finds_old_garbage, setup_types,
                                         harness_teardown),
+        HARNESS_TEST(test_growing_heap_stops_stay_small),
         cmocka_unit_test_setup_teardown(test_lost_object_at_every_step, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_at_every_step, setup_types,
