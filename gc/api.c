@@ -124,6 +124,10 @@ long rc_gc_collect(int generation)
      * (collector.c) may call rc_gc_collect itself. */
     bool waits = ts->gc->wait_background;
     ts->gc->wait_background = true;
+    /* Not automatic, even from a callback of an automatic one: CPython's
+     * generations (collector.h, collection.young_to_old). */
+    bool automatic = ts->gc->auto_collect;
+    ts->gc->auto_collect = false;
     /* What this thread's last local collection found goes first: the
      * collection asked for leaves nothing of the caller's behind.  (Not in
      * every collection: one run while the cycle's busy flag is held must
@@ -131,6 +135,7 @@ long rc_gc_collect(int generation)
     gc_local_finish_own();
     long r = gc_collect(ts, generation);
     ts->gc->wait_background = waits;
+    ts->gc->auto_collect = automatic;
     return r;
 }
 

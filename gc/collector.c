@@ -452,7 +452,9 @@ static void account(struct gc_state *gc, const struct collection *c, long surviv
         rc_atomic_store_relaxed(&gc->count[i], 0);
     if (gen < RC_GC_GENERATIONS - 1)
         rc_atomic_add_relaxed(&gc->count[gen + 1], 1);
-    if (gen < RC_GC_GENERATIONS - 1 && c->dest == RC_GC_GENERATIONS - 1) {
+    if (gen == 1 || (gen == 0 && c->dest == RC_GC_GENERATIONS - 1)) {
+        /* Generation 0's went there with generation 1 (gc_stw_dest), and
+         * what the garbage's code resurrected with them (gc_finish). */
         rc_atomic_add_relaxed(&gc->long_lived_pending, survivors);
     } else if (gen == 2) {
         rc_atomic_store_relaxed(&gc->long_lived_total, survivors);
@@ -575,6 +577,9 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     c->rec.verified = c->verify;
     c->rec.generation = gen;
     c->rec.start_ns = c->lap_ns = rc_clock_ns();
+    bool automatic = ts->gc->auto_collect;
+    c->young_to_old = gen == 0 && automatic && rt->gcl.oldspace != NULL && !local_mode(rt) &&
+                      gc->young_growing && !getenv("NO_Y2O");
 
     long survivors = gc->ops->find_garbage(c);
     if (survivors < 0)
@@ -583,10 +588,11 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
 
     if (!c->partial)
         account(gc, c, survivors);
-    /* Whether the young generation is growing (gc_stw_dest): judged by
-     * the automatic collections of generation 0 that stop the world. */
-    if (gen == 0 && !c->local && ts->in_auto_gc && c->rec.scanned > 0)
-        gc->young_growing = 2 * survivors > c->rec.scanned;
+    /* Whether the young generation is growing (young_to_old): judged by
+     * the automatic collections of generation 0 that stop the world, by
+     * what they kept alive. */
+    if (gen == 0 && automatic && !c->local && c->rec.scanned > 0)
+        gc->young_growing = 2 * c->kept > c->rec.scanned;
     c->rec.collected = found;
     c->rec.uncollectable = *saved;
     c->rec.end_ns = rc_clock_ns();
@@ -846,7 +852,11 @@ void gc_collect_quietly(struct thr_state *ts, int gen)
      * succeed: a collection that could not run (MemoryError) must not
      * leave its error behind for the allocating caller. */
     bool had_error = rc_error_occurred() != RC_ERR_NONE;
-    if (gc_collect(ts, gen) < 0 && !had_error)
+    bool outer = ts->gc->auto_collect;
+    ts->gc->auto_collect = true;
+    long r = gc_collect(ts, gen);
+    ts->gc->auto_collect = outer;
+    if (r < 0 && !had_error)
         rc_error_clear();
 }
 

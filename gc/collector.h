@@ -154,13 +154,12 @@ struct gc_state {
                                          collecting thread: gc.collecting) */
     long verify_heap;                 /* tracked objects the last collection
                                          left (the same) */
-    bool young_growing;               /* the last generation-0 collection
-                                         that stopped the world kept more
-                                         than half of what it scanned: the
-                                         next one's survivors go straight to
-                                         a concurrently collected old space
-                                         (gc_stw_dest; the collecting
-                                         thread: gc.collecting) */
+    bool young_growing;               /* the last automatic generation-0
+                                         collection that stopped the world
+                                         kept more than half of what it
+                                         scanned (collection.young_to_old;
+                                         the collecting thread:
+                                         gc.collecting) */
     _Atomic int trace;                /* a line per collection on stderr
                                          (relaxed: a setting) */
     _Atomic long threshold[RC_GC_GENERATIONS]; /* (relaxed: settings) */
@@ -231,6 +230,11 @@ struct gc_thread_state {
     bool background;                  /* the collector's own thread
                                          (concurrent.c): its collections
                                          hold gc.collecting as 2 */
+    bool auto_collect;                /* inside an automatic collection
+                                         (gc_collect_quietly's), its
+                                         callbacks included; rc_gc_collect
+                                         clears it for its own (both save
+                                         and restore it) */
     bool wait_background;             /* rc_gc_collect: wait for the
                                          collector thread's collection
                                          instead of returning 0 */
@@ -292,8 +296,21 @@ struct collection {
                                       cycle's batch before its last): the
                                       generations' counts are left as they
                                       are (set by find_garbage) */
+    bool young_to_old;             /* an automatic collection of
+                                      generation 0 that stops the world
+                                      while the young generation grows
+                                      (gc.young_growing), no thread-local
+                                      collections, and a concurrently
+                                      collected old space: its survivors
+                                      go there (gc_stw_dest; set by
+                                      collect_round) */
     int dest;                      /* where a stop's survivors went
                                       (gc_stw_dest; set by find_garbage) */
+    long kept;                     /* how many of the set it relinked
+                                      there (alive; not the resurrected
+                                      or saved garbage gc_finish puts
+                                      back, nor generation 1 moved with
+                                      them; set by find_garbage) */
     bool young_left;               /* a collection of the oldest generation
                                       that left the young ones alone (an
                                       automatic cycle's last batch without

@@ -352,7 +352,9 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
 {
     struct rc_runtime *rt = c->rt;
     struct gc_state *gc = rt->gc;
-    int dest = gc_dest_generation(c->gen);
+    /* Where the survivors went (gc_stw_dest): what the garbage's code
+     * resurrects joins them. */
+    int dest = c->dest > 0 ? c->dest : gc_dest_generation(c->gen);
     long found = (long)c->nheld;
 
     /* ---- phase 2: world running ---- */

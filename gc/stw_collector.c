@@ -506,15 +506,51 @@ long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_
  * all of it (gil and ft-atomic modes, which have no thread-local
  * collections: 22,000 objects and 0.8-1.3 ms in cycle-churn while its
  * heap is built); the concurrent cycle finds, in slices and short stops,
- * whatever garbage they later become.  Automatic collections only:
- * rc_gc_collect(0) keeps CPython's generations (its survivors are in
- * generation 1, as gc.get_objects(1) shows). */
+ * whatever garbage they later become.  collect_round decides
+ * (c->young_to_old): automatic collections only (rc_gc_collect(0) keeps
+ * CPython's generations: its survivors are in generation 1, as
+ * gc.get_objects(1) shows), and only where young collections all stop
+ * the world (ft mode's are thread-local: [gc.local]). */
+/* Generation 1 of every owner joins the old space too, uncollected,
+ * when generation 0's survivors go there: an object never sits in an
+ * older generation than one allocated before it (a weakref made after its
+ * referent, both garbage, would otherwise be in the old space while a
+ * young collection finds its referent, and be called back as if it were
+ * alive).  Only the first such collection finds anything there: the next
+ * ones send generation 0 on before it reaches generation 1.  Returns how
+ * many moved. */
+struct gen1_move {
+    struct collection *c;
+    long moved;
+};
+
+static void gen1_to_old_owner(struct gcl_owner *ow, void *arg)
+{
+    struct gen1_move *m = arg;
+    if (ow->oldspace)
+        return;
+    struct gc_head *list = &ow->lists[1];
+    while (!gcl_is_empty(list)) {
+        struct gc_head *g = list->next;
+        rc_object *o = GC_HEAD_OBJ(g);
+        gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_OLD);
+        gcl_remove(g);
+        gcl_append(gc_dest_list_stw(m->c->rt, g, RC_GC_GENERATIONS - 1), g);
+        m->moved++;
+    }
+}
+
+static long gen1_to_old_stw(struct collection *c)
+{
+    RC_ASSERT_STW("gen1_to_old_stw");
+    struct gen1_move m = {c, 0};
+    gcl_for_each_owner_stw(c->rt, gen1_to_old_owner, &m);
+    return m.moved;
+}
+
 int gc_stw_dest(const struct collection *c)
 {
-    if (c->gen == 0 && !c->local && c->ts->in_auto_gc && c->rt->gcl.oldspace != NULL &&
-        c->rt->gc->young_growing)
-        return RC_GC_GENERATIONS - 1;
-    return gc_dest_generation(c->gen);
+    return c->young_to_old ? RC_GC_GENERATIONS - 1 : gc_dest_generation(c->gen);
 }
 
 long gc_trial_deletion_stw(struct collection *c)
@@ -534,6 +570,9 @@ long gc_trial_deletion_stw(struct collection *c)
     mark_reachable(c);
     c->dest = gc_stw_dest(c);
     long survivors = relink_stw(c, c->dest);
+    c->kept = survivors;
+    if (c->young_to_old)
+        survivors += gen1_to_old_stw(c);
     c->set = NULL;
     c->n = 0;
     gc_handle_weakrefs_stw(c);

@@ -1169,6 +1169,167 @@ static void test_growing_heap_stops_stay_small(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* rc_gc_collect(0) called by a callback of an automatic collection, while
+ * a heap is being built, keeps CPython's generations: its survivors are
+ * in generation 1, not sent on to the old space as the automatic
+ * collection's own were. */
+static bool probe_armed;         /* this thread: the heap has grown a while */
+static int probe_in_gen1 = -1;   /* the callback's finding (this thread) */
+
+static void collect0_probe(rc_gc_phase phase, const rc_gc_info *info, void *arg)
+{
+    (void)info;
+    (void)arg;
+    if (phase != RC_GC_STOP || !probe_armed || probe_in_gen1 != -1 || info->generation != 0)
+        return;
+    probe_in_gen1 = 0;   /* once: rc_gc_collect calls us again */
+    rc_object *holder = rc_list_new();
+    rc_object *probe = rc_list_new();
+    rc_list_append(holder, probe);
+    rc_gc_collect(0);
+    rc_object *gen1 = rc_gc_get_objects(1);
+    for (long i = 0; gen1 != NULL && i < rc_list_len(gen1); i++)
+        probe_in_gen1 |= rc_list_get_borrowed(gen1, i) == probe;
+    rc_decref(gen1);
+    rc_decref(probe);
+    rc_decref(holder);
+}
+
+static void test_collect0_in_a_callback_keeps_generations(void **state)
+{
+    size_t live = quiesce();
+    long saved[RC_GC_GENERATIONS];
+    assert_int_equal(0, rc_gc_get_threshold(saved));
+    assert_int_equal(0, rc_gc_set_threshold(200, 10, 1000000));
+    /* A callback turns ft mode's thread-local collections off: every
+     * young collection stops the world, in all three modes. */
+    assert_int_equal(0, rc_gc_callback_add(collect0_probe, NULL));
+    rc_gc_enable();
+    rc_object *keep = rc_list_new();
+    probe_armed = false;
+    probe_in_gen1 = -1;
+    for (int i = 0; i < 4000 && probe_in_gen1 == -1; i++) {
+        rc_object *o = rc_list_new();
+        assert_int_equal(0, rc_list_append(keep, o));
+        rc_decref(o);
+        probe_armed = i >= 2000;   /* the heap has been growing a while */
+    }
+    rc_gc_disable();
+    assert_int_equal(0, rc_gc_callback_remove(collect0_probe, NULL));
+    assert_int_equal(0, rc_gc_set_threshold(saved[0], saved[1], saved[2]));
+    int found = probe_in_gen1;
+    probe_armed = false;
+    probe_in_gen1 = -1;
+    rc_decref(keep);
+    rc_gc_collect(2);
+    assert_int_equal(1, found);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* An automatic young collection that sends its survivors to the old space
+ * sends there what its garbage's finalizers resurrect, too, and counts
+ * each object it put there once as old-space growth (a resurrected object
+ * left in generation 1 would be counted again when it left). */
+static rc_object *resurrected;   /* this thread */
+
+static void resurrect(rc_object *self)
+{
+    rc_incref(self);
+    resurrected = self;
+}
+
+static void test_resurrected_young_garbage_joins_the_survivors(void **state)
+{
+    if (harness_mode == RC_MODE_FT) {
+        print_message("skipped: ft mode collects its young objects thread-locally, "
+                      "and sends none straight to the old space\n");
+        skip();
+    }
+    size_t live = quiesce();
+    rc_type *phoenix = rc_type_new("Phoenix", 1, resurrect);
+    assert_non_null(phoenix);
+    long saved[RC_GC_GENERATIONS];
+    assert_int_equal(0, rc_gc_get_threshold(saved));
+    assert_int_equal(0, rc_gc_set_threshold(200, 1000, 1000000));   /* generation 0 only */
+    struct thr_state *ts = me();
+    struct gc_state *gc = ts->rt->gc;
+    rc_gc_enable();
+    rc_object *keep = rc_list_new();
+    for (int i = 0; i < 2000; i++) {   /* a growing heap */
+        rc_object *o = rc_list_new();
+        rc_list_append(keep, o);
+        rc_decref(o);
+    }
+    rc_gc_disable();
+    assert_true(gc->young_growing);
+    /* A self-referencing Phoenix: garbage that the next automatic young
+     * collection resurrects; everything else it scans is alive. */
+    rc_object *p = rc_instance_new(phoenix);
+    assert_int_equal(0, rc_slot_set(p, 0, p));
+    rc_decref(p);
+    long pending0 = rc_atomic_load_relaxed(&gc->long_lived_pending);
+    size_t first = rc_gc_record_count();
+    ts->gc->auto_collect = true;   /* as gc_collect_quietly */
+    assert_true(gc_collect(ts, 0) >= 0);
+    ts->gc->auto_collect = false;
+    long grown = rc_atomic_load_relaxed(&gc->long_lived_pending) - pending0;
+    assert_int_equal(0, rc_gc_set_threshold(saved[0], saved[1], saved[2]));
+    rc_gc_record r;
+    assert_int_equal(1, rc_gc_records(first, &r, 1));
+    assert_non_null(resurrected);
+    assert_int_equal(r.scanned, grown);   /* the Phoenix too, once */
+    assert_true(obj_gc_bits(resurrected) & RC_GC_OLD);
+    assert_int_equal(0, rc_slot_set(resurrected, 0, rc_none()));   /* the cycle broken */
+    rc_decref(resurrected);
+    resurrected = NULL;
+    rc_decref(keep);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* No object is in an older generation than one allocated before it: a
+ * young collection that sends generation 0 to the old space sends
+ * generation 1 along.  Else a weakref made after its referent could
+ * reach the old space while the referent waits in generation 1; both
+ * garbage, the collection of generation 1 would find the referent alone
+ * and call the weakref back as if it were alive. */
+static int garbage_weakref_calls;   /* this thread */
+
+static void count_call(rc_object *wr, void *arg)
+{
+    (void)wr;
+    (void)arg;
+    garbage_weakref_calls++;
+}
+
+static void test_no_object_overtakes_an_older_one(void **state)
+{
+    size_t live = quiesce();
+    struct thr_state *ts = me();
+    struct gc_state *gc = ts->rt->gc;
+    garbage_weakref_calls = 0;
+    rc_object *a = rc_instance_new(node_type);
+    gc->young_growing = false;      /* the world stopped owns it: none here */
+    ts->gc->auto_collect = true;    /* as gc_collect_quietly */
+    assert_true(gc_collect(ts, 0) >= 0);   /* a: generation 1 */
+    /* a alone, alive: the young generation now counts as growing (where
+     * young collections all stop the world). */
+    rc_object *w = rc_weakref_new(a, count_call, NULL);
+    assert_non_null(w);
+    assert_true(gc_collect(ts, 0) >= 0);   /* w: on, and a with it */
+    ts->gc->auto_collect = false;
+    assert_int_equal(0, rc_slot_set(a, 0, a));
+    assert_int_equal(0, rc_slot_set(a, 1, w));
+    bool same = (obj_gc_bits(a) & RC_GC_OLD) == (obj_gc_bits(w) & RC_GC_OLD);
+    rc_decref(w);
+    rc_decref(a);                   /* a and its weakref: garbage */
+    rc_gc_collect(1);
+    rc_gc_collect(2);
+    assert_true(same);
+    assert_int_equal(0, garbage_weakref_calls);
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* The record of a cycle's collection counts its members as scanned, as a
  * full collection counts the heap (not the members and the set). */
 static void test_cycle_record_scanned(void **state)
@@ -1191,6 +1352,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_cycle_finds_old_garbage, setup_types,
                                         harness_teardown),
         HARNESS_TEST(test_growing_heap_stops_stay_small),
+        HARNESS_TEST(test_collect0_in_a_callback_keeps_generations),
+        HARNESS_TEST(test_resurrected_young_garbage_joins_the_survivors),
+        cmocka_unit_test_setup_teardown(test_no_object_overtakes_an_older_one, setup_types,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_lost_object_at_every_step, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_at_every_step, setup_types,
