@@ -391,13 +391,16 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
     return cc_array_push(&cc->stack, &cc->top, &cc->stack_cap, o);
 }
 
-/* The order and the stack (the mark stack, then the candidates: each
- * member is pushed at most once) sized for the whole old space at once
- * (an over-estimate; pages are touched as they fill): no copy as they
- * grow.  Doubling copied them, in one slice: 35 ms for the last copy of
- * rc_gc_collect(2)'s candidates at 10M objects, the GIL held all along
- * in gil mode.  Without the memory, they grow from what they have.  Not
- * in a stop (megabytes). */
+/* The order sized for the whole old space at once (an over-estimate;
+ * pages are touched as it fills): no copy as it grows.  Without the
+ * memory, it grows from what it has.  Not in a stop (megabytes).  The
+ * stack (the mark stack, then the candidates: each member is pushed at
+ * most once) likewise, but for rc_gc_collect(2) only (cc_collect_sync_
+ * owned), whose candidates are often the whole heap: doubling copied it
+ * in one slice, 35 ms for the last copy at 10M objects, the GIL held all
+ * along in gil mode.  An automatic cycle's candidates are usually few,
+ * and a stack sized for all members cost binary-trees 1.2 MB of its 35
+ * MB peak. */
 static void cc_size_array(rc_object ***a, size_t *cap, size_t estimate)
 {
     if (*cap < estimate) {
@@ -412,7 +415,6 @@ static void cc_size_array(rc_object ***a, size_t *cap, size_t estimate)
 static void cc_size_order(struct cc_state *cc, size_t estimate)
 {
     cc_size_array(&cc->order, &cc->order_cap, estimate);
-    cc_size_array(&cc->stack, &cc->stack_cap, estimate);
 }
 
 /* The cycle's order (build). */
@@ -1238,6 +1240,7 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
         cc_end(rt, cc);
     cc_free_spent(cc);   /* not in the stop (cc_start would) */
     cc_size_order(cc, cap);   /* likewise */
+    cc_size_array(&cc->stack, &cc->stack_cap, cap);
     cc_promote_own(c->ts);
     gc_stop(c);   /* (no cycle can start meanwhile: that takes busy) */
     if (c->verify)
