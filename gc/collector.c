@@ -552,7 +552,10 @@ static long collect(struct thr_state *ts, int gen)
          * thread that asked for the GIL gets it (rc_gc_collect(2) over
          * 10M objects would hold it through 2,400 batches, 0.8 s).  A
          * cycle cancelled meanwhile (rc_gc_freeze) ends in the next round
-         * (cc_validate). */
+         * (cc_validate).  Other threads run meanwhile without collecting
+         * (collecting is ours; gc_pace_wait waits for one collection, not
+         * for each round): their young generations grow until it ends,
+         * as during the cycle's passes. */
         rc_safepoint();
     }
     gc_release_collecting(gc);

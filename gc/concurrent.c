@@ -81,10 +81,12 @@
  * slice is half done.  Two holders do pass safepoints: the collection
  * that finishes a cycle (its own stop; it releases busy as soon as the
  * validation ended the cycle, before finalizers and callbacks), and
- * rc_gc_collect(2)'s cycle (cc_collect_sync, between its slices).  A stop
- * by rc_gc_freeze or unfreeze may cancel the cycle under either (both
- * check the phase after each safepoint and stop).  Whoever waits for busy
- * passes safepoints meanwhile (cc_acquire).
+ * rc_gc_collect(2)'s cycle (cc_collect_sync, between its slices and,
+ * through collect()'s rounds, between its batches: busy is held from the
+ * start of its passes to its last batch, seconds at millions of objects).
+ * A stop by rc_gc_freeze or unfreeze may cancel the cycle under either
+ * (both check the phase after each safepoint and stop).  Whoever waits
+ * for busy passes safepoints meanwhile (cc_acquire).
  */
 #define RCGC_BUILDING 1
 #include <pthread.h>
@@ -400,7 +402,8 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
  * in one slice, 35 ms for the last copy at 10M objects, the GIL held all
  * along in gil mode.  An automatic cycle's candidates are usually few,
  * and a stack sized for all members cost binary-trees 1.2 MB of its 35
- * MB peak. */
+ * MB peak.  The same for gather's search stack (dfs), as deep as the
+ * widest garbage. */
 static void cc_size_array(rc_object ***a, size_t *cap, size_t estimate)
 {
     if (*cap < estimate) {
@@ -1241,6 +1244,7 @@ static long cc_collect_sync_owned(struct collection *c, struct cc_state *cc)
     cc_free_spent(cc);   /* not in the stop (cc_start would) */
     cc_size_order(cc, cap);   /* likewise */
     cc_size_array(&cc->stack, &cc->stack_cap, cap);
+    cc_size_array(&cc->dfs, &cc->dfs_cap, cap);   /* gather's search: as deep as wide garbage */
     cc_promote_own(c->ts);
     gc_stop(c);   /* (no cycle can start meanwhile: that takes busy) */
     if (c->verify)
