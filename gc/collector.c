@@ -589,7 +589,7 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     c->rec.start_ns = c->lap_ns = rc_clock_ns();
     bool automatic = ts->gc->auto_collect;
     c->young_to_old = gen == 0 && automatic && rt->gcl.oldspace != NULL && !local_mode(rt) &&
-                      gc->young_growing && !getenv("NO_Y2O");
+                      gc->young_growing;
 
     long survivors = gc->ops->find_garbage(c);
     if (survivors < 0)

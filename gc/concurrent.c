@@ -397,13 +397,13 @@ static inline bool cc_push(struct cc_state *cc, rc_object *o)
  * pages are touched as it fills): no copy as it grows.  Without the
  * memory, it grows from what it has.  Not in a stop (megabytes).  The
  * stack (the mark stack, then the candidates: each member is pushed at
- * most once) likewise, but for rc_gc_collect(2) only (cc_collect_sync_
- * owned), whose candidates are often the whole heap: doubling copied it
- * in one slice, 35 ms for the last copy at 10M objects, the GIL held all
- * along in gil mode.  An automatic cycle's candidates are usually few,
- * and a stack sized for all members cost binary-trees 1.2 MB of its 35
- * MB peak.  The same for gather's search stack (dfs), as deep as the
- * widest garbage. */
+ * most once) likewise, but for rc_gc_collect(2) only
+ * (cc_collect_sync_owned), whose candidates are often the whole heap:
+ * doubling copied it in one slice, 35 ms for the last copy at 10M
+ * objects, the GIL held all along in gil mode.  An automatic cycle's
+ * candidates are usually few, and a stack sized for all members cost
+ * binary-trees 1.2 MB of its 35 MB peak.  The same for gather's search
+ * stack (dfs), as deep as the widest garbage. */
 static void cc_size_array(rc_object ***a, size_t *cap, size_t estimate)
 {
     if (*cap < estimate) {

@@ -36,8 +36,9 @@
 
 /* The reclaimer ends grace periods in rounds, at most one per
  * QSBR_ROUND_NS: what waits for a grace period is about a round's
- * retirements (latency-service, 2 threads: 20-90 batches, against 250-450
- * with liburcu's call_rcu worker, which sleeps 10 ms after every round),
+ * retirements (latency-service, 2 threads: 24-37 batches on average, at
+ * most 59-192, against 250-550 with liburcu's call_rcu worker, which
+ * sleeps 10 ms after every round),
  * and the futex wake-ups a waiting grace period costs the readers stay at
  * a thousand a second.  It asks for a short CPU slice
  * (rc_thread_cpu_slice): on a machine whose CPUs the workers keep busy, a
