@@ -66,8 +66,8 @@ static void test_reclaimer_lives_with_the_runtime(void **state)
         rc_runtime *rt = new_runtime((rc_mode)m);   /* stw: no collector thread */
         assert_int_equal(before + (m == RC_MODE_GIL ? 0 : 1), task_count());
         if (m != RC_MODE_GIL) {
-            /* It ends grace periods: memory retired while another reader
-             * was online is all freed by the time the runtime is. */
+            /* Memory retired meanwhile (a list's items) is all freed by
+             * the time the runtime is: rc_runtime_free counts no leak. */
             rc_object *box = rc_list_new();
             for (int i = 0; i < 2000; i++) {
                 rc_object *o = rc_list_new();
