@@ -453,7 +453,7 @@ static void account(struct gc_state *gc, const struct collection *c, long surviv
     if (gen < RC_GC_GENERATIONS - 1)
         rc_atomic_add_relaxed(&gc->count[gen + 1], 1);
     if (gen == 1 || (gen == 0 && c->dest == RC_GC_GENERATIONS - 1)) {
-        /* Generation 0's went there with generation 1 (gc_stw_dest), and
+        /* Generation 0's went there with generation 1 (gc_trial_deletion_stw), and
          * what the garbage's code resurrected with them (gc_finish). */
         rc_atomic_add_relaxed(&gc->long_lived_pending, survivors);
     } else if (gen == 2) {

@@ -302,10 +302,11 @@ struct collection {
                                       (gc.young_growing), no thread-local
                                       collections, and a concurrently
                                       collected old space: its survivors
-                                      go there (gc_stw_dest; set by
-                                      collect_round) */
+                                      go there (gc_trial_deletion_stw;
+                                      set by collect_round) */
     int dest;                      /* where a stop's survivors went
-                                      (gc_stw_dest; set by find_garbage) */
+                                      (gc_trial_deletion_stw; set by
+                                      find_garbage) */
     long kept;                     /* how many of the set it relinked
                                       there (alive; not the resurrected
                                       or saved garbage gc_finish puts
@@ -440,11 +441,6 @@ long gc_stw_find_garbage_stw(struct collection *c);
  * Returns the number of survivors, or -1 with MemoryError and every
  * member back in generation c->gen. */
 long gc_trial_deletion_stw(struct collection *c);
-/* The generation whose lists the survivors of c, a collection that stops
- * the world, go to (c->gen + 1 but for the oldest; generation 0's go to
- * the oldest while the young generation grows and a concurrent collector
- * keeps the old space: stw_collector.c). */
-int gc_stw_dest(const struct collection *c);
 /* The work buffer freed if a big collection grew it (its owner: the
  * thread holding gc.collecting; the world may run). */
 void gc_work_trim(struct gc_state *gc);

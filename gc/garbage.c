@@ -352,7 +352,7 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
 {
     struct rc_runtime *rt = c->rt;
     struct gc_state *gc = rt->gc;
-    /* Where the survivors went (gc_stw_dest): what the garbage's code
+    /* Where the survivors went (gc_trial_deletion_stw): what the garbage's code
      * resurrects joins them. */
     int dest = c->dest > 0 ? c->dest : gc_dest_generation(c->gen);
     long found = (long)c->nheld;

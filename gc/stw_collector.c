@@ -533,26 +533,6 @@ static long gen1_to_old_stw(struct collection *c)
     return m.moved;
 }
 
-/* Where the survivors of c, a collection that stops the world, go: the
- * next generation, except that while the young generation keeps most of
- * what it allocates (a heap being built: the last such collection kept
- * more than half, gc.young_growing) and the old space is collected
- * concurrently, generation 0's go straight to the old space.  Otherwise
- * generation 1 would hold everything the last threshold[1] young
- * collections kept, all alive, and collecting it would stop the world for
- * all of it (gil and ft-atomic modes, which have no thread-local
- * collections: 22,000 objects and 0.8-1.3 ms in cycle-churn while its
- * heap is built); the concurrent cycle finds, in slices and short stops,
- * whatever garbage they later become.  collect_round decides
- * (c->young_to_old): automatic collections only (rc_gc_collect(0) keeps
- * CPython's generations: its survivors are in generation 1, as
- * gc.get_objects(1) shows), and only where young collections all stop
- * the world (ft mode's are thread-local: [gc.local]). */
-int gc_stw_dest(const struct collection *c)
-{
-    return c->young_to_old ? RC_GC_GENERATIONS - 1 : gc_dest_generation(c->gen);
-}
-
 long gc_trial_deletion_stw(struct collection *c)
 {
     RC_ASSERT_STW("gc_trial_deletion_stw");
@@ -568,7 +548,23 @@ long gc_trial_deletion_stw(struct collection *c)
     subtract_set(c);
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_SUBTRACT]);
     mark_reachable(c);
-    c->dest = gc_stw_dest(c);
+    /* Where the survivors go: the next generation, except that while
+     * the young generation keeps most of what it allocates (a heap
+     * being built: the last such collection kept more than half,
+     * gc.young_growing) and the old space is collected concurrently,
+     * generation 0's go straight to the old space.  Otherwise
+     * generation 1 would hold everything the last threshold[1] young
+     * collections kept, all alive, and collecting it would stop the
+     * world for all of it (gil and ft-atomic modes, which have no
+     * thread-local collections: 22,000 objects and 0.8-1.3 ms in
+     * cycle-churn while its heap is built); the concurrent cycle finds,
+     * in slices and short stops, whatever garbage they later become.
+     * collect_round decides (c->young_to_old): automatic collections
+     * only (rc_gc_collect(0) keeps CPython's generations: its survivors
+     * are in generation 1, as gc.get_objects(1) shows), and only where
+     * young collections all stop the world (ft mode's are thread-local:
+     * [gc.local]). */
+    c->dest = c->young_to_old ? RC_GC_GENERATIONS - 1 : gc_dest_generation(c->gen);
     long survivors = relink_stw(c, c->dest);
     c->kept = survivors;
     if (c->young_to_old)

@@ -1123,7 +1123,7 @@ static void test_batches_reused_address_is_no_member(void **state)
 
 /* While a heap is built (automatic young collections keep all they scan),
  * generation 0's survivors go straight to the old space the cycles
- * collect (gc_stw_dest): a generation-1 collection that stops the world
+ * collect (gc_trial_deletion_stw): a generation-1 collection that stops the world
  * holds about one young collection's survivors, not threshold[1] of them
  * (gil and ft-atomic modes, whose young collections all stop the world;
  * ft mode's are mostly thread-local, and none of its stops may hold more
