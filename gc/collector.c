@@ -230,6 +230,7 @@ void gc_thread_exiting(struct thr_state *ts)
      * Local collections the merging's finalizers start clear at once. */
     ts->gc->no_defer = true;
     gc_local_clear_some(ts, SIZE_MAX);
+    gc_thread_leaving();
 }
 
 void gc_thread_exit(struct thr_state *ts)
@@ -641,6 +642,11 @@ static bool local_mode(struct rc_runtime *rt)
            !rc_atomic_load_relaxed(&gc->local_off);
 }
 
+bool gc_local_mode(struct rc_runtime *rt)
+{
+    return local_mode(rt);
+}
+
 bool gc_local_allowed(struct thr_state *ts)
 {
     return local_mode(ts->rt) && ts->gcl != NULL && !ts->holds_stw && !ts->gc->background &&
@@ -703,6 +709,16 @@ void gc_local_finish_own(void)
     struct thr_state *ts = rc_tls_state;
     if (ts != NULL && ts->gc != NULL && ts->attached && may_clear(ts))
         gc_local_clear_some(ts, SIZE_MAX);
+}
+
+void gc_thread_leaving(void)
+{
+    struct thr_state *ts = rc_tls_state;
+    if (ts == NULL || ts->gc == NULL || !ts->attached || ts->holds_stw || ts->gcl == NULL)
+        return;
+    const struct gc_collector_ops *ops = ts->rt->gc->ops;
+    if (ops->leaving != NULL)
+        ops->leaving(ts);
 }
 
 static long local_collect(struct thr_state *ts, int gen, bool defer);
@@ -768,16 +784,17 @@ static long local_collect(struct thr_state *ts, int gen, bool defer)
     long garbage = (long)c.nheld, promoted = survivors;
     long saved = 0, found = 0;
     enum local_settle settled = gc_local_settle(&c, &survivors);
-    /* Survivors of generation 1 entered the oldest generation, growth that
-     * the trigger of the collector's cycles counts (CPython's long-lived
-     * damping), and join the old space (relaxed: trigger counts,
+    /* Survivors of generation 1 entered the oldest generation (this
+     * thread's list of it), growth that the trigger of the collector's
+     * cycles counts (CPython's long-lived damping), and join the old
+     * space when the collector asks for them (relaxed: trigger counts,
      * collector.h). */
     if (gen > 0) {
         if (settled == LOCAL_REACHED)
             promoted = survivors;   /* the garbage kept too */
         rc_atomic_add_relaxed(&gc->long_lived_pending, promoted);
         if (gc->ops->adopt != NULL)
-            gc->ops->adopt(ts);
+            gc->ops->adopt(ts, promoted);
     }
     switch (settled) {
     case LOCAL_SETTLED:

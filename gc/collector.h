@@ -96,12 +96,21 @@ struct gc_collector_ops {
      * thread without a stop, in ft mode (docs/gc.md [gc.local]); the
      * stop-the-world collector keeps CPython's stop for every one. */
     bool local_young;
-    /* With local_young: the objects the calling thread's local
-     * collections promoted into the oldest generation (its list of it)
-     * join the collector's, if the collector can take them now; else they
-     * wait there for the next call (the collector's stops take them as
-     * young ones).  Passes no safepoint. */
-    void (*adopt)(struct thr_state *ts);
+    /* With local_young: after a local collection promoted `promoted`
+     * objects into the calling thread's own list of the oldest
+     * generation.  They join the collector's when it asks for them and
+     * can take them now; else they wait there for a later call (the
+     * collector's stops take them as young ones).  Passes no safepoint. */
+    void (*adopt)(struct thr_state *ts, long promoted);
+    /* The calling thread may stay away long (gc_thread_leaving: it
+     * detaches on the program's request, or exits): what the collector
+     * keeps on it for later goes where other threads' collections reach
+     * it, if it can (optional; may pass safepoints). */
+    void (*leaving)(struct thr_state *ts);
+    /* rc_gc_collect(gen) is about to collect, on a thread in no collection
+     * of its own: work that should come first with the world running
+     * (optional; may pass safepoints). */
+    void (*before_collect)(struct thr_state *ts, int gen);
 };
 
 extern const struct gc_collector_ops gc_stw_collector;
@@ -238,6 +247,9 @@ struct gc_thread_state {
     bool wait_background;             /* rc_gc_collect: wait for the
                                          collector thread's collection
                                          instead of returning 0 */
+    unsigned long adopt_seen;         /* the concurrent collector's adopt
+                                         epoch this thread last answered
+                                         (concurrent.c, cc_adopt) */
     unsigned long paced;              /* gc.collections when this thread
                                          last waited for a collection
                                          (allocation pacing) */
@@ -467,6 +479,20 @@ bool gc_cc_links_borrowed(struct rc_runtime *rt);
  * concurrent collector), units of its passes on this thread, and the
  * collection that validates it once ready (its result; -1 if not ready). */
 bool gc_cc_test_start(struct thr_state *ts);
+/* What the calling thread's local collections promoted joins the old
+ * space now, as a thread that detaches moves it (if busy is free). */
+void gc_cc_test_adopt(struct thr_state *ts);
+/* Ask the threads for what their local collections promoted, as a cycle
+ * due does (each moves it on at its next reports). */
+void gc_cc_test_announce(struct rc_runtime *rt);
+/* How long rc_gc_collect(2) waits for the threads to move theirs on (0:
+ * the default); set before the threads it concerns start. */
+void gc_cc_test_set_adopt_wait(struct rc_runtime *rt, uint64_t ns);
+/* Objects of the threads' own lists of the oldest generation that
+ * rc_gc_collect(2)'s stops moved into the old space so far. */
+long gc_cc_test_stop_renamed(struct rc_runtime *rt);
+/* Objects promoted that the threads have not answered for (cc.unadopted). */
+long gc_cc_test_unadopted(struct rc_runtime *rt);
 /* Take (hold) or give back the cycle's busy flag, as a slice would. */
 void gc_cc_test_busy(struct thr_state *ts, bool hold);
 int gc_cc_test_phase(struct rc_runtime *rt);
@@ -500,6 +526,9 @@ void gc_local_settings_locked(struct gc_state *gc);
  * mode, automatic collection on, nothing asked of a collection that needs
  * the world stopped: SAVEALL, callbacks). */
 bool gc_local_allowed(struct thr_state *ts);
+/* Thread-local collections are on for the runtime (ft mode, the
+ * collector has them, no setting turns them off). */
+bool gc_local_mode(struct rc_runtime *rt);
 /* A thread-local collection of generations 0..gen (0 or 1; docs/gc.md
  * [gc.local]); returns what it found, or -1 if it could not run (not
  * allowed, garbage with a finalizer, no memory), having collected

@@ -117,6 +117,13 @@ static inline bool cc_links_borrowed(int phase)
 /* Units per slice of the collector thread, between two safepoints (a stop
  * waits at most one slice for it: about 30-100 us). */
 #define CC_THREAD_SLICE 1024
+/* Promoted objects a thread moves into the old space per allocation
+ * report when asked (cc_adopt_if_asked): a rename each, about 20-40 us. */
+#define CC_ADOPT_SLICE 4096
+/* How long rc_gc_collect(2) lets the threads move their promoted objects
+ * on themselves before its stop renames what is left
+ * (cc_collect_sync_owned). */
+#define CC_ADOPT_WAIT_NS 2000000
 /* Units per slice of a collection asked for, between two safepoints. */
 #define CC_SYNC_SLICE 4096
 #define CC_RING 32u                /* power of two */
@@ -229,6 +236,37 @@ struct cc_state {
     bool incomplete;           /* garbage may be missed for want of memory
                                   (the map or the candidates' array) */
     long pending_at_start;     /* gc.long_lived_pending at the start */
+    long left_dead;            /* build: objects of the list left out as
+                                  dead or dying (cc_finish) */
+    /* What local collections promote waits in its thread's own list of
+     * the oldest generation, where a death is an unlink by the owner (no
+     * RC_GC_DEAD mark, no push on the old space's stack, no drain later):
+     * binary-trees promotes whole trees that die a few collections later.
+     * It joins the old space when a cycle asks for it (cc_adopt): each
+     * thread compares adopt_epoch with the one it last answered at its
+     * reports, and while a cycle runs, adopts at every report.  A cycle
+     * due is announced first (the epoch moves on, announced set) and
+     * starts at the next due check, one young threshold of allocations
+     * later, so that it finds the threads' promoted objects in the old
+     * space.  Written by any thread, read by all; relaxed: hints (a
+     * thread that misses the announcement adopts at the cycle's first
+     * assist, its objects then joining the old space while the cycle
+     * runs, as ever). */
+    _Atomic unsigned long adopt_epoch;
+    _Atomic int announced;
+    /* Objects local collections promoted that their threads have not
+     * answered for yet (moved on, or seen their list empty): what
+     * rc_gc_collect(2) waits for before its stop renames the rest
+     * (cc_collect_sync_owned).  Each thread adds and takes back its own
+     * share (gcl_owner.unadopted), and a stop that empties a thread's
+     * list drops its share (cc_forget_share); relaxed: a hint. */
+    _Atomic long unadopted;
+    uint64_t adopt_wait_ns;    /* CC_ADOPT_WAIT_NS; tests set it, on the
+                                  thread that then calls rc_gc_collect
+                                  (plain: that thread's alone) */
+    long stop_renamed;         /* objects of the threads' own lists of the
+                                  oldest generation that promote_young_stw
+                                  moved (tests; world stopped) */
     uint64_t start_ns, work_ns;
     /* The collector thread (RC_COLLECTOR_CONCURRENT_THREAD; cc_thread_main).
      * threaded: immutable after init.  thread: written by the creating
@@ -604,7 +642,11 @@ static size_t cc_build(struct cc_state *cc, size_t budget)
                 cc->skipped = true;
                 if (rc > 0)
                     cc->incomplete = true;   /* no memory for the map */
+                else
+                    cc->left_dead++;
             }
+        } else {
+            cc->left_dead++;
         }
         g = next;
     }
@@ -795,6 +837,7 @@ static bool cc_start(struct rc_runtime *rt, struct cc_state *cc, size_t estimate
     cc->skipped = cc->incomplete = cc->unordered = false;
     cc->batches = 0;
     cc->moved = cc->kept = 0;
+    cc->left_dead = 0;
     /* Ours now: the old space's frees are deferred from here on (no stop
      * drains its stack), so every object of the list stays valid memory. */
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 1);
@@ -832,12 +875,22 @@ static void cc_end(struct rc_runtime *rt, struct cc_state *cc)
     rc_atomic_store_relaxed(&gc->oldspace_deferred, 0);
 }
 
+static void cc_forget_share(struct cc_state *cc, struct gcl_owner *ow);
+
+static void forget_share_stw(struct gcl_owner *ow, void *arg)
+{
+    cc_forget_share(arg, ow);
+}
+
 static void cc_cancel_stw(struct rc_runtime *rt)
 {
     RC_ASSERT_STW("cc_cancel_stw");
     struct cc_state *cc = cc_of(rt);
     if (cc_phase(cc) != CC_IDLE)
         cc_end(rt, cc);
+    /* The caller takes every list (a full collection, freeze, unfreeze):
+     * nothing promoted is left for the threads to answer for. */
+    gcl_for_each_owner_stw(rt, forget_share_stw, cc);
 }
 
 /* Old-space objects the candidates refer to that are not members (they
@@ -901,6 +954,7 @@ static void take_young_stw(struct gcl_owner *ow, void *arg)
         return;
     for (int i = 0; i < RC_GC_GENERATIONS; i++)
         gcl_splice(&c->taken, &ow->lists[i]);
+    cc_forget_share(cc_of(c->rt), ow);
 }
 
 /* Where the next batch starts in stack[0..top): whole trees off the top,
@@ -1090,6 +1144,37 @@ static void cc_release(struct cc_state *cc)
     rc_atomic_store_release(&cc->busy, 0);
 }
 
+/* A thread answered the collector's request for its promoted objects:
+ * none left in its own list (moved on, or taken by a stop), so its share
+ * of cc.unadopted goes. */
+static void cc_forget_share(struct cc_state *cc, struct gcl_owner *ow)
+{
+    if (ow->unadopted != 0) {
+        rc_atomic_sub_relaxed(&cc->unadopted, ow->unadopted);   /* relaxed: a hint */
+        ow->unadopted = 0;
+    }
+}
+
+static void cc_adopted_all(struct thr_state *ts, struct cc_state *cc, unsigned long epoch)
+{
+    ts->gc->adopt_seen = epoch;
+    cc_forget_share(cc, ts->gcl);
+}
+
+/* A cycle starts on this thread (busy held): what it promoted and has
+ * not moved on since the announcement joins the old space first, up to a
+ * slice (no safepoint here); the rest joins while the cycle runs. */
+static void cc_take_own(struct thr_state *ts, struct cc_state *cc)
+{
+    if (ts->gcl == NULL)
+        return;
+    /* relaxed: a hint. */
+    unsigned long epoch = rc_atomic_load_relaxed(&cc->adopt_epoch);
+    if (gcl_adopt_some_into_oldspace(ts->rt, &ts->gcl->lists[RC_GC_GENERATIONS - 1],
+                                     CC_ADOPT_SLICE))
+        cc_adopted_all(ts, cc, epoch);
+}
+
 /* Every owner's young generations join the old space (renamed; with the
  * world stopped), and what its local collections promoted (cc_adopt).
  * O(young objects), bounded by the young thresholds. */
@@ -1098,6 +1183,7 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
     struct collection *c = arg;
     if (ow->oldspace)
         return;
+    struct cc_state *cc = cc_of(c->rt);
     for (int i = 0; i < RC_GC_GENERATIONS; i++) {
         struct gc_head *list = &ow->lists[i];
         while (!gcl_is_empty(list)) {
@@ -1106,8 +1192,11 @@ static void promote_young_stw(struct gcl_owner *ow, void *arg)
             gc_set_bits_stw(o, obj_gc_bits(o) | RC_GC_OLD);
             gcl_remove(g);
             gcl_append(gc_dest_list_stw(c->rt, g, RC_GC_GENERATIONS - 1), g);
+            if (i == RC_GC_GENERATIONS - 1)
+                cc->stop_renamed++;
         }
     }
+    cc_forget_share(cc, ow);
 }
 
 /* In ft mode, the calling thread's young generations, and what its local
@@ -1132,6 +1221,8 @@ static void cc_promote_own(struct thr_state *ts)
                 rc_atomic_or_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, RC_GC_OLD);
         gcl_adopt_into_oldspace(ts->rt, list);
     }
+    struct cc_state *cc = cc_of(ts->rt);
+    cc_adopted_all(ts, cc, rc_atomic_load_relaxed(&cc->adopt_epoch));   /* relaxed: a hint */
 }
 
 /* The validation stop of a batch of a cycle whose passes are done.
@@ -1330,6 +1421,7 @@ static long cc_finish(struct thr_state *ts, struct cc_state *cc)
     /* relaxed: trigger counts. */
     long pending = rc_atomic_load_relaxed(&gc->long_lived_pending);
     long pending_at_start = cc->pending_at_start;
+    long left_dead = cc->left_dead;
     ts->gc->finishing_cycle = true;
     long found = gc_collect(ts, RC_GC_GENERATIONS - 1);
     if (ts->gc->finishing_cycle) {
@@ -1339,8 +1431,13 @@ static long cc_finish(struct thr_state *ts, struct cc_state *cc)
         cc_release(cc);
     } else if (found >= 0 && !ts->gc->cycle_partial) {
         /* The last batch's accounting reset the growth count; what the old
-         * space gained or lost while the cycle ran counts still. */
-        rc_atomic_add_relaxed(&gc->long_lived_pending, pending - pending_at_start);
+         * space gained or lost while the cycle ran counts still.  Except
+         * what died before build reached it (a tree dropped as the cycle
+         * began): left out of the members, so out of the survivors the
+         * accounting counted, its deaths are not a loss from them (the
+         * few that died before the start, their deaths counted then,
+         * leave the count that much high). */
+        rc_atomic_add_relaxed(&gc->long_lived_pending, pending - pending_at_start + left_dead);
     }
     return found;
 }
@@ -1385,9 +1482,19 @@ static void cc_collect_due(struct thr_state *ts)
     int gen = gc_generation_due(gc);
     if (gen == RC_GC_GENERATIONS - 1) {
         int expected = 0;
-        /* acquire / release: busy (struct cc_state). */
-        if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
-            bool started = cc_phase(cc) == CC_IDLE && cc_start(rt, cc, cc_estimate(rt), true);
+        /* relaxed: hints (the fields). */
+        if (cc_phase(cc) == CC_IDLE && gc_local_mode(rt) &&
+            !rc_atomic_exchange_relaxed(&cc->announced, 1)) {
+            /* Ask the threads for what they promoted; start next time. */
+            rc_atomic_add_relaxed(&cc->adopt_epoch, 1);
+        } else if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
+            /* acquire / release: busy (struct cc_state). */
+            bool started = false;
+            if (cc_phase(cc) == CC_IDLE) {
+                cc_take_own(ts, cc);
+                rc_atomic_store_relaxed(&cc->announced, 0);
+                started = cc_start(rt, cc, cc_estimate(rt), true);
+            }
             cc_release(cc);
             if (started)
                 cc_wake(cc);
@@ -1398,34 +1505,142 @@ static void cc_collect_due(struct thr_state *ts)
          * relaxed: trigger counts and settings. */
         gen = rc_atomic_load_relaxed(&gc->count[1]) >= rc_atomic_load_relaxed(&gc->threshold[1])
                   ? 1 : 0;
+    } else {
+        /* No longer due (the old space shrank): a later announcement asks
+         * again for what was promoted since.  relaxed: a hint. */
+        rc_atomic_store_relaxed(&cc->announced, 0);
     }
     gc_collect_auto(ts, gen);
 }
 
 /* What the calling thread's local collections promoted into the oldest
  * generation (gc_local_promote), waiting in its own list of it, joins the
- * old space, whose lists are busy's holder's (or a stop's): if busy is
- * free now; else at the thread's next report, or at a stop that takes it
- * (take_young_stw, promote_young_stw; a full collection).  A cycle
- * running takes the objects as ones that joined the old space while it
- * ran.  Passes no safepoint. */
-static void cc_adopt(struct thr_state *ts)
+ * old space, whose lists are busy's holder's (or a stop's), when the
+ * collector asks for it (struct cc_state: a new adopt epoch, a cycle
+ * running; or `anyway`) and busy is free now: CC_ADOPT_SLICE objects a
+ * call, and as many of what exited threads left (orphan_old).  Else at a
+ * later call, or at a stop that takes it (take_young_stw,
+ * promote_young_stw; a full collection).  A cycle running takes the
+ * objects as ones that joined the old space while it ran.  Passes no
+ * safepoint. */
+static void cc_adopt_if_asked(struct thr_state *ts, bool anyway)
 {
     struct rc_runtime *rt = ts->rt;
-    struct gc_head *promoted = &ts->gcl->lists[RC_GC_GENERATIONS - 1];
-    /* relaxed: a hint, read again under orphan_mu. */
-    bool orphans = rc_atomic_load_relaxed(&rt->gcl.orphan_old);
-    if (gcl_is_empty(promoted) && !orphans)
-        return;
     struct cc_state *cc = cc_of(rt);
+    struct gc_head *promoted = &ts->gcl->lists[RC_GC_GENERATIONS - 1];
+    /* relaxed: hints (struct cc_state; orphan_old is read again under
+     * orphan_mu). */
+    unsigned long epoch = rc_atomic_load_relaxed(&cc->adopt_epoch);
+    bool asked = anyway || epoch != ts->gc->adopt_seen || cc_phase(cc) != CC_IDLE;
+    bool orphans = rc_atomic_load_relaxed(&rt->gcl.orphan_old);
+    if (!orphans && (!asked || gcl_is_empty(promoted))) {
+        if (asked)
+            cc_adopted_all(ts, cc, epoch);
+        return;
+    }
     int expected = 0;
     /* acquire / release: busy (struct cc_state). */
     if (!rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1))
         return;
-    gcl_adopt_into_oldspace(rt, promoted);
+    if (asked && gcl_adopt_some_into_oldspace(rt, promoted, CC_ADOPT_SLICE))
+        cc_adopted_all(ts, cc, epoch);
     if (orphans)   /* what exited threads could not move (gcl_owner_exit) */
-        gcl_adopt_orphans_into_oldspace(rt);
+        gcl_adopt_orphans_into_oldspace(rt, CC_ADOPT_SLICE);
     cc_release(cc);
+}
+
+/* After a local collection promoted objects (gc_collector_ops.adopt). */
+static void cc_adopt(struct thr_state *ts, long promoted)
+{
+    if (promoted > 0) {
+        ts->gcl->unadopted += promoted;
+        rc_atomic_add_relaxed(&cc_of(ts->rt)->unadopted, promoted);   /* relaxed: a hint */
+    }
+    cc_adopt_if_asked(ts, false);
+}
+
+/* A thread that detaches or is about to exit (gc_collector_ops.leaving):
+ * its promoted objects join the old space now, so that the cycles see
+ * them, a slice at a time with a safepoint between (a thread's list can
+ * hold hundreds of thousands: binary-trees' main thread keeps its
+ * long-lived tree there), as long as busy is free when it asks (else a
+ * detaching thread's rest waits for its next report). */
+static void cc_adopt_now(struct thr_state *ts)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    struct gc_head *promoted = &ts->gcl->lists[RC_GC_GENERATIONS - 1];
+    uint64_t until = 0;
+    for (;;) {
+        /* relaxed: a hint (struct cc_state). */
+        unsigned long epoch = rc_atomic_load_relaxed(&cc->adopt_epoch);
+        if (gcl_is_empty(promoted)) {
+            cc_adopted_all(ts, cc, epoch);
+            return;
+        }
+        int expected = 0;
+        /* acquire / release: busy (struct cc_state). */
+        if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
+            bool empty = gcl_adopt_some_into_oldspace(ts->rt, promoted, CC_ADOPT_SLICE);
+            cc_release(cc);
+            if (empty) {
+                cc_adopted_all(ts, cc, epoch);
+                return;
+            }
+        } else {
+            /* A slice, or a collection finishing a cycle, holds busy: wait
+             * for it a while, passing safepoints, unless this thread is
+             * inside a collection (a finalizer of its own, perhaps with
+             * busy held by that collection: it would never come back). */
+            uint64_t now = rc_clock_ns();
+            if (until == 0)
+                until = now + CC_ADOPT_WAIT_NS;
+            if (ts->gc->in_collection > 0 || now >= until) {
+                /* The rest waits for our next report, or a stop that
+                 * takes it; rc_gc_collect(2) waits for us no more. */
+                cc_forget_share(cc, ts->gcl);
+                return;
+            }
+            sched_yield();
+        }
+        rc_safepoint();
+    }
+}
+
+/* Before rc_gc_collect(2) (gc_collector_ops.before_collect): move ours
+ * on, then ask the other threads for what their local collections
+ * promoted, and give them up to
+ * CC_ADOPT_WAIT_NS to move it on themselves, a slice at each of their
+ * reports, so that the stop that starts the collection renames only what
+ * is left (promote_young_stw: what a thread that allocates nothing
+ * meanwhile holds, or one waiting attached).  Busy is not ours: they need
+ * it.  Another collection running meanwhile holds their reports back;
+ * the wait then ends at its limit. */
+static void cc_before_collect(struct thr_state *ts, int gen)
+{
+    struct cc_state *cc = cc_of(ts->rt);
+    /* relaxed: hints (struct cc_state). */
+    if (gen != RC_GC_GENERATIONS - 1 || !gc_local_mode(ts->rt))
+        return;
+    cc_adopt_now(ts);   /* ours, in slices: cc_promote_own passes no safepoint */
+    if (rc_atomic_load_relaxed(&cc->unadopted) <= ts->gcl->unadopted)
+        return;
+    rc_atomic_add_relaxed(&cc->adopt_epoch, 1);
+    uint64_t until = rc_clock_ns() + cc->adopt_wait_ns;
+    while (rc_atomic_load_relaxed(&cc->unadopted) > ts->gcl->unadopted && rc_clock_ns() < until) {
+        rc_safepoint();
+        sched_yield();
+    }
+}
+
+/* An exiting thread (gc_collector_ops.thread_exit, after .leaving): what
+ * it promoted since joins the old space, a slice of it if busy is free;
+ * the rest goes to the orphan's list (gcl_owner_exit), which the next
+ * reports move on, and its share of cc.unadopted goes all the same.  No
+ * safepoint here. */
+static void cc_thread_exit(struct thr_state *ts)
+{
+    cc_adopt_if_asked(ts, true);
+    cc_adopted_all(ts, cc_of(ts->rt), ts->gc->adopt_seen);
 }
 
 /* After each report of a thread's allocations: its share of a running
@@ -1434,7 +1649,7 @@ static void cc_assist(struct thr_state *ts)
 {
     struct rc_runtime *rt = ts->rt;
     struct cc_state *cc = cc_of(rt);
-    cc_adopt(ts);
+    cc_adopt_if_asked(ts, false);
     if (cc_phase(cc) != CC_IDLE) {
         /* relaxed: a setting.  A cycle pauses while automatic collection
          * is off (tests drive one by hand then); rc_gc_collect(2) drops
@@ -1479,6 +1694,10 @@ static int cc_init(struct rc_runtime *rt)
     atomic_init(&cc->sync, 0);
     atomic_init(&cc->reports, 0);
     atomic_init(&cc->reports_allowed, 0);
+    atomic_init(&cc->adopt_epoch, 0);
+    atomic_init(&cc->announced, 0);
+    atomic_init(&cc->unadopted, 0);
+    cc->adopt_wait_ns = CC_ADOPT_WAIT_NS;
     cc->batch = CC_BATCH;
     gcl_init(&cc->list);
     cc->threaded = rt->cfg.collector == RC_COLLECTOR_CONCURRENT_THREAD;
@@ -1634,7 +1853,9 @@ const struct gc_collector_ops gc_concurrent_collector = {
      * list, and the next thread that can moves it on (orphan_old):
      * waiting for busy there could wait for a collection whose finalizer
      * waits for the exiting thread. */
-    .thread_exit = cc_adopt,
+    .thread_exit = cc_thread_exit,
+    .leaving = cc_adopt_now,
+    .before_collect = cc_before_collect,
     .assist = cc_assist,
     .cancel_stw = cc_cancel_stw,
     .more = cc_more,
@@ -1660,9 +1881,39 @@ bool gc_cc_test_start(struct thr_state *ts)
         return false;
     size_t cap = cc_estimate(rt);
     cc_acquire(cc);
-    bool started = cc_phase(cc) == CC_IDLE && cc_start(rt, cc, cap, true);
+    bool started = false;
+    if (cc_phase(cc) == CC_IDLE) {
+        cc_take_own(ts, cc);   /* as cc_collect_due */
+        started = cc_start(rt, cc, cap, true);
+    }
     cc_release(cc);
     return started;
+}
+
+void gc_cc_test_adopt(struct thr_state *ts)
+{
+    if (cc_of(ts->rt) != NULL)
+        cc_adopt_now(ts);
+}
+
+void gc_cc_test_announce(struct rc_runtime *rt)
+{
+    rc_atomic_add_relaxed(&cc_of(rt)->adopt_epoch, 1);   /* relaxed: a hint */
+}
+
+void gc_cc_test_set_adopt_wait(struct rc_runtime *rt, uint64_t ns)
+{
+    cc_of(rt)->adopt_wait_ns = ns != 0 ? ns : CC_ADOPT_WAIT_NS;
+}
+
+long gc_cc_test_stop_renamed(struct rc_runtime *rt)
+{
+    return cc_of(rt)->stop_renamed;
+}
+
+long gc_cc_test_unadopted(struct rc_runtime *rt)
+{
+    return rc_atomic_load_relaxed(&cc_of(rt)->unadopted);   /* relaxed: a hint */
 }
 
 bool gc_cc_links_borrowed(struct rc_runtime *rt)

@@ -63,6 +63,11 @@ void gc_counts_free(struct thr_state *ts);
  * freed now, if the thread is attached and may run deallocations.  Any
  * thread, attached or not; no lock held. */
 void gc_local_finish_own(void);
+/* The calling thread, attached, detaches on the program's request next
+ * (rc_detach, rc_thread_join) and may stay away long: what the collector
+ * keeps on it for later goes where other threads' collections reach it.
+ * May pass safepoints. */
+void gc_thread_leaving(void);
 
 /* Runtime shutdown, on the creating thread with no other thread left:
  * collect until nothing more is found, finalizers included, saving

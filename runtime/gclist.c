@@ -397,12 +397,12 @@ void gcl_drain_handback(struct thr_state *ts, struct gcl_owner *ow)
     }
 }
 
-void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt)
+void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt, size_t max)
 {
     struct gcl_state *st = &rt->gcl;
     pthread_mutex_lock(&st->orphan_mu);
-    gcl_adopt_into_oldspace(rt, &st->orphan->lists[RC_GC_GENERATIONS - 1]);
-    rc_atomic_store_relaxed(&st->orphan_old, false);
+    if (gcl_adopt_some_into_oldspace(rt, &st->orphan->lists[RC_GC_GENERATIONS - 1], max))
+        rc_atomic_store_relaxed(&st->orphan_old, false);
     pthread_mutex_unlock(&st->orphan_mu);
 }
 
@@ -412,6 +412,28 @@ void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list)
     for (struct gc_head *g = list->next; g != list; g = g->next)
         gcl_set_owner(g, old);
     gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], list);
+}
+
+bool gcl_adopt_some_into_oldspace(struct rc_runtime *rt, struct gc_head *list, size_t max)
+{
+    struct gcl_owner *old = rt->gcl.oldspace;
+    struct gc_head *first = list->next, *last = list;
+    for (size_t k = 0; k < max && last->next != list; k++) {
+        last = last->next;
+        gcl_set_owner(last, old);
+    }
+    if (last == list)
+        return true;   /* it was empty */
+    /* first..last out of `list`, onto the end of the old space's. */
+    struct gc_head *rest = last->next, *to = &old->lists[RC_GC_GENERATIONS - 1];
+    list->next = rest;
+    rest->prev = list;
+    struct gc_head *tail = to->prev;
+    tail->next = first;
+    first->prev = tail;
+    last->next = to;
+    to->prev = last;
+    return gcl_is_empty(list);
 }
 
 void gcl_drain_handback_at_teardown(struct gcl_owner *ow)

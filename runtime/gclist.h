@@ -113,6 +113,11 @@ struct gcl_owner {
      * stopped, which orders it after that write). */
     bool exited;
     struct gcl_state *state;            /* the runtime's; immutable */
+    /* The concurrent collector's: objects promoted into lists[RC_GC_
+     * GENERATIONS - 1] that the thread has not answered for yet, its share
+     * of cc.unadopted (gc/concurrent.c).  Written by the owner thread, or
+     * by a thread that stopped the world (which orders it). */
+    long unadopted;
     /* The runtime's owner list (live owners and the orphan), its retired
      * list once exited, its spare list once reusable; under
      * gcl_state.owners_mu. */
@@ -221,9 +226,13 @@ int gcl_oldspace_init(struct rc_runtime *rt);
  * stack, whose drain (gcl_drain_handback, gcl_owner_exit) or a closed
  * stack's path (gcl_free_tracked) forwards it to the old space's. */
 void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list);
-/* The same for the orphan's list of the oldest generation (what exited
- * threads left there: gcl_state.orphan_old), under orphan_mu. */
-void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt);
+/* The same for the first `max` objects of `list` at most (a bounded
+ * slice of the work); returns whether `list` is empty after. */
+bool gcl_adopt_some_into_oldspace(struct rc_runtime *rt, struct gc_head *list, size_t max);
+/* The same for the first `max` objects at most of the orphan's list of
+ * the oldest generation (what exited threads left there: gcl_state.
+ * orphan_old, cleared once it is empty), under orphan_mu. */
+void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt, size_t max);
 
 static inline bool gcl_in_oldspace(const struct gcl_state *st, const struct gc_head *g)
 {

@@ -81,6 +81,7 @@ int rc_detach(void)
     if (check_may_detach(ts, "rc_detach") < 0)
         return -1;
     gc_local_finish_own();   /* nothing kept alive while we are away */
+    gc_thread_leaving();
     thr_release(ts, false);
     return 0;
 }
@@ -368,6 +369,7 @@ int rc_thread_join(rc_thread *t)
     bool was_attached = ts->attached;
     if (was_attached) {
         gc_local_finish_own();   /* nothing kept alive while we wait */
+        gc_thread_leaving();
         thr_release(ts, false);
     }
     int rc = pthread_join(t->pthread, NULL);

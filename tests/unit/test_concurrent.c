@@ -1013,6 +1013,35 @@ static void test_batches_growth_count_once(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Old objects that die after a cycle starts but before its build reaches
+ * them are left out of its members, so out of the survivors its last
+ * batch counts as the oldest generation's size: their deaths, which the
+ * growth count took off meanwhile, are no loss from that size and are
+ * given back (else the baseline shrinks below what is alive, and cycles
+ * come early: binary-trees' dropped trees did that). */
+static void test_deaths_before_build_count_once(void **state)
+{
+    (void)state;
+    size_t live = quiesce();
+    rc_object *l = rc_list_new();
+    for (int i = 0; i < 5; i++) {
+        rc_object *x = rc_instance_new(node_type);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    rc_gc_collect(2);   /* the list and its five: old */
+    struct gc_state *gc = me()->rt->gc;
+    atomic_store(&gc->long_lived_pending, 50);
+    assert_true(gc_cc_test_start(me()));
+    rc_decref(l);   /* six deaths before build reached them */
+    me()->gct.old_freed = 0;   /* as counted off already: */
+    atomic_store(&gc->long_lived_pending, 150 - 6);   /* grown by 100 too */
+    run_to_ready();
+    assert_int_equal(0, gc_cc_test_finish_all(me()));
+    assert_int_equal(100, atomic_load(&gc->long_lived_pending));
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* A young garbage weakref to an old object that joined the old space
  * after the cycle began, which a batch takes in because a candidate
  * refers to it: the batch takes the young generations too, and the
@@ -1484,6 +1513,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_batches_freeze_between_restarts, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_growth_count_once, setup_types,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_deaths_before_build_count_once, setup_types,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_batches_young_weakref_on_a_taken_referent,
                                         setup_types, harness_teardown),

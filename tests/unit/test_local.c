@@ -648,13 +648,13 @@ static void test_generation_1_collected_without_a_stop(void **state)
         rc_gc_record r = last_record();
         assert_int_equal(1, r.local);
         assert_int_equal(1, r.generation);
-        /* Nothing held the collector's busy flag: keep joined the old
-         * space at once, its thread's list of the oldest generation
-         * empty again. */
+        /* keep entered the oldest generation: its thread's list of it,
+         * until the collector asks for it
+         * (test_promoted_objects_wait_until_asked). */
         struct rc_runtime *rt = me()->rt;
         assert_true(obj_gc_bits(keep) & RC_GC_OLD);
-        assert_true(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(keep)));
-        assert_true(gcl_is_empty(&me()->gcl->lists[RC_GC_GENERATIONS - 1]));
+        assert_false(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(keep)));
+        assert_ptr_equal(OBJ_GC_HEAD(keep), me()->gcl->lists[RC_GC_GENERATIONS - 1].prev);
         assert_int_equal(1, value_of(keep));
     }
     rc_decref(later);
@@ -730,6 +730,7 @@ static void test_stale_owner_free_is_forwarded_to_the_old_space(void **state)
     assert_int_equal(0, gc_local_collect(me(), 0));
     assert_int_equal(0, gc_local_collect(me(), 1));
     struct gc_head *g = OBJ_GC_HEAD(x);
+    gc_cc_test_adopt(me());   /* as asked for it */
     assert_true(gcl_in_oldspace(&rt->gcl, g));
     struct drainer d = {0};
     rc_thread *th = rc_thread_start(drain_fn, &d);
@@ -799,13 +800,217 @@ static void test_exited_thread_promoted_objects_reach_the_old_space(void **state
     rc_object *x = rc_list_get_borrowed(l.keep, 0);
     assert_ptr_equal(rt->gcl.orphan, gcl_owner_of(OBJ_GC_HEAD(x)));
     assert_true(atomic_load(&rt->gcl.orphan_old));
-    rt->gc->ops->adopt(me());   /* what the next allocation report does */
+    rt->gc->ops->adopt(me(), 0);   /* what the next allocation report does */
     assert_true(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(x)));
     assert_false(atomic_load(&rt->gcl.orphan_old));
     assert_int_equal(9, value_of(x));
     rc_decref(l.keep);
     assert_int_equal(1, rc_gc_collect(2));
     assert_int_equal(live, rc_live_objects());
+}
+
+static size_t list_length(const struct gc_head *list)
+{
+    size_t n = 0;
+    for (const struct gc_head *g = list->next; g != list; g = g->next)
+        n++;
+    return n;
+}
+
+/* What a thread's local collections promote waits in its own list of the
+ * oldest generation, where a death is an unlink by the thread (nothing
+ * goes on the old space's stack), until the collector asks for it (a
+ * cycle due): then the thread moves it into the old space, a slice at
+ * each allocation report. */
+static void test_promoted_objects_wait_until_asked(void **state)
+{
+    (void)state;
+    if (!runs_local_collections())
+        return;
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    struct gc_head *own = &me()->gcl->lists[RC_GC_GENERATIONS - 1];
+    size_t before = list_length(own);
+    enum { N = 6000 };
+    rc_object *l = rc_list_new();
+    for (int i = 0; i < N; i++) {
+        rc_object *x = rc_instance_new(node_type);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    assert_int_equal(before + N + 1, list_length(own));
+    rc_object *x0 = rc_list_get_borrowed(l, 0);
+    assert_false(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(x0)));
+    assert_true(obj_gc_bits(x0) & RC_GC_OLD);
+    /* A death there is an unlink. */
+    struct gc_head *stack = atomic_load(&rt->gcl.oldspace->handback);
+    rc_decref(rc_list_pop(l, N - 1));
+    assert_ptr_equal(stack, atomic_load(&rt->gcl.oldspace->handback));
+    assert_int_equal(before + N, list_length(own));
+    /* Unasked, a report leaves them there. */
+    rt->gc->ops->adopt(me(), 0);
+    assert_int_equal(before + N, list_length(own));
+    /* Asked: a slice at a report, the rest at the next. */
+    gc_cc_test_announce(rt);
+    rt->gc->ops->adopt(me(), 0);
+    size_t left = list_length(own);
+    assert_true(left > 0 && left < before + N);
+    rt->gc->ops->adopt(me(), 0);
+    assert_int_equal(0, list_length(own));
+    assert_true(gcl_in_oldspace(&rt->gcl, OBJ_GC_HEAD(x0)));
+    rc_decref(l);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A thread that detaches may stay away long: what its local collections
+ * promoted joins the old space first, where the cycles see it. */
+static void detach_fn(void *arg)
+{
+    _Atomic int *moved = arg;
+    rc_object *x = rc_instance_new(node_type);   /* ours, alive: promoted */
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    struct gcl_state *st = &me()->rt->gcl;
+    assert_false(gcl_in_oldspace(st, OBJ_GC_HEAD(x)));
+    assert_int_equal(0, rc_detach());
+    assert_int_equal(0, rc_attach());
+    atomic_store(moved, gcl_in_oldspace(st, OBJ_GC_HEAD(x)) ? 1 : 2);
+    rc_decref(x);
+}
+
+static void test_detaching_thread_moves_its_promoted_objects(void **state)
+{
+    (void)state;
+    if (!runs_local_collections())
+        return;
+    size_t live = rc_live_objects();
+    _Atomic int moved = 0;
+    rc_thread *th = rc_thread_start(detach_fn, &moved);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    assert_int_equal(1, atomic_load(&moved));
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A thread that detaches while the cycle's busy flag is held (a slice, a
+ * collection finishing a cycle) waits a while for it, then goes with its
+ * promoted objects where they are: it no longer holds rc_gc_collect(2)
+ * up, whose stop takes them (the collection is complete). */
+struct busy_leaver {
+    _Atomic int away, back;
+};
+
+static void busy_leave_fn(void *arg)
+{
+    struct busy_leaver *b = arg;
+    rc_object *x = self_node(3);
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    rc_decref(x);   /* garbage in our list of the oldest generation */
+    assert_int_equal(0, rc_detach());   /* busy is the main thread's */
+    atomic_store(&b->away, 1);
+    while (!atomic_load(&b->back))
+        sched_yield();   /* detached: no safepoint to pass */
+    assert_int_equal(0, rc_attach());
+}
+
+static void test_thread_leaving_while_busy_is_held(void **state)
+{
+    (void)state;
+    if (!runs_local_collections())
+        return;
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    struct busy_leaver b = {0};
+    gc_cc_test_busy(me(), true);
+    rc_thread *th = rc_thread_start(busy_leave_fn, &b);
+    assert_non_null(th);
+    await_flag(&b.away);
+    gc_cc_test_busy(me(), false);
+    assert_int_equal(me()->gcl->unadopted, gc_cc_test_unadopted(rt));
+    gc_cc_test_set_adopt_wait(rt, 20000000000ull);   /* would be felt */
+    long renamed = gc_cc_test_stop_renamed(rt);
+    assert_int_equal(1, rc_gc_collect(2));
+    assert_true(gc_cc_test_stop_renamed(rt) > renamed);
+    atomic_store(&b.back, 1);
+    assert_int_equal(0, rc_thread_join(th));
+    gc_cc_test_set_adopt_wait(rt, 0);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* rc_gc_collect(2) asks the threads for what their local collections
+ * promoted before its stop: one that allocates moves it on itself (the
+ * stop renames none of it); one that does not, the stop takes it after a
+ * wait.  The collection is complete either way: the garbage there is
+ * found. */
+struct answerer {
+    bool allocate;
+    _Atomic int ready, stop;
+};
+
+static void answer_fn(void *arg)
+{
+    struct answerer *a = arg;
+    rc_object *x = self_node(7);
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    assert_false(gcl_is_empty(&me()->gcl->lists[RC_GC_GENERATIONS - 1]));
+    rc_decref(x);   /* garbage in our list of the oldest generation */
+    atomic_store(&a->ready, 1);
+    if (a->allocate) {
+        while (!atomic_load(&a->stop)) {
+            /* 64 at a time, then freed: reports (every 32), which answer */
+            rc_object *batch[64];
+            for (int i = 0; i < 64; i++)
+                batch[i] = rc_instance_new(node_type);
+            for (int i = 0; i < 64; i++)
+                rc_decref(batch[i]);
+        }
+    } else {
+        await_flag(&a->stop);   /* safepoints only */
+    }
+}
+
+static void collect_while_a_thread_holds_promoted(bool allocate)
+{
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    /* Long enough for any scheduling when it answers; short when not. */
+    gc_cc_test_set_adopt_wait(rt, allocate ? 20000000000ull : 1000000);
+    struct answerer a = {.allocate = allocate};
+    rc_thread *th = rc_thread_start(answer_fn, &a);
+    assert_non_null(th);
+    await_flag(&a.ready);
+    long renamed = gc_cc_test_stop_renamed(rt);
+    assert_int_equal(1, rc_gc_collect(2));
+    if (allocate)
+        assert_int_equal(renamed, gc_cc_test_stop_renamed(rt));
+    else
+        assert_true(gc_cc_test_stop_renamed(rt) > renamed);
+    atomic_store(&a.stop, 1);
+    assert_int_equal(0, rc_thread_join(th));
+    gc_cc_test_set_adopt_wait(rt, 0);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+static void test_full_collection_lets_threads_move_promoted_objects(void **state)
+{
+    (void)state;
+    if (runs_local_collections())
+        collect_while_a_thread_holds_promoted(true);
+}
+
+static void test_full_collection_takes_a_silent_threads_promoted_objects(void **state)
+{
+    (void)state;
+    if (runs_local_collections())
+        collect_while_a_thread_holds_promoted(false);
 }
 
 /* An automatic local collection leaves its garbage to be cleared a slice
@@ -979,6 +1184,14 @@ int main(int argc, char **argv)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_exited_thread_promoted_objects_reach_the_old_space,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_promoted_objects_wait_until_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detaching_thread_moves_its_promoted_objects, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_thread_leaving_while_busy_is_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_collection_lets_threads_move_promoted_objects,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_collection_takes_a_silent_threads_promoted_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_garbage_is_cleared_in_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finalizer_run_by_clearing_does_not_clear_again,
                                         setup, teardown),

@@ -39,6 +39,8 @@
     atomic_exchange_explicit((p), (v), memory_order_acq_rel)
 #define rc_atomic_exchange_acquire(p, v) \
     atomic_exchange_explicit((p), (v), memory_order_acquire)
+#define rc_atomic_exchange_relaxed(p, v) \
+    atomic_exchange_explicit((p), (v), memory_order_relaxed)
 
 /* Compare-and-swap; on failure *expected receives the current value
  * (loaded relaxed: every caller retries and re-derives from it). */
