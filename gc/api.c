@@ -132,10 +132,10 @@ long rc_gc_collect(int generation)
      * collection asked for leaves nothing of the caller's behind.  (Not in
      * every collection: one run while the cycle's busy flag is held must
      * not run the finalizers that clearing may.) */
-    gc_local_finish_own();
     const struct gc_collector_ops *ops = ts->rt->gc->ops;
     if (ops->before_collect != NULL && ts->gc->in_collection == 0)
-        ops->before_collect(ts, generation);
+        ops->before_collect(ts, generation);   /* may pass safepoints */
+    gc_local_finish_own();
     long r = gc_collect(ts, generation);
     ts->gc->wait_background = waits;
     ts->gc->auto_collect = automatic;

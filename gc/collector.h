@@ -250,6 +250,10 @@ struct gc_thread_state {
     unsigned long adopt_seen;         /* the concurrent collector's adopt
                                          epoch this thread last answered
                                          (concurrent.c, cc_adopt) */
+    bool adopt_gave_up;               /* it last left with promoted objects
+                                         unmoved, busy held throughout:
+                                         it waits for busy no more until
+                                         it has moved them (cc_adopt_now) */
     unsigned long paced;              /* gc.collections when this thread
                                          last waited for a collection
                                          (allocation pacing) */

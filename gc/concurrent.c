@@ -888,8 +888,10 @@ static void cc_cancel_stw(struct rc_runtime *rt)
     struct cc_state *cc = cc_of(rt);
     if (cc_phase(cc) != CC_IDLE)
         cc_end(rt, cc);
-    /* The caller takes every list (a full collection, freeze, unfreeze):
-     * nothing promoted is left for the threads to answer for. */
+    /* A full collection and a freeze take every list: nothing promoted is
+     * left for the threads to answer for.  (An unfreeze leaves their
+     * lists where they are: their shares go all the same, and the next
+     * rc_gc_collect(2) does not wait for them; its stop takes them.) */
     gcl_for_each_owner_stw(rt, forget_share_stw, cc);
 }
 
@@ -1158,6 +1160,7 @@ static void cc_forget_share(struct cc_state *cc, struct gcl_owner *ow)
 static void cc_adopted_all(struct thr_state *ts, struct cc_state *cc, unsigned long epoch)
 {
     ts->gc->adopt_seen = epoch;
+    ts->gc->adopt_gave_up = false;
     cc_forget_share(cc, ts->gcl);
 }
 
@@ -1552,7 +1555,9 @@ static void cc_adopt_if_asked(struct thr_state *ts, bool anyway)
 /* After a local collection promoted objects (gc_collector_ops.adopt). */
 static void cc_adopt(struct thr_state *ts, long promoted)
 {
-    if (promoted > 0) {
+    /* A stop at a safepoint of the collection's settling (a finalizer that
+     * allocated) may have taken them already, with the thread's share. */
+    if (promoted > 0 && !gcl_is_empty(&ts->gcl->lists[RC_GC_GENERATIONS - 1])) {
         ts->gcl->unadopted += promoted;
         rc_atomic_add_relaxed(&cc_of(ts->rt)->unadopted, promoted);   /* relaxed: a hint */
     }
@@ -1588,15 +1593,22 @@ static void cc_adopt_now(struct thr_state *ts)
             }
         } else {
             /* A slice, or a collection finishing a cycle, holds busy: wait
-             * for it a while, passing safepoints, unless this thread is
+             * for it a while, passing safepoints.  Not if this thread is
              * inside a collection (a finalizer of its own, perhaps with
-             * busy held by that collection: it would never come back). */
+             * busy held by that collection: it would never come back),
+             * nor beside rc_gc_collect(2)'s cycle (cc.sync: busy is its
+             * for seconds), nor again after giving up once, until this
+             * thread has moved its objects (a thread that detaches around
+             * every blocking call would pay the wait every time). */
             uint64_t now = rc_clock_ns();
             if (until == 0)
                 until = now + CC_ADOPT_WAIT_NS;
-            if (ts->gc->in_collection > 0 || now >= until) {
+            /* relaxed: a hint (cc.sync). */
+            if (ts->gc->in_collection > 0 || ts->gc->adopt_gave_up || now >= until ||
+                rc_atomic_load_relaxed(&cc->sync)) {
                 /* The rest waits for our next report, or a stop that
                  * takes it; rc_gc_collect(2) waits for us no more. */
+                ts->gc->adopt_gave_up = true;
                 cc_forget_share(cc, ts->gcl);
                 return;
             }
@@ -1622,10 +1634,23 @@ static void cc_before_collect(struct thr_state *ts, int gen)
     if (gen != RC_GC_GENERATIONS - 1 || !gc_local_mode(ts->rt))
         return;
     cc_adopt_now(ts);   /* ours, in slices: cc_promote_own passes no safepoint */
+    uint64_t until = rc_clock_ns() + cc->adopt_wait_ns;
+    /* What exited threads left (gcl_owner_exit), in slices too. */
+    struct rc_runtime *rt = ts->rt;
+    while (rc_atomic_load_relaxed(&rt->gcl.orphan_old) && rc_clock_ns() < until) {
+        int expected = 0;
+        /* acquire / release: busy (struct cc_state). */
+        if (rc_atomic_cas_strong_acquire(&cc->busy, &expected, 1)) {
+            gcl_adopt_orphans_into_oldspace(rt, CC_ADOPT_SLICE);
+            cc_release(cc);
+        } else {
+            sched_yield();
+        }
+        rc_safepoint();
+    }
     if (rc_atomic_load_relaxed(&cc->unadopted) <= ts->gcl->unadopted)
         return;
     rc_atomic_add_relaxed(&cc->adopt_epoch, 1);
-    uint64_t until = rc_clock_ns() + cc->adopt_wait_ns;
     while (rc_atomic_load_relaxed(&cc->unadopted) > ts->gcl->unadopted && rc_clock_ns() < until) {
         rc_safepoint();
         sched_yield();

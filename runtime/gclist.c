@@ -21,6 +21,7 @@ static void owner_init(struct gcl_owner *ow, struct gcl_state *st)
         gcl_init(&ow->lists[i]);
     atomic_init(&ow->handback, NULL);
     ow->orphan = ow->exited = ow->oldspace = false;
+    ow->unadopted = 0;
     ow->next_owner = ow->prev_owner = NULL;
 }
 

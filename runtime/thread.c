@@ -80,8 +80,8 @@ int rc_detach(void)
         return err_int(RC_ERR_RUNTIME, "rc_detach(): the thread is already detached");
     if (check_may_detach(ts, "rc_detach") < 0)
         return -1;
+    gc_thread_leaving();     /* may pass safepoints: finalizers, garbage */
     gc_local_finish_own();   /* nothing kept alive while we are away */
-    gc_thread_leaving();
     thr_release(ts, false);
     return 0;
 }
@@ -368,8 +368,8 @@ int rc_thread_join(rc_thread *t)
         return -1;
     bool was_attached = ts->attached;
     if (was_attached) {
+        gc_thread_leaving();     /* may pass safepoints: finalizers, garbage */
         gc_local_finish_own();   /* nothing kept alive while we wait */
-        gc_thread_leaving();
         thr_release(ts, false);
     }
     int rc = pthread_join(t->pthread, NULL);

@@ -901,7 +901,7 @@ static void test_detaching_thread_moves_its_promoted_objects(void **state)
  * promoted objects where they are: it no longer holds rc_gc_collect(2)
  * up, whose stop takes them (the collection is complete). */
 struct busy_leaver {
-    _Atomic int away, back;
+    _Atomic int away, back, gave_up;
 };
 
 static void busy_leave_fn(void *arg)
@@ -916,6 +916,8 @@ static void busy_leave_fn(void *arg)
     while (!atomic_load(&b->back))
         sched_yield();   /* detached: no safepoint to pass */
     assert_int_equal(0, rc_attach());
+    /* Its next detach tries busy once, no wait, until it moved them. */
+    atomic_store(&b->gave_up, me()->gc->adopt_gave_up);
 }
 
 static void test_thread_leaving_while_busy_is_held(void **state)
@@ -938,7 +940,53 @@ static void test_thread_leaving_while_busy_is_held(void **state)
     assert_true(gc_cc_test_stop_renamed(rt) > renamed);
     atomic_store(&b.back, 1);
     assert_int_equal(0, rc_thread_join(th));
+    assert_true(atomic_load(&b.gave_up));
     gc_cc_test_set_adopt_wait(rt, 0);
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* A thread that exits while busy is held leaves its promoted objects to
+ * the orphan's list; rc_gc_collect(2) moves them into the old space a
+ * slice at a time before its stop, which renames none of them. */
+struct orphan_maker {
+    rc_object *list;   /* ours, its objects promoted; a reference theirs */
+};
+
+static void orphan_fn(void *arg)
+{
+    struct orphan_maker *o = arg;
+    rc_object *l = rc_list_new();
+    for (int i = 0; i < 10000; i++) {
+        rc_object *x = rc_instance_new(node_type);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    o->list = l;   /* exits with busy held by the main thread */
+}
+
+static void test_exited_threads_leftovers_move_before_the_stop(void **state)
+{
+    (void)state;
+    if (!runs_local_collections())
+        return;
+    size_t live = rc_live_objects();
+    struct rc_runtime *rt = me()->rt;
+    struct orphan_maker o = {0};
+    gc_cc_test_busy(me(), true);
+    rc_thread *th = rc_thread_start(orphan_fn, &o);
+    assert_non_null(th);
+    assert_int_equal(0, rc_thread_join(th));
+    gc_cc_test_busy(me(), false);
+    assert_true(atomic_load(&rt->gcl.orphan_old));
+    assert_ptr_equal(rt->gcl.orphan, gcl_owner_of(OBJ_GC_HEAD(o.list)));
+    long renamed = gc_cc_test_stop_renamed(rt);
+    assert_int_equal(0, rc_gc_collect(2));
+    assert_int_equal(renamed, gc_cc_test_stop_renamed(rt));
+    assert_int_equal(10000, rc_list_len(o.list));
+    rc_decref(o.list);
     rc_gc_collect(2);
     assert_int_equal(live, rc_live_objects());
 }
@@ -1084,6 +1132,75 @@ static void test_local_garbage_is_cleared_in_slices(void **state)
     assert_int_equal(live, rc_live_objects());
 }
 
+/* A thread that detaches passes safepoints while it moves its promoted
+ * objects on (busy held by another thread here: it waits for it a
+ * while).  A merge there may free one of its objects whose finalizer
+ * allocates, and an automatic local collection then leaves garbage to
+ * clear later: the thread clears it before it goes ("nothing kept alive
+ * while we are away"). */
+static rc_object *mg_hold;   /* what the finalizer keeps */
+
+static void make_garbage(rc_object *self)
+{
+    (void)self;
+    long made = 0;
+    allocate_until_deferred(mg_hold, &made);
+}
+
+struct mg_leaver {
+    rc_type *type;
+    rc_object *given;          /* a reference for the main thread */
+    _Atomic int ready, go, away, back;
+    _Atomic long defer_n;      /* its garbage left to clear, detached */
+};
+
+static void mg_leave_fn(void *arg)
+{
+    struct mg_leaver *m = arg;
+    rc_object *keep = rc_instance_new(node_type);   /* promoted: to move on */
+    assert_int_equal(0, gc_local_collect(me(), 0));
+    assert_int_equal(0, gc_local_collect(me(), 1));
+    m->given = rc_instance_new(m->type);   /* ours, its one reference theirs */
+    atomic_store(&m->ready, 1);
+    await_flag(&m->go);   /* they dropped it: queued to us to merge */
+    assert_int_equal(0, rc_detach());
+    atomic_store(&m->defer_n, (long)me()->gc->defer_n);
+    atomic_store(&m->away, 1);
+    while (!atomic_load(&m->back))
+        sched_yield();
+    assert_int_equal(0, rc_attach());
+    rc_decref(keep);
+}
+
+static void test_garbage_made_while_leaving_is_cleared(void **state)
+{
+    (void)state;
+    if (!runs_local_collections())
+        return;
+    size_t live = rc_live_objects();
+    mg_hold = rc_list_new();
+    struct mg_leaver m = {.type = rc_type_new("MakesGarbage", 2, make_garbage)};
+    assert_non_null(m.type);
+    rc_gc_set_threshold(1000, 1000000, 10);   /* local collections come */
+    rc_thread *th = rc_thread_start(mg_leave_fn, &m);
+    assert_non_null(th);
+    await_flag(&m.ready);
+    gc_cc_test_busy(me(), true);
+    rc_decref(m.given);   /* its last reference: merged by its owner */
+    atomic_store(&m.go, 1);
+    await_flag(&m.away);
+    gc_cc_test_busy(me(), false);
+    assert_int_equal(0, atomic_load(&m.defer_n));
+    assert_true(rc_list_len(mg_hold) > 0);   /* the finalizer ran */
+    atomic_store(&m.back, 1);
+    assert_int_equal(0, rc_thread_join(th));
+    rc_gc_set_threshold(1000000, 10, 10);
+    rc_decref(mg_hold);
+    mg_hold = NULL;
+    rc_gc_collect(2);
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* Clearing deferred garbage may run a finalizer: of an object outside
  * the set that only the garbage held.  One that reads the live count or
  * collects must not clear the same garbage again from inside (a piece
@@ -1188,11 +1305,15 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_detaching_thread_moves_its_promoted_objects, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_leaving_while_busy_is_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exited_threads_leftovers_move_before_the_stop,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_collection_lets_threads_move_promoted_objects,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_full_collection_takes_a_silent_threads_promoted_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_garbage_is_cleared_in_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_made_while_leaving_is_cleared, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_finalizer_run_by_clearing_does_not_clear_again,
                                         setup, teardown),
     };
