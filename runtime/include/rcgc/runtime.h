@@ -145,8 +145,12 @@ int rc_thread_unregister(void);
 int64_t rc_thread_cpu_slice(uint64_t ns);
 
 /* Detach the calling thread before a blocking call; attach it again after
- * (in gil mode: release and retake the GIL).  0, or -1 with an error if the
- * thread has no state or is already in the requested state. */
+ * (in gil mode: release and retake the GIL).  Before it detaches, the
+ * thread hands the collector what it keeps for later (garbage to free,
+ * promoted objects), which may run finalizers and pass safepoints (with
+ * the concurrent collector: up to about 2 ms if a collection holds what
+ * it needs).  0, or -1 with an error if the thread has no state or is
+ * already in the requested state. */
 int rc_detach(void);
 int rc_attach(void);
 
