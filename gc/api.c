@@ -128,13 +128,13 @@ long rc_gc_collect(int generation)
      * generations (collector.h, collection.young_to_old). */
     bool automatic = ts->gc->auto_collect;
     ts->gc->auto_collect = false;
+    const struct gc_collector_ops *ops = ts->rt->gc->ops;
+    if (ops->before_collect != NULL && ts->gc->in_collection == 0)
+        ops->before_collect(ts, generation);   /* may pass safepoints */
     /* What this thread's last local collection found goes first: the
      * collection asked for leaves nothing of the caller's behind.  (Not in
      * every collection: one run while the cycle's busy flag is held must
      * not run the finalizers that clearing may.) */
-    const struct gc_collector_ops *ops = ts->rt->gc->ops;
-    if (ops->before_collect != NULL && ts->gc->in_collection == 0)
-        ops->before_collect(ts, generation);   /* may pass safepoints */
     gc_local_finish_own();
     long r = gc_collect(ts, generation);
     ts->gc->wait_background = waits;

@@ -242,9 +242,11 @@ struct cc_state {
      * the oldest generation, where a death is an unlink by the owner (no
      * RC_GC_DEAD mark, no push on the old space's stack, no drain later):
      * binary-trees promotes whole trees that die a few collections later.
-     * It joins the old space when a cycle asks for it (cc_adopt): each
-     * thread compares adopt_epoch with the one it last answered at its
-     * reports, and while a cycle runs, adopts at every report.  A cycle
+     * It joins the old space when a cycle asks for it (cc_adopt_if_asked):
+     * each thread compares adopt_epoch with the one it last answered at
+     * its reports, and while a cycle runs, adopts at every report; and
+     * when the thread leaves (cc_adopt_now) or rc_gc_collect(2) asks
+     * (cc_before_collect).  A cycle
      * due is announced first (the epoch moves on, announced set) and
      * starts at the next due check, one young threshold of allocations
      * later, so that it finds the threads' promoted objects in the old
@@ -1146,9 +1148,9 @@ static void cc_release(struct cc_state *cc)
     rc_atomic_store_release(&cc->busy, 0);
 }
 
-/* A thread answered the collector's request for its promoted objects:
- * none left in its own list (moved on, or taken by a stop), so its share
- * of cc.unadopted goes. */
+/* A thread's promoted objects are accounted for (it moved them on or
+ * gave up waiting to, or a stop took its list): its share of
+ * cc.unadopted goes.  The owner thread, or a stopper. */
 static void cc_forget_share(struct cc_state *cc, struct gcl_owner *ow)
 {
     if (ow->unadopted != 0) {
@@ -1619,14 +1621,14 @@ static void cc_adopt_now(struct thr_state *ts)
 }
 
 /* Before rc_gc_collect(2) (gc_collector_ops.before_collect): move ours
- * on, then ask the other threads for what their local collections
- * promoted, and give them up to
- * CC_ADOPT_WAIT_NS to move it on themselves, a slice at each of their
- * reports, so that the stop that starts the collection renames only what
- * is left (promote_young_stw: what a thread that allocates nothing
- * meanwhile holds, or one waiting attached).  Busy is not ours: they need
- * it.  Another collection running meanwhile holds their reports back;
- * the wait then ends at its limit. */
+ * on, and what exited threads left, then ask the other threads for what
+ * their local collections promoted and give them up to CC_ADOPT_WAIT_NS
+ * in all to move it on themselves, a slice at each of their reports, so
+ * that the stop that starts the collection renames only what is left
+ * (promote_young_stw: what a thread that allocates nothing meanwhile
+ * holds, or one waiting attached).  Busy is not ours: they need it.
+ * Another collection running meanwhile holds their reports back; the
+ * wait then ends at its limit. */
 static void cc_before_collect(struct thr_state *ts, int gen)
 {
     struct cc_state *cc = cc_of(ts->rt);

@@ -409,10 +409,7 @@ void gcl_adopt_orphans_into_oldspace(struct rc_runtime *rt, size_t max)
 
 void gcl_adopt_into_oldspace(struct rc_runtime *rt, struct gc_head *list)
 {
-    struct gcl_owner *old = rt->gcl.oldspace;
-    for (struct gc_head *g = list->next; g != list; g = g->next)
-        gcl_set_owner(g, old);
-    gcl_splice(&old->lists[RC_GC_GENERATIONS - 1], list);
+    (void)gcl_adopt_some_into_oldspace(rt, list, SIZE_MAX);
 }
 
 bool gcl_adopt_some_into_oldspace(struct rc_runtime *rt, struct gc_head *list, size_t max)
