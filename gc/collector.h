@@ -490,7 +490,7 @@ void gc_cc_test_adopt(struct thr_state *ts);
  * due does (each moves it on at its next reports). */
 void gc_cc_test_announce(struct rc_runtime *rt);
 /* How long rc_gc_collect(2) waits for the threads to move theirs on (0:
- * the default); set before the threads it concerns start. */
+ * the default); set on the thread that then calls rc_gc_collect. */
 void gc_cc_test_set_adopt_wait(struct rc_runtime *rt, uint64_t ns);
 /* Objects of the threads' own lists of the oldest generation that
  * rc_gc_collect(2)'s stops moved into the old space so far. */

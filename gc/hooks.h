@@ -64,9 +64,9 @@ void gc_counts_free(struct thr_state *ts);
  * thread, attached or not; no lock held. */
 void gc_local_finish_own(void);
 /* The calling thread, attached, detaches on the program's request next
- * (rc_detach, rc_thread_join) and may stay away long: what the collector
- * keeps on it for later goes where other threads' collections reach it.
- * May pass safepoints. */
+ * (rc_detach, rc_thread_join) or is about to exit (gc_thread_exiting)
+ * and may stay away long: what the collector keeps on it for later goes
+ * where other threads' collections reach it.  May pass safepoints. */
 void gc_thread_leaving(void);
 
 /* Runtime shutdown, on the creating thread with no other thread left:
