@@ -265,7 +265,6 @@ void gc_thread_exit(struct thr_state *ts)
 #define GC_PACE 2
 #define GC_PACE_WAIT_NS 2000000
 
-static bool local_mode(struct rc_runtime *rt);
 
 static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
 {
@@ -342,7 +341,7 @@ long gc_counts_alloc(struct thr_state *ts)
         long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);
         /* Where threads collect their own young objects, the young count
          * holds each one's (gc_trigger_generational). */
-        if (t0 > 0 && local_mode(ts->rt))
+        if (t0 > 0 && gc_local_mode(ts->rt))
             t0 *= rc_atomic_load_relaxed(&gc->local_threads) + 1;
         if (t0 > 0 && young >= GC_PACE * t0)
             gc_pace_wait(ts, gc);
@@ -589,7 +588,7 @@ static long collect_round(struct thr_state *ts, int gen, struct collection *c, l
     c->rec.generation = gen;
     c->rec.start_ns = c->lap_ns = rc_clock_ns();
     bool automatic = ts->gc->auto_collect;
-    c->young_to_old = gen == 0 && automatic && rt->gcl.oldspace != NULL && !local_mode(rt) &&
+    c->young_to_old = gen == 0 && automatic && rt->gcl.oldspace != NULL && !gc_local_mode(rt) &&
                       gc->young_growing;
 
     long survivors = gc->ops->find_garbage(c);
@@ -635,21 +634,16 @@ void gc_local_settings_locked(struct gc_state *gc)
  * ft mode, and no setting they cannot honour.  The heap verifier runs
  * around the collections that stop the world, local ones in between.
  * relaxed: settings. */
-static bool local_mode(struct rc_runtime *rt)
+bool gc_local_mode(struct rc_runtime *rt)
 {
     struct gc_state *gc = rt->gc;
     return gc->ops->local_young && rt->cfg.mode == RC_MODE_FT &&
            !rc_atomic_load_relaxed(&gc->local_off);
 }
 
-bool gc_local_mode(struct rc_runtime *rt)
-{
-    return local_mode(rt);
-}
-
 bool gc_local_allowed(struct thr_state *ts)
 {
-    return local_mode(ts->rt) && ts->gcl != NULL && !ts->holds_stw && !ts->gc->background &&
+    return gc_local_mode(ts->rt) && ts->gcl != NULL && !ts->holds_stw && !ts->gc->background &&
            rc_atomic_load_relaxed(&ts->rt->gc->enabled);   /* relaxed: a setting */
 }
 
@@ -914,7 +908,7 @@ void gc_trigger_generational(struct thr_state *ts, long young)
      * of its own (gc_local_due); the whole young generation is collected
      * once what they leave (objects other threads saw) adds up to t0 more
      * than they can hold between them.  relaxed: a trigger count. */
-    bool local = local_mode(ts->rt);
+    bool local = gc_local_mode(ts->rt);
     if (local)
         t0 *= rc_atomic_load_relaxed(&gc->local_threads) + 1;
     if (young < t0)
@@ -930,7 +924,7 @@ bool gc_local_due(struct thr_state *ts)
 {
     struct gc_state *gc = ts->rt->gc;
     long t0 = rc_atomic_load_relaxed(&gc->threshold[0]);   /* relaxed: a setting */
-    return t0 > 0 && ts->gc->local_young >= t0 && local_mode(ts->rt) &&
+    return t0 > 0 && ts->gc->local_young >= t0 && gc_local_mode(ts->rt) &&
            rc_atomic_load_relaxed(&gc->enabled);
 }
 

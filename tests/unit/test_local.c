@@ -809,6 +809,18 @@ static void test_exited_thread_promoted_objects_reach_the_old_space(void **state
     assert_int_equal(live, rc_live_objects());
 }
 
+/* A new list of n new instances, ours. */
+static rc_object *list_of_instances(int n)
+{
+    rc_object *l = rc_list_new();
+    for (int i = 0; i < n; i++) {
+        rc_object *x = rc_instance_new(node_type);
+        rc_list_append(l, x);
+        rc_decref(x);
+    }
+    return l;
+}
+
 static size_t list_length(const struct gc_head *list)
 {
     size_t n = 0;
@@ -832,12 +844,7 @@ static void test_promoted_objects_wait_until_asked(void **state)
     struct gc_head *own = &me()->gcl->lists[RC_GC_GENERATIONS - 1];
     size_t before = list_length(own);
     enum { N = 6000 };
-    rc_object *l = rc_list_new();
-    for (int i = 0; i < N; i++) {
-        rc_object *x = rc_instance_new(node_type);
-        rc_list_append(l, x);
-        rc_decref(x);
-    }
+    rc_object *l = list_of_instances(N);
     assert_int_equal(0, gc_local_collect(me(), 0));
     assert_int_equal(0, gc_local_collect(me(), 1));
     assert_int_equal(before + N + 1, list_length(own));
@@ -956,12 +963,7 @@ struct orphan_maker {
 static void orphan_fn(void *arg)
 {
     struct orphan_maker *o = arg;
-    rc_object *l = rc_list_new();
-    for (int i = 0; i < 10000; i++) {
-        rc_object *x = rc_instance_new(node_type);
-        rc_list_append(l, x);
-        rc_decref(x);
-    }
+    rc_object *l = list_of_instances(10000);
     assert_int_equal(0, gc_local_collect(me(), 0));
     assert_int_equal(0, gc_local_collect(me(), 1));
     o->list = l;   /* exits with busy held by the main thread */
