@@ -77,6 +77,13 @@ static int settings_from_env(long *stress, int *verify)
     return 0;
 }
 
+int gc_check_environment(void)
+{
+    long stress;
+    int verify;
+    return settings_from_env(&stress, &verify);
+}
+
 int gc_runtime_init(struct rc_runtime *rt)
 {
     long stress;

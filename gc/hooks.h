@@ -24,6 +24,10 @@ struct thr_state;
 struct gc_state;          /* the collector's, per runtime (gc/collector.h) */
 struct gc_thread_state;   /* the collector's, per thread */
 
+/* The collector's environment variables hold values gc_runtime_init
+ * accepts: 0, or -1 with a ValueError naming the variable.  No runtime
+ * needed. */
+int gc_check_environment(void);
 /* Runtime creation, before any thread state exists: the collector's state
  * for rt->cfg.collector (rt->gc).  0, or -1 with an error (MemoryError). */
 int gc_runtime_init(struct rc_runtime *rt);

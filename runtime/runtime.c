@@ -130,6 +130,12 @@ static int safepoint_timeout_from_env(long *ms)
     return 0;
 }
 
+int rc_check_environment(void)
+{
+    long ms;
+    return safepoint_timeout_from_env(&ms) < 0 ? -1 : gc_check_environment();
+}
+
 rc_runtime *rc_runtime_new(const rc_config *cfg)
 {
     rc_config c = cfg != NULL ? *cfg : rc_config_default();

@@ -249,11 +249,26 @@ gc-stress)
     RCGC_GC_STRESS=3 "$rcgc" run cycle-churn $sizes --gc-stress 7 --json f.json >f.txt \
         || fail "rcgc run --gc-stress 7 with RCGC_GC_STRESS=3 failed"
     grep -q '"gc_stress": 7,' f.json || fail "f.json: --gc-stress 7 did not win over RCGC_GC_STRESS=3"
-    # A bad value is an error naming the variable, not a silent default.
-    if RCGC_GC_STRESS=often "$rcgc" run cycle-churn $sizes >g.txt 2>g.err; then
-        fail "RCGC_GC_STRESS=often was accepted"
-    fi
-    grep -q "RCGC_GC_STRESS must be a whole number" g.err g.txt || { cat g.txt g.err; fail "RCGC_GC_STRESS=often: no message naming it"; }
+    # A bad value is a usage error naming the variable (exit 2, one line,
+    # before anything runs), not a silent default.
+    for cmd in run compare; do
+        st=0
+        RCGC_GC_STRESS=often "$rcgc" $cmd cycle-churn $sizes >g.txt 2>g.err || st=$?
+        [ "$st" -eq 2 ] || { cat g.txt g.err; fail "rcgc $cmd with RCGC_GC_STRESS=often: exit $st, not 2"; }
+        grep -q "^rcgc $cmd: RCGC_GC_STRESS must be a whole number >= 0 .*not 'often'" g.err \
+            || { cat g.err; fail "rcgc $cmd with RCGC_GC_STRESS=often: no message naming it"; }
+        [ ! -s g.txt ] || { cat g.txt; fail "rcgc $cmd with RCGC_GC_STRESS=often ran something"; }
+        st=0
+        RCGC_GC_VERIFY=yes "$rcgc" $cmd cycle-churn $sizes >g.txt 2>g.err || st=$?
+        [ "$st" -eq 2 ] || { cat g.txt g.err; fail "rcgc $cmd with RCGC_GC_VERIFY=yes: exit $st, not 2"; }
+        grep -q "^rcgc $cmd: RCGC_GC_VERIFY must be 0, 1 or amortized .*not 'yes'" g.err \
+            || { cat g.err; fail "rcgc $cmd with RCGC_GC_VERIFY=yes: no message naming it"; }
+        st=0
+        RCGC_SAFEPOINT_TIMEOUT_MS=soon "$rcgc" $cmd cycle-churn $sizes >g.txt 2>g.err || st=$?
+        [ "$st" -eq 2 ] || { cat g.txt g.err; fail "rcgc $cmd with RCGC_SAFEPOINT_TIMEOUT_MS=soon: exit $st, not 2"; }
+        grep -q "^rcgc $cmd: RCGC_SAFEPOINT_TIMEOUT_MS must be a whole number .*not 'soon'" g.err \
+            || { cat g.err; fail "rcgc $cmd with RCGC_SAFEPOINT_TIMEOUT_MS=soon: no message naming it"; }
+    done
     echo "gc-stress ok"
     ;;
 sizes)

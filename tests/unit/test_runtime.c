@@ -270,7 +270,14 @@ static void expect_env_refused(const char *name, const char *value)
     assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
     assert_non_null(strstr(rc_error_message(), name));
     rc_error_clear();
+    /* The check a program may run first, without a runtime, says the same. */
+    assert_int_equal(-1, rc_check_environment());
+    assert_int_equal(RC_ERR_VALUE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), name));
+    rc_error_clear();
     unsetenv(name);
+    assert_int_equal(0, rc_check_environment());
+    assert_int_equal(RC_ERR_NONE, rc_error_occurred());
     assert_null(rc_runtime_current());
 }
 

@@ -954,6 +954,11 @@ int main(int argc, char **argv)
                       name);
     struct cli_opts o;
     cli_parse(c, argc - 2, argv + 2, &o);
+    /* A bad value in a variable the runtime reads (RCGC_GC_STRESS, ...) is
+     * a usage error before anything runs, not a failed run per
+     * configuration. */
+    if ((c->bit & (C_RUN | C_COMPARE)) != 0 && rc_check_environment() < 0)
+        cli_die_usage(c, "%s", rc_error_message());
     switch (c->bit) {
     case C_LIST:
         return cmd_list(&o);

@@ -93,6 +93,13 @@ int rc_collector_from_name(const char *name, rc_collector_kind *out);
  * available yet).  rc_runtime_new refuses exactly what this refuses. */
 int rc_collector_check(rc_collector_kind kind);
 
+/* Whether the environment variables a new runtime reads
+ * (RCGC_SAFEPOINT_TIMEOUT_MS, RCGC_GC_STRESS, RCGC_GC_VERIFY) hold values it
+ * accepts: 0, or -1 with the ValueError rc_runtime_new would fail with.
+ * Needs no runtime: a program (the rcgc command) may check them before it
+ * starts anything. */
+int rc_check_environment(void);
+
 /* Create the runtime and attach the calling thread to it.  NULL with an
  * error if cfg is invalid, a runtime already exists, or memory runs out. */
 rc_runtime *rc_runtime_new(const rc_config *cfg);
