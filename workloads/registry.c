@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "loaded.h"
 #include "workload.h"
 
 extern const rc_workload wl_binary_trees, wl_cycle_churn, wl_latency_service, wl_shared_refs,
@@ -19,14 +20,50 @@ const rc_workload *const rc_workloads[] = {
     NULL,
 };
 
+#define WL_NBUILTIN (sizeof rc_workloads / sizeof rc_workloads[0] - 1)
+
+const rc_workload *wl_at(size_t i)
+{
+    return i < WL_NBUILTIN ? rc_workloads[i] : wl_loaded_at(i - WL_NBUILTIN);
+}
+
 const rc_workload *wl_find(const char *name)
 {
     if (name == NULL)
         return NULL;
-    for (size_t i = 0; rc_workloads[i] != NULL; i++)
-        if (strcmp(rc_workloads[i]->name, name) == 0)
-            return rc_workloads[i];
+    const rc_workload *w;
+    for (size_t i = 0; (w = wl_at(i)) != NULL; i++)
+        if (strcmp(w->name, name) == 0)
+            return w;
     return NULL;
+}
+
+void wl_defaults(const rc_workload *w, wl_params *p)
+{
+    memset(p, 0, sizeof *p);
+    if (w->loaded != NULL)
+        wl_loaded_defaults(w, p);
+    else
+        w->defaults(p);
+}
+
+void wl_quick(const rc_workload *w, wl_params *p)
+{
+    if (w->loaded != NULL)
+        wl_loaded_quick(w, p);
+    else
+        w->quick(p);
+}
+
+double wl_peak_bytes(const rc_workload *w, const wl_params *p, long threshold0)
+{
+    return w->loaded != NULL ? wl_loaded_peak_bytes(w, p) : w->peak_bytes(p, threshold0);
+}
+
+int wl_run(const rc_workload *w, wl_context *ctx)
+{
+    ctx->workload = w;
+    return w->run(ctx);
 }
 
 int wl_check_sizes(const rc_workload *w, const wl_params *p, char *msg, size_t n)

@@ -13,8 +13,8 @@
  * sensor thread at the same time.  Callbacks into the driver (ctx->record_op,
  * ctx->progress) are thread-safe and may be called from any worker thread.
  */
-#ifndef RCGC_WORKLOAD_H
-#define RCGC_WORKLOAD_H
+#ifndef RCGC_WORKLOADS_WORKLOAD_H
+#define RCGC_WORKLOADS_WORKLOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +49,9 @@ static inline int wl_read_from_name(const char *name)
     return WL_READ_UNUSED;
 }
 
+/* The most distinct size names loaded workloads may add (wl_params.ext). */
+#define WL_MAX_EXT 16
+
 /* Sizes and settings.  wl_defaults() fills the defaults (full sizes);
  * wl_quick() scales a workload's defaults down for tests.  0 means "not
  * used by this workload". */
@@ -62,6 +65,11 @@ typedef struct wl_params {
     long iterations;      /* shared-refs: reads; shared-objects: operations; in total */
     long items;           /* handoff, finalizer-storm: items, in total */
     int read;             /* shared-refs, shared-objects: enum wl_read (default WL_READ_BORROW) */
+    /* The size flags of loaded workloads (rcgc/workload.h) other than the
+     * ones above: ext[k] is the size named wl_ext_name(k), meaningful
+     * when bit k of ext_used is set (0 is a valid value there). */
+    long ext[WL_MAX_EXT];
+    uint32_t ext_used;
 } wl_params;
 
 typedef struct wl_context wl_context;
@@ -73,6 +81,7 @@ struct wl_context {
     /* Report progress in [0, 1] (the driver shows it on a terminal). */
     void (*progress)(wl_context *ctx, double fraction);
     void *driver;         /* the driver's own data */
+    const struct rc_workload *workload;   /* set by wl_run */
     /* Set by run(): operations done (for throughput), and a one-line
      * summary of what was verified (e.g. "checksum 0x1234 ok"). */
     uint64_t ops;
@@ -86,6 +95,8 @@ typedef struct wl_bound {
     long min, max;
     const char *why;     /* why not more than max, for the message (or NULL) */
 } wl_bound;
+
+struct wl_loaded;   /* a workload from a library (workloads/loaded.c) */
 
 typedef struct rc_workload {
     const char *name;          /* "binary-trees", ... */
@@ -111,17 +122,63 @@ typedef struct rc_workload {
      * ctx->summary when verification failed or the runtime reported an
      * error (the message names what was wrong). */
     int (*run)(wl_context *ctx);
+    /* NULL for a built-in workload.  A loaded one has no defaults, quick
+     * or peak_bytes of its own: call them through wl_defaults, wl_quick,
+     * wl_peak_bytes and wl_run, which work for both. */
+    const struct wl_loaded *loaded;
 } rc_workload;
 
-/* Every registered workload, NULL-terminated, in a stable order. */
+/* The built-in workloads, NULL-terminated, in a stable order. */
 extern const rc_workload *const rc_workloads[];
 
-/* The workload of that name, or NULL. */
+/* The i-th workload: the built-in ones, then those loaded (wl_load) in the
+ * order they were; NULL past the last. */
+const rc_workload *wl_at(size_t i);
+
+/* The workload of that name (built-in or loaded), or NULL. */
 const rc_workload *wl_find(const char *name);
+
+/* Fill p with the workload's full sizes (p zeroed first), then scale them
+ * down to its quick sizes (wl_quick, after wl_defaults). */
+void wl_defaults(const rc_workload *w, wl_params *p);
+void wl_quick(const rc_workload *w, wl_params *p);
+
+/* rc_workload.peak_bytes, for built-in and loaded workloads (0 when a
+ * loaded one gives no estimate). */
+double wl_peak_bytes(const rc_workload *w, const wl_params *p, long threshold0);
+
+/* Run w (sets ctx->workload): rc_workload.run's contract. */
+int wl_run(const rc_workload *w, wl_context *ctx);
+
+/* ---- workloads loaded from libraries (workloads/loaded.c) ---- */
+
+/* Load the workload library at path (rcgc/workload.h): check its ABI
+ * version and its workloads' definitions, and register them.  A path
+ * without a '/' names a file in the current directory.  Loading one
+ * library twice registers it once.  0, or -1 with a one-line message in
+ * err naming the file and what is wrong (no such file, not loadable, no
+ * registration symbol, another ABI version, a bad definition, a name that
+ * clashes with a built-in or already loaded workload). */
+int wl_load(const char *path, char *err, size_t n);
+
+/* The library a loaded workload came from (as given to wl_load); NULL for
+ * a built-in. */
+const char *wl_source(const rc_workload *w);
+
+/* The help line of a loaded workload's size of that name ("capacity"):
+ * the first loaded definition's; NULL if no loaded workload has it. */
+const char *wl_size_help(const char *name);
+
+/* The name of wl_params.ext[k] ("capacity"), NULL if slot k is unused. */
+const char *wl_ext_name(int k);
+
+/* The ext slot of a size name, added if new: k, or -1 if all WL_MAX_EXT
+ * are taken. */
+int wl_ext_slot(const char *name);
 
 /* Check p's sizes against w->bounds: 0, or -1 with a one-line message
  * naming the workload, the flag, its valid values and why ("binary-trees:
  * --depth must be in 4..26, not 40 (...)") in msg. */
 int wl_check_sizes(const rc_workload *w, const wl_params *p, char *msg, size_t n);
 
-#endif /* RCGC_WORKLOAD_H */
+#endif /* RCGC_WORKLOADS_WORKLOAD_H */

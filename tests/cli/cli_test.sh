@@ -7,6 +7,8 @@
 #       `rcgc ARGS` must exit 1 with EXPECTED on stderr (a file error).
 #   cli_test.sh RCGC help | list | roundtrip | compare | report-bad | read
 #               | collector | gc-threshold | gc-stress | old-report | sizes
+#   cli_test.sh RCGC load LRU.so TW.so
+#       workloads loaded from libraries (--load)
 #   cli_test.sh RCGC html run | compare | report
 #       `rcgc run/compare/report ... --html out.html` must succeed and write
 #       the page (tests/cli/html_test.sh renders it in Chromium).
@@ -270,6 +272,77 @@ gc-stress)
             || { cat g.err; fail "rcgc $cmd with RCGC_SAFEPOINT_TIMEOUT_MS=soon: no message naming it"; }
     done
     echo "gc-stress ok"
+    ;;
+load)
+    # Workloads loaded from libraries: cli_test.sh RCGC load LRU.so TW.so
+    # (the example lru-cache, and tests/cli/test_workloads.c's "good").
+    lru=$1
+    tw=$2
+    cd "$tmp" || exit 1
+    "$rcgc" list --load "$lru" --load="$tw" >list.txt || fail "rcgc list --load failed"
+    cat list.txt
+    grep -qE "^lru-cache +--capacity --keys --gets .*\(--load $lru\)$" list.txt \
+        || fail "rcgc list: no lru-cache line with its size flags and library"
+    for w in binary-trees finalizer-storm wl-setup-fail wl-thread-fail wl-verify-fail wl-leak wl-sizes; do
+        grep -q "^$w " list.txt || fail "rcgc list --load: no $w"
+    done
+    # One library loaded twice registers its workloads once.
+    n=$("$rcgc" list --load "$lru" --load "$lru" | grep -c '^lru-cache ') || true
+    [ "$n" -eq 1 ] || fail "lru-cache listed $n times when its library is loaded twice"
+    "$rcgc" run --help --load "$lru" >help.txt || fail "rcgc run --help --load failed"
+    grep -qE -- "--capacity N +nodes the cache holds" help.txt || fail "run --help: no --capacity"
+    grep -q "lru-cache" help.txt || fail "run --help: lru-cache is not among the workloads"
+
+    # A run with every report; `rcgc report` reproduces it without the library.
+    "$rcgc" run lru-cache --load "$lru" --quick --mode ft --json r.json --hgrm r.hgrm --html r.html \
+        >run.txt || { cat run.txt; fail "rcgc run lru-cache failed"; }
+    cat run.txt
+    grep -q '^lru-cache: capacity 500, keys 1000, gets 20000, ' run.txt || fail "no header with the sizes"
+    grep -q ': verified: 20000 gets, .* nodes checked both ways, nothing left' run.txt \
+        || fail "lru-cache did not verify"
+    grep -qE '^ +op +20000 ' run.txt || fail "not 20000 op latencies"
+    grep -q '"capacity": 500' r.json || fail "r.json: params.capacity is not 500"
+    [ -s r.hgrm ] && [ -s r.ops.hgrm ] && [ -s r.html ] || fail "the .hgrm or HTML reports are missing"
+    "$rcgc" report r.json >report.txt || fail "rcgc report r.json failed without --load"
+    diff run.txt report.txt || fail "rcgc report r.json differs from the run's table"
+
+    # What the driver passes: sizes (one may be 0), threads and seed.
+    "$rcgc" run wl-sizes --load "$tw" --rounds 4 --zero 0 --threads 2 --seed 99 --json s.json >s.txt \
+        || { cat s.txt; fail "rcgc run wl-sizes failed"; }
+    grep -q 'verified: size 4 zero 0 threads 2 seed 99$' s.txt || { cat s.txt; fail "wl-sizes: flags not passed"; }
+    grep -q '^wl-sizes: rounds 4, zero 0, ' s.txt || { cat s.txt; fail "wl-sizes: header without its sizes"; }
+    grep -q '"ops": 2,' s.json || fail "s.json: ops is not 2 (1 per thread)"
+    "$rcgc" run wl-sizes --load "$tw" --quick >q.txt || fail "rcgc run wl-sizes --quick failed"
+    grep -q 'verified: size 2 zero 0 threads 3 seed 7$' q.txt || { cat q.txt; fail "wl-sizes: quick sizes"; }
+    "$rcgc" run wl-sizes --load "$tw" >d.txt || fail "rcgc run wl-sizes failed"
+    grep -q 'verified: size 5 zero 3 threads 3 seed 7$' d.txt || { cat d.txt; fail "wl-sizes: defaults"; }
+
+    # compare passes the libraries and the sizes to its children.
+    "$rcgc" compare lru-cache --load "$lru" --quick --modes gil,ft --collectors stw,concurrent \
+        --capacity 100 >c.txt || { cat c.txt; fail "rcgc compare lru-cache failed"; }
+    cat c.txt
+    n=$(grep -c ': verified: 20000 gets, .* 100 nodes checked both ways, nothing left' c.txt) || true
+    [ "$n" -eq 4 ] || fail "compare lru-cache: $n of 4 runs verified with capacity 100"
+    "$rcgc" compare wl-sizes --load "$tw" --zero 0 --modes ft --threads 2,3 >c2.txt \
+        || { cat c2.txt; fail "rcgc compare wl-sizes failed"; }
+    grep -q 'verified: size 5 zero 0 threads 2 seed 7$' c2.txt && grep -q 'verified: size 5 zero 0 threads 3 seed 7$' c2.txt \
+        || { cat c2.txt; fail "compare wl-sizes: --zero 0 did not reach the children"; }
+
+    # A run that fails, each way: exit 1, the reason on stderr.
+    for case in "wl-setup-fail|setup failed: the setup refused on purpose" \
+                "wl-thread-fail|thread 1 failed on purpose" \
+                "wl-verify-fail|the checksum is wrong on purpose" \
+                "wl-leak|1 objects leaked"; do
+        w=${case%%|*}
+        msg=${case#*|}
+        for m in gil ft ft-atomic; do
+            st=0
+            "$rcgc" run "$w" --load "$tw" --mode $m >f.txt 2>f.err || st=$?
+            [ "$st" -eq 1 ] || { cat f.txt f.err; fail "rcgc run $w --mode $m: exit $st, not 1"; }
+            grep -qF "$msg" f.err || { cat f.err; fail "rcgc run $w --mode $m: no '$msg' on stderr"; }
+        done
+    done
+    echo "load ok"
     ;;
 sizes)
     # Sizes within the bounds and the machine's memory still run: the

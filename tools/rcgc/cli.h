@@ -55,16 +55,29 @@ struct cli_pcts {
     double mean;
 };
 
-/* The size parameters of wl_params, each with its flag and JSON key. */
+/* The size parameters of wl_params, each with its flag and JSON key: the
+ * built-in workloads' CLI_NBUILTIN_SIZES, then the ext sizes of loaded
+ * workloads (and of reports read), cli_nsizes in all.  Thread rule: the
+ * table grows only on the main thread (cli_sizes_sync), before runs. */
 struct cli_size {
     const char *key;    /* "depth" (JSON key and table label) */
     const char *flag;   /* "--depth" */
     size_t offset;      /* offsetof(wl_params, depth): a long */
+    int ext;            /* its wl_params.ext slot, -1 for a built-in field */
 };
-#define CLI_NSIZES 6
-extern const struct cli_size cli_sizes[CLI_NSIZES];
+#define CLI_NBUILTIN_SIZES 6
+#define CLI_MAX_SIZES (CLI_NBUILTIN_SIZES + WL_MAX_EXT)
+extern struct cli_size cli_sizes[CLI_MAX_SIZES];
+extern int cli_nsizes;
+/* Add the ext sizes named since the last call (wl_ext_name) to the table. */
+void cli_sizes_sync(void);
 long *cli_size_field(wl_params *p, int i);
 long cli_size_get(const wl_params *p, int i);
+/* Whether p holds size i: a built-in one when it is not 0, an ext one when
+ * its ext_used bit is set. */
+bool cli_size_used(const wl_params *p, int i);
+/* Set size i to v (and an ext size's ext_used bit). */
+void cli_size_set(wl_params *p, int i, long v);
 
 struct cli_run {
     char workload[64];

@@ -66,8 +66,11 @@ static json_t *params_obj(const wl_params *p)
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, p->seed);
     json_t *o = json_pack("{s:i, s:s}", "threads", p->threads, "seed", seed);
-    for (int i = 0; i < CLI_NSIZES; i++)
-        json_object_set_new(o, cli_sizes[i].key, json_integer(cli_size_get(p, i)));
+    /* The built-in sizes always (0: not used); a loaded workload's own
+     * sizes when it uses them. */
+    for (int i = 0; i < cli_nsizes; i++)
+        if (cli_sizes[i].ext < 0 || cli_size_used(p, i))
+            json_object_set_new(o, cli_sizes[i].key, json_integer(cli_size_get(p, i)));
     const char *read = wl_read_name(p->read);
     json_object_set_new(o, "read", read != NULL ? json_string(read) : json_null());
     return o;
@@ -334,8 +337,32 @@ static void rd_params(struct rd *rd, json_t *obj, const char *where, wl_params *
         if (seed[0] < '0' || seed[0] > '9' || *end != '\0' || errno != 0)
             rd_fail(rd, where, "seed", "not a decimal string of an unsigned 64-bit integer");
     }
-    for (int i = 0; i < CLI_NSIZES; i++)
+    for (int i = 0; i < CLI_NBUILTIN_SIZES; i++)
         *cli_size_field(p, i) = rd_long(rd, obj, where, cli_sizes[i].key);
+    /* Any other integer: a size of a workload loaded from a library
+     * (rcgc/workload.h), which need not be loaded to read the report. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (rd->failed)
+            break;
+        bool known = strcmp(key, "threads") == 0 || strcmp(key, "seed") == 0 ||
+                     strcmp(key, "read") == 0;
+        for (int i = 0; i < CLI_NBUILTIN_SIZES && !known; i++)
+            known = strcmp(key, cli_sizes[i].key) == 0;
+        if (known)
+            continue;
+        long val = rd_long(rd, obj, where, key);
+        int k = wl_ext_slot(key);
+        if (k < 0) {
+            rd_fail(rd, where, key, "one size more than a report may hold");
+            break;
+        }
+        cli_sizes_sync();
+        for (int i = CLI_NBUILTIN_SIZES; i < cli_nsizes; i++)
+            if (cli_sizes[i].ext == k)
+                cli_size_set(p, i, val);
+    }
     /* "read": a later addition, so a report without it is read as one of a
      * workload without --read (reports written before it had none). */
     p->read = WL_READ_UNUSED;

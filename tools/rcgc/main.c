@@ -1,12 +1,16 @@
 /* tools/rcgc/main.c: the `rcgc` command: subcommands, flags, dispatch.
  *
- *   rcgc list
+ *   rcgc list [--load FILE.so]...
  *   rcgc run WORKLOAD [--mode M] [--collector C] [--threads N] [sizes] [--read HOW]
  *                     [--seed S] [--quick] [--trace] [--json FILE] [--hgrm FILE]
  *                     [--html FILE]
  *   rcgc compare WORKLOAD [--modes M,M..] [--collectors C,C..] [--threads N,N..]
  *                         [sizes] ...
  *   rcgc report FILE.json [--hgrm FILE] [--html FILE]
+ *
+ * --load FILE.so (list, run, compare; repeatable) loads a library of
+ * workloads written against rcgc/workload.h before anything else is
+ * parsed, so that its workloads and their size flags are known.
  *
  * Exit status: 0 success; 1 a run failed (verification, leak, crash) or a
  * file could not be read or written; 2 a usage error (unknown command,
@@ -37,6 +41,7 @@
 
 #define CLI_MAX_THREADS 1024
 #define CLI_MAX_LIST 16
+#define CLI_MAX_LOADS 16
 
 /* ----------------------------------------------------------------- flags */
 
@@ -95,6 +100,9 @@ static const struct cli_flag cli_flags[] = {
     {"--html", "FILE", C_RUN | C_COMPARE | C_REPORT,
      "write a self-contained HTML report: the table, a GC pause\n"
      "                       timeline and percentile curves (inline SVG)"},
+    {"--load", "FILE.so", C_RUN | C_COMPARE | C_LIST,
+     "load a library of workloads (rcgc/workload.h; repeatable):\n"
+     "                       they run and report like the built-in ones"},
     {"--help", NULL, C_RUN | C_COMPARE | C_REPORT | C_LIST, "show this help"},
 };
 #define CLI_NFLAGS (sizeof cli_flags / sizeof cli_flags[0])
@@ -143,10 +151,17 @@ struct cli_opts {
     int nthreads;
     uint64_t seed;
     bool seed_set;
-    long sizes[CLI_NSIZES];
-    bool size_set[CLI_NSIZES];
+    long sizes[CLI_MAX_SIZES];
+    bool size_set[CLI_MAX_SIZES];
     int read;                    /* --read: enum wl_read, WL_READ_UNUSED if not given */
+    const char *loads[CLI_MAX_LOADS];   /* --load, as given, for compare's children */
+    int nloads;
 };
+
+/* The size flags of loaded workloads (cli_sizes past the built-in ones),
+ * as flags of run and compare; filled by cli_load. */
+static struct cli_flag cli_ext_flags[WL_MAX_EXT];
+static size_t cli_next_flags;
 
 static void cli_usage(FILE *f)
 {
@@ -169,8 +184,8 @@ static void cli_help(const struct cli_cmd *c)
     printf("usage: %s\n%s\n", c->usage, c->what);
     if (c->bit == C_RUN || c->bit == C_COMPARE) {
         printf("WORKLOAD: one of");
-        for (size_t i = 0; rc_workloads[i] != NULL; i++)
-            printf("%s %s", i ? "," : "", rc_workloads[i]->name);
+        for (size_t i = 0; wl_at(i) != NULL; i++)
+            printf("%s %s", i ? "," : "", wl_at(i)->name);
         printf(" (see 'rcgc list').\n");
     }
     printf("\nflags:\n");
@@ -181,6 +196,11 @@ static void cli_help(const struct cli_cmd *c)
         char lhs[40];
         snprintf(lhs, sizeof lhs, "%s%s%s", fl->name, fl->arg ? " " : "", fl->arg ? fl->arg : "");
         printf("  %-20s %s\n", lhs, fl->help);
+    }
+    for (size_t i = 0; i < cli_next_flags && (c->bit & (C_RUN | C_COMPARE)); i++) {
+        char lhs[40];
+        snprintf(lhs, sizeof lhs, "%s %s", cli_ext_flags[i].name, cli_ext_flags[i].arg);
+        printf("  %-20s %s\n", lhs, cli_ext_flags[i].help);
     }
     if (c->bit == C_RUN || c->bit == C_COMPARE)
         printf("\nSize flags apply only to the workloads that use them ('rcgc list'); they\n"
@@ -222,11 +242,11 @@ static const char *valid_flags(unsigned bit)
     static char buf[512];
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < CLI_NFLAGS; i++) {
-        if (!(cli_flags[i].cmds & bit))
+    for (size_t i = 0; i < CLI_NFLAGS + cli_next_flags; i++) {
+        const struct cli_flag *fl = i < CLI_NFLAGS ? &cli_flags[i] : &cli_ext_flags[i - CLI_NFLAGS];
+        if (!(fl->cmds & bit))
             continue;
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "",
-                                cli_flags[i].name);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "", fl->name);
         if (len >= sizeof buf)
             break;
     }
@@ -238,9 +258,9 @@ static const char *valid_workloads(void)
     static char buf[512];
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; rc_workloads[i] != NULL && len < sizeof buf; i++)
+    for (size_t i = 0; wl_at(i) != NULL && len < sizeof buf; i++)
         len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "",
-                                rc_workloads[i]->name);
+                                wl_at(i)->name);
     return buf;
 }
 
@@ -253,6 +273,8 @@ static long parse_long(const struct cli_cmd *c, const char *flag, const char *v,
     errno = 0;
     long n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max || v[0] == ' ') {
+        if (min == LONG_MIN && max == LONG_MAX)
+            cli_die_usage(c, "%s needs an integer, not '%s'", flag, v);
         if (max == LONG_MAX)
             cli_die_usage(c, "%s needs an integer >= %ld, not '%s'", flag, min, v);
         cli_die_usage(c, "%s needs an integer in %ld..%ld, not '%s'", flag, min, max, v);
@@ -359,10 +381,11 @@ static void parse_gc_threshold(const struct cli_cmd *c, const char *flag, const 
 
 static const struct cli_flag *find_flag(unsigned bit, const char *name, size_t len)
 {
-    for (size_t i = 0; i < CLI_NFLAGS; i++)
-        if ((cli_flags[i].cmds & bit) && strlen(cli_flags[i].name) == len &&
-            strncmp(cli_flags[i].name, name, len) == 0)
-            return &cli_flags[i];
+    for (size_t i = 0; i < CLI_NFLAGS + cli_next_flags; i++) {
+        const struct cli_flag *fl = i < CLI_NFLAGS ? &cli_flags[i] : &cli_ext_flags[i - CLI_NFLAGS];
+        if ((fl->cmds & bit) && strlen(fl->name) == len && strncmp(fl->name, name, len) == 0)
+            return fl;
+    }
     return NULL;
 }
 
@@ -458,13 +481,19 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             o->json = v;
         } else if (strcmp(n, "--hgrm") == 0) {
             o->hgrm = v;
+        } else if (strcmp(n, "--load") == 0) {
+            /* Loaded already (cli_load_all); kept for compare's children. */
+            if (o->nloads < CLI_MAX_LOADS)
+                o->loads[o->nloads++] = v;
         } else {
             int k = 0;
-            while (k < CLI_NSIZES && strcmp(cli_sizes[k].flag, n) != 0)
+            while (k < cli_nsizes && strcmp(cli_sizes[k].flag, n) != 0)
                 k++;
-            if (k == CLI_NSIZES)   /* a flag in the table without a handler */
+            if (k == cli_nsizes)   /* a flag in the table without a handler */
                 cli_die_usage(c, "internal error: flag %s not handled", n);
-            o->sizes[k] = parse_long(c, n, v, 1, LONG_MAX);
+            /* A loaded workload's size may allow 0 or less: its bounds
+             * (cli_check_fits) say, naming the workload. */
+            o->sizes[k] = parse_long(c, n, v, cli_sizes[k].ext < 0 ? 1 : LONG_MIN, LONG_MAX);
             o->size_set[k] = true;
         }
     }
@@ -489,8 +518,7 @@ static bool uses_flag(const rc_workload *w, const char *flag)
 static bool uses_read(const rc_workload *w)
 {
     wl_params p;
-    memset(&p, 0, sizeof p);
-    w->defaults(&p);
+    wl_defaults(w, &p);
     return p.read != WL_READ_UNUSED;
 }
 
@@ -499,10 +527,10 @@ static const char *read_workloads(void)
     static char buf[512];
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; rc_workloads[i] != NULL && len < sizeof buf; i++)
-        if (uses_read(rc_workloads[i]))
+    for (size_t i = 0; wl_at(i) != NULL && len < sizeof buf; i++)
+        if (uses_read(wl_at(i)))
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "",
-                                    rc_workloads[i]->name);
+                                    wl_at(i)->name);
     return buf;
 }
 
@@ -515,8 +543,9 @@ static void cli_need_workload(struct cli_opts *o)
         cli_die_usage(c, "missing WORKLOAD (valid: %s)", valid_workloads());
     o->workload = wl_find(o->positional);
     if (o->workload == NULL)
-        cli_die_usage(c, "unknown workload '%s' (valid: %s)", o->positional, valid_workloads());
-    for (int k = 0; k < CLI_NSIZES; k++)
+        cli_die_usage(c, "unknown workload '%s' (valid: %s; one of a library: --load FILE.so)",
+                      o->positional, valid_workloads());
+    for (int k = 0; k < cli_nsizes; k++)
         if (o->size_set[k] && !uses_flag(o->workload, cli_sizes[k].flag))
             cli_die_usage(c, "%s does not use %s (its size flags: %s)", o->workload->name,
                           cli_sizes[k].flag,
@@ -536,17 +565,17 @@ static void cli_need_workload(struct cli_opts *o)
 /* Defaults, then --quick, then the flags. */
 static wl_params cli_params(const struct cli_opts *o)
 {
-    wl_params p = {0};
-    o->workload->defaults(&p);
+    wl_params p;
+    wl_defaults(o->workload, &p);
     if (o->quick)
-        o->workload->quick(&p);
+        wl_quick(o->workload, &p);
     if (o->nthreads > 0)
         p.threads = o->threads[0];
     if (o->seed_set)
         p.seed = o->seed;
-    for (int k = 0; k < CLI_NSIZES; k++)
+    for (int k = 0; k < cli_nsizes; k++)
         if (o->size_set[k])
-            *cli_size_field(&p, k) = o->sizes[k];
+            cli_size_set(&p, k, o->sizes[k]);
     if (o->read != WL_READ_UNUSED)
         p.read = o->read;
     if (p.threads < 1)
@@ -614,10 +643,10 @@ static void cli_check_fits(const struct cli_opts *o, const wl_params *p)
     double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     /* Threshold 0, every cycle kept to the end, needs the most: when even
      * that fits, the threshold in force need not be known. */
-    if (!(have > 0) || WL_BASE_BYTES + w->peak_bytes(p, 0) <= have)
+    if (!(have > 0) || WL_BASE_BYTES + wl_peak_bytes(w, p, 0) <= have)
         return;
     long t0 = cli_threshold0(o);
-    double need = WL_BASE_BYTES + w->peak_bytes(p, t0);
+    double need = WL_BASE_BYTES + wl_peak_bytes(w, p, t0);
     if (need <= have)
         return;
     char flags[256], gc[48] = "", b1[32], b2[32];
@@ -640,10 +669,13 @@ static int cmd_list(const struct cli_opts *o)
 {
     (void)o;
     printf("%-18s %-22s %s\n", "workload", "size flags", "description");
-    for (size_t i = 0; rc_workloads[i] != NULL; i++) {
-        const rc_workload *w = rc_workloads[i];
-        printf("%-18s %-22s %s\n", w->name, w->size_flags ? w->size_flags : "",
+    const rc_workload *w;
+    for (size_t i = 0; (w = wl_at(i)) != NULL; i++) {
+        printf("%-18s %-22s %s", w->name, w->size_flags ? w->size_flags : "",
                w->description ? w->description : "");
+        if (wl_source(w) != NULL)
+            printf(" (--load %s)", wl_source(w));
+        printf("\n");
     }
     return 0;
 }
@@ -722,12 +754,16 @@ static void cli_on_signal(int sig)
 static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind collector,
                        int threads, struct cli_run *out)
 {
-    char *argv[64];
-    char sbuf[CLI_NSIZES][32], tbuf[16], seedbuf[32];
+    char *argv[32 + 2 * CLI_MAX_SIZES + 2 * CLI_MAX_LOADS];
+    char sbuf[CLI_MAX_SIZES][32], tbuf[16], seedbuf[32];
     int n = 0;
     argv[n++] = "rcgc";
     argv[n++] = "run";
     argv[n++] = (char *)o->workload->name;
+    for (int k = 0; k < o->nloads; k++) {
+        argv[n++] = "--load";
+        argv[n++] = (char *)o->loads[k];
+    }
     argv[n++] = "--mode";
     argv[n++] = (char *)rc_mode_name(mode);
     argv[n++] = "--collector";
@@ -744,7 +780,7 @@ static int compare_one(const struct cli_opts *o, rc_mode mode, rc_collector_kind
         argv[n++] = "--seed";
         argv[n++] = seedbuf;
     }
-    for (int k = 0; k < CLI_NSIZES; k++) {
+    for (int k = 0; k < cli_nsizes; k++) {
         if (!o->size_set[k])
             continue;
         snprintf(sbuf[k], sizeof sbuf[k], "%ld", o->sizes[k]);
@@ -913,6 +949,34 @@ static int cmd_report(struct cli_opts *o)
     return status;
 }
 
+/* Load every --load FILE.so before the flags are parsed (a loaded
+ * workload's size flags are flags of run and compare), and make its sizes
+ * flags.  A library that cannot be loaded is a usage error.  The values
+ * are taken as cli_parse will take them; a --load without one is left for
+ * it to report. */
+static void cli_load_all(const struct cli_cmd *c, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *path = NULL;
+        if (strcmp(argv[i], "--load") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--load=", 7) == 0)
+            path = argv[i] + 7;
+        else
+            continue;
+        char err[512];
+        if (wl_load(path, err, sizeof err) < 0)
+            cli_die_usage(c, "%s", err);
+    }
+    cli_sizes_sync();
+    for (int k = CLI_NBUILTIN_SIZES + (int)cli_next_flags; k < cli_nsizes; k++) {
+        const char *help = wl_size_help(cli_sizes[k].key);
+        cli_ext_flags[cli_next_flags++] = (struct cli_flag){
+            cli_sizes[k].flag, "N", C_RUN | C_COMPARE,
+            help != NULL && help[0] != '\0' ? help : "a size of a loaded workload"};
+    }
+}
+
 static const struct cli_cmd *find_cmd(const char *name)
 {
     for (size_t i = 0; i < CLI_NCMDS; i++)
@@ -952,6 +1016,8 @@ int main(int argc, char **argv)
     if (c == NULL)
         cli_die_usage(NULL, "unknown command '%s' (valid: list, run, compare, report, help)",
                       name);
+    if ((c->bit & (C_LIST | C_RUN | C_COMPARE)) != 0)
+        cli_load_all(c, argc - 2, argv + 2);
     struct cli_opts o;
     cli_parse(c, argc - 2, argv + 2, &o);
     /* A bad value in a variable the runtime reads (RCGC_GC_STRESS, ...) is

@@ -34,14 +34,27 @@
 
 const char *const cli_lat_keys[CLI_LAT_COUNT] = {"sensor", "ops", "gc_pause"};
 
-const struct cli_size cli_sizes[CLI_NSIZES] = {
-    {"depth", "--depth", offsetof(wl_params, depth)},
-    {"live", "--live", offsetof(wl_params, live)},
-    {"cycles", "--cycles", offsetof(wl_params, cycles)},
-    {"requests", "--requests", offsetof(wl_params, requests)},
-    {"iterations", "--iterations", offsetof(wl_params, iterations)},
-    {"items", "--items", offsetof(wl_params, items)},
+struct cli_size cli_sizes[CLI_MAX_SIZES] = {
+    {"depth", "--depth", offsetof(wl_params, depth), -1},
+    {"live", "--live", offsetof(wl_params, live), -1},
+    {"cycles", "--cycles", offsetof(wl_params, cycles), -1},
+    {"requests", "--requests", offsetof(wl_params, requests), -1},
+    {"iterations", "--iterations", offsetof(wl_params, iterations), -1},
+    {"items", "--items", offsetof(wl_params, items), -1},
 };
+int cli_nsizes = CLI_NBUILTIN_SIZES;
+
+void cli_sizes_sync(void)
+{
+    /* Slots are taken in order and never given back, so the new ones
+     * follow those already in the table. */
+    static char flags[WL_MAX_EXT][32];
+    for (int k = cli_nsizes - CLI_NBUILTIN_SIZES; k < WL_MAX_EXT && wl_ext_name(k) != NULL; k++) {
+        snprintf(flags[k], sizeof flags[k], "--%s", wl_ext_name(k));
+        cli_sizes[cli_nsizes++] = (struct cli_size){
+            wl_ext_name(k), flags[k], offsetof(wl_params, ext) + (size_t)k * sizeof(long), k};
+    }
+}
 
 long *cli_size_field(wl_params *p, int i)
 {
@@ -51,6 +64,19 @@ long *cli_size_field(wl_params *p, int i)
 long cli_size_get(const wl_params *p, int i)
 {
     return *(const long *)(const void *)((const char *)p + cli_sizes[i].offset);
+}
+
+bool cli_size_used(const wl_params *p, int i)
+{
+    int k = cli_sizes[i].ext;
+    return k < 0 ? cli_size_get(p, i) != 0 : (p->ext_used >> k & 1u) != 0;
+}
+
+void cli_size_set(wl_params *p, int i, long v)
+{
+    *cli_size_field(p, i) = v;
+    if (cli_sizes[i].ext >= 0)
+        p->ext_used |= 1u << cli_sizes[i].ext;
 }
 
 /* ------------------------------------------------------------ histograms */
@@ -368,7 +394,7 @@ int cli_run_one(const struct cli_run_opts *o, struct cli_run *out)
     };
     double cpu0 = cpu_now();
     uint64_t w0 = rc_clock_ns();
-    int rc = w->run(&ctx);
+    int rc = wl_run(w, &ctx);
     uint64_t w1 = rc_clock_ns();
     double cpu1 = cpu_now();
 

@@ -57,8 +57,9 @@ bool cli_same_setup(const struct cli_run *a, const struct cli_run *b)
     if (a->gc_stress != b->gc_stress || a->gc_verify != b->gc_verify ||
         a->gc_verify_amortized != b->gc_verify_amortized)
         return false;
-    for (int i = 0; i < CLI_NSIZES; i++)
-        if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i))
+    for (int i = 0; i < cli_nsizes; i++)
+        if (cli_size_get(&a->params, i) != cli_size_get(&b->params, i) ||
+            cli_size_used(&a->params, i) != cli_size_used(&b->params, i))
             return false;
     return true;
 }
@@ -74,10 +75,9 @@ const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
             len += (size_t)snprintf(buf + len, n - len, __VA_ARGS__);           \
     } while (0)
     buf[0] = '\0';
-    for (int i = 0; i < CLI_NSIZES; i++) {
-        long v = cli_size_get(&r->params, i);
-        if (v != 0) {
-            SETUP_ADD("%s%s %ld", sep, cli_sizes[i].key, v);
+    for (int i = 0; i < cli_nsizes; i++) {
+        if (cli_size_used(&r->params, i)) {
+            SETUP_ADD("%s%s %ld", sep, cli_sizes[i].key, cli_size_get(&r->params, i));
             sep = ", ";
         }
     }
