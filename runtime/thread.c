@@ -11,6 +11,7 @@
  * (brc_queue_object).
  */
 #define RCGC_BUILDING 1
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,14 @@ static void *thread_main(void *p)
     return NULL;
 }
 
+/* rc_testing_fail_thread_start_after's countdown: the calling thread's. */
+static _Thread_local long fail_start_countdown;
+
+void rc_testing_fail_thread_start_after(long n)
+{
+    fail_start_countdown = n > 0 ? n : 0;
+}
+
 rc_thread *rc_thread_start(void (*fn)(void *), void *arg)
 {
     struct thr_state *ts = rc_tls_state;
@@ -341,7 +350,9 @@ rc_thread *rc_thread_start(void (*fn)(void *), void *arg)
     pthread_mutex_lock(&ts->rt->mu);
     ts->rt->nstarted++;
     pthread_mutex_unlock(&ts->rt->mu);
-    int rc = pthread_create(&t->pthread, NULL, thread_main, t);
+    int rc = fail_start_countdown > 0 && --fail_start_countdown == 0
+                 ? EAGAIN
+                 : pthread_create(&t->pthread, NULL, thread_main, t);
     if (rc != 0) {
         pthread_mutex_lock(&ts->rt->mu);
         ts->rt->nstarted--;

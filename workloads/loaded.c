@@ -37,6 +37,7 @@ struct wl_loaded {
     int nsizes;
     size_t offset[RCGC_WORKLOAD_MAX_SIZES];   /* of each size's long in wl_params */
     int ext[RCGC_WORKLOAD_MAX_SIZES];         /* its ext slot, -1 for a built-in field */
+    int builtin[RCGC_WORKLOAD_MAX_SIZES];     /* else its index in builtin_sizes */
     wl_bound bounds[RCGC_WORKLOAD_MAX_SIZES + 1];
     char flags[RCGC_WORKLOAD_MAX_SIZES][32];  /* "--capacity" */
     char size_flags[RCGC_WORKLOAD_MAX_SIZES * 32];
@@ -49,7 +50,8 @@ static size_t nlibs;
 static char ext_names[WL_MAX_EXT][24];
 
 /* The sizes a built-in workload uses, by name: a loaded workload's size of
- * the same name is the same field (and flag). */
+ * the same name is the same field (and flag).  In wl_params.builtin_used's
+ * order (workload.h). */
 static const struct {
     const char *name;
     size_t offset;
@@ -118,6 +120,11 @@ static bool good_name(const char *s, size_t max)
     return true;
 }
 
+bool wl_size_name_ok(const char *name)
+{
+    return good_name(name, sizeof ext_names[0] - 1);
+}
+
 /* Check one definition and build its rc_workload (not yet registered).
  * NULL with a message in err. */
 static struct wl_loaded *make_loaded(const char *path, const rcgc_workload *d, char *err,
@@ -147,10 +154,11 @@ static struct wl_loaded *make_loaded(const char *path, const rcgc_workload *d, c
     }
     int dthreads = d->default_threads > 0 ? d->default_threads : 1;
     int mthreads = d->min_threads > 0 ? d->min_threads : 1;
-    if (d->default_threads < 0 || d->min_threads < 0 || dthreads < mthreads) {
+    if (d->default_threads < 0 || d->min_threads < 0 || dthreads < mthreads ||
+        dthreads > RCGC_WORKLOAD_MAX_THREADS) {
         snprintf(err, n, "--load %s: workload '%s': default_threads %d and min_threads %d must be "
-                 ">= 0 with the default at least the minimum", path, d->name, d->default_threads,
-                 d->min_threads);
+                 "in 0..%d with the default at least the minimum", path, d->name,
+                 d->default_threads, d->min_threads, RCGC_WORKLOAD_MAX_THREADS);
         return NULL;
     }
     struct wl_loaded *l = calloc(1, sizeof *l);
@@ -165,7 +173,7 @@ static struct wl_loaded *make_loaded(const char *path, const rcgc_workload *d, c
                      RCGC_WORKLOAD_MAX_SIZES);
             goto fail;
         }
-        if (!good_name(s->name, 23)) {
+        if (!wl_size_name_ok(s->name)) {
             snprintf(err, n, "--load %s: workload '%s': size name '%s' is not 1..23 lower-case "
                      "letters, digits and '-' starting with a letter", path, d->name, s->name);
             goto fail;
@@ -194,6 +202,7 @@ static struct wl_loaded *make_loaded(const char *path, const rcgc_workload *d, c
         for (size_t b = 0; b < sizeof builtin_sizes / sizeof builtin_sizes[0]; b++)
             if (strcmp(s->name, builtin_sizes[b].name) == 0) {
                 l->offset[i] = builtin_sizes[b].offset;
+                l->builtin[i] = (int)b;
                 builtin = true;
             }
         if (!builtin) {
@@ -240,6 +249,11 @@ int wl_load(const char *path, char *err, size_t n)
         snprintf(err, n, "--load needs a file name");
         return -1;
     }
+    if (strlen(path) + 3 > sizeof file) {
+        snprintf(err, n, "--load: the path is longer than %zu bytes: %.64s...", sizeof file - 3,
+                 path);
+        return -1;
+    }
     snprintf(file, sizeof file, "%s%s", strchr(path, '/') != NULL ? "" : "./", path);
     if (access(file, F_OK) != 0) {
         snprintf(err, n, "--load %s: no such file", path);
@@ -269,6 +283,12 @@ int wl_load(const char *path, char *err, size_t n)
         snprintf(err, n, "--load %s: built for workload ABI version %d; this rcgc runs version "
                  "%d (rebuild it against this rcgc's rcgc/workload.h)", path, m->abi_version,
                  RCGC_WORKLOAD_ABI_VERSION);
+        goto fail;
+    }
+    if (m->object_size != sizeof(rc_object)) {
+        snprintf(err, n, "--load %s: built with a %u-byte object header; this rcgc's is %zu "
+                 "(rebuild it against this rcgc's headers)", path, m->object_size,
+                 sizeof(rc_object));
         goto fail;
     }
     if (m->workloads == NULL || m->workloads[0] == NULL) {
@@ -324,6 +344,8 @@ void wl_loaded_defaults(const rc_workload *w, wl_params *p)
         *size_field(p, l->offset[i]) = l->def->sizes[i].dflt;
         if (l->ext[i] >= 0)
             p->ext_used |= 1u << l->ext[i];
+        else
+            p->builtin_used |= 1u << l->builtin[i];
     }
 }
 
@@ -349,7 +371,8 @@ double wl_loaded_peak_bytes(const rc_workload *w, const wl_params *p)
     long size[RCGC_WORKLOAD_MAX_SIZES] = {0};
     public_sizes(l, p, size);
     rcgc_workload_run r = {.threads = p->threads, .seed = p->seed, .size = size};
-    return l->def->peak_bytes(&r);
+    double b = l->def->peak_bytes(&r);
+    return b >= 0.0 && b < 1e30 ? b : 0.0;   /* NaN, negative, huge: no estimate */
 }
 
 /* --------------------------------------------------------------- a run */
@@ -359,14 +382,19 @@ double wl_loaded_peak_bytes(const rc_workload *w, const wl_params *p)
  * pub.summary are the workload's (its setup and verify on the creating
  * thread, its threads in between, ordered by rc_thread_start and
  * rc_thread_join); failed and message are written under mu by any thread;
- * thread[i].ops is written by thread i before it ends and read after the
- * join. */
+ * gate is written under mu by the creating thread and read under it by
+ * the others; thread[i].ops is written by thread i before it ends and read
+ * after the join. */
 struct loaded_run {
     rcgc_workload_run pub;
     wl_context *ctx;
     const struct wl_loaded *l;
     long size[RCGC_WORKLOAD_MAX_SIZES];
     pthread_mutex_t mu;
+    pthread_cond_t gate_cv;
+    int gate;        /* 0: wait; 1: every thread started, run; -1: one did
+                      * not start, skip run_thread (its peers might wait
+                      * for it forever) */
     bool failed;
     char message[160];
 };
@@ -408,15 +436,42 @@ __attribute__((format(printf, 2, 3))) static void lr_fail(rcgc_workload_run *pub
     va_end(ap);
 }
 
+/* Open the gate: 1 when every thread started, -1 when one did not. */
+static void lr_open_gate(struct loaded_run *r, int how)
+{
+    pthread_mutex_lock(&r->mu);
+    r->gate = how;
+    pthread_cond_broadcast(&r->gate_cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void lr_thread_main(void *arg)
 {
     struct loaded_thread *t = arg;
     struct loaded_run *r = t->run;
+    /* Wait for every thread to start, detached (a stop of the world or, in
+     * gil mode, the GIL never waits for us meanwhile). */
+    rc_detach();
+    pthread_mutex_lock(&r->mu);
+    while (r->gate == 0)
+        pthread_cond_wait(&r->gate_cv, &r->mu);
+    int go = r->gate > 0;
+    pthread_mutex_unlock(&r->mu);
+    rc_attach();
+    if (!go)
+        return;
     t->ops = r->l->def->run_thread(&r->pub, t->index);
     if (t->ops < 0)
-        lr_fail(&r->pub, "thread %d failed%s%s", t->index,
-                rc_error_occurred() != RC_ERR_NONE ? ": " : " (it gave no reason)",
-                rc_error_occurred() != RC_ERR_NONE ? rc_error_message() : "");
+        lr_fail(&r->pub, "thread %d returned -1 without calling run->fail (the last rcgc "
+                "error on it: %s)", t->index,
+                rc_error_occurred() != RC_ERR_NONE ? rc_error_message() : "none");
+}
+
+/* The workload's summary, NUL-terminated whatever it wrote. */
+static const char *lr_summary(struct loaded_run *r)
+{
+    r->pub.summary[sizeof r->pub.summary - 1] = '\0';
+    return r->pub.summary;
 }
 
 static int loaded_run(wl_context *ctx)
@@ -435,10 +490,13 @@ static int loaded_run(wl_context *ctx)
         .driver = &r,
     };
     pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.gate_cv, NULL);
     int rc = -1;
-    if (l->def->setup != NULL && l->def->setup(&r.pub) < 0) {
+    if (l->def->setup != NULL && l->def->setup(&r.pub) != 0) {
         snprintf(ctx->summary, sizeof ctx->summary, "setup failed: %.140s",
-                 r.pub.summary[0] != '\0' ? r.pub.summary : "(no reason given)");
+                 r.failed ? r.message
+                 : lr_summary(&r)[0] != '\0' ? r.pub.summary
+                                             : "(no reason given)");
         goto out;
     }
     int nt = p->threads;
@@ -452,11 +510,13 @@ static int loaded_run(wl_context *ctx)
             ts[started] = (struct loaded_thread){.run = &r, .index = started};
             hs[started] = rc_thread_start(lr_thread_main, &ts[started]);
             if (hs[started] == NULL) {
-                lr_fail(&r.pub, "starting thread %d: %s", started, rc_error_message());
+                lr_fail(&r.pub, "could not start thread %d of %d, so none ran: %s", started,
+                        nt, rc_error_message());
                 break;
             }
         }
     }
+    lr_open_gate(&r, started == nt ? 1 : -1);
     uint64_t ops = 0;
     for (int i = 0; i < started; i++) {
         if (rc_thread_join(hs[i]) < 0)
@@ -467,16 +527,16 @@ static int loaded_run(wl_context *ctx)
     free(ts);
     free(hs);
     ctx->ops = ops;
+    /* Called whatever the threads did: it drops what setup made. */
     int vr = l->def->verify(&r.pub);
-    if (r.failed)
-        snprintf(ctx->summary, sizeof ctx->summary, "%s", r.message);
-    else
-        snprintf(ctx->summary, sizeof ctx->summary, "%s",
-                 r.pub.summary[0] != '\0' ? r.pub.summary
-                 : vr == 0              ? "ok"
-                                        : "verify failed (no reason given)");
+    snprintf(ctx->summary, sizeof ctx->summary, "%s",
+             r.failed                    ? r.message
+             : lr_summary(&r)[0] != '\0' ? r.pub.summary
+             : vr == 0                   ? "ok"
+                                         : "verify failed (no reason given)");
     rc = r.failed || vr != 0 ? -1 : 0;
 out:
+    pthread_cond_destroy(&r.gate_cv);
     pthread_mutex_destroy(&r.mu);
     return rc;
 }

@@ -70,6 +70,10 @@ typedef struct wl_params {
      * when bit k of ext_used is set (0 is a valid value there). */
     long ext[WL_MAX_EXT];
     uint32_t ext_used;
+    /* The fields above (depth, live, cycles, requests, iterations, items:
+     * bits 0..5) that a loaded workload uses, which may then hold 0; a
+     * built-in workload uses those that are not 0. */
+    uint32_t builtin_used;
 } wl_params;
 
 typedef struct wl_context wl_context;
@@ -168,6 +172,10 @@ const char *wl_source(const rc_workload *w);
 /* The help line of a loaded workload's size of that name ("capacity"):
  * the first loaded definition's; NULL if no loaded workload has it. */
 const char *wl_size_help(const char *name);
+
+/* Whether name may name a size: lower-case letters, digits and '-',
+ * starting with a letter, at most 23 characters. */
+bool wl_size_name_ok(const char *name);
 
 /* The name of wl_params.ext[k] ("capacity"), NULL if slot k is unused. */
 const char *wl_ext_name(int k);

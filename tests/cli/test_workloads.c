@@ -1,20 +1,27 @@
 /* tests/cli/test_workloads.c: workload libraries for the tests of
  * `rcgc --load` (tests/CMakeLists.txt builds one per variant).
  *
- *   (no define)        four workloads that each fail one way: setup,
- *                      a thread (run->fail), verify, and a leak; plus
- *                      "wl-sizes", whose size may be 0 and which checks
- *                      that the sizes, threads and seed reach it.
+ *   (no define)        workloads that each fail one way: setup (with its
+ *                      summary, or with run->fail), a thread (with
+ *                      run->fail, or returning -1 alone), verify, a leak,
+ *                      a thread that cannot start while the others would
+ *                      wait for it; plus "wl-sizes", whose size may be 0
+ *                      and which checks that the sizes, threads and seed
+ *                      reach it, and "wl-depth", whose size has a
+ *                      built-in workload's name.
  *   TW_NO_SYMBOL       defines a workload but registers nothing.
  *   TW_ABI             registers for another ABI version.
+ *   TW_OBJECT_SIZE     records another object header size.
  *   TW_CLASH           a workload named like a built-in one.
  *   TW_CLASH_LOADED    a workload named like the example's (lru-cache).
  *   TW_RESERVED_SIZE   a size named like one of rcgc's own flags.
  *   TW_BAD_DEFAULT     a size whose default lies outside its bounds.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <rcgc/rcgc.h>
+#include <rcgc/testing.h>
 #include <rcgc/workload.h>
 
 static int64_t one_op(rcgc_workload_run *run, int thread)
@@ -30,7 +37,7 @@ static int verify_ok(rcgc_workload_run *run)
     return 0;
 }
 
-#if defined(TW_NO_SYMBOL) || defined(TW_ABI) || defined(TW_CLASH) || \
+#if defined(TW_NO_SYMBOL) || defined(TW_ABI) || defined(TW_OBJECT_SIZE) || defined(TW_CLASH) || \
     defined(TW_CLASH_LOADED) || defined(TW_RESERVED_SIZE) || defined(TW_BAD_DEFAULT)
 
 #if defined(TW_RESERVED_SIZE)
@@ -60,6 +67,12 @@ static const rcgc_workload bad = {
 #if defined(TW_ABI)
 __attribute__((visibility("default"))) extern const rcgc_workload_library rcgc_workload_module;
 const rcgc_workload_library rcgc_workload_module = {RCGC_WORKLOAD_ABI_VERSION + 1,
+                                                    (unsigned)sizeof(rc_object),
+                                                    (const rcgc_workload *const[]){&bad, NULL}};
+#elif defined(TW_OBJECT_SIZE)
+__attribute__((visibility("default"))) extern const rcgc_workload_library rcgc_workload_module;
+const rcgc_workload_library rcgc_workload_module = {RCGC_WORKLOAD_ABI_VERSION,
+                                                    (unsigned)sizeof(rc_object) + 8,
                                                     (const rcgc_workload *const[]){&bad, NULL}};
 #elif defined(TW_NO_SYMBOL)
 /* Referenced so that the definition is not unused. */
@@ -75,6 +88,69 @@ static int setup_fails(rcgc_workload_run *run)
 {
     snprintf(run->summary, sizeof run->summary, "the setup refused on purpose");
     return -1;
+}
+
+static int setup_fails_with_fail(rcgc_workload_run *run)
+{
+    run->fail(run, "the setup failed through run->fail");
+    return -1;
+}
+
+/* A list kept in run->state from setup to verify: if verify were skipped
+ * after a thread failed, the run would leak it. */
+static int setup_list(rcgc_workload_run *run)
+{
+    run->state = rc_list_new();
+    return run->state != NULL ? 0 : -1;
+}
+
+static int verify_drops_list(rcgc_workload_run *run)
+{
+    rc_decref(run->state);
+    run->state = NULL;
+    snprintf(run->summary, sizeof run->summary, "ok");
+    return 0;
+}
+
+static int64_t thread_fails_silently(rcgc_workload_run *run, int thread)
+{
+    (void)run;
+    (void)thread;
+    return -1;
+}
+
+/* Every thread waits for all the others to arrive: a run whose threads
+ * do not all start must not call it (it would wait forever).  setup makes
+ * the second rc_thread_start fail. */
+static _Atomic int arrived;
+
+static int setup_start_fails(rcgc_workload_run *run)
+{
+    atomic_store(&arrived, 0);
+    rc_testing_fail_thread_start_after(2);
+    return setup_list(run);
+}
+
+static int64_t thread_waits_for_all(rcgc_workload_run *run, int thread)
+{
+    (void)thread;
+    atomic_fetch_add(&arrived, 1);
+    while (atomic_load(&arrived) < run->threads)
+        rc_safepoint();
+    return 1;
+}
+
+static int64_t thread_depth(rcgc_workload_run *run, int thread)
+{
+    (void)run;
+    (void)thread;
+    return 1;
+}
+
+static int verify_depth(rcgc_workload_run *run)
+{
+    snprintf(run->summary, sizeof run->summary, "depth %ld", run->size[0]);
+    return 0;
 }
 
 static int64_t thread_fails(rcgc_workload_run *run, int thread)
@@ -126,13 +202,34 @@ static const rcgc_workload_size size_sizes[] = {
     {NULL, NULL, 0, 0, 0, 0},
 };
 
+static const rcgc_workload_size depth_sizes[] = {{"depth", "a built-in's name", 2, 1, 0, 5},
+                                                 {NULL, NULL, 0, 0, 0, 0}};
+
 static const rcgc_workload setup_fail = {.name = "wl-setup-fail", .description = "setup fails",
                                          .sizes = fail_sizes, .setup = setup_fails,
                                          .run_thread = one_op, .verify = verify_ok};
+static const rcgc_workload setup_fail_msg = {.name = "wl-setup-fail-msg",
+                                             .description = "setup fails through run->fail",
+                                             .setup = setup_fails_with_fail,
+                                             .run_thread = one_op, .verify = verify_ok};
 static const rcgc_workload thread_fail = {.name = "wl-thread-fail",
                                           .description = "its last thread fails",
-                                          .default_threads = 2, .run_thread = thread_fails,
-                                          .verify = verify_ok};
+                                          .default_threads = 2, .setup = setup_list,
+                                          .run_thread = thread_fails,
+                                          .verify = verify_drops_list};
+static const rcgc_workload thread_silent = {.name = "wl-thread-silent",
+                                            .description = "a thread returns -1 alone",
+                                            .run_thread = thread_fails_silently,
+                                            .verify = verify_ok};
+static const rcgc_workload start_fail = {.name = "wl-start-fail",
+                                         .description = "its second thread cannot start",
+                                         .default_threads = 3, .min_threads = 2,
+                                         .setup = setup_start_fails,
+                                         .run_thread = thread_waits_for_all,
+                                         .verify = verify_drops_list};
+static const rcgc_workload depth = {.name = "wl-depth", .description = "a size named depth",
+                                    .sizes = depth_sizes, .run_thread = thread_depth,
+                                    .verify = verify_depth};
 static const rcgc_workload verify_fail = {.name = "wl-verify-fail",
                                           .description = "verify fails",
                                           .run_thread = one_op, .verify = verify_fails};
@@ -143,6 +240,7 @@ static const rcgc_workload sizes = {.name = "wl-sizes", .description = "echoes i
                                     .default_seed = 7, .run_thread = thread_sizes,
                                     .verify = verify_sizes};
 
-RCGC_WORKLOADS(&setup_fail, &thread_fail, &verify_fail, &leak, &sizes);
+RCGC_WORKLOADS(&setup_fail, &setup_fail_msg, &thread_fail, &thread_silent, &start_fail,
+               &verify_fail, &leak, &sizes, &depth);
 
 #endif

@@ -579,7 +579,7 @@ int cli_html_write(const char *path, const char *command, const char *created,
         fputs("<p class=\"meta setup\">", f);
         esc(f, runs[i].workload);
         fputs(": ", f);
-        char setup[256];
+        char setup[512];
         esc(f, cli_setup_text(setup, sizeof setup, &runs[i]));
         fputs("</p>\n", f);
     }

@@ -353,6 +353,11 @@ static void rd_params(struct rd *rd, json_t *obj, const char *where, wl_params *
         if (known)
             continue;
         long val = rd_long(rd, obj, where, key);
+        if (!wl_size_name_ok(key)) {
+            rd_fail(rd, where, key, "not a size name (lower-case letters, digits and '-', "
+                    "starting with a letter, at most 23 characters)");
+            break;
+        }
         int k = wl_ext_slot(key);
         if (k < 0) {
             rd_fail(rd, where, key, "one size more than a report may hold");

@@ -33,6 +33,7 @@
 
 #include "child.h"
 #include "cli.h"
+#include "rcgc/workload.h"
 #include "sizes.h"
 
 #ifndef RCGC_VERSION
@@ -40,6 +41,7 @@
 #endif
 
 #define CLI_MAX_THREADS 1024
+_Static_assert(CLI_MAX_THREADS == RCGC_WORKLOAD_MAX_THREADS, "--threads' bound is a loaded workload's");
 #define CLI_MAX_LIST 16
 #define CLI_MAX_LOADS 16
 
@@ -482,8 +484,14 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
         } else if (strcmp(n, "--hgrm") == 0) {
             o->hgrm = v;
         } else if (strcmp(n, "--load") == 0) {
-            /* Loaded already (cli_load_all); kept for compare's children. */
-            if (o->nloads < CLI_MAX_LOADS)
+            /* Loaded already (cli_load_all); kept, once, for compare's
+             * children. */
+            bool seen = false;
+            for (int k = 0; k < o->nloads; k++)
+                seen = seen || strcmp(o->loads[k], v) == 0;
+            if (!seen && o->nloads == CLI_MAX_LOADS)
+                cli_die_usage(c, "--load: at most %d libraries", CLI_MAX_LOADS);
+            if (!seen)
                 o->loads[o->nloads++] = v;
         } else {
             int k = 0;
@@ -492,8 +500,9 @@ static void cli_parse(const struct cli_cmd *c, int argc, char **argv, struct cli
             if (k == cli_nsizes)   /* a flag in the table without a handler */
                 cli_die_usage(c, "internal error: flag %s not handled", n);
             /* A loaded workload's size may allow 0 or less: its bounds
-             * (cli_check_fits) say, naming the workload. */
-            o->sizes[k] = parse_long(c, n, v, cli_sizes[k].ext < 0 ? 1 : LONG_MIN, LONG_MAX);
+             * (cli_check_fits) say, naming the workload; a built-in one's
+             * must be >= 1 (cli_need_workload). */
+            o->sizes[k] = parse_long(c, n, v, LONG_MIN, LONG_MAX);
             o->size_set[k] = true;
         }
     }
@@ -545,6 +554,10 @@ static void cli_need_workload(struct cli_opts *o)
     if (o->workload == NULL)
         cli_die_usage(c, "unknown workload '%s' (valid: %s; one of a library: --load FILE.so)",
                       o->positional, valid_workloads());
+    for (int k = 0; k < cli_nsizes; k++)
+        if (o->size_set[k] && o->workload->loaded == NULL && o->sizes[k] < 1)
+            cli_die_usage(c, "%s needs an integer >= 1, not '%ld'", cli_sizes[k].flag,
+                          o->sizes[k]);
     for (int k = 0; k < cli_nsizes; k++)
         if (o->size_set[k] && !uses_flag(o->workload, cli_sizes[k].flag))
             cli_die_usage(c, "%s does not use %s (its size flags: %s)", o->workload->name,

@@ -43,6 +43,7 @@ struct cli_size cli_sizes[CLI_MAX_SIZES] = {
     {"items", "--items", offsetof(wl_params, items), -1},
 };
 int cli_nsizes = CLI_NBUILTIN_SIZES;
+_Static_assert(CLI_NBUILTIN_SIZES == 6, "cli_sizes' first six are wl_params.builtin_used's bits");
 
 void cli_sizes_sync(void)
 {
@@ -69,7 +70,9 @@ long cli_size_get(const wl_params *p, int i)
 bool cli_size_used(const wl_params *p, int i)
 {
     int k = cli_sizes[i].ext;
-    return k < 0 ? cli_size_get(p, i) != 0 : (p->ext_used >> k & 1u) != 0;
+    if (k >= 0)
+        return (p->ext_used >> k & 1u) != 0;
+    return cli_size_get(p, i) != 0 || (p->builtin_used >> i & 1u) != 0;
 }
 
 void cli_size_set(wl_params *p, int i, long v)

@@ -108,7 +108,7 @@ const char *cli_setup_text(char *buf, size_t n, const struct cli_run *r)
 
 static void print_header(FILE *f, const struct cli_run *r)
 {
-    char setup[256];
+    char setup[512];
     fprintf(f, "%s: %s\n", r->workload, cli_setup_text(setup, sizeof setup, r));
 }
 

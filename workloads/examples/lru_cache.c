@@ -80,20 +80,28 @@ static int lru_fail(rcgc_workload_run *run, const char *what)
     return -1;
 }
 
-/* slot of o as a borrowed reference (valid while the mutex is held: only
- * its holder changes slots, so nothing it reads is dropped under it). */
+/* Slot i of o: a new reference (rc_slot_get takes no lock), NULL with an
+ * error.  A borrowed read (rc_slot_get_borrowed) would end at the next
+ * rc_slot_set, which may wait detached: every read here is counted. */
 static rc_object *slot(rc_object *o, int i)
 {
-    return rc_slot_get_borrowed(o, (size_t)i);
+    return rc_slot_get(o, (size_t)i);
+}
+
+/* Whether slot i of o is x (and no error). */
+static bool slot_is(rc_object *o, int i, rc_object *x)
+{
+    rc_object *v = slot(o, i);
+    rc_decref(v);   /* only its address is compared: o still holds it */
+    return v == x;
 }
 
 /* Take node out of the list and close the gap.  0, or -1 with an error. */
 static int unlink_node(rc_object *node)
 {
     rc_object *prev = slot(node, NODE_PREV), *next = slot(node, NODE_NEXT);
-    rc_incref(prev);
-    rc_incref(next);
-    int rc = rc_slot_set(prev, NODE_NEXT, next) < 0 || rc_slot_set(next, NODE_PREV, prev) < 0 ||
+    int rc = prev == NULL || next == NULL || rc_slot_set(prev, NODE_NEXT, next) < 0 ||
+                     rc_slot_set(next, NODE_PREV, prev) < 0 ||
                      rc_slot_set(node, NODE_PREV, rc_none()) < 0 ||
                      rc_slot_set(node, NODE_NEXT, rc_none()) < 0
                  ? -1
@@ -107,8 +115,8 @@ static int unlink_node(rc_object *node)
 static int push_front(struct lru *c, rc_object *node)
 {
     rc_object *first = slot(c->head, NODE_NEXT);
-    rc_incref(first);
-    int rc = rc_slot_set(node, NODE_PREV, c->head) < 0 || rc_slot_set(node, NODE_NEXT, first) < 0 ||
+    int rc = first == NULL || rc_slot_set(node, NODE_PREV, c->head) < 0 ||
+                     rc_slot_set(node, NODE_NEXT, first) < 0 ||
                      rc_slot_set(first, NODE_PREV, node) < 0 ||
                      rc_slot_set(c->head, NODE_NEXT, node) < 0
                  ? -1
@@ -142,10 +150,13 @@ static rc_object *new_node(struct lru *c, rc_object *key_obj, long key)
 static bool entry_ok(rc_object *node, long key)
 {
     rc_object *entry = slot(node, NODE_ENTRY);
-    if (entry == NULL || !rc_is_instance(entry) || slot(entry, ENTRY_NODE) != node)
-        return false;
-    rc_object *payload = slot(entry, ENTRY_PAYLOAD);
-    return payload != NULL && rc_is_int(payload) && rc_int_value(payload) == payload_of(key);
+    rc_object *payload = entry != NULL && rc_is_instance(entry) && slot_is(entry, ENTRY_NODE, node)
+                             ? slot(entry, ENTRY_PAYLOAD)
+                             : NULL;
+    bool ok = payload != NULL && rc_is_int(payload) && rc_int_value(payload) == payload_of(key);
+    rc_decref(payload);
+    rc_decref(entry);
+    return ok;
 }
 
 /* One get, with the mutex held.  0, or -1 after run->fail. */
@@ -162,7 +173,7 @@ static int get_locked(rcgc_workload_run *run, struct lru *c, struct lru_stats *s
             run->fail(run, "key %ld: its entry does not hold payload %lld or point back at its "
                       "node", key, (long long)payload_of(key));
             rc = -1;
-        } else if (slot(c->head, NODE_NEXT) != node &&
+        } else if (!slot_is(c->head, NODE_NEXT, node) &&
                    (unlink_node(node) < 0 || push_front(c, node) < 0)) {
             rc = lru_fail(run, "moving a node to the front");
         }
@@ -185,9 +196,10 @@ static int get_locked(rcgc_workload_run *run, struct lru *c, struct lru_stats *s
         /* Evict the least recently used: break its links, drop it from the
          * dict; node <-> entry is then garbage only the collector frees. */
         rc_object *lru = slot(c->head, NODE_PREV);
-        rc_incref(lru);
-        if (unlink_node(lru) < 0 || rc_dict_del(c->dict, slot(lru, NODE_KEY)) < 0)
+        rc_object *lru_key = lru != NULL ? slot(lru, NODE_KEY) : NULL;
+        if (lru_key == NULL || unlink_node(lru) < 0 || rc_dict_del(c->dict, lru_key) < 0)
             rc = lru_fail(run, "evicting a node");
+        rc_decref(lru_key);
         rc_decref(lru);
         st->evictions++;
     }
@@ -273,30 +285,36 @@ static int64_t lru_thread(rcgc_workload_run *run, int thread)
 static long check_list(rcgc_workload_run *run, struct lru *c)
 {
     long n = 0, len = rc_dict_len(c->dict);
-    rc_object *prev = c->head;
-    for (rc_object *node = slot(c->head, NODE_NEXT); node != c->head;
-         prev = node, node = slot(node, NODE_NEXT)) {
-        if (node == NULL || !rc_is_instance(node) || slot(node, NODE_PREV) != prev || ++n > len) {
+    rc_incref(c->head);
+    rc_object *prev = c->head, *node = slot(c->head, NODE_NEXT);
+    bool ok = true;
+    while (ok && node != c->head) {
+        rc_object *key = node != NULL && rc_is_instance(node) ? slot(node, NODE_KEY) : NULL;
+        ok = key != NULL && rc_is_int(key) && slot_is(node, NODE_PREV, prev) && ++n <= len;
+        if (!ok) {
             snprintf(run->summary, sizeof run->summary,
                      "the list is broken after %ld nodes (the dict holds %ld)", n, len);
-            return -1;
-        }
-        rc_object *key = slot(node, NODE_KEY);
-        rc_object *in_dict = key != NULL ? rc_dict_get_borrowed(c->dict, key) : NULL;
-        if (in_dict != node || !entry_ok(node, (long)rc_int_value(key))) {
+        } else if (rc_dict_get_borrowed(c->dict, key) != node ||
+                   !entry_ok(node, (long)rc_int_value(key))) {
             rc_error_clear();
             snprintf(run->summary, sizeof run->summary,
                      "node %ld of the list is not the dict's node of its key, or its entry is "
                      "wrong", n);
-            return -1;
+            ok = false;
         }
+        rc_decref(key);
+        rc_decref(prev);
+        prev = node;
+        node = ok ? slot(node, NODE_NEXT) : NULL;
     }
-    if (slot(c->head, NODE_PREV) != prev || n != len) {
+    if (ok && (!slot_is(c->head, NODE_PREV, prev) || n != len)) {
         snprintf(run->summary, sizeof run->summary,
                  "the list holds %ld nodes, the dict %ld, or its last link is wrong", n, len);
-        return -1;
+        ok = false;
     }
-    return n;
+    rc_decref(prev);
+    rc_decref(node);
+    return ok ? n : -1;
 }
 
 static int lru_verify(rcgc_workload_run *run)

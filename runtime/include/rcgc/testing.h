@@ -20,6 +20,12 @@ void rc_testing_fail_alloc_after(long n);
  * caller's. */
 void rc_testing_fail_gc_alloc_after(long n);
 
+/* Make the calling thread's n-th rc_thread_start from now on fail as if
+ * the system had no thread to give (RuntimeError, EAGAIN's message); 0
+ * turns it off.  For testing how a program copes with a thread that does
+ * not start. */
+void rc_testing_fail_thread_start_after(long n);
+
 /* How many times the calling thread's runtime has made an allocating
  * thread wait for another thread's collection (allocation pacing,
  * docs/gc.md [gc.pacing]); 0 without a runtime. */

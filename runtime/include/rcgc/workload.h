@@ -26,15 +26,26 @@
  *                         write a one-line summary, and drop everything the
  *                         run made.
  *
- * The driver then frees the runtime and counts the objects still alive: a
- * run that leaves any fails.  A failure returns -1 (run_thread, setup,
- * verify) with the reason in run->summary (setup, verify) or given to
- * run->fail (any thread).  setup must drop what it made when it fails;
- * verify is not called then.
+ * The threads start together: none runs run_thread until all have
+ * started, and if one cannot start none does (the run fails, saying so),
+ * so a thread may wait for its peers.  verify runs whenever setup
+ * succeeded, whatever the threads did.  The driver then frees the runtime
+ * and counts the objects still alive: a run that leaves any fails.
+ * setup and verify return 0, anything else is a failure, with the reason
+ * in run->summary or given to run->fail; run_thread returns -1 to fail,
+ * after run->fail (the operations a failed thread did are not counted).
+ * setup must drop what it made when it fails; verify is not called then.
  *
- * The ABI: RCGC_WORKLOAD_ABI_VERSION changes whenever these structures
- * change incompatibly; the command refuses a library built for another
- * version, naming both.  Fields are only ever appended within a version.
+ * Size names: not rcgc's own flags (mode, threads, seed, quick, json,
+ * load, read, gc-stress, ...); a built-in workload's size name (depth,
+ * live, cycles, requests, iterations, items) is that same flag.
+ *
+ * The ABI: RCGC_WORKLOAD_ABI_VERSION changes with any change to these
+ * structures (a field appended too: a library's arrays and structures are
+ * read at their compiled size) or to the object header and the inline
+ * reference counting the library compiles in (rcgc/object.h); the
+ * registration also records sizeof(rc_object) as a check.  The command
+ * refuses a library built for another version, naming both.
  */
 #ifndef RCGC_WORKLOAD_H
 #define RCGC_WORKLOAD_H
@@ -49,8 +60,10 @@ extern "C" {
 
 #define RCGC_WORKLOAD_ABI_VERSION 1
 
-/* The most size flags one workload may declare. */
+/* The most size flags one workload may declare, and the most threads a
+ * run may have (--threads). */
 #define RCGC_WORKLOAD_MAX_SIZES 8
+#define RCGC_WORKLOAD_MAX_THREADS 1024
 
 /* The name of the registration symbol RCGC_WORKLOADS defines. */
 #define RCGC_WORKLOAD_SYMBOL "rcgc_workload_module"
@@ -104,7 +117,7 @@ typedef struct rcgc_workload {
      * uses (depth, live, cycles, requests, iterations, items) is the same
      * flag and JSON key. */
     const rcgc_workload_size *sizes;
-    int default_threads;       /* 0 means 1 */
+    int default_threads;       /* 0 means 1; at most RCGC_WORKLOAD_MAX_THREADS */
     int min_threads;           /* fewer is a usage error; 0 means 1 */
     uint64_t default_seed;     /* --seed overrides it */
     /* May be NULL.  0, or -1 with the reason in run->summary. */
@@ -124,6 +137,7 @@ typedef struct rcgc_workload {
  * version's module can be told apart. */
 typedef struct rcgc_workload_library {
     int abi_version;                        /* RCGC_WORKLOAD_ABI_VERSION */
+    unsigned object_size;                   /* sizeof(rc_object) */
     const rcgc_workload *const *workloads;  /* NULL-terminated */
 } rcgc_workload_library;
 
@@ -133,7 +147,8 @@ typedef struct rcgc_workload_library {
     __attribute__((visibility("default"))) extern const rcgc_workload_library          \
         rcgc_workload_module;                                                          \
     const rcgc_workload_library rcgc_workload_module = {                               \
-        RCGC_WORKLOAD_ABI_VERSION, (const rcgc_workload *const[]){__VA_ARGS__, NULL}}
+        RCGC_WORKLOAD_ABI_VERSION, (unsigned)sizeof(rc_object),                        \
+        (const rcgc_workload *const[]){__VA_ARGS__, NULL}}
 
 #ifdef __cplusplus
 }
