@@ -526,98 +526,11 @@ bool obj_key_eq(rc_object *a, rc_object *b)
 
 /* ------------------------------------------------------- KeyError text */
 
-/* A bounded writer for messages: appends until the buffer is full, then
- * marks it truncated and ignores the rest. */
-struct msgbuf {
-    char *p;
-    size_t cap, len;
-    bool full;
-};
-
-static void mb_putc(struct msgbuf *mb, char c)
-{
-    if (mb->full)
-        return;
-    if (mb->len + 1 >= mb->cap) {
-        mb->full = true;
-        return;
-    }
-    mb->p[mb->len++] = c;
-    mb->p[mb->len] = '\0';
-}
-
-static void mb_puts(struct msgbuf *mb, const char *s)
-{
-    while (*s != '\0' && !mb->full)
-        mb_putc(mb, *s++);
-}
-
-static void mb_repr(struct msgbuf *mb, rc_object *o, int depth)
-{
-    if (mb->full)
-        return;
-    char tmp[64];
-    if (o == NULL) {
-        mb_puts(mb, "<NULL>");
-    } else if (o->ob_type == &rc_int_type) {
-        snprintf(tmp, sizeof tmp, "%" PRId64, ((struct rc_int *)o)->value);
-        mb_puts(mb, tmp);
-    } else if (o->ob_type == &rc_str_type) {
-        struct rc_str *s = (struct rc_str *)o;
-        mb_putc(mb, '\'');
-        for (size_t i = 0; i < s->len && !mb->full; i++) {
-            unsigned char c = (unsigned char)s->data[i];
-            if (c == '\'' || c == '\\') {
-                mb_putc(mb, '\\');
-                mb_putc(mb, (char)c);
-            } else if (c == '\n') {
-                mb_puts(mb, "\\n");
-            } else if (c == '\t') {
-                mb_puts(mb, "\\t");
-            } else if (c == '\r') {
-                mb_puts(mb, "\\r");
-            } else if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                mb_puts(mb, tmp);
-            } else {
-                mb_putc(mb, (char)c);   /* printable ASCII and UTF-8 bytes */
-            }
-        }
-        mb_putc(mb, '\'');
-    } else if (o->ob_type == &rc_tuple_type) {
-        struct rc_tuple *t = (struct rc_tuple *)o;
-        if (depth >= KEY_MAX_DEPTH) {
-            mb_puts(mb, "(...)");
-            return;
-        }
-        mb_putc(mb, '(');
-        for (size_t i = 0; i < t->n && !mb->full; i++) {
-            if (i > 0)
-                mb_puts(mb, ", ");
-            mb_repr(mb, t->items[i], depth + 1);
-        }
-        if (t->n == 1)
-            mb_putc(mb, ',');
-        mb_putc(mb, ')');
-    } else if (o->ob_type == &rc_none_type) {
-        mb_puts(mb, "None");
-    } else if (o->ob_type == &rc_bool_type) {
-        mb_puts(mb, o == rc_true() ? "True" : "False");
-    } else {
-        snprintf(tmp, sizeof tmp, "<%.32s object at %p>", o->ob_type->name, (void *)o);
-        mb_puts(mb, tmp);
-    }
-}
-
 /* KeyError whose message is the key's repr, as Python's str(KeyError(k)). */
 static void err_key(rc_object *key)
 {
     char buf[200];
-    struct msgbuf mb = {.p = buf, .cap = sizeof buf - 4, .len = 0, .full = false};
-    buf[0] = '\0';
-    mb_repr(&mb, key, 0);
-    if (mb.full)
-        strcpy(buf + mb.len, "...");
+    repr_message(key, buf, sizeof buf);
     err_set(RC_ERR_KEY, "%s", buf);
 }
 

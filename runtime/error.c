@@ -89,6 +89,7 @@ const char *rc_error_kind_name(rc_error_kind kind)
     case RC_ERR_KEY: return "KeyError";
     case RC_ERR_VALUE: return "ValueError";
     case RC_ERR_RUNTIME: return "RuntimeError";
+    case RC_ERR_RECURSION: return "RecursionError";
     }
     return "unknown error";
 }

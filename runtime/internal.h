@@ -306,6 +306,10 @@ struct rc_runtime {
      * taken under it, no object code runs under it, and its readers pass
      * no safepoint while they hold it. */
     pthread_rwlock_t escape_lock;
+    /* rcgc/semantics.h's recursion limit: set by rc_runtime_new and
+     * rc_set_recursion_limit, read by any thread (relaxed: a setting,
+     * ordering nothing). */
+    _Atomic int recursion_limit;
     _Atomic unsigned long escape_waits; /* escapes that found a local
                                            collection deciding and waited
                                            for it (relaxed: a counter for

@@ -189,6 +189,16 @@ void key_tuple_init(struct rc_tuple *t);
 int obj_hash(rc_object *key, uint64_t *out);
 bool obj_key_eq(rc_object *a, rc_object *b);
 
+/* The recursion limit of rcgc/semantics.h (semantics.c): rec_enter before
+ * nesting into a container (0, or -1 with a RecursionError naming what
+ * was being done, "in comparison"), rec_leave after it. */
+int rec_enter(const char *what);
+void rec_leave(void);
+
+/* The repr of o, for a message, in buf (n > 4 bytes): cut to fit, then
+ * ending "..." (repr.c). */
+void repr_message(rc_object *o, char *buf, size_t n);
+
 /* Interned strings (str.c): free the table at runtime shutdown, after the
  * immortal objects it points at were released. */
 void str_intern_fini(struct rc_runtime *rt);

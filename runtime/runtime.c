@@ -153,6 +153,12 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
                         (long)RC_SAFEPOINT_TIMEOUT_MAX_MS, c.safepoint_timeout_ms);
     if (c.safepoint_timeout_ms == 0 && safepoint_timeout_from_env(&c.safepoint_timeout_ms) < 0)
         return NULL;
+    if (c.recursion_limit < 0 || c.recursion_limit > RC_RECURSION_LIMIT_MAX)
+        return err_null(RC_ERR_VALUE, "rc_runtime_new(): recursion_limit must be in 0..%d "
+                        "(0: the default, %d), not %d", RC_RECURSION_LIMIT_MAX,
+                        RC_RECURSION_LIMIT_DEFAULT, c.recursion_limit);
+    if (c.recursion_limit == 0)
+        c.recursion_limit = RC_RECURSION_LIMIT_DEFAULT;
     pthread_mutex_lock(&runtime_create_mu);
     if (rc_rt != NULL) {
         pthread_mutex_unlock(&runtime_create_mu);
@@ -170,6 +176,7 @@ rc_runtime *rc_runtime_new(const rc_config *cfg)
     }
     rt->cfg = c;
     rt->main_thread = pthread_self();
+    atomic_init(&rt->recursion_limit, c.recursion_limit);
     pthread_mutex_init(&rt->mu, NULL);
     pthread_mutex_init(&rt->weakref_mu, NULL);
     {

@@ -187,16 +187,9 @@ static void ls_worker_main(void *arg)
     uint64_t rng = w->seed;
     for (long k = 0; k < mine; k++) {
         uint64_t t0 = rc_clock_ns();
-        if (ls_request(sh, first + k, wl_rng(&rng)) < 0)
+        if (ls_request(sh, first + k, wl_rng(&rng)) < 0 ||
+            wl_op_done(sh->ctx, &sh->err, w->index, k, mine, t0, &w->served, 1024) < 0)
             return;
-        wl_record(sh->ctx, w->index, rc_clock_ns() - t0);
-        w->served++;
-        if ((k & 1023) == 1023) {
-            if (wl_failed(&sh->err))
-                return;
-            if (w->index == 0)
-                wl_progress(sh->ctx, (double)(k + 1) / (double)mine);
-        }
     }
     if (w->index == 0)
         wl_progress(sh->ctx, 1.0);

@@ -7,7 +7,7 @@
 #include "workload.h"
 
 extern const rc_workload wl_binary_trees, wl_cycle_churn, wl_latency_service, wl_shared_refs,
-    wl_shared_objects, wl_handoff, wl_finalizer_storm;
+    wl_shared_objects, wl_handoff, wl_finalizer_storm, wl_deepcopy_storm;
 
 const rc_workload *const rc_workloads[] = {
     &wl_binary_trees,
@@ -17,6 +17,7 @@ const rc_workload *const rc_workloads[] = {
     &wl_shared_objects,
     &wl_handoff,
     &wl_finalizer_storm,
+    &wl_deepcopy_storm,
     NULL,
 };
 

@@ -82,6 +82,18 @@
  * a callback's pointer-sized argument (finalizer_storm.c checks this). */
 #define FS_MAX_ITEMS (1L << 40)
 
+/* ---- deepcopy-storm ---- */
+#define DS_SERVICES 64        /* --items: services in the configuration */
+#define DS_REQUESTS 20000     /* --requests: deep copies */
+#define DS_QUICK_SERVICES 16
+#define DS_QUICK_REQUESTS 500
+/* A copy holds a Service instance, its deps list and its settings dict
+ * per service (the tags tuple, all atoms, is shared), and three more
+ * containers; a configuration of a million services copied per request
+ * is past any use. */
+#define DS_TRACKED_PER_SERVICE 3
+#define DS_MAX_SERVICES 1000000L
+
 /* ---- the live heap of cycle-churn and latency-service (wl_util.h) ---- */
 /* Its node values 1000 + i and ring starts + WL_RING stay within a long. */
 #define WL_MAX_LIVE (LONG_MAX / 2)
@@ -172,6 +184,12 @@ static inline void wl_handoff_defaults(wl_params *p)
 { wl_sizes_set(p, (wl_params){.threads = HO_MIN_THREADS, .items = HO_ITEMS}); }
 static inline void wl_handoff_quick(wl_params *p)
 { wl_sizes_set(p, (wl_params){.threads = HO_MIN_THREADS, .items = HO_QUICK_ITEMS}); }
+
+static inline void wl_deepcopy_storm_defaults(wl_params *p)
+{ wl_sizes_set(p, (wl_params){.threads = 1, .items = DS_SERVICES, .requests = DS_REQUESTS}); }
+static inline void wl_deepcopy_storm_quick(wl_params *p)
+{ wl_sizes_set(p, (wl_params){.threads = 1, .items = DS_QUICK_SERVICES,
+                              .requests = DS_QUICK_REQUESTS}); }
 
 static inline void wl_finalizer_storm_defaults(wl_params *p)
 { wl_sizes_set(p, (wl_params){.threads = 1, .items = FS_ITEMS}); }

@@ -141,6 +141,24 @@ static inline void wl_record(wl_context *ctx, int thread, uint64_t ns)
         ctx->record_op(ctx, thread, ns);
 }
 
+/* A worker finished its operation k (of `mine`, started at t0): record the
+ * latency and count it in *done; every `every` operations (a power of two)
+ * see whether another worker failed, and worker 0 reports progress.  0 to
+ * go on, -1 to stop. */
+static inline int wl_op_done(wl_context *ctx, struct wl_error *err, int index, long k, long mine,
+                             uint64_t t0, long *done, long every)
+{
+    wl_record(ctx, index, rc_clock_ns() - t0);
+    (*done)++;
+    if ((k & (every - 1)) != every - 1)
+        return 0;
+    if (wl_failed(err))
+        return -1;
+    if (index == 0)
+        wl_progress(ctx, (double)(k + 1) / (double)mine);
+    return 0;
+}
+
 /* ---- workers ---- */
 
 /* Run fn(args + i * size) on n new threads and join them all.  The caller

@@ -80,11 +80,11 @@ help)
 list)
     "$rcgc" list >"$tmp/out" || fail "rcgc list failed"
     cat "$tmp/out"
-    for w in binary-trees cycle-churn latency-service shared-refs shared-objects handoff finalizer-storm; do
+    for w in binary-trees cycle-churn latency-service shared-refs shared-objects handoff finalizer-storm deepcopy-storm; do
         grep -q "^$w " "$tmp/out" || fail "rcgc list does not list $w"
     done
     rows=$(grep -c -v '^workload ' "$tmp/out")
-    [ "$rows" -eq 7 ] || fail "rcgc list: $rows workloads, expected 7"
+    [ "$rows" -eq 8 ] || fail "rcgc list: $rows workloads, expected 8"
     ;;
 roundtrip)
     cd "$tmp" || exit 1

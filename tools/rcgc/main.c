@@ -71,9 +71,11 @@ static const struct cli_flag cli_flags[] = {
     {"--depth", "D", C_RUN | C_COMPARE, "tree depth (binary-trees)"},
     {"--live", "N", C_RUN | C_COMPARE, "live heap nodes (cycle-churn, latency-service)"},
     {"--cycles", "N", C_RUN | C_COMPARE, "rings built and dropped (cycle-churn)"},
-    {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service)"},
+    {"--requests", "N", C_RUN | C_COMPARE, "requests (latency-service, deepcopy-storm)"},
     {"--iterations", "N", C_RUN | C_COMPARE, "reads (shared-refs), operations (shared-objects)"},
-    {"--items", "N", C_RUN | C_COMPARE, "items (handoff, finalizer-storm)"},
+    {"--items", "N", C_RUN | C_COMPARE,
+     "items (handoff, finalizer-storm); services in the configuration\n"
+     "                       (deepcopy-storm)"},
     {"--gc-threshold", "N0[,N1[,N2]]", C_RUN | C_COMPARE,
      "the collector's thresholds (rc_gc_set_threshold): N0 tracked\n"
      "                       allocations start a young collection (0: no automatic\n"

@@ -19,6 +19,8 @@ typedef enum rc_error_kind {
     RC_ERR_KEY,      /* missing dict key (KeyError) */
     RC_ERR_VALUE,    /* bad value, e.g. a negative size (ValueError) */
     RC_ERR_RUNTIME,  /* wrong runtime or thread state (RuntimeError) */
+    RC_ERR_RECURSION, /* nesting deeper than the recursion limit
+                         (RecursionError; rcgc/semantics.h) */
 } rc_error_kind;
 
 /* The kind of the last error on this thread, RC_ERR_NONE if none. */

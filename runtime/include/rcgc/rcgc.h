@@ -8,5 +8,6 @@
 #include "rcgc/runtime.h"
 #include "rcgc/types.h"
 #include "rcgc/gc.h"
+#include "rcgc/semantics.h"
 
 #endif /* RCGC_RCGC_H */

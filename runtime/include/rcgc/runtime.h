@@ -63,6 +63,10 @@ typedef struct rc_config {
      * makes rc_runtime_new fail with a ValueError naming it), else off.  A long C loop that touches no object
      * should detach (rc_detach/rc_attach) or call rc_safepoint(). */
     long safepoint_timeout_ms;
+    /* How deeply rc_equal, rc_repr and rc_deepcopy may nest containers on
+     * one thread (rcgc/semantics.h): 1..RC_RECURSION_LIMIT_MAX; 0 means
+     * RC_RECURSION_LIMIT_DEFAULT (1000, Python's). */
+    int recursion_limit;
 } rc_config;
 /* The largest safepoint timeout accepted (about 11.6 days). */
 #define RC_SAFEPOINT_TIMEOUT_MAX_MS 1000000000L
