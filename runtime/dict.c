@@ -431,7 +431,7 @@ static enum tuple_key_status key_hash_status(rc_object *key, uint64_t *out,
             *out = tup->hash;
         return (enum tuple_key_status)tup->key_status;
     }
-    if (t == &rc_list_type || t == &rc_dict_type) {
+    if (t == &rc_list_type || t == &rc_dict_type || (t->flags & RC_TYPE_UNHASHABLE) != 0) {
         *why = t;
         return TUPLE_UNHASHABLE;
     }

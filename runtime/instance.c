@@ -133,9 +133,18 @@ static void instance_clear(rc_object *o)
 
 rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize)
 {
+    return rc_type_new_ex(name, nslots, finalize, 0);
+}
+
+rc_type *rc_type_new_ex(const char *name, size_t nslots, rc_finalize_fn finalize,
+                        unsigned options)
+{
     struct thr_state *ts = rc_tls_state;
     if (ts == NULL)
         return err_no_thread_null("rc_type_new");
+    if ((options & ~RC_TYPE_NEW_UNHASHABLE) != 0)
+        return err_null(RC_ERR_VALUE, "rc_type_new_ex(): unknown options 0x%x (valid: "
+                        "RC_TYPE_NEW_UNHASHABLE)", options & ~RC_TYPE_NEW_UNHASHABLE);
     if (name == NULL)
         return err_null(RC_ERR_TYPE, "rc_type_new() name must be a string, not NULL");
     if (nslots > INSTANCE_MAX_SLOTS)
@@ -153,7 +162,8 @@ rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize)
     strcpy(copy, name);
     t->name = copy;
     /* rc_instance_new sets every field. */
-    t->flags = RC_TYPE_GC | RC_TYPE_HEAP | RC_TYPE_WEAKREFABLE | RC_TYPE_FILLS_BODY;
+    t->flags = RC_TYPE_GC | RC_TYPE_HEAP | RC_TYPE_WEAKREFABLE | RC_TYPE_FILLS_BODY |
+               ((options & RC_TYPE_NEW_UNHASHABLE) != 0 ? RC_TYPE_UNHASHABLE : 0);
     t->nslots = (uint32_t)nslots;
     t->basicsize = sizeof(struct rc_instance) + nslots * sizeof(rc_object *);
     t->weaklist_offset = offsetof(struct rc_instance, weakrefs);

@@ -47,6 +47,8 @@ typedef void (*obj_clear_fn)(rc_object *o);
                                      header before anything can read it (no
                                      safepoint in between): obj_alloc leaves
                                      the body unzeroed */
+#define RC_TYPE_UNHASHABLE  0x10u /* heap type made with RC_TYPE_NEW_UNHASHABLE:
+                                     its instances are not dict keys */
 
 /* A type.  Built-in types are static const; heap types are made by
  * rc_type_new and immutable after it returns. */

@@ -268,6 +268,27 @@ static void test_hash(void **state)
     assert_error(RC_ERR_TYPE);
     assert_int_equal(-1, rc_hash(NULL));
     assert_error(RC_ERR_TYPE);
+    /* A type that says its instances are unhashable (__hash__ = None):
+     * rc_hash and dict keys agree. */
+    rc_type *U = rc_type_new_ex("Frozen", 0, NULL, RC_TYPE_NEW_UNHASHABLE);
+    assert_non_null(U);
+    rc_object *u = rc_instance_new(U);
+    assert_int_equal(-1, rc_hash(u));
+    assert_int_equal(RC_ERR_TYPE, rc_error_occurred());
+    assert_non_null(strstr(rc_error_message(), "unhashable type: 'Frozen'"));
+    rc_error_clear();
+    rc_incref(u);
+    rc_object *tu = tuple_of(1, u);
+    assert_int_equal(-1, rc_hash(tu));
+    assert_error(RC_ERR_TYPE);
+    rc_object *du = rc_dict_new();
+    assert_int_equal(-1, rc_dict_set(du, u, rc_none()));
+    assert_error(RC_ERR_TYPE);
+    rc_decref(du);
+    rc_decref(tu);
+    rc_decref(u);
+    assert_null(rc_type_new_ex("Bad", 0, NULL, 0x80));
+    assert_error(RC_ERR_VALUE);
     /* rc_hash agrees with the dict: a key found under an equal key. */
     rc_object *dict = rc_dict_new();
     assert_int_equal(0, rc_dict_set(dict, ta, k));

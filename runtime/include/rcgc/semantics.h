@@ -42,10 +42,13 @@ int rc_equal(rc_object *a, rc_object *b);
 
 /* Python's hash(o), as dict keys hash it (rc_dict_set): ints by value,
  * strs by content, tuples from their items; None, bools, instances and
- * weakrefs by identity (as Python hashes objects that define no __eq__).
- * Never -1: like CPython, -1 means an error (TypeError for a NULL
- * argument, a list or a dict, or a tuple holding one; RuntimeError for a
- * tuple nested too deep to be a key).  Equal objects hash alike. */
+ * weakrefs by identity (as Python hashes the instances of a class that
+ * defines no __eq__, and as dicts have always keyed them here), unless
+ * their type says otherwise (rc_type_new_ex's RC_TYPE_NEW_UNHASHABLE:
+ * Python's __hash__ = None).  Never -1: like CPython, -1 means an error
+ * (TypeError for a NULL argument, a list, a dict, an instance of an
+ * unhashable type, or a tuple holding one; RuntimeError for a tuple
+ * nested too deep to be a key).  Equal objects hash alike. */
 int64_t rc_hash(rc_object *o);
 
 /* Python's repr(o), as a new str: 1, 'a', "it's", (2,), [1, 'a', (2,)],

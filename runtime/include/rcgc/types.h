@@ -134,6 +134,16 @@ typedef void (*rc_finalize_fn)(rc_object *self);
  * can lose an update (as in Python), so such a step needs the caller's own
  * lock. */
 rc_type *rc_type_new(const char *name, size_t nslots, rc_finalize_fn finalize);
+/* rc_type_new with options, any of:
+ *   RC_TYPE_NEW_UNHASHABLE  instances cannot be hashed: rc_hash, and using
+ *                           one as a dict key (or in a tuple used as one),
+ *                           fail with TypeError, as for a Python class
+ *                           with __hash__ = None.  Without it instances
+ *                           hash by identity (rcgc/semantics.h).
+ * Another bit is a ValueError. */
+#define RC_TYPE_NEW_UNHASHABLE 0x1u
+rc_type *rc_type_new_ex(const char *name, size_t nslots, rc_finalize_fn finalize,
+                        unsigned options);
 rc_object *rc_instance_new(rc_type *type);
 /* A new reference to the value of slot index (None after the instance was
  * cleared); NULL with an error for a non-instance or an index out of
