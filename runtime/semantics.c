@@ -69,25 +69,36 @@ static int item_equal(rc_object *a, rc_object *b)
     return a == b ? 1 : equal(a, b);
 }
 
-static int tuple_equal(struct rc_tuple *a, struct rc_tuple *b)
+/* Items are taken with a reference each (rc_tuple_get): comparing one may
+ * drop the last reference to another object, whose finalizer may clear
+ * this tuple (a cleared tuple's items read as a ValueError). */
+static int tuple_equal(rc_object *a, rc_object *b)
 {
-    if (a->n != b->n)
+    long n = rc_tuple_len(a);
+    if (n != rc_tuple_len(b))
         return 0;
     int r = 1;
-    for (size_t i = 0; i < a->n && r == 1; i++)
-        r = item_equal(a->items[i], b->items[i]);
+    for (long i = 0; i < n && r == 1; i++) {
+        rc_object *x = rc_tuple_get(a, i);
+        rc_object *y = x != NULL ? rc_tuple_get(b, i) : NULL;
+        r = y != NULL ? item_equal(x, y) : -1;
+        rc_decref(x);
+        rc_decref(y);
+    }
     return r;
 }
 
 /* The length first (==), then the items while both lists still have them
- * (another thread may shrink either meanwhile), then the lengths again:
- * listobject.c's list_richcompare. */
+ * (another thread may shrink either meanwhile), at most as many as they
+ * had (one growing forever does not keep us here), then the lengths
+ * again: listobject.c's list_richcompare. */
 static int list_equal(rc_object *a, rc_object *b)
 {
-    if (rc_list_len(a) != rc_list_len(b))
+    long n = rc_list_len(a);
+    if (n != rc_list_len(b))
         return 0;
     int r = 1;
-    for (long i = 0; r == 1; i++) {
+    for (long i = 0; i < n && r == 1; i++) {
         rc_object *x = rc_list_get(a, i);
         rc_object *y = x != NULL ? rc_list_get(b, i) : NULL;
         if (y == NULL) {
@@ -147,7 +158,7 @@ static int equal(rc_object *a, rc_object *b)
         return 0;   /* identity, which failed above */
     if (rec_enter("in comparison") < 0)
         return -1;
-    int r = t == &rc_tuple_type ? tuple_equal((struct rc_tuple *)a, (struct rc_tuple *)b)
+    int r = t == &rc_tuple_type ? tuple_equal(a, b)
             : t == &rc_list_type ? list_equal(a, b)
                                  : dict_equal(a, b);
     rec_leave();
@@ -215,27 +226,33 @@ static rc_object *instance_copy(rc_object *o, rc_object *(*fill)(rc_object *, vo
     return copy;
 }
 
-/* A list's items, each read with rc_list_get up to the end as it is then. */
+/* A list's items, each read with rc_list_get, as many as it had at the
+ * start at most (fewer if it shrinks meanwhile; a list another thread
+ * keeps growing does not keep us here). */
 static rc_object *list_copy(rc_object *o, rc_object *(*fill)(rc_object *, void *), void *arg,
                             rc_object *copy)
 {
-    for (long i = 0;; i++) {
+    long n = rc_list_len(o);
+    for (long i = 0; i < n; i++) {
         rc_object *v = rc_list_get(o, i);
         if (v == NULL) {
-            if (rc_error_occurred() != RC_ERR_INDEX)
-                break;
-            rc_error_clear();
+            if (rc_error_occurred() != RC_ERR_INDEX) {
+                rc_decref(copy);
+                return NULL;
+            }
+            rc_error_clear();   /* it shrank meanwhile */
             return copy;
         }
         rc_object *w = fill(v, arg);
         rc_decref(v);
         int r = w != NULL ? rc_list_append(copy, w) : -1;
         rc_decref(w);
-        if (r < 0)
-            break;
+        if (r < 0) {
+            rc_decref(copy);
+            return NULL;
+        }
     }
-    rc_decref(copy);
-    return NULL;
+    return copy;
 }
 
 /* A dict's entries, keys and values both through fill. */
@@ -361,35 +378,39 @@ static rc_object *deep(rc_object *o, void *arg);
 /* copy.py's _deepcopy_tuple: the items' copies; the tuple itself when each
  * copy is its item, and the memo's entry when copying the items reached
  * the tuple again (through a list or an instance: a tuple alone cannot
- * contain itself). */
-static rc_object *deep_tuple(struct memo *m, struct rc_tuple *t)
+ * contain itself).  Each item is held (rc_tuple_get) while it is copied:
+ * a copy runs safepoints, where a finalizer may clear the tuple. */
+static rc_object *deep_tuple(struct memo *m, rc_object *t)
 {
-    rc_object *small[8], **items = t->n <= 8 ? small : malloc(t->n * sizeof *items);
+    long n = rc_tuple_len(t);
+    rc_object *small[8], **items = n <= 8 ? small : malloc((size_t)n * sizeof *items);
     if (items == NULL)
         return err_nomem();
-    size_t made = 0;
+    long made = 0;
     bool all_same = true;
     rc_object *copy = NULL;
-    for (; made < t->n; made++) {
-        items[made] = deep(t->items[made], m);
+    for (; made < n; made++) {
+        rc_object *item = rc_tuple_get(t, made);
+        items[made] = item != NULL ? deep(item, m) : NULL;
+        all_same = all_same && items[made] == item;
+        rc_decref(item);
         if (items[made] == NULL)
             goto out;
-        all_same = all_same && items[made] == t->items[made];
     }
-    copy = memo_get(m, &t->ob);
+    copy = memo_get(m, t);
     if (copy != NULL) {
         rc_incref(copy);
     } else if (all_same) {
-        copy = same(&t->ob, NULL);
+        copy = same(t, NULL);
     } else {
-        copy = rc_tuple_new(t->n, items);
-        if (copy != NULL && memo_put(m, &t->ob, copy) < 0) {
+        copy = rc_tuple_new((size_t)n, items);
+        if (copy != NULL && memo_put(m, t, copy) < 0) {
             rc_decref(copy);
             copy = NULL;
         }
     }
 out:
-    for (size_t i = 0; i < made; i++)
+    for (long i = 0; i < made; i++)
         rc_decref(items[i]);
     if (items != small)
         free(items);
@@ -413,7 +434,7 @@ static rc_object *deep(rc_object *o, void *arg)
         return NULL;
     rc_object *copy;
     if (t == &rc_tuple_type) {
-        copy = deep_tuple(m, (struct rc_tuple *)o);
+        copy = deep_tuple(m, o);
     } else {
         /* In the memo before its items are copied: a cycle back to o finds
          * this copy. */

@@ -327,6 +327,9 @@ static void *thread_main(void *p)
     return NULL;
 }
 
+/* The least stack a thread started by rc_thread_start gets. */
+#define THREAD_STACK_MIN ((size_t)16 << 20)
+
 /* rc_testing_fail_thread_start_after's countdown: the calling thread's. */
 static _Thread_local long fail_start_countdown;
 
@@ -350,9 +353,20 @@ rc_thread *rc_thread_start(void (*fn)(void *), void *arg)
     pthread_mutex_lock(&ts->rt->mu);
     ts->rt->nstarted++;
     pthread_mutex_unlock(&ts->rt->mu);
-    int rc = fail_start_countdown > 0 && --fail_start_countdown == 0
+    /* At least THREAD_STACK_MIN of stack, whatever the process's stack
+     * limit says (glibc gives threads 2 MiB when it is unlimited): enough
+     * for rcgc/semantics.h's deepest recursion (RC_RECURSION_LIMIT_MAX) in
+     * the sanitizer builds. */
+    pthread_attr_t attr;
+    size_t stack = 0;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0 && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < THREAD_STACK_MIN)
+        rc = pthread_attr_setstacksize(&attr, THREAD_STACK_MIN);
+    if (rc == 0)
+        rc = fail_start_countdown > 0 && --fail_start_countdown == 0
                  ? EAGAIN
-                 : pthread_create(&t->pthread, NULL, thread_main, t);
+                 : pthread_create(&t->pthread, &attr, thread_main, t);
+    pthread_attr_destroy(&attr);
     if (rc != 0) {
         pthread_mutex_lock(&ts->rt->mu);
         ts->rt->nstarted--;

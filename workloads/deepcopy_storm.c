@@ -22,7 +22,9 @@
  * its first tag; check that the copy keeps the original's shape (each
  * service of the copy's list is the one its by_name maps its name to,
  * its deps are the copy's services, its config is the copy itself, and
- * no object of the copy is the original's but the atoms); drop the copy.
+ * no object of the copy is the original's but the atoms); change the copy
+ * (a request's own setting), which must leave the original as it was;
+ * drop the copy.
  * Its latency (rc_clock_ns around all of it) goes to ctx->record_op.
  *
  * Threads: --threads workers (default 1) split the requests and share the
@@ -181,10 +183,13 @@ static uint64_t ds_checksum(struct ds_shared *sh, rc_object *cfg, bool copy)
         rc_object *deps = s != NULL ? rc_slot_get_borrowed(s, SVC_DEPS) : NULL;
         rc_object *settings = s != NULL ? rc_slot_get_borrowed(s, SVC_SETTINGS) : NULL;
         rc_object *port = s != NULL ? rc_slot_get_borrowed(s, SVC_PORT) : NULL;
+        rc_object *orig = copy ? rc_list_get_borrowed(orig_list, i) : NULL;
         if (settings == NULL || !rc_is_dict(settings) || !rc_is_list(deps) || !rc_is_int(port) ||
             rc_dict_get_borrowed(by_name, name) != s ||
             rc_slot_get_borrowed(s, SVC_CONFIG) != cfg ||
-            (copy && s == rc_list_get_borrowed(orig_list, i))) {
+            (copy && (orig == NULL || s == orig ||
+                      settings == rc_slot_get_borrowed(orig, SVC_SETTINGS) ||
+                      deps == rc_slot_get_borrowed(orig, SVC_DEPS)))) {
             rc_error_clear();
             wl_error_set(&sh->err, "service %ld of the %s lost its shape", i,
                          copy ? "copy" : "original");
@@ -233,6 +238,16 @@ static void ds_worker_main(void *arg)
             return;
         }
         uint64_t got = ds_checksum(sh, copy, true);
+        /* The request's own setting: the first service's timeout, in the
+         * copy only (the final checksum of the original shows a leak). */
+        rc_object *list = rc_dict_get_borrowed(copy, sh->k_services);
+        rc_object *s0 = list != NULL ? rc_list_get_borrowed(list, 0) : NULL;
+        rc_object *settings = s0 != NULL ? rc_slot_get_borrowed(s0, SVC_SETTINGS) : NULL;
+        if (settings == NULL || ds_put(settings, sh->k_timeout, rc_int_new(k)) < 0) {
+            wl_error_rc(&sh->err, "changing the copy");
+            rc_decref(copy);
+            return;
+        }
         rc_decref(copy);   /* cyclic garbage: the collector's */
         if (got != sh->want) {
             wl_error_set(&sh->err, "request %ld: the copy's checksum is 0x%llx, not 0x%llx", k,

@@ -45,16 +45,31 @@ static int kind(int i)
     return i % 3;
 }
 
-/* A value for a non-link position: an int, a str or a new Obj. */
+/* A value for a non-link position: an int, a str, a new Obj, a tuple
+ * (an int and a new Obj) or a weak reference to a new Obj (dead at once:
+ * nothing else holds it). */
 static rc_object *atom(uint64_t r, int64_t id)
 {
-    switch (r % 3) {
+    switch (r % 5) {
     case 0:
         return rc_int_new((int64_t)(r >> 8) % 100000);
     case 1:
         return rc_str_new((r >> 8) & 1 ? "it's" : "plain");
-    default:
+    case 2:
         return stress_obj_new(obj_type, id);
+    case 3: {
+        rc_object *items[2] = {rc_int_new(id), stress_obj_new(obj_type, id)};
+        rc_object *t = items[0] != NULL && items[1] != NULL ? rc_tuple_new(2, items) : NULL;
+        rc_decref(items[0]);
+        rc_decref(items[1]);
+        return t;
+    }
+    default: {
+        rc_object *o = stress_obj_new(obj_type, id);
+        rc_object *w = o != NULL ? rc_weakref_new(o, NULL, NULL) : NULL;
+        rc_decref(o);
+        return w;
+    }
     }
 }
 
@@ -70,7 +85,13 @@ static int intact(rc_object *o, int depth)
     if (depth == 0)
         return 1;
     int ok = 1;
-    if (rc_is_list(o)) {
+    if (rc_is_tuple(o)) {
+        for (long i = 0; ok && i < rc_tuple_len(o); i++) {
+            rc_object *v = rc_tuple_get(o, i);
+            ok = intact(v, depth - 1);
+            rc_decref(v);
+        }
+    } else if (rc_is_list(o)) {
         for (long i = 0; ok; i++) {
             rc_object *v = rc_list_get(o, i);
             if (v == NULL) {
@@ -179,8 +200,8 @@ static void reader(void *p)
             /* A shallow copy: the same items (identity), unless a mutator
              * changed one in between. */
             rc_object *y = rc_copy(c);
-            CHECK(y != NULL && rc_type_of(y) == rc_type_of(c) && intact(y, 1), "copy: %s",
-                  rc_error_message());
+            CHECK(y != NULL && y != c && rc_type_of(y) == rc_type_of(c) && intact(y, 2),
+                  "copy: %s", rc_error_message());
             int eq = y != NULL ? rc_equal(c, y) : -1;
             if (eq < 0 && rc_error_occurred() == RC_ERR_RECURSION) {
                 rc_error_clear();
@@ -195,7 +216,7 @@ static void reader(void *p)
         case 2:
         case 3: {
             rc_object *y = rc_deepcopy(c);
-            CHECK(y != NULL && rc_type_of(y) == rc_type_of(c) && intact(y, 3),
+            CHECK(y != NULL && y != c && rc_type_of(y) == rc_type_of(c) && intact(y, 4),
                   "deepcopy: %s", rc_error_message());
             /* Comparing a cyclic original with its copy recurses until
              * the limit: RecursionError, or 0 when they differ first. */

@@ -321,6 +321,11 @@ static void test_repr_atoms_and_containers(void **state)
     assert_repr("'it\\'s \"x\"'", rc_str_new("it's \"x\""));
     assert_repr("'a\\\\b\\n\\t\\r\\x01\\x7f'", rc_str_new("a\\b\n\t\r\x01\x7f"));
     assert_repr("'caf\xc3\xa9'", rc_str_new("caf\xc3\xa9"));   /* UTF-8 kept */
+    /* Bytes that are not UTF-8, and non-printable code points, escaped. */
+    assert_repr("'a\\xff'", rc_str_new("a\xff"));
+    assert_repr("'\\xc0\\xaf'", rc_str_new("\xc0\xaf"));   /* an overlong form */
+    assert_repr("'\\x85 \\xa0 \\u2028'", rc_str_new("\xc2\x85 \xc2\xa0 \xe2\x80\xa8"));
+    assert_repr("'\xe2\x82\xac \xf0\x9f\x98\x80'", rc_str_new("\xe2\x82\xac \xf0\x9f\x98\x80"));
     assert_repr("()", tuple_of(0));
     assert_repr("(2,)", tuple_of(1, rc_int_new(2)));
     assert_repr("(1, 'two')", tuple_of(2, rc_int_new(1), rc_str_new("two")));
@@ -398,6 +403,51 @@ static void test_repr_errors(void **state)
 {
     assert_null(rc_repr(NULL));
     assert_error(RC_ERR_TYPE);
+}
+
+/* A tuple rc_clear emptied: every call fails as rc_tuple_get does, none
+ * reads its NULL items; a KeyError naming it still prints. */
+static void test_cleared_tuple(void **state)
+{
+    rc_object *t = tuple_of(2, rc_int_new(1000), rc_str_new("x"));
+    rc_object *u = tuple_of(2, rc_int_new(1000), rc_str_new("x"));
+    rc_object *d = rc_dict_new();
+    assert_int_equal(0, rc_clear(t));
+    assert_null(rc_repr(t));
+    assert_error(RC_ERR_VALUE);
+    assert_null(rc_deepcopy(t));
+    assert_error(RC_ERR_VALUE);
+    assert_int_equal(-1, rc_equal(t, u));
+    assert_error(RC_ERR_VALUE);
+    assert_int_equal(1, rc_equal(t, t));   /* identity */
+    rc_object *c = rc_copy(t);
+    assert_ptr_equal(t, c);   /* a tuple is not copied */
+    rc_decref(c);
+    assert_null(rc_dict_get(d, t));
+    assert_int_equal(RC_ERR_KEY, rc_error_occurred());
+    assert_string_equal("(<NULL>, <NULL>)", rc_error_message());
+    rc_error_clear();
+    rc_decref(d);
+    rc_decref(t);
+    rc_decref(u);
+}
+
+/* A KeyError for a weakref key names the weakref only: it takes no
+ * reference to the target (whose drop could run its finalizer inside the
+ * dict call). */
+static void test_key_error_of_a_weakref(void **state)
+{
+    rc_type *T = rc_type_new("T", 0, NULL);
+    rc_object *o = rc_instance_new(T), *w = rc_weakref_new(o, NULL, NULL), *d = rc_dict_new();
+    char want[64];
+    snprintf(want, sizeof want, "<weakref at %p>", (void *)w);
+    assert_null(rc_dict_get(d, w));
+    assert_int_equal(RC_ERR_KEY, rc_error_occurred());
+    assert_string_equal(want, rc_error_message());
+    rc_error_clear();
+    rc_decref(d);
+    rc_decref(w);
+    rc_decref(o);
 }
 
 /* --------------------------------------------------------- shallow copy */
@@ -602,6 +652,32 @@ static void test_deepcopy_reflexive(void **state)
     assert_true(rc_gc_collect(2) >= 2);
 }
 
+/* A container holding only atoms is still copied (copy.py copies every
+ * list, dict and instance): a write to the copy leaves the original. */
+static void test_deepcopy_flat_containers_are_new(void **state)
+{
+    rc_object *d = rc_dict_new();
+    dict_put(d, rc_str_new("timeout"), rc_int_new(30));
+    rc_object *dc = rc_deepcopy(d);
+    assert_ptr_not_equal(d, dc);
+    dict_put(dc, rc_str_new("timeout"), rc_int_new(31));
+    assert_int_equal(30, rc_int_value(value(d, "timeout")));
+    rc_type *T = rc_type_new("Flat", 1, NULL);
+    rc_object *o = rc_instance_new(T);
+    rc_object *oc = rc_deepcopy(o);
+    assert_ptr_not_equal(o, oc);
+    assert_true(rc_is_instance(oc));
+    rc_object *l = rc_list_new();
+    rc_object *lc = rc_deepcopy(l);
+    assert_ptr_not_equal(l, lc);
+    rc_decref(l);
+    rc_decref(lc);
+    rc_decref(o);
+    rc_decref(oc);
+    rc_decref(d);
+    rc_decref(dc);
+}
+
 /* The memo keeps aliasing: y = [x, x] copies to z with z[0] is z[1]. */
 static void test_deepcopy_memo_keeps_aliasing(void **state)
 {
@@ -745,6 +821,17 @@ static void test_deepcopy_memory_error_leaves_nothing(void **state)
         rc_decref(r);
     }
     assert_true(failed >= 4);   /* list, list, tuple, list, dict at least */
+    /* Every failure left the recursion depth where it was: nesting up to
+     * the limit still prints. */
+    assert_int_equal(0, rc_set_recursion_limit(4));
+    rc_object *four = rc_list_new();
+    for (int i = 0; i < 3; i++)
+        four = list_of(1, four);
+    rc_object *r = rc_repr(four);
+    assert_non_null(r);
+    assert_string_equal("[[[[]]]]", rc_str_data(r));
+    rc_decref(r);
+    rc_decref(four);
     rc_decref(x);
 }
 
@@ -761,6 +848,9 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_repr_instances_and_weakrefs),
         HARNESS_TEST(test_repr_recursive),
         HARNESS_TEST(test_repr_errors),
+        HARNESS_TEST(test_cleared_tuple),
+        HARNESS_TEST(test_key_error_of_a_weakref),
+        HARNESS_TEST(test_deepcopy_flat_containers_are_new),
         HARNESS_TEST(test_copy_atomic),
         HARNESS_TEST(test_copy_list_dict_instance),
         HARNESS_TEST(test_copy_reflexive),

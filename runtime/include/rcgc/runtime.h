@@ -124,7 +124,9 @@ rc_mode rc_runtime_mode(const rc_runtime *rt);
 /* The runtime's collector. */
 rc_collector_kind rc_runtime_collector(const rc_runtime *rt);
 
-/* Start a thread that runs fn(arg) with its own thread state, attached.
+/* Start a thread that runs fn(arg) with its own thread state, attached,
+ * on a stack of at least 16 MiB (rcgc/semantics.h's recursion limit at its
+ * maximum needs up to 8 MiB in the sanitizer builds).
  * NULL with an error if no runtime, fn is NULL, or the thread cannot be
  * created.  The handle must be joined. */
 rc_thread *rc_thread_start(void (*fn)(void *), void *arg);

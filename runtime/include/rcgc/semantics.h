@@ -9,12 +9,23 @@
  * (RecursionError) instead of overflowing the C stack.
  *
  * Threads: every function here may run while other threads mutate the
- * objects it reads (ft modes).  It reads a list's items, a dict's entries
- * and an instance's slots one at a time, each taking a reference, as
- * iterating them in Python does: it sees some state each item had, never
- * freed memory, but not necessarily one state of the whole container (a
- * list that grows during rc_copy may give a copy with some of the new
- * items).  A caller that needs one consistent state holds its own lock.
+ * objects it reads (ft modes), except rc_clear on a tuple, which must be
+ * serialized with every reader of the tuple (docs/threads.md [thr.api]).
+ * It reads a list's items, a dict's entries, a tuple's items and an
+ * instance's slots one at a time, each taking a reference, as iterating
+ * them in Python does: it sees some state each item had, never freed
+ * memory, but not necessarily one state of the whole container (a list
+ * that grows during rc_copy may give a copy with some of the new items; a
+ * list is read up to the length it had when the call reached it, so one
+ * that keeps growing does not keep the call going).  A caller that needs
+ * one consistent state holds its own lock.
+ *
+ * Dicts are printed, compared, copied and iterated in their table's order,
+ * not in insertion order (rcgc's dict does not keep it): repr({5: 0, 1: 0})
+ * may print {1: 0, 5: 0}, and a copy may print its entries in another
+ * order than the original.  A tuple that rc_clear emptied (garbage, or a
+ * caller's own doing) has no items: each function fails on it with the
+ * ValueError rc_tuple_get gives.
  */
 #ifndef RCGC_SEMANTICS_H
 #define RCGC_SEMANTICS_H
@@ -55,9 +66,11 @@ int64_t rc_hash(rc_object *o);
  * {'k': [None, True]}, <Node object at 0x55d0c0ffee00>, <weakref at
  * 0x...; to 'Node' at 0x...> or <weakref at 0x...; dead>.  A list or dict
  * already being printed on this thread prints as [...] or {...}
- * (Py_ReprEnter), so a container that contains itself prints.  str bytes
- * outside printable ASCII are escaped (\n, \t, \r, \xNN) except those of
- * UTF-8 sequences (>= 0x80), which are kept.  NULL with an error (TypeError
+ * (Py_ReprEnter), so a container that contains itself prints.  In a str,
+ * ASCII controls are escaped (\n, \t, \r, \xNN), so are bytes that are
+ * not UTF-8 (\xNN) and the C1 controls, no-break and other Unicode spaces,
+ * separators and format characters (\x85, \xa0, \u2028, ...); other
+ * UTF-8 sequences are kept as they are.  NULL with an error (TypeError
  * for NULL, MemoryError, RC_ERR_RECURSION for nesting deeper than the
  * recursion limit). */
 rc_object *rc_repr(rc_object *o);
@@ -84,8 +97,11 @@ rc_object *rc_deepcopy(rc_object *o);
  * nest containers on one thread (sys.setrecursionlimit).  The runtime
  * starts with rc_config.recursion_limit (0: RC_RECURSION_LIMIT_DEFAULT).
  * rc_set_recursion_limit: 0, or -1 with a ValueError for a limit outside
- * 1..RC_RECURSION_LIMIT_MAX (which keeps the C stack of a thread of the
- * default 8 MiB size safe), or an error with no runtime.
+ * 1..RC_RECURSION_LIMIT_MAX, or an error with no runtime.  At the maximum
+ * the deepest of these calls uses about 2.6 MB of C stack (7.2 MB in the
+ * AddressSanitizer build): threads started by rc_thread_start have 16 MiB;
+ * a program's own threads (rc_thread_register) need the same to use the
+ * maximum.
  * rc_get_recursion_limit: the limit, or -1 with an error with no runtime. */
 #define RC_RECURSION_LIMIT_DEFAULT 1000
 #define RC_RECURSION_LIMIT_MAX 10000
