@@ -41,7 +41,8 @@
 #endif
 
 #define CLI_MAX_THREADS 1024
-_Static_assert(CLI_MAX_THREADS == RCGC_WORKLOAD_MAX_THREADS, "--threads' bound is a loaded workload's");
+_Static_assert(CLI_MAX_THREADS == RCGC_WORKLOAD_MAX_THREADS,
+               "--threads' bound is a loaded workload's");
 #define CLI_MAX_LIST 16
 #define CLI_MAX_LOADS 16
 
@@ -163,7 +164,7 @@ struct cli_opts {
 };
 
 /* The size flags of loaded workloads (cli_sizes past the built-in ones),
- * as flags of run and compare; filled by cli_load. */
+ * as flags of run and compare; filled by cli_load_all. */
 static struct cli_flag cli_ext_flags[WL_MAX_EXT];
 static size_t cli_next_flags;
 
