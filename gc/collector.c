@@ -272,7 +272,6 @@ void gc_thread_exit(struct thr_state *ts)
 #define GC_PACE 2
 #define GC_PACE_WAIT_NS 2000000
 
-
 static void gc_pace_wait(struct thr_state *ts, struct gc_state *gc)
 {
     /* relaxed: see the field.  Read just after the collection took

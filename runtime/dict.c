@@ -86,8 +86,6 @@
 #define RCGC_BUILDING 1
 #include "objects.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "borrow.h"

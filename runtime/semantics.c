@@ -277,26 +277,36 @@ static rc_object *dict_copy(rc_object *o, rc_object *(*fill)(rc_object *, void *
     return copy;
 }
 
+/* A new, empty container of o's type: o is a list, a dict or an instance
+ * (every object that is neither an atom nor a tuple).  NULL with an
+ * error. */
+static rc_object *new_like(rc_object *o)
+{
+    const rc_type *t = o->ob_type;
+    return t == &rc_list_type ? rc_list_new()
+           : t == &rc_dict_type ? rc_dict_new()
+                                : rc_instance_new((rc_type *)t);
+}
+
+/* copy (new_like(o), or NULL after its error) filled from o by the copier
+ * of o's type. */
+static rc_object *copy_into(rc_object *o, rc_object *(*fill)(rc_object *, void *), void *arg,
+                            rc_object *copy)
+{
+    const rc_type *t = o->ob_type;
+    return copy == NULL             ? NULL
+           : t == &rc_list_type ? list_copy(o, fill, arg, copy)
+           : t == &rc_dict_type ? dict_copy(o, fill, arg, copy)
+                                : instance_copy(o, fill, arg, copy);
+}
+
 rc_object *rc_copy(rc_object *o)
 {
     if (o == NULL)
         return err_null(RC_ERR_TYPE, "rc_copy() argument must be an object, not NULL");
-    const rc_type *t = o->ob_type;
-    if (t == &rc_list_type) {
-        rc_object *copy = rc_list_new();
-        return copy != NULL ? list_copy(o, same, NULL, copy) : NULL;
-    }
-    if (t == &rc_dict_type) {
-        rc_object *copy = rc_dict_new();
-        return copy != NULL ? dict_copy(o, same, NULL, copy) : NULL;
-    }
-    if (rc_is_instance(o)) {
-        rc_object *copy = rc_instance_new((rc_type *)t);
-        return copy != NULL ? instance_copy(o, same, NULL, copy) : NULL;
-    }
-    if (is_atom(o) || t == &rc_tuple_type)
+    if (is_atom(o) || o->ob_type == &rc_tuple_type)
         return same(o, NULL);
-    return err_null(RC_ERR_TYPE, "rc_copy(): cannot copy a '%s' object", t->name);
+    return copy_into(o, same, NULL, new_like(o));
 }
 
 /* ------------------------------------------------------------ deepcopy */
@@ -426,27 +436,20 @@ static rc_object *deep(rc_object *o, void *arg)
     rc_object *done = memo_get(m, o);
     if (done != NULL)
         return same(done, NULL);
-    const rc_type *t = o->ob_type;
-    bool list = t == &rc_list_type, dict = t == &rc_dict_type, inst = rc_is_instance(o);
-    if (!list && !dict && !inst && t != &rc_tuple_type)
-        return err_null(RC_ERR_TYPE, "rc_deepcopy(): cannot copy a '%s' object", t->name);
     if (rec_enter("while copying an object") < 0)
         return NULL;
     rc_object *copy;
-    if (t == &rc_tuple_type) {
+    if (o->ob_type == &rc_tuple_type) {
         copy = deep_tuple(m, o);
     } else {
         /* In the memo before its items are copied: a cycle back to o finds
          * this copy. */
-        copy = list ? rc_list_new() : dict ? rc_dict_new() : rc_instance_new((rc_type *)t);
+        copy = new_like(o);
         if (copy != NULL && memo_put(m, o, copy) < 0) {
             rc_decref(copy);
             copy = NULL;
         }
-        if (copy != NULL)
-            copy = list   ? list_copy(o, deep, m, copy)
-                   : dict ? dict_copy(o, deep, m, copy)
-                          : instance_copy(o, deep, m, copy);
+        copy = copy_into(o, deep, m, copy);
     }
     rec_leave();
     return copy;

@@ -360,13 +360,15 @@ rc_thread *rc_thread_start(void (*fn)(void *), void *arg)
     pthread_attr_t attr;
     size_t stack = 0;
     int rc = pthread_attr_init(&attr);
-    if (rc == 0 && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < THREAD_STACK_MIN)
-        rc = pthread_attr_setstacksize(&attr, THREAD_STACK_MIN);
-    if (rc == 0)
-        rc = fail_start_countdown > 0 && --fail_start_countdown == 0
-                 ? EAGAIN
-                 : pthread_create(&t->pthread, &attr, thread_main, t);
-    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+        if (pthread_attr_getstacksize(&attr, &stack) == 0 && stack < THREAD_STACK_MIN)
+            rc = pthread_attr_setstacksize(&attr, THREAD_STACK_MIN);
+        if (rc == 0)
+            rc = fail_start_countdown > 0 && --fail_start_countdown == 0
+                     ? EAGAIN
+                     : pthread_create(&t->pthread, &attr, thread_main, t);
+        pthread_attr_destroy(&attr);
+    }
     if (rc != 0) {
         pthread_mutex_lock(&ts->rt->mu);
         ts->rt->nstarted--;
