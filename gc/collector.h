@@ -397,7 +397,7 @@ static inline void gc_local_promote(struct collection *c, struct gc_head *g)
 {
     int dest = gc_dest_generation(c->gen);
     rc_object *o = GC_HEAD_OBJ(g);
-    o->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
+    o->ob_flags &= (uint8_t)~RC_OBF_LOCAL;
     if (dest == RC_GC_GENERATIONS - 1)
         rc_atomic_or_relaxed(&o->ob_gc_bits, RC_GC_OLD);
     gcl_append(&c->ts->gcl->lists[dest], g);

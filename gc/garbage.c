@@ -334,7 +334,7 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
         if (reached) {
             gc_local_promote(c, g);
         } else {
-            held[i]->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
+            held[i]->ob_flags &= (uint8_t)~RC_OBF_LOCAL;
             gcl_append(&c->ts->gcl->lists[0], g);
         }
         (*survivors)++;
@@ -424,7 +424,7 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
             /* Unlinked already: c->held is the garbage. */
             for (size_t i = 0; i < c->nheld; i++) {
                 rc_object *o = c->held[i];
-                o->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
+                o->ob_flags &= (uint8_t)~RC_OBF_LOCAL;
                 rc_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(obj_gc_bits(o) & off));
             }
         }

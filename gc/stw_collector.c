@@ -175,7 +175,7 @@ traverse_fast(rc_object *o, int (*visit)(rc_object *, void *), void *arg)
 {
     if (o->ob_type->flags & RC_TYPE_HEAP) {
         const struct rc_instance *in = (const struct rc_instance *)o;
-        for (size_t i = 0; i < in->nslots; i++) {
+        for (size_t i = 0, n = instance_nslots(in); i < n; i++) {
             /* relaxed: the world is stopped. */
             rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
             if (v != NULL)
@@ -419,7 +419,7 @@ static int reserve_local(struct gc_head ***work, size_t *cap, size_t need)
 static void local_unmark(struct collection *c)
 {
     for (size_t i = 0; i < c->n; i++)
-        GC_HEAD_OBJ(c->set[i])->ob_flags &= (uint16_t)~RC_OBF_LOCAL;
+        GC_HEAD_OBJ(c->set[i])->ob_flags &= (uint8_t)~RC_OBF_LOCAL;
 }
 
 long gc_trial_deletion_local(struct collection *c, struct gc_head ***work, size_t *cap)

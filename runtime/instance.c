@@ -46,7 +46,8 @@ static void instance_clear(rc_object *o);
 
 __attribute__((noinline)) static void instance_empty_shared(struct rc_instance *in)
 {
-    for (size_t i = 0; i < in->nslots; i++) {
+    size_t n = instance_nslots(in);
+    for (size_t i = 0; i < n; i++) {
         /* relaxed: an empty slot needs no lock (a writer that fills it
          * after this load writes after our emptying of it). */
         if (rc_atomic_load_relaxed(&in->slots[i]) == NULL)
@@ -67,12 +68,13 @@ __attribute__((noinline)) static void instance_empty_shared(struct rc_instance *
 static void instance_dealloc(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
+    size_t n = instance_nslots(in);
     if (RC_UNLIKELY(obj_gc_bits(o) & RC_GC_SHARED)) {
         instance_empty_shared(in);
     } else {
         /* Nobody else reaches a dying instance that was never shared, and
          * the slots die with it: no need to empty them first. */
-        for (size_t i = 0; i < in->nslots; i++)
+        for (size_t i = 0; i < n; i++)
             rc_decref(rc_atomic_load_relaxed(&in->slots[i]));   /* relaxed: ours */
     }
     obj_free(o);
@@ -81,7 +83,8 @@ static void instance_dealloc(rc_object *o)
 static int instance_traverse(rc_object *o, rc_visit_fn visit, void *arg)
 {
     struct rc_instance *in = as_instance(o);
-    for (size_t i = 0; i < in->nslots; i++) {
+    size_t n = instance_nslots(in);
+    for (size_t i = 0; i < n; i++) {
         /* relaxed: the collector runs with the world stopped. */
         rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
         if (v != NULL) {
@@ -123,7 +126,8 @@ int instance_clear_live(rc_object *o)
 static void instance_clear(rc_object *o)
 {
     struct rc_instance *in = as_instance(o);
-    for (size_t i = 0; i < in->nslots; i++) {
+    size_t n = instance_nslots(in);
+    for (size_t i = 0; i < n; i++) {
         /* relaxed: nobody else reaches the instance. */
         rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);
         rc_atomic_store_relaxed(&in->slots[i], NULL);   /* unlink first: the decref may run code */
@@ -166,7 +170,6 @@ rc_type *rc_type_new_ex(const char *name, size_t nslots, rc_finalize_fn finalize
                ((options & RC_TYPE_NEW_UNHASHABLE) != 0 ? RC_TYPE_UNHASHABLE : 0);
     t->nslots = (uint32_t)nslots;
     t->basicsize = sizeof(struct rc_instance) + nslots * sizeof(rc_object *);
-    t->weaklist_offset = offsetof(struct rc_instance, weakrefs);
     t->dealloc = instance_dealloc;
     t->traverse = instance_traverse;
     t->clear = instance_clear;
@@ -191,9 +194,7 @@ rc_object *rc_instance_new(rc_type *type)
     if (o == NULL)
         return NULL;
     struct rc_instance *in = as_instance(o);
-    in->weakrefs = NULL;
-    in->nslots = type->nslots;
-    for (size_t i = 0; i < in->nslots; i++)
+    for (size_t i = 0, n = type->nslots; i < n; i++)
         /* relaxed: unpublished; immortal, no count to take. */
         rc_atomic_store_relaxed(&in->slots[i], rc_none());
     return o;
@@ -204,14 +205,14 @@ __attribute__((noinline, cold)) static int slot_error(const char *fn, rc_object 
     if (!rc_is_instance(o))
         return err_type_int(fn, "an instance", o);
     return err_int(RC_ERR_INDEX, "%s(): slot %zu out of range (%s has %zu slots)", fn, index,
-                   o->ob_type->name, as_instance(o)->nslots);
+                   o->ob_type->name, instance_nslots(as_instance(o)));
 }
 
 /* 0 if o is an instance with a slot index, else -1 with an error. */
 static inline __attribute__((always_inline)) int check_slot(const char *fn, rc_object *o,
                                                             size_t index)
 {
-    if (RC_LIKELY(rc_is_instance(o) && index < as_instance(o)->nslots))
+    if (RC_LIKELY(rc_is_instance(o) && index < instance_nslots(as_instance(o))))
         return 0;
     return slot_error(fn, o, index);
 }
@@ -444,5 +445,5 @@ long rc_instance_nslots(rc_object *o)
 {
     if (!rc_is_instance(o))
         return err_type_int("rc_instance_nslots", "an instance", o);
-    return (long)as_instance(o)->nslots;
+    return (long)instance_nslots(as_instance(o));
 }

@@ -42,7 +42,7 @@ typedef void (*obj_clear_fn)(rc_object *o);
 /* rc_type flags */
 #define RC_TYPE_GC          0x1u  /* instances carry a gc_head, traverse, clear */
 #define RC_TYPE_HEAP        0x2u  /* created by rc_type_new, freed with the runtime */
-#define RC_TYPE_WEAKREFABLE 0x4u  /* instances have a weakref list (weaklist_offset) */
+#define RC_TYPE_WEAKREFABLE 0x4u  /* instances may have weakrefs (weakref.c) */
 #define RC_TYPE_FILLS_BODY  0x8u  /* the constructor writes every field after the
                                      header before anything can read it (no
                                      safepoint in between): obj_alloc leaves
@@ -57,7 +57,6 @@ struct rc_type {
     uint32_t flags;              /* RC_TYPE_* */
     uint32_t nslots;             /* instances: number of slots */
     size_t basicsize;            /* object size, header included */
-    size_t weaklist_offset;      /* offset of the weakref list head, or 0 */
     obj_dealloc_fn dealloc;      /* frees what the object owns, then obj_free */
     obj_traverse_fn traverse;    /* GC types only */
     obj_clear_fn clear;          /* GC types only */
@@ -301,7 +300,17 @@ struct rc_runtime {
     struct gcl_state gcl;           /* GC lists and their owners (gclist.h) */
     struct gc_state *gc;            /* the collector's (gc/hooks.h; opaque
                                        here); immutable after creation */
-    pthread_mutex_t weakref_mu;     /* guards every weakref list; leaf lock */
+    pthread_mutex_t weakref_mu;     /* guards every weakref list and the
+                                       weakref table; leaf lock */
+    /* The weakref table (weakref.c): the head of each target's weakref
+     * list, by target, for the targets whose ob_weak is set.  Open
+     * addressing with linear probing; cap a power of two or 0 (no array).
+     * Under weakref_mu. */
+    struct weak_entry {
+        rc_object *target;          /* NULL: a free entry */
+        struct rc_weakref *head;
+    } *weak;
+    size_t weak_cap, weak_n;
     /* Thread-local collections hold it as readers while they decide
      * (gc/collector.c, gc_local_collect); obj_escape_slow takes it as a writer to mark another
      * thread's object RC_GC_ESCAPED.  Writers preferred.  Leaf: nothing is

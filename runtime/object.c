@@ -53,6 +53,7 @@ rc_object *obj_alloc(const rc_type *t, size_t size)
     /* Every header field, all unpublished: plain or relaxed stores. */
     ref_stamp(o, ts);
     o->ob_flags = 0;
+    rc_atomic_store_relaxed(&o->ob_weak, 0);
     rc_atomic_store_relaxed(&o->ob_mutex, 0);
     rc_atomic_store_relaxed(&o->ob_gc_bits, gc ? RC_GC_TRACKED : 0);
     o->ob_type = t;

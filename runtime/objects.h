@@ -123,10 +123,10 @@ struct rc_dict {
 
 struct rc_weakref;
 
+/* An instance: the header and its type's nslots slots, nothing else (its
+ * weakref list, if any, is in the runtime's weakref table). */
 struct rc_instance {
     rc_object ob;
-    struct rc_weakref *weakrefs;  /* weakref list; under rt->weakref_mu */
-    size_t nslots;
     /* New references; NULL only after clear.  gil mode: under the GIL.  ft
      * modes: written under the instance's lock (release stores, so a
      * lock-free reader's acquire load sees the value's contents); read
@@ -146,6 +146,11 @@ struct rc_instance {
  * another thread may have found the previous owner unbiased (or none:
  * merged) and rely on the lock, so RC_GC_FINALIZED (set, by that thread,
  * before the restamp) keeps every later write off the biased path. */
+static inline size_t instance_nslots(const struct rc_instance *in)
+{
+    return in->ob.ob_type->nslots;   /* immutable */
+}
+
 static inline bool slot_write_biased(const rc_object *o)
 {
     return rc_atomic_load_relaxed(&((rc_object *)o)->ob_tid) == rc_tls_tid &&

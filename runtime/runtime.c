@@ -104,6 +104,7 @@ static void runtime_teardown(struct rc_runtime *rt, bool gcl)
     stw_fini(&rt->stw);
     gil_fini(&rt->gil);
     brc_fini(&rt->brc);
+    mem_free(rt->weak);   /* entries left only by leaked targets */
     pthread_mutex_destroy(&rt->weakref_mu);
     pthread_rwlock_destroy(&rt->escape_lock);
     pthread_mutex_destroy(&rt->mu);

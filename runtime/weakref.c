@@ -15,22 +15,88 @@
 #include "objects.h"
 #include "weakref.h"
 
-static struct rc_weakref **weaklist_of(rc_object *target)
+/* The weakref table (rc_runtime.weak): a target's list head lives there,
+ * not in the target, so that the objects that never get a weakref (nearly
+ * all) carry no word for one.  ob_weak says whether a target has an entry:
+ * set with the entry's insertion, cleared with its removal, both under
+ * weakref_mu; the list functions below keep an entry exactly while its
+ * list is not empty.  Addresses hash by a multiplicative mix (blocks are
+ * 16-byte aligned, so the low bits carry nothing); deletion shifts the
+ * entries after it back, so no tombstones. */
+#define WEAK_MIN_CAP 16
+
+static inline size_t weak_slot(rc_object *target, size_t cap)
 {
-    return (struct rc_weakref **)((char *)target + target->ob_type->weaklist_offset);
+    return (size_t)(((uint64_t)(uintptr_t)target * 0x9E3779B97F4A7C15u) >> 40) & (cap - 1);
 }
 
-/* A target's list head.  Written under weakref_mu; read under it, except
- * by the target's own death (weaklist_empty), hence atomic accesses
- * (relaxed: weakref_mu or the refcount orders everything else). */
-static inline struct rc_weakref *head_load(struct rc_weakref **head)
+/* The entry of target, or NULL; weakref_mu held. */
+static struct weak_entry *weak_find(struct rc_runtime *rt, rc_object *target)
 {
-    return __atomic_load_n(head, __ATOMIC_RELAXED);
+    if (rt->weak_cap == 0)
+        return NULL;
+    for (size_t i = weak_slot(target, rt->weak_cap);; i = (i + 1) & (rt->weak_cap - 1)) {
+        struct weak_entry *e = &rt->weak[i];
+        if (e->target == target)
+            return e;
+        if (e->target == NULL)
+            return NULL;
+    }
 }
 
-static inline void head_store(struct rc_weakref **head, struct rc_weakref *wr)
+/* Room for one more entry (the table at most half full after it): 0, or
+ * -1 with a MemoryError.  weakref_mu held. */
+static int weak_reserve(struct rc_runtime *rt)
 {
-    __atomic_store_n(head, wr, __ATOMIC_RELAXED);
+    if (2 * (rt->weak_n + 1) <= rt->weak_cap)
+        return 0;
+    size_t cap = rt->weak_cap ? 2 * rt->weak_cap : WEAK_MIN_CAP;
+    struct weak_entry *a = mem_calloc(cap, sizeof *a);
+    if (a == NULL)
+        return -1;
+    for (size_t j = 0; j < rt->weak_cap; j++) {
+        rc_object *t = rt->weak[j].target;
+        if (t == NULL)
+            continue;
+        size_t i = weak_slot(t, cap);
+        while (a[i].target != NULL)
+            i = (i + 1) & (cap - 1);
+        a[i] = rt->weak[j];
+    }
+    mem_free(rt->weak);
+    rt->weak = a;
+    rt->weak_cap = cap;
+    return 0;
+}
+
+/* Add target's entry (none yet, room reserved); weakref_mu held. */
+static void weak_insert(struct rc_runtime *rt, rc_object *target, struct rc_weakref *head)
+{
+    size_t i = weak_slot(target, rt->weak_cap);
+    while (rt->weak[i].target != NULL)
+        i = (i + 1) & (rt->weak_cap - 1);
+    rt->weak[i] = (struct weak_entry){target, head};
+    rt->weak_n++;
+    rc_atomic_store_relaxed(&target->ob_weak, 1);
+}
+
+/* Remove entry e (its list is empty now); weakref_mu held.  Every entry
+ * after it in its run whose home slot does not lie between the hole and
+ * itself moves back into the hole. */
+static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
+{
+    size_t mask = rt->weak_cap - 1, hole = (size_t)(e - rt->weak);
+    rc_atomic_store_relaxed(&e->target->ob_weak, 0);
+    for (size_t i = (hole + 1) & mask; rt->weak[i].target != NULL; i = (i + 1) & mask) {
+        size_t home = weak_slot(rt->weak[i].target, rt->weak_cap);
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            rt->weak[hole] = rt->weak[i];
+            hole = i;
+        }
+    }
+    rt->weak[hole].target = NULL;
+    rt->weak[hole].head = NULL;
+    rt->weak_n--;
 }
 
 /* Whether a dying target (count 0) has no weakrefs, without the lock: most
@@ -41,13 +107,25 @@ static inline void head_store(struct rc_weakref **head, struct rc_weakref *wr)
  * count), and a concurrent weakref_dealloc only removes entries. */
 static inline bool weaklist_empty(rc_object *target)
 {
-    return head_load(weaklist_of(target)) == NULL;
+    return rc_atomic_load_relaxed(&target->ob_weak) == 0;
+}
+
+/* Take target's whole list out of the table (its weakrefs still point at
+ * it); weakref_mu held. */
+static struct rc_weakref *weak_take(struct rc_runtime *rt, rc_object *target)
+{
+    struct weak_entry *e = weak_find(rt, target);
+    if (e == NULL)
+        return NULL;
+    struct rc_weakref *wr = e->head;
+    weak_remove(rt, e);
+    return wr;
 }
 
 bool weakref_any_stw(rc_object *o)
 {
     RC_ASSERT_STW("weakref_any_stw");
-    return (o->ob_type->flags & RC_TYPE_WEAKREFABLE) && !weaklist_empty(o);
+    return !weaklist_empty(o);
 }
 
 int rc_is_weakref(rc_object *o)
@@ -59,10 +137,16 @@ int rc_is_weakref(rc_object *o)
 static void detach_locked(struct rc_weakref *wr)
 {
     if (wr->target != NULL) {
-        if (wr->prev != NULL)
+        if (wr->prev != NULL) {
             wr->prev->next = wr->next;
-        else
-            head_store(weaklist_of(wr->target), wr->next);
+        } else {
+            struct rc_runtime *rt = rc_rt;
+            struct weak_entry *e = weak_find(rt, wr->target);
+            if (wr->next != NULL)
+                e->head = wr->next;
+            else
+                weak_remove(rt, e);
+        }
         if (wr->next != NULL)
             wr->next->prev = wr->prev;
         wr->target = NULL;
@@ -104,7 +188,8 @@ void weakref_detach_garbage_locked(rc_object *o)
 
 bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *))
 {
-    for (struct rc_weakref *wr = head_load(weaklist_of(o)); wr != NULL; wr = wr->next)
+    struct weak_entry *e = weak_find(rc_rt, o);
+    for (struct rc_weakref *wr = e != NULL ? e->head : NULL; wr != NULL; wr = wr->next)
         if (wr->callback != NULL && !is_garbage(&wr->ob))
             return true;
     return false;
@@ -112,7 +197,7 @@ bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *))
 
 bool weakref_any_locked(rc_object *o)
 {
-    return (o->ob_type->flags & RC_TYPE_WEAKREFABLE) && !weaklist_empty(o);
+    return !weaklist_empty(o);
 }
 
 /* A weakref holds no strong reference, but it is tracked (as in CPython)
@@ -153,16 +238,26 @@ rc_object *rc_weakref_new(rc_object *target, rc_weakref_callback callback, void 
     obj_escape_check(target);
     ref_set_maybe_weakref(target);
     ref_set_maybe_weakref(o);   /* weakref_clear_target try_increfs it */
-    pthread_mutex_t *mu = &rc_rt->weakref_mu;
-    pthread_mutex_lock(mu);
-    struct rc_weakref **head = weaklist_of(target);
+    struct rc_runtime *rt = rc_rt;
+    pthread_mutex_lock(&rt->weakref_mu);
+    struct weak_entry *e = weak_find(rt, target);
+    if (e == NULL && weak_reserve(rt) < 0) {
+        pthread_mutex_unlock(&rt->weakref_mu);
+        wr->target = NULL;   /* in no list: its dealloc has nothing to detach */
+        wr->prev = wr->next = NULL;
+        rc_decref(o);
+        return NULL;         /* MemoryError, from weak_reserve */
+    }
     wr->target = target;
     wr->prev = NULL;
-    wr->next = head_load(head);
+    wr->next = e != NULL ? e->head : NULL;
     if (wr->next != NULL)
         wr->next->prev = wr;
-    head_store(head, wr);
-    pthread_mutex_unlock(mu);
+    if (e != NULL)
+        e->head = wr;
+    else
+        weak_insert(rt, target, wr);
+    pthread_mutex_unlock(&rt->weakref_mu);
     return o;
 }
 
@@ -185,12 +280,10 @@ void weakref_clear_target(rc_object *o)
 {
     if (weaklist_empty(o))
         return;
-    struct rc_weakref **head = weaklist_of(o);
-    pthread_mutex_t *mu = &rc_rt->weakref_mu;
+    struct rc_runtime *rt = rc_rt;
     struct rc_weakref *run = NULL, **tail = &run;
-    pthread_mutex_lock(mu);
-    struct rc_weakref *wr = head_load(head);
-    head_store(head, NULL);
+    pthread_mutex_lock(&rt->weakref_mu);
+    struct rc_weakref *wr = weak_take(rt, o);
     while (wr != NULL) {
         struct rc_weakref *next = wr->next;
         wr->target = NULL;
@@ -203,7 +296,7 @@ void weakref_clear_target(rc_object *o)
         }
         wr = next;
     }
-    pthread_mutex_unlock(mu);
+    pthread_mutex_unlock(&rt->weakref_mu);
     /* Outside the lock: the callbacks may do anything.  `next` links only
      * weakrefs we hold a reference to. */
     while (run != NULL) {
@@ -232,9 +325,7 @@ void weakref_detach_for_gc_locked(rc_object *o, struct weakref_cb **cbs, size_t 
 {
     if (weaklist_empty(o))
         return;
-    struct rc_weakref **head = weaklist_of(o);
-    struct rc_weakref *wr = head_load(head);
-    head_store(head, NULL);
+    struct rc_weakref *wr = weak_take(rc_rt, o);
     while (wr != NULL) {
         struct rc_weakref *next = wr->next;
         wr->target = NULL;

@@ -286,6 +286,88 @@ static void test_weakref_bad_input(void **state)
     rc_decref(l);
 }
 
+/* The weakref table (runtime/weakref.c) holds every target's list: many
+ * targets make it grow, and their deaths in a scattered order remove
+ * entries from the middle of its probe runs.  After every death each
+ * surviving weakref must still find its own target, and each dead
+ * target's weakrefs must have been called once and cleared. */
+#define TABLE_TARGETS 3000
+
+static void count_callback(rc_object *wr, void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void test_weakref_table_many_targets(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Target", 1, NULL);
+    static int calls[TABLE_TARGETS];
+    static rc_object *target[TABLE_TARGETS], *table_weak[TABLE_TARGETS][2];
+    memset(calls, 0, sizeof calls);
+    for (int i = 0; i < TABLE_TARGETS; i++) {
+        target[i] = rc_instance_new(T);
+        assert_non_null(target[i]);
+        table_weak[i][0] = rc_weakref_new(target[i], count_callback, &calls[i]);
+        /* Every third target gets a second weakref, without a callback. */
+        table_weak[i][1] = i % 3 == 0 ? rc_weakref_new(target[i], NULL, NULL) : NULL;
+        assert_non_null(table_weak[i][0]);
+    }
+    bool dead[TABLE_TARGETS] = {false};
+    for (int k = 0; k < TABLE_TARGETS; k++) {
+        int i = (int)(((long)k * 7919) % TABLE_TARGETS);   /* 7919 is prime: a permutation */
+        if (k % 5 == 0 && table_weak[i][1] != NULL) {
+            /* Some second weakrefs go first: unlinked from a live list. */
+            rc_decref(table_weak[i][1]);
+            table_weak[i][1] = NULL;
+        }
+        rc_decref(target[i]);
+        dead[i] = true;
+        assert_int_equal(1, calls[i]);
+        if (k % 97 == 0 || k == TABLE_TARGETS - 1) {
+            for (int j = 0; j < TABLE_TARGETS; j++) {
+                for (int w = 0; w < 2; w++) {
+                    if (table_weak[j][w] == NULL)
+                        continue;
+                    rc_object *got = rc_weakref_get(table_weak[j][w]);
+                    assert_true(got == (dead[j] ? NULL : target[j]));
+                    rc_decref(got);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < TABLE_TARGETS; i++) {
+        assert_int_equal(1, calls[i]);
+        rc_decref(table_weak[i][0]);
+        rc_decref(table_weak[i][1]);
+    }
+    assert_int_equal(live, rc_live_objects());
+}
+
+/* The first weakref of a runtime allocates the table: when that fails,
+ * rc_weakref_new reports a MemoryError and leaves nothing behind, and the
+ * target works on. */
+static void test_weakref_table_out_of_memory(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Target", 0, NULL);
+    rc_object *t = rc_instance_new(T);
+    rc_testing_fail_alloc_after(2);   /* the weakref, then the table */
+    assert_null(rc_weakref_new(t, weak_callback, NULL));
+    assert_error(RC_ERR_MEMORY);
+    assert_int_equal(live + 1, rc_live_objects());
+    struct cb_log log = {0};
+    rc_object *wr = rc_weakref_new(t, weak_callback, &log);
+    assert_non_null(wr);
+    rc_object *got = rc_weakref_get(wr);
+    assert_true(got == t);
+    rc_decref(got);
+    rc_decref(t);
+    assert_int_equal(1, log.calls);
+    rc_decref(wr);
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* ---- traverse / clear ---- */
 
 static int count_visits(rc_object *o, void *arg)
@@ -564,6 +646,8 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_weakref_dead_first_gets_no_callback),
         HARNESS_TEST(test_weakref_in_finalizer),
         HARNESS_TEST(test_weakref_bad_input),
+        HARNESS_TEST(test_weakref_table_many_targets),
+        HARNESS_TEST(test_weakref_table_out_of_memory),
         HARNESS_TEST(test_traverse_and_clear),
         HARNESS_TEST(test_self_cycle_broken_by_clear),
         HARNESS_TEST(test_clear_on_object_kept_alive_by_its_cycle),

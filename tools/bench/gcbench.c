@@ -349,7 +349,7 @@ static void bench_bytes(void)
            n);
     printf("|---|---:|---:|---:|---:|\n");
     printf("| Node (2 slots) | %zu | %zu | %s | %.1f |\n\n", sizeof(rc_object),
-           rc_gc_link_size(), "slots + instance fields",
+           rc_gc_link_size(), "16 (the slots)",
            before >= 0 && after >= 0 ? (double)(after - before) / (double)n : -1.0);
     rc_decref(keep);
     rc_gc_enable();

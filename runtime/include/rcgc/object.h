@@ -13,6 +13,11 @@
  *                  which is always correct.
  *   ob_flags       type-independent flags (RC_OBF_*).  Written before
  *                  publication, or with the object held exclusively.
+ *   ob_weak        nonzero while the object has weakrefs, whose list is in
+ *                  the runtime's weakref table (runtime/weakref.c) rather
+ *                  than in the object.  Written under the weakref lock
+ *                  (relaxed atomic stores); read under it, by the thread
+ *                  that deallocates the object, or with the world stopped.
  *   ob_mutex       the object's lock byte (container mutation, ft mode).
  *   ob_gc_bits     collector bits (RC_GC_*), relaxed atomic accesses.  Set or
  *                  cleared before publication, by the thread that
@@ -52,7 +57,8 @@ typedef struct rc_type rc_type;
 
 struct rc_object {
     _Atomic uintptr_t ob_tid;
-    uint16_t ob_flags;
+    uint8_t ob_flags;
+    _Atomic uint8_t ob_weak;
     _Atomic uint8_t ob_mutex;
     _Atomic uint8_t ob_gc_bits;
     _Atomic uint32_t ob_ref_local;
