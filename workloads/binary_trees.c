@@ -157,6 +157,7 @@ static int bt_run(wl_context *ctx)
     for (int i = 0; i < p->threads; i++)
         w[i] = (struct bt_worker){.sh = &sh, .index = i};
     wl_run_workers(p->threads, bt_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
 
     uint64_t counted = 0, expected = 0;
     for (int i = 0; i < p->threads; i++)

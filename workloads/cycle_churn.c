@@ -189,6 +189,7 @@ static int cc_run(wl_context *ctx)
     for (int i = 0; i < p->threads; i++)
         w[i] = (struct cc_worker){.sh = &sh, .index = i, .seed = wl_seed(p->seed, i)};
     wl_run_workers(p->threads, cc_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
     long rings = 0, nodes = 0;
     for (int i = 0; i < p->threads; i++) {
         rings += w[i].rings;

@@ -296,6 +296,7 @@ static int ds_run(wl_context *ctx)
     for (int i = 0; i < p->threads; i++)
         w[i] = (struct ds_worker){.sh = &sh, .index = i};
     wl_run_workers(p->threads, ds_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
     long served = 0;
     for (int i = 0; i < p->threads; i++)
         served += w[i].served;

@@ -255,6 +255,7 @@ static int fs_run(wl_context *ctx)
                                       .err = &err};
         wl_run_workers(p->threads, fs_worker_main, w, sizeof *w, &err);
     }
+    wl_work_done(ctx);
     long cycles = 0, members = 0;
     for (int i = 0; i < p->threads; i++) {
         cycles += w[i].cycles;

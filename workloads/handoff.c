@@ -300,6 +300,7 @@ static int ho_run(wl_context *ctx)
                 wl_error_rc(&sh->err, "rc_thread_join");
         free(t);
     }
+    wl_work_done(ctx);
     /* Anything still queued (only after an abort) is dropped here. */
     while (sh->len > 0) {
         rc_decref(sh->q[sh->head].obj);

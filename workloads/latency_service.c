@@ -230,6 +230,7 @@ static int ls_run(wl_context *ctx)
     for (int i = 0; i < p->threads; i++)
         w[i] = (struct ls_worker){.sh = &sh, .index = i, .seed = wl_seed(p->seed, i)};
     wl_run_workers(p->threads, ls_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
     long served = 0;
     for (int i = 0; i < p->threads; i++)
         served += w[i].served;

@@ -271,6 +271,7 @@ static int so_run(wl_context *ctx)
         w[i] = (struct so_worker){.sh = &sh, .index = i};
     uint64_t t0 = rc_clock_ns();
     wl_run_workers(p->threads, so_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
     double secs = (double)(rc_clock_ns() - t0) / 1e9;
 
     long reads = 0, writes = 0, died = 0;

@@ -171,6 +171,7 @@ static int sr_run(wl_context *ctx)
                                   .start = (long)(wl_rng(&s) % SR_ITEMS), .stride = stride};
     }
     wl_run_workers(p->threads, sr_worker_main, w, sizeof *w, &sh.err);
+    wl_work_done(ctx);
 
     long reads = 0, bad_thread = -1;
     uint64_t sum = 0, want = 0;

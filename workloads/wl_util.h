@@ -161,6 +161,13 @@ static inline int wl_op_done(wl_context *ctx, struct wl_error *err, int index, l
 
 /* ---- workers ---- */
 
+/* The measured part of run() is over (wl_context.work_done). */
+static inline void wl_work_done(wl_context *ctx)
+{
+    if (ctx->work_done != NULL)
+        ctx->work_done(ctx);
+}
+
 /* Run fn(args + i * size) on n new threads and join them all.  The caller
  * (attached) is detached while it joins.  0, or -1 with the error in *err;
  * the threads that did start are joined either way. */

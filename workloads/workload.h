@@ -84,6 +84,14 @@ struct wl_context {
     void (*record_op)(wl_context *ctx, int thread, uint64_t latency_ns);
     /* Report progress in [0, 1] (the driver shows it on a terminal). */
     void (*progress)(wl_context *ctx, double fraction);
+    /* Called by run() (wl_work_done) once its measured work is over: the
+     * workers joined, before the teardown that checks the result, drops
+     * the live heap and collects it to show nothing is left.  The driver
+     * ends wall and CPU time there, as the peer programs and the floors
+     * end their timing before they free their live heap; the teardown is
+     * reported on its own.  NULL, or never called: the whole run() is
+     * measured. */
+    void (*work_done)(wl_context *ctx);
     void *driver;         /* the driver's own data */
     const struct rc_workload *workload;   /* set by wl_run */
     /* Set by run(): operations done (for throughput), and a one-line

@@ -374,6 +374,38 @@ sizes)
     grep -q ': verified: ' cc.txt || fail "cycle-churn --live 20000 did not verify"
     echo "sizes ok"
     ;;
+teardown)
+    # wall_s times the workload's work (setup and workers, as the peer
+    # programs and the floors do); the teardown after it (checking,
+    # dropping the live heap, the collection that shows nothing is left)
+    # is teardown_s.  The last collection, the one that freed the live
+    # heap (every one of its nodes), starts after the measured part; a
+    # library's workload, which does not say where its work ends, is timed
+    # whole.  Usage: cli_test.sh RCGC teardown LRU.so
+    lru=$1
+    cd "$tmp" || exit 1
+    "$rcgc" run cycle-churn --quick --live 20000 --cycles 2000 --json t.json >/dev/null \
+        || fail "rcgc run cycle-churn failed"
+    # The last collection's start and count: the last of each before "stops".
+    awk '/"stops"/ { exit }
+         /"start_ns":/ { gsub(/[",]/, ""); start = $2 }
+         /"collected":/ { gsub(/[",]/, ""); collected = $2 }
+         /"wall_s":/ { gsub(/[",]/, ""); wall = $2 }
+         /"teardown_s":/ { gsub(/[",]/, ""); td = $2 }
+         /"ops": [0-9]/ { gsub(/[",]/, ""); ops = $2 }
+         /"ops_per_s":/ { gsub(/[",]/, ""); rate = $2 }
+         END {
+             printf "wall_s %s teardown_s %s last collection at %s ns, collected %s\n",
+                    wall, td, start, collected
+             d = rate - ops / wall; if (d < 0) d = -d
+             exit !(td > 0 && wall > 0 && collected >= 20000 && start >= wall * 1e9 &&
+                    d <= 1e-6 * rate)
+         }' t.json || fail "t.json: the teardown is not timed apart from the work"
+    "$rcgc" run lru-cache --load "$lru" --quick --json l.json >/dev/null || fail "rcgc run lru-cache failed"
+    grep -qE '"teardown_s": 0(\.0)?,' l.json || fail "l.json: a library's workload has a teardown_s"
+    "$rcgc" report t.json >/dev/null || fail "rcgc report t.json failed"
+    echo "teardown ok"
+    ;;
 old-report)
     # A report written before "collector", "gc_threshold", "gc_stress",
     # "gc_verify", "sensor_slice_ns" and "sensor_max_at_ns" existed (a

@@ -20,7 +20,7 @@
  * `rcgc run` that apply (--threads --depth --live --cycles --requests
  * --seed --quick --json --help; defaults, then --quick, then the flags), a
  * usage error on one line of stderr with exit status 2, the measured run
- * (wall and CPU time of run(), peak RSS at the end), a few lines on
+ * (wall and CPU time of run() up to floor_work_done, peak RSS at the end), a few lines on
  * stdout, and the JSON report.  Exit status 1 when verification failed.
  *
  * The JSON report (--json FILE) has the shape of `rcgc run`'s rcgc-run/1
@@ -28,7 +28,7 @@
  * "rcgc-floor/1", "generator", "command": "run", "host": {"cpus"}, "runs":
  * [one run]}, the run holding "workload", "mode": "floor", "threads",
  * "quick", "params" (threads, seed as a decimal string, the six sizes),
- * "error": null, "wall_s", "cpu_s", "peak_rss_kb", "ops", "ops_per_s",
+ * "error": null, "wall_s", "teardown_s", "cpu_s", "peak_rss_kb", "ops", "ops_per_s",
  * "verify": {"ok", "summary"}, "leaked" (objects not freed: 0 when
  * verified), "percentiles": {"ops": {count, min, mean, p50, p90, p99,
  * p99.9, max}} (ns; count 0 when the floor records no operations).
@@ -68,6 +68,12 @@ struct floor_ctx {
     /* Set by run() when it records per-operation latency (ns): the merged
      * histogram, owned by floor_main afterwards.  NULL: no operations. */
     lat_hist *ops_hist;
+    /* Set by run() (floor_work_done) when its workers have finished, as
+     * the workload's wl_work_done: wall and CPU time end there, and the
+     * check and the freeing of the live heap after it are the teardown.
+     * 0: the whole run() is measured. */
+    uint64_t work_end_ns;
+    double work_end_cpu;
 };
 
 typedef struct floor_spec {
@@ -80,6 +86,9 @@ typedef struct floor_spec {
      * not. */
     int (*run)(floor_ctx *ctx);
 } floor_spec;
+
+/* The measured part of run() is over (floor_ctx.work_end_ns). */
+void floor_work_done(floor_ctx *ctx);
 
 /* The program: parse argv, run, report.  Returns the exit status. */
 int floor_main(const floor_spec *spec, int argc, char **argv);

@@ -123,6 +123,7 @@ static int bt_run(floor_ctx *ctx)
     for (int i = 0; i < p->threads; i++)
         w[i] = (struct bt_worker){.sh = &sh, .index = i};
     floor_run_workers(p->threads, bt_worker_main, w, sizeof *w, &sh.err);
+    floor_work_done(ctx);
 
     uint64_t counted = 0, expected = 0;
     for (int i = 0; i < p->threads; i++) {

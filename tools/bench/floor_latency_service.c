@@ -207,6 +207,7 @@ static int ls_run(floor_ctx *ctx)
             floor_oom(sizeof(uint64_t) * LAT_HIST_COUNTS);
     }
     floor_run_workers(p->threads, ls_worker_main, w, sizeof *w, &sh.err);
+    floor_work_done(ctx);
     long served = 0;
     for (int i = 0; i < p->threads; i++) {
         served += w[i].served;

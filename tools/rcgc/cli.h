@@ -105,8 +105,10 @@ struct cli_run {
     bool verified;             /* run() returned 0 */
     char summary[160];         /* the workload's verification summary */
     long leaked;               /* rc_runtime_free's count */
-    /* Measures.  wall and cpu cover the workload's run() call. */
-    double wall_s, cpu_s;
+    /* Measures.  wall and cpu cover the workload's measured work: its
+     * run() call up to wl_work_done, or the whole call; teardown_s is the
+     * rest of the call (checking, dropping and collecting the live heap). */
+    double wall_s, cpu_s, teardown_s;
     long peak_rss_kb;          /* ru_maxrss of the process at the end */
     uint64_t ops;
     double ops_per_s;

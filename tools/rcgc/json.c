@@ -128,6 +128,7 @@ static json_t *run_obj(const struct cli_run *r)
     json_object_set_new(o, "sensor_max_at_ns", jint(r->sensor_max_at_ns));
     json_object_set_new(o, "error", r->error[0] != '\0' ? json_string(r->error) : json_null());
     json_object_set_new(o, "wall_s", json_real(r->wall_s));
+    json_object_set_new(o, "teardown_s", json_real(r->teardown_s));
     json_object_set_new(o, "cpu_s", json_real(r->cpu_s));
     json_object_set_new(o, "peak_rss_kb", json_integer(r->peak_rss_kb));
     json_object_set_new(o, "ops", jint(r->ops));
@@ -542,6 +543,9 @@ static void rd_run(struct rd *rd, json_t *o, const char *where, struct cli_run *
         r->sensor_max_at_ns = rd_u64(rd, o, where, "sensor_max_at_ns");
     rd_str(rd, o, where, "error", r->error, sizeof r->error, true);
     r->wall_s = rd_double(rd, o, where, "wall_s");
+    r->teardown_s = 0;   /* absent: a report written before the field */
+    if (!rd->failed && json_object_get(o, "teardown_s") != NULL)
+        r->teardown_s = rd_double(rd, o, where, "teardown_s");
     r->cpu_s = rd_double(rd, o, where, "cpu_s");
     r->peak_rss_kb = rd_long(rd, o, where, "peak_rss_kb");
     r->ops = rd_u64(rd, o, where, "ops");
