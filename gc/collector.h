@@ -298,6 +298,10 @@ struct collection {
     size_t n;
     rc_object **held;              /* every unreachable object, one reference each */
     size_t nheld;
+    size_t finalizers;             /* of them, those with a finalizer not run
+                                      yet (gc_hold_unreachable_stw; 0 in a
+                                      local collection, whose garbage has
+                                      none: gc_local_settle) */
     rc_object **saved;             /* RC_GC_DEBUG_SAVEALL: bound for gc.garbage */
     size_t nsaved;
     struct weakref_cb *cbs;        /* callbacks of reachable weakrefs */

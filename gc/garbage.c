@@ -154,10 +154,13 @@ void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room)
     RC_ASSERT_STW("gc_hold_unreachable_stw");
     c->held = buf;
     c->nheld = 0;
+    c->finalizers = 0;
     for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
         rc_object *o = GC_HEAD_OBJ(g);
         if (c->nheld == room)
             rc_fatal("collector: %zu unreachable objects, more than the set held", room);
+        if (o->ob_type->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED))
+            c->finalizers++;
         if (owned_elsewhere(o)) {
             ref_merge(o, 1);
             o->ob_type->traverse(o, visit_merge, NULL);
@@ -184,6 +187,11 @@ static bool run_callbacks_and_finalizers(struct collection *c)
 {
     bool ran = c->ncbs > 0;
     run_weakref_callbacks(c);
+    /* Counted in phase 1 (nearly always none): a finalizer runs only in
+     * its object's deallocation, which our references keep from happening,
+     * so none has run since. */
+    if (c->finalizers == 0)
+        return ran;
     /* The unreachable list is private and our references keep every member
      * alive, so it does not change under the finalizers' feet. */
     for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
@@ -399,6 +407,14 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
         ran_code = true;
     }
     *saved = 0;
+    /* The garbage leaves every list with these bits cleared.  With no
+     * stop in phase 3 and no code run, the unreachable list is c->held,
+     * and phase 4 unlinks each piece as it clears it (one pass over the
+     * garbage instead of two); until then nothing reads their links or
+     * bits but this thread (they are in no owner's list, and nothing
+     * outside the garbage refers to them). */
+    const uint8_t off = (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD);
+    bool unlink_in_clear = !stop_again && !c->saveall && !c->local && !c->defer_clear;
     if (c->saveall) {
         /* Kept alive in the garbage list: back into the lists. */
         size_t n = list_length(&c->unreachable);
@@ -419,7 +435,6 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
          * stale pointer and will find the object gone when it reads again,
          * so a plain load and store do (a locked instruction per object
          * was a tenth of the collection). */
-        const uint8_t off = (uint8_t)~(RC_GC_COLLECTING | RC_GC_TRACKED | RC_GC_OLD);
         if (c->local) {
             /* Unlinked already: c->held is the garbage. */
             for (size_t i = 0; i < c->nheld; i++) {
@@ -428,10 +443,14 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
                 rc_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(obj_gc_bits(o) & off));
             }
         }
-        while (!gcl_is_empty(&c->unreachable)) {
-            struct gc_head *g = c->unreachable.next;
-            gcl_remove(g);
-            rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, off);
+        if (unlink_in_clear) {
+            gcl_init(&c->unreachable);   /* its members: c->held, below */
+        } else {
+            while (!gcl_is_empty(&c->unreachable)) {
+                struct gc_head *g = c->unreachable.next;
+                gcl_remove(g);
+                rc_atomic_and_relaxed(&GC_HEAD_OBJ(g)->ob_gc_bits, off);
+            }
         }
     }
     if (c->verify)
@@ -458,8 +477,17 @@ long gc_finish(struct collection *c, long *survivors, long *saved)
         run_weakref_callbacks(c);   /* weakrefs made during phase 2 */
         for (size_t i = 0; i < c->nheld; i++) {
             rc_object *o = c->held[i];
-            if (!(obj_gc_bits(o) & RC_GC_TRACKED))
-                o->ob_type->clear(o);   /* garbage: break its cycles (held) */
+            if (unlink_in_clear) {
+                /* Out of the list, as gcl_remove leaves it.  An atomic and:
+                 * the world runs, and a bit another thread sets must not
+                 * be lost. */
+                struct gc_head *g = OBJ_GC_HEAD(o);
+                g->next = g->prev = NULL;
+                rc_atomic_and_relaxed(&o->ob_gc_bits, off);
+            } else if (obj_gc_bits(o) & RC_GC_TRACKED) {
+                continue;   /* saved or resurrected: not garbage */
+            }
+            o->ob_type->clear(o);   /* garbage: break its cycles (held) */
         }
     }
     release_held(c);
