@@ -570,7 +570,8 @@ void gc_collect_auto(struct thr_state *ts, int gen);
 /* World stopped: detach the weakrefs to the unreachable set, keeping the
  * callbacks of weakrefs that are themselves reachable (c->cbs). */
 void gc_handle_weakrefs_stw(struct collection *c);
-/* World stopped: one reference to every unreachable object, their
+/* World stopped, phase 1's end: what gc_handle_weakrefs_stw does, and one
+ * reference to every unreachable object, in the same walk: their
  * addresses in buf (room entries, at least as many as the set had:
  * c->held); objects other threads own are merged instead (docs/gc.md
  * [gc.phases]).  buf is the work buffer (gc.work), which phase 4 trims. */

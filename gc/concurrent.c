@@ -524,7 +524,7 @@ static inline bool cc_traverse(rc_object *o, bool ft, int (*visit)(rc_object *, 
         if (obj_gc_bits(o) & RC_GC_DEAD)
             return false;
         const struct rc_instance *in = (const struct rc_instance *)o;
-        for (size_t i = 0, n = instance_nslots(in); i < n; i++) {
+        for (size_t i = 0, n = t->nslots; i < n; i++) {
             rc_object *v = rc_atomic_load_relaxed(&in->slots[i]);   /* relaxed: racy by design */
             if (v != NULL)
                 visit(v, arg);

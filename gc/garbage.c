@@ -96,18 +96,23 @@ static bool is_garbage(rc_object *o)
     return gc_collecting(o) && gc_refs(OBJ_GC_HEAD(o)) == 0;
 }
 
+/* The weakrefs of one unreachable object o: those to it detached, those
+ * it is (a garbage weakref to a live target) detached from its target, or
+ * the target's death would run its callback and hand it to another
+ * thread. */
+static inline void handle_weakrefs_of(struct collection *c, rc_object *o)
+{
+    if (weakref_listed(o))
+        weakref_detach_for_gc(o, &c->cbs, &c->ncbs, is_garbage);
+    if (obj_is(o, &rc_weakref_type))
+        weakref_detach_garbage(o);
+}
+
 void gc_handle_weakrefs_stw(struct collection *c)
 {
     RC_ASSERT_STW("gc_handle_weakrefs_stw");
-    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
-        if (o->ob_type->flags & RC_TYPE_WEAKREFABLE)
-            weakref_detach_for_gc(o, &c->cbs, &c->ncbs, is_garbage);
-        /* A garbage weakref to a live target: detached, or the target's
-         * death would run its callback and hand it to another thread. */
-        if (rc_is_weakref(o))
-            weakref_detach_garbage(o);
-    }
+    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next)
+        handle_weakrefs_of(c, GC_HEAD_OBJ(g));
 }
 
 /* Whether o may be merged here: another thread owns its local count (ft
@@ -159,6 +164,10 @@ void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room)
         rc_object *o = GC_HEAD_OBJ(g);
         if (c->nheld == room)
             rc_fatal("collector: %zu unreachable objects, more than the set held", room);
+        /* Each object's weakrefs before its reference: is_garbage reads
+         * only the collector's bits and gc_refs, which holding leaves
+         * alone, so the order across objects does not matter. */
+        handle_weakrefs_of(c, o);
         if (o->ob_type->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED))
             c->finalizers++;
         if (owned_elsewhere(o)) {

@@ -571,8 +571,8 @@ long gc_trial_deletion_stw(struct collection *c)
         survivors += gen1_to_old_stw(c);
     c->set = NULL;
     c->n = 0;
-    gc_handle_weakrefs_stw(c);
-    /* The held references go into the work buffer, free again and at
+    /* The weakrefs, then the held references, in one walk.  The held
+     * references go into the work buffer, free again and at
      * least as long as the set: no allocation inside the stop (an
      * allocator's page faults there cost milliseconds, BENCHMARKS.md). */
     gc_hold_unreachable_stw(c, (rc_object **)(void *)gc->work, 2 * gc->work_cap);

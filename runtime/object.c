@@ -165,7 +165,7 @@ static void dealloc_now(struct thr_state *ts, rc_object *o)
         if (ref_resurrect_end(o))
             return;
     }
-    if (t->flags & RC_TYPE_WEAKREFABLE)
+    if (weakref_listed(o))
         weakref_clear_target(o);
     /* A tracked object stays in its GC list until obj_free unlinks it (or
      * hands it back to its owner); the collector leaves dying objects

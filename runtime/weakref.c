@@ -25,10 +25,7 @@
  * entries after it back, so no tombstones. */
 #define WEAK_MIN_CAP 16
 
-static inline size_t weak_slot(rc_object *target, size_t cap)
-{
-    return (size_t)(((uint64_t)(uintptr_t)target * 0x9E3779B97F4A7C15u) >> 40) & (cap - 1);
-}
+#define weak_slot weakref_table_slot
 
 /* The entry of target, or NULL; weakref_mu held. */
 static struct weak_entry *weak_find(struct rc_runtime *rt, rc_object *target)
@@ -44,16 +41,10 @@ static struct weak_entry *weak_find(struct rc_runtime *rt, rc_object *target)
     }
 }
 
-/* Room for one more entry (the table at most half full after it): 0, or
- * -1 with a MemoryError.  weakref_mu held. */
-static int weak_reserve(struct rc_runtime *rt)
+/* Move the entries into a new array of cap entries (a power of two, more
+ * than twice the entries); a, zeroed, is the new array.  weakref_mu held. */
+static void weak_rehash(struct rc_runtime *rt, struct weak_entry *a, size_t cap)
 {
-    if (2 * (rt->weak_n + 1) <= rt->weak_cap)
-        return 0;
-    size_t cap = rt->weak_cap ? 2 * rt->weak_cap : WEAK_MIN_CAP;
-    struct weak_entry *a = mem_calloc(cap, sizeof *a);
-    if (a == NULL)
-        return -1;
     for (size_t j = 0; j < rt->weak_cap; j++) {
         rc_object *t = rt->weak[j].target;
         if (t == NULL)
@@ -66,7 +57,34 @@ static int weak_reserve(struct rc_runtime *rt)
     mem_free(rt->weak);
     rt->weak = a;
     rt->weak_cap = cap;
+}
+
+/* Room for one more entry (the table at most half full after it): 0, or
+ * -1 with a MemoryError.  weakref_mu held. */
+static int weak_reserve(struct rc_runtime *rt)
+{
+    if (2 * (rt->weak_n + 1) <= rt->weak_cap)
+        return 0;
+    size_t cap = rt->weak_cap ? 2 * rt->weak_cap : WEAK_MIN_CAP;
+    struct weak_entry *a = mem_calloc(cap, sizeof *a);
+    if (a == NULL)
+        return -1;
+    weak_rehash(rt, a, cap);
     return 0;
+}
+
+/* After a removal: a table down to an eighth full shrinks to half its
+ * size (a quarter full then), so a burst of targets does not keep its
+ * memory, and each rehash under the lock stays proportional to the
+ * entries.  Best effort: without memory it stays as it is. */
+static void weak_maybe_shrink(struct rc_runtime *rt)
+{
+    if (rt->weak_cap <= WEAK_MIN_CAP || 8 * rt->weak_n >= rt->weak_cap)
+        return;
+    size_t cap = rt->weak_cap / 2;
+    struct weak_entry *a = mem_try_calloc(cap, sizeof *a);
+    if (a != NULL)
+        weak_rehash(rt, a, cap);
 }
 
 /* Add target's entry (none yet, room reserved); weakref_mu held. */
@@ -86,7 +104,10 @@ static void weak_insert(struct rc_runtime *rt, rc_object *target, struct rc_weak
 static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
 {
     size_t mask = rt->weak_cap - 1, hole = (size_t)(e - rt->weak);
-    rc_atomic_store_relaxed(&e->target->ob_weak, 0);
+    /* release: see weakref_listed.  The last access to the target by this
+     * thread, which may have found it through a weakref while its owner
+     * deallocates it. */
+    rc_atomic_store_release(&e->target->ob_weak, 0);
     for (size_t i = (hole + 1) & mask; rt->weak[i].target != NULL; i = (i + 1) & mask) {
         size_t home = weak_slot(rt->weak[i].target, rt->weak_cap);
         if (((i - home) & mask) >= ((i - hole) & mask)) {
@@ -97,6 +118,7 @@ static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
     rt->weak[hole].target = NULL;
     rt->weak[hole].head = NULL;
     rt->weak_n--;
+    weak_maybe_shrink(rt);
 }
 
 /* Whether a dying target (count 0) has no weakrefs, without the lock: most
@@ -107,7 +129,7 @@ static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
  * count), and a concurrent weakref_dealloc only removes entries. */
 static inline bool weaklist_empty(rc_object *target)
 {
-    return rc_atomic_load_relaxed(&target->ob_weak) == 0;
+    return !weakref_listed(target);
 }
 
 /* Take target's whole list out of the table (its weakrefs still point at

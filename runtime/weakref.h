@@ -11,8 +11,30 @@
 #include "internal.h"
 
 /* Target o is dying: detach every weakref to it, then run the callbacks of
- * those weakrefs that are still alive. */
+ * those weakrefs that are still alive.  Called only when o has weakrefs
+ * (weakref_listed). */
 void weakref_clear_target(rc_object *o);
+
+/* The home slot of target in a weakref table of cap entries (a power of
+ * two): Fibonacci hashing, the product's top log2(cap) bits.  Here so the
+ * tests can build the probe runs they need. */
+static inline size_t weakref_table_slot(const rc_object *target, size_t cap)
+{
+    unsigned bits = (unsigned)__builtin_ctzll((unsigned long long)cap);
+    return (size_t)(((uint64_t)(uintptr_t)target * 0x9E3779B97F4A7C15u) >> (64 - bits));
+}
+
+/* Whether o has weakrefs (an entry in the weakref table): under the
+ * weakref lock, with the world stopped, or on a dying o by the thread
+ * that deallocates it (no weakref to it can be made any more, and each
+ * one made before happened before its count reached 0: weakref.c). */
+static inline bool weakref_listed(rc_object *o)
+{
+    /* acquire: pairs with weak_remove's release store of 0, so that a
+     * dying object's memory is freed after the last store to it by the
+     * thread that emptied its list. */
+    return rc_atomic_load_acquire(&o->ob_weak) != 0;
+}
 
 /* A callback to run later, with a reference to its weakref. */
 struct weakref_cb {

@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "internal.h"
 #include "objects.h"
+#include "weakref.h"
 
 #include <stdatomic.h>
 
@@ -298,6 +299,106 @@ static void count_callback(rc_object *wr, void *arg)
     (*(int *)arg)++;
 }
 
+/* The weakref table's invariant (runtime/weakref.c): the entries and
+ * their count agree, each target is flagged, and no empty slot lies
+ * between an entry's home slot and the slot it is in, wrapping around
+ * the end. */
+static void assert_weak_table_sound(void)
+{
+    struct rc_runtime *rt = rc_rt;
+    size_t n = 0, cap = rt->weak_cap;
+    for (size_t i = 0; i < cap; i++) {
+        rc_object *t = rt->weak[i].target;
+        if (t == NULL)
+            continue;
+        n++;
+        assert_non_null(rt->weak[i].head);
+        assert_int_equal(1, atomic_load(&t->ob_weak));
+        for (size_t j = weakref_table_slot(t, cap); j != i; j = (j + 1) & (cap - 1))
+            assert_non_null(rt->weak[j].target);
+    }
+    assert_int_equal(rt->weak_n, n);
+}
+
+/* Entries whose probe runs wrap around the end of the table: targets
+ * chosen by their home slot (the last two of 64, then the first two),
+ * among fillers, then removed in an order that takes runs apart from the middle.  After each
+ * removal the table is sound and every weakref left finds its target. */
+#define WRAP_POOL 3000
+#define WRAP_FILL 17      /* entries that make a 64-slot table */
+#define WRAP_AT_END 8     /* targets whose home is slot 62 or 63 */
+#define WRAP_AT_START 4   /* then targets whose home is slot 0 or 1 */
+#define WRAP_N (WRAP_FILL + WRAP_AT_END + WRAP_AT_START)
+
+static void test_weakref_table_wraps(void **state)
+{
+    size_t live = rc_live_objects();
+    rc_type *T = rc_type_new("Target", 0, NULL);
+    static rc_object *pool[WRAP_POOL];
+    rc_object *target[WRAP_N], *weak[WRAP_N];
+    int n = 0;
+    for (int i = 0; i < WRAP_POOL; i++)
+        pool[i] = rc_instance_new(T);
+    for (int i = 0; n < WRAP_FILL; i++) {
+        target[n] = pool[i];
+        pool[i] = NULL;
+        weak[n] = rc_weakref_new(target[n], NULL, NULL);
+        n++;
+    }
+    assert_int_equal(64, rc_rt->weak_cap);
+    /* Homes at the end, then at the start: the latter sit behind the
+     * wrapped run, where a removal in it must not pull them back past
+     * their home. */
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass == 0 ? WRAP_FILL + WRAP_AT_END : WRAP_N;
+        for (int i = 0; i < WRAP_POOL && n < want; i++) {
+            size_t home = pool[i] != NULL ? weakref_table_slot(pool[i], 64) : 32;
+            if (pass == 0 ? home < 62 : home > 1)
+                continue;
+            target[n] = pool[i];
+            pool[i] = NULL;
+            weak[n] = rc_weakref_new(target[n], NULL, NULL);
+            n++;
+        }
+    }
+    assert_int_equal(WRAP_N, n);
+    assert_int_equal(64, rc_rt->weak_cap);   /* still: at most half full */
+    assert_weak_table_sound();
+    int wrapped = 0;   /* entries that live before their home slot */
+    for (size_t i = 0; i < 64; i++)
+        if (rc_rt->weak[i].target != NULL && weakref_table_slot(rc_rt->weak[i].target, 64) > i)
+            wrapped++;
+    assert_true(wrapped >= WRAP_AT_END - 2);   /* all but the two that fit */
+    for (int i = 0; i < WRAP_POOL; i++)
+        rc_decref(pool[i]);
+    /* The targets at the end of the table first, alternating from the
+     * middle of their run outward, then the fillers. */
+    int order[WRAP_N], k = 0;
+    for (int d = 0; d < WRAP_AT_END; d++)
+        order[k++] = WRAP_FILL + (WRAP_AT_END / 2 + (d % 2 ? -(d + 1) / 2 : d / 2));
+    for (int i = WRAP_FILL + WRAP_AT_END; i < WRAP_N; i++)
+        order[k++] = i;
+    for (int i = 0; i < WRAP_FILL; i++)
+        order[k++] = i;
+    bool dead[WRAP_N] = {false};
+    for (k = 0; k < n; k++) {
+        int i = order[k];
+        rc_decref(target[i]);
+        dead[i] = true;
+        assert_weak_table_sound();
+        for (int j = 0; j < n; j++) {
+            rc_object *got = rc_weakref_get(weak[j]);
+            assert_true(got == (dead[j] ? NULL : target[j]));
+            rc_decref(got);
+        }
+    }
+    assert_int_equal(0, rc_rt->weak_n);
+    assert_int_equal(16, rc_rt->weak_cap);   /* shrunk as it emptied */
+    for (int i = 0; i < n; i++)
+        rc_decref(weak[i]);
+    assert_int_equal(live, rc_live_objects());
+}
+
 static void test_weakref_table_many_targets(void **state)
 {
     size_t live = rc_live_objects();
@@ -324,6 +425,8 @@ static void test_weakref_table_many_targets(void **state)
         rc_decref(target[i]);
         dead[i] = true;
         assert_int_equal(1, calls[i]);
+        if (k % 50 == 0)
+            assert_weak_table_sound();
         if (k % 97 == 0 || k == TABLE_TARGETS - 1) {
             for (int j = 0; j < TABLE_TARGETS; j++) {
                 for (int w = 0; w < 2; w++) {
@@ -647,6 +750,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_weakref_in_finalizer),
         HARNESS_TEST(test_weakref_bad_input),
         HARNESS_TEST(test_weakref_table_many_targets),
+        HARNESS_TEST(test_weakref_table_wraps),
         HARNESS_TEST(test_weakref_table_out_of_memory),
         HARNESS_TEST(test_traverse_and_clear),
         HARNESS_TEST(test_self_cycle_broken_by_clear),

@@ -15,9 +15,10 @@
  *                  publication, or with the object held exclusively.
  *   ob_weak        nonzero while the object has weakrefs, whose list is in
  *                  the runtime's weakref table (runtime/weakref.c) rather
- *                  than in the object.  Written under the weakref lock
- *                  (relaxed atomic stores); read under it, by the thread
- *                  that deallocates the object, or with the world stopped.
+ *                  than in the object.  Written under the weakref lock (a
+ *                  relaxed store sets it, a release store clears it); read
+ *                  under it, with the world stopped, or (acquire) by the
+ *                  thread that deallocates the object.
  *   ob_mutex       the object's lock byte (container mutation, ft mode).
  *   ob_gc_bits     collector bits (RC_GC_*), relaxed atomic accesses.  Set or
  *                  cleared before publication, by the thread that

@@ -58,7 +58,8 @@
 extern "C" {
 #endif
 
-#define RCGC_WORKLOAD_ABI_VERSION 1
+/* 2: the object header's ob_flags became one byte and ob_weak the next. */
+#define RCGC_WORKLOAD_ABI_VERSION 2
 
 /* The most size flags one workload may declare, and the most threads a
  * run may have (--threads). */
