@@ -297,9 +297,9 @@ struct collection {
                                       mark stack in set[n..2n) */
     size_t n;
     rc_object **held;              /* every unreachable object, one reference each */
-    size_t nheld;
+    size_t nheld, held_room;
     size_t finalizers;             /* of them, those with a finalizer not run
-                                      yet (gc_hold_unreachable_stw; 0 in a
+                                      yet (gc_hold_stw; 0 in a
                                       local collection, whose garbage has
                                       none: gc_local_settle) */
     rc_object **saved;             /* RC_GC_DEBUG_SAVEALL: bound for gc.garbage */
@@ -570,12 +570,16 @@ void gc_collect_auto(struct thr_state *ts, int gen);
 /* World stopped: detach the weakrefs to the unreachable set, keeping the
  * callbacks of weakrefs that are themselves reachable (c->cbs). */
 void gc_handle_weakrefs_stw(struct collection *c);
-/* World stopped, phase 1's end: what gc_handle_weakrefs_stw does, and one
- * reference to every unreachable object, in the same walk: their
- * addresses in buf (room entries, at least as many as the set had:
- * c->held); objects other threads own are merged instead (docs/gc.md
- * [gc.phases]).  buf is the work buffer (gc.work), which phase 4 trims. */
-void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room);
+/* World stopped, phase 1's end: one reference to every unreachable
+ * object, their addresses in buf (room entries, at least as many as the
+ * set had: c->held), begun by gc_hold_begin_stw and taken object by object
+ * by gc_hold_stw as phase 1 finds them; objects other threads own are
+ * merged instead (docs/gc.md [gc.phases]).  gc_hold_stw also does what
+ * gc_handle_weakrefs_stw does, for that object.  buf may be the set's
+ * array being read (gc.work), provided no entry is written before it is
+ * read; phase 4 trims it. */
+void gc_hold_begin_stw(struct collection *c, rc_object **buf, size_t room);
+void gc_hold_stw(struct collection *c, rc_object *o);
 /* A thread-local collection, once it has decided (no lock held): check
  * that no other thread counts or escaped any of its garbage, close the
  * garbage to stale lock-free readers and detach the weakrefs to it (under

@@ -154,30 +154,34 @@ static int visit_merge(rc_object *target, void *arg)
  * count, as CPython's free-threaded collector does): the collector's
  * decrefs then free it on this thread, where they would otherwise queue
  * it to its owner one by one through the biased-refcount queues. */
-void gc_hold_unreachable_stw(struct collection *c, rc_object **buf, size_t room)
+void gc_hold_begin_stw(struct collection *c, rc_object **buf, size_t room)
 {
-    RC_ASSERT_STW("gc_hold_unreachable_stw");
+    RC_ASSERT_STW("gc_hold_begin_stw");
     c->held = buf;
     c->nheld = 0;
+    c->held_room = room;
     c->finalizers = 0;
-    for (struct gc_head *g = c->unreachable.next; g != &c->unreachable; g = g->next) {
-        rc_object *o = GC_HEAD_OBJ(g);
-        if (c->nheld == room)
-            rc_fatal("collector: %zu unreachable objects, more than the set held", room);
-        /* Each object's weakrefs before its reference: is_garbage reads
-         * only the collector's bits and gc_refs, which holding leaves
-         * alone, so the order across objects does not matter. */
-        handle_weakrefs_of(c, o);
-        if (o->ob_type->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED))
-            c->finalizers++;
-        if (owned_elsewhere(o)) {
-            ref_merge(o, 1);
-            o->ob_type->traverse(o, visit_merge, NULL);
-        } else {
-            rc_incref(o);   /* no object code: an increment */
-        }
-        c->held[c->nheld++] = o;
+}
+
+void gc_hold_stw(struct collection *c, rc_object *o)
+{
+    if (c->nheld == c->held_room)
+        rc_fatal("collector: %zu unreachable objects, more than the set held", c->held_room);
+    /* Each object's weakrefs before its reference: is_garbage reads only
+     * the collector's bits and gc_refs, which neither holding nor the
+     * relinking of the others (a survivor's bit cleared, its gc_refs
+     * MARKED) changes for what it asks, so the order across objects does
+     * not matter. */
+    handle_weakrefs_of(c, o);
+    if (o->ob_type->finalize != NULL && !(obj_gc_bits(o) & RC_GC_FINALIZED))
+        c->finalizers++;
+    if (owned_elsewhere(o)) {
+        ref_merge(o, 1);
+        o->ob_type->traverse(o, visit_merge, NULL);
+    } else {
+        rc_incref(o);   /* no object code: an increment */
     }
+    c->held[c->nheld++] = o;
 }
 
 static void run_weakref_callbacks(struct collection *c)
@@ -257,7 +261,7 @@ static void release_held(struct collection *c)
         gc_release_garbage(c->held[i]);
     c->held = NULL;
     c->nheld = 0;
-    /* The buffer held them (gc_hold_unreachable_stw): shrunk now, with the
+    /* The buffer held them (gc_hold_begin_stw): shrunk now, with the
      * world running, if a big collection grew it.  A thread-local
      * collection's is the thread's own (gts->lwork). */
     if (!c->local)

@@ -332,7 +332,10 @@ static void mark_reachable(struct collection *c)
 /* Pass 4: relink every member.  Survivors (and the dying) go to their
  * owners' lists for generation `dest`, in the order they had, with
  * COLLECTING cleared; the unreachable to c->unreachable, still COLLECTING
- * with gc_refs 0.  Returns the number of survivors. */
+ * with gc_refs 0, each held (gc_hold_stw) as it is met: c->held, begun by
+ * the caller, is the set's own array, each entry written after it was
+ * read (no more unreachable objects than entries read).  Returns the
+ * number of survivors. */
 static long relink_stw(struct collection *c, int dest)
 {
     RC_ASSERT_STW("relink_stw");
@@ -349,6 +352,7 @@ static long relink_stw(struct collection *c, int dest)
             rc_object *o = GC_HEAD_OBJ(g);
             if (g->aux == 0) {
                 gcl_append(&c->unreachable, g);
+                gc_hold_stw(c, o);
                 continue;
             }
             gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));
@@ -565,17 +569,16 @@ long gc_trial_deletion_stw(struct collection *c)
      * young collections all stop the world (ft mode's are thread-local:
      * [gc.local]). */
     c->dest = c->young_to_old ? RC_GC_GENERATIONS - 1 : gc_dest_generation(c->gen);
+    /* The held references go into the work buffer, the set's array as the
+     * relinking reads it: no allocation inside the stop (an allocator's
+     * page faults there cost milliseconds, BENCHMARKS.md). */
+    gc_hold_begin_stw(c, (rc_object **)(void *)gc->work, 2 * gc->work_cap);
     long survivors = relink_stw(c, c->dest);
     c->kept = survivors;
     if (c->young_to_old)
         survivors += gen1_to_old_stw(c);
     c->set = NULL;
     c->n = 0;
-    /* The weakrefs, then the held references, in one walk.  The held
-     * references go into the work buffer, free again and at
-     * least as long as the set: no allocation inside the stop (an
-     * allocator's page faults there cost milliseconds, BENCHMARKS.md). */
-    gc_hold_unreachable_stw(c, (rc_object **)(void *)gc->work, 2 * gc->work_cap);
     gc_lap(&c->lap_ns, &c->rec.phase_ns[RC_GC_T_REACHABLE]);
     return survivors;
 }
