@@ -353,6 +353,10 @@ static long relink_stw(struct collection *c, int dest)
             if (g->aux == 0) {
                 gcl_append(&c->unreachable, g);
                 gc_hold_stw(c, o);
+#ifdef RCGC_DEBUG
+                if (c->nheld > i + 1)   /* held[] must stay behind the entries read */
+                    rc_fatal("collector: %zu held after %zu set entries", c->nheld, i + 1);
+#endif
                 continue;
             }
             gc_set_bits_stw(o, (uint8_t)((obj_gc_bits(o) & ~RC_GC_COLLECTING) | old));

@@ -81,6 +81,11 @@ static void weak_maybe_shrink(struct rc_runtime *rt)
 {
     if (rt->weak_cap <= WEAK_MIN_CAP || 8 * rt->weak_n >= rt->weak_cap)
         return;
+    /* Not inside a stop (the collector's phase 1 detaches weakrefs there):
+     * no allocation while the world waits.  A later removal shrinks it. */
+    struct thr_state *ts = rc_tls_state;
+    if (ts != NULL && ts->holds_stw)
+        return;
     size_t cap = rt->weak_cap / 2;
     struct weak_entry *a = mem_try_calloc(cap, sizeof *a);
     if (a != NULL)

@@ -2483,6 +2483,81 @@ static void test_garbage_weakref_to_outside_target_gets_no_callback(void **state
     assert_int_equal(live, rc_live_objects());
 }
 
+/* Object code in the clear pass (gc/garbage.c, phase 4): clearing a piece
+ * of garbage drops the last reference to an older object X whose
+ * finalizer then runs while the garbage after it in the pass is still
+ * linked and marked COLLECTING.  The finalizer allocates a cycle, asks for
+ * a collection (nested: 0), and makes and drops a weakref with a callback.
+ * Every finalizer runs once, the collection counts exactly the pairs, and
+ * the cycles the finalizers made are collected afterwards, with the heap
+ * verifier around that collection.  (Not around the first: the verifier
+ * needs phase 3's stop, and without one phase 4 unlinks each piece of
+ * garbage in the clear pass itself, the path this test is for.) */
+#define CLEAR_PASS_PAIRS 64
+static int clear_pass_fin_calls[CLEAR_PASS_PAIRS];
+static rc_type *clear_pass_node;
+static int clear_pass_nested, clear_pass_cb;
+
+static void clear_pass_cb_fn(rc_object *wr, void *arg)
+{
+    clear_pass_cb++;
+}
+
+static void clear_pass_fin(rc_object *self)
+{
+    rc_object *i = rc_slot_get(self, 0);
+    clear_pass_fin_calls[rc_int_value(i)]++;
+    rc_decref(i);
+    rc_object *c = rc_instance_new(clear_pass_node), *d = rc_instance_new(clear_pass_node);
+    rc_slot_set(c, 0, d);
+    rc_slot_set(d, 0, c);
+    rc_object *w = rc_weakref_new(c, clear_pass_cb_fn, NULL);
+    clear_pass_nested += (int)rc_gc_collect(0);
+    rc_decref(w);   /* dies before c: no callback */
+    rc_decref(c);
+    rc_decref(d);
+}
+
+static void test_object_code_in_the_clear_pass(void **state)
+{
+    size_t live = quiesce();
+    clear_pass_node = rc_type_new("Node", 2, NULL);
+    rc_type *F = rc_type_new("Fin", 1, clear_pass_fin);
+    rc_object *x[CLEAR_PASS_PAIRS];
+    for (int k = 0; k < CLEAR_PASS_PAIRS; k++) {
+        x[k] = rc_instance_new(F);
+        rc_object *i = rc_int_new(k);
+        rc_slot_set(x[k], 0, i);
+        rc_decref(i);
+    }
+    rc_gc_collect(0);   /* the X's -> generation 1: outside the next set */
+    memset(clear_pass_fin_calls, 0, sizeof clear_pass_fin_calls);
+    clear_pass_nested = clear_pass_cb = 0;
+    for (int k = 0; k < CLEAR_PASS_PAIRS; k++) {
+        rc_object *a = rc_instance_new(clear_pass_node), *b = rc_instance_new(clear_pass_node);
+        rc_slot_set(a, 0, b);
+        rc_slot_set(b, 0, a);
+        rc_slot_set(a, 1, x[k]);   /* a's clear drops X's last reference */
+        rc_decref(x[k]);
+        rc_decref(a);
+        rc_decref(b);
+    }
+    assert_int_equal(2 * CLEAR_PASS_PAIRS, rc_gc_collect(0));
+    for (int k = 0; k < CLEAR_PASS_PAIRS; k++)
+        assert_int_equal(1, clear_pass_fin_calls[k]);
+    assert_int_equal(0, clear_pass_nested);   /* one collection at a time */
+    assert_int_equal(0, clear_pass_cb);
+    /* The finalizers' cycles: two nodes each. */
+    assert_int_equal(0, rc_gc_set_verify(RC_GC_VERIFY_EVERY));
+    assert_int_equal(2 * CLEAR_PASS_PAIRS, rc_gc_collect(2));
+    for (int k = 0; k < CLEAR_PASS_PAIRS; k++)
+        assert_int_equal(1, clear_pass_fin_calls[k]);
+    assert_int_equal(0, rc_gc_set_verify(RC_GC_VERIFY_OFF));
+    rc_decref((rc_object *)F);
+    rc_decref((rc_object *)clear_pass_node);
+    assert_int_equal(live, rc_live_objects());
+}
+
 /* The collector cannot allocate its work array: rc_gc_collect fails with a
  * MemoryError and changes nothing else (objects tracked, in the generation
  * collected, START and STOP callbacks paired); an automatic collection that
@@ -2874,6 +2949,7 @@ int main(int argc, char **argv)
         HARNESS_TEST(test_collect_objects_of_a_waiting_thread),
         HARNESS_TEST(test_collect_garbage_of_a_waiting_thread_frees_it_here),
         HARNESS_TEST(test_garbage_weakref_to_outside_target_gets_no_callback),
+        HARNESS_TEST(test_object_code_in_the_clear_pass),
         HARNESS_TEST(test_collect_without_memory_for_the_work_array),
         HARNESS_TEST(test_full_collection_after_the_old_generation_shrank),
         HARNESS_TEST(test_records_keep_the_most_recent),
