@@ -925,7 +925,7 @@ static int visit_take(rc_object *r, void *arg)
     gc_set_bits_stw(r, bits | RC_GC_COLLECTING);
     gcl_remove(g);
     gcl_append(&t->c->taken, g);
-    t->weakrefs = t->weakrefs || weakref_any_stw(r);
+    t->weakrefs = t->weakrefs || weakref_listed(r);
     return 0;
 }
 
@@ -1036,7 +1036,7 @@ static long cc_validate_stw(struct collection *c, struct cc_state *cc, size_t fr
         moved++;
         /* A young weakref may be garbage with it: left out, it would be
          * called back as if it were live. */
-        young = young || weakref_any_stw(o);
+        young = young || weakref_listed(o);
         /* No longer a member: its memory may be freed and reused before
          * the cycle ends, and a later batch must take it as any other old
          * object if a candidate refers to it (cc_take_referents_stw), as

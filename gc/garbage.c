@@ -316,7 +316,7 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
         weakref_lock();
         for (i = 0; i < n; i++) {
             rc_object *o = held[i];
-            if (weakref_any_locked(o) && weakref_callback_locked(o, is_local_garbage)) {
+            if (weakref_listed(o) && weakref_callback_locked(o, is_local_garbage)) {
                 code = true;
                 break;
             }
@@ -335,7 +335,7 @@ enum local_settle gc_local_settle(struct collection *c, long *survivors)
         } else {
             for (i = 0; i < n; i++) {
                 rc_object *o = held[i];
-                if (weakref_any_locked(o))
+                if (weakref_listed(o))
                     weakref_detach_for_gc_locked(o, &c->cbs, &c->ncbs, is_local_garbage);
                 if (rc_is_weakref(o))
                     weakref_detach_garbage_locked(o);

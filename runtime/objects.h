@@ -137,6 +137,11 @@ struct rc_instance {
     _Atomic(rc_object *) slots[];
 };
 
+static inline size_t instance_nslots(const struct rc_instance *in)
+{
+    return in->ob.ob_type->nslots;   /* immutable */
+}
+
 /* Whether the calling thread may write o's slots without the lock (the
  * slot bias, docs/threads.md [thr.slots]): o is its own, its bias is on,
  * and o's finalizer has not run.  relaxed (all): ob_tid is compared with
@@ -146,11 +151,6 @@ struct rc_instance {
  * another thread may have found the previous owner unbiased (or none:
  * merged) and rely on the lock, so RC_GC_FINALIZED (set, by that thread,
  * before the restamp) keeps every later write off the biased path. */
-static inline size_t instance_nslots(const struct rc_instance *in)
-{
-    return in->ob.ob_type->nslots;   /* immutable */
-}
-
 static inline bool slot_write_biased(const rc_object *o)
 {
     return rc_atomic_load_relaxed(&((rc_object *)o)->ob_tid) == rc_tls_tid &&

@@ -25,14 +25,12 @@
  * entries after it back, so no tombstones. */
 #define WEAK_MIN_CAP 16
 
-#define weak_slot weakref_table_slot
-
 /* The entry of target, or NULL; weakref_mu held. */
 static struct weak_entry *weak_find(struct rc_runtime *rt, rc_object *target)
 {
     if (rt->weak_cap == 0)
         return NULL;
-    for (size_t i = weak_slot(target, rt->weak_cap);; i = (i + 1) & (rt->weak_cap - 1)) {
+    for (size_t i = weakref_table_slot(target, rt->weak_cap);; i = (i + 1) & (rt->weak_cap - 1)) {
         struct weak_entry *e = &rt->weak[i];
         if (e->target == target)
             return e;
@@ -49,7 +47,7 @@ static void weak_rehash(struct rc_runtime *rt, struct weak_entry *a, size_t cap)
         rc_object *t = rt->weak[j].target;
         if (t == NULL)
             continue;
-        size_t i = weak_slot(t, cap);
+        size_t i = weakref_table_slot(t, cap);
         while (a[i].target != NULL)
             i = (i + 1) & (cap - 1);
         a[i] = rt->weak[j];
@@ -95,7 +93,7 @@ static void weak_maybe_shrink(struct rc_runtime *rt)
 /* Add target's entry (none yet, room reserved); weakref_mu held. */
 static void weak_insert(struct rc_runtime *rt, rc_object *target, struct rc_weakref *head)
 {
-    size_t i = weak_slot(target, rt->weak_cap);
+    size_t i = weakref_table_slot(target, rt->weak_cap);
     while (rt->weak[i].target != NULL)
         i = (i + 1) & (rt->weak_cap - 1);
     rt->weak[i] = (struct weak_entry){target, head};
@@ -114,7 +112,7 @@ static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
      * deallocates it. */
     rc_atomic_store_release(&e->target->ob_weak, 0);
     for (size_t i = (hole + 1) & mask; rt->weak[i].target != NULL; i = (i + 1) & mask) {
-        size_t home = weak_slot(rt->weak[i].target, rt->weak_cap);
+        size_t home = weakref_table_slot(rt->weak[i].target, rt->weak_cap);
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             rt->weak[hole] = rt->weak[i];
             hole = i;
@@ -124,17 +122,6 @@ static void weak_remove(struct rc_runtime *rt, struct weak_entry *e)
     rt->weak[hole].head = NULL;
     rt->weak_n--;
     weak_maybe_shrink(rt);
-}
-
-/* Whether a dying target (count 0) has no weakrefs, without the lock: most
- * objects never get one, and the lock is one for the whole runtime.  Sound
- * because no weakref to it can be made any more (making one needs a
- * reference), every weakref made before was made by a thread whose
- * reference was dropped before the count reached 0 (release/acquire on the
- * count), and a concurrent weakref_dealloc only removes entries. */
-static inline bool weaklist_empty(rc_object *target)
-{
-    return !weakref_listed(target);
 }
 
 /* Take target's whole list out of the table (its weakrefs still point at
@@ -147,12 +134,6 @@ static struct rc_weakref *weak_take(struct rc_runtime *rt, rc_object *target)
     struct rc_weakref *wr = e->head;
     weak_remove(rt, e);
     return wr;
-}
-
-bool weakref_any_stw(rc_object *o)
-{
-    RC_ASSERT_STW("weakref_any_stw");
-    return !weaklist_empty(o);
 }
 
 int rc_is_weakref(rc_object *o)
@@ -220,11 +201,6 @@ bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *))
         if (wr->callback != NULL && !is_garbage(&wr->ob))
             return true;
     return false;
-}
-
-bool weakref_any_locked(rc_object *o)
-{
-    return !weaklist_empty(o);
 }
 
 /* A weakref holds no strong reference, but it is tracked (as in CPython)
@@ -305,7 +281,7 @@ rc_object *rc_weakref_get(rc_object *o)
 
 void weakref_clear_target(rc_object *o)
 {
-    if (weaklist_empty(o))
+    if (!weakref_listed(o))
         return;
     struct rc_runtime *rt = rc_rt;
     struct rc_weakref *run = NULL, **tail = &run;
@@ -339,7 +315,7 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
                            bool (*is_garbage)(rc_object *))
 {
     /* The world is stopped: nobody makes or drops a weakref meanwhile. */
-    if (weaklist_empty(o))
+    if (!weakref_listed(o))
         return;
     pthread_mutex_t *mu = &rc_rt->weakref_mu;
     pthread_mutex_lock(mu);
@@ -350,7 +326,7 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
 void weakref_detach_for_gc_locked(rc_object *o, struct weakref_cb **cbs, size_t *n,
                                   bool (*is_garbage)(rc_object *))
 {
-    if (weaklist_empty(o))
+    if (!weakref_listed(o))
         return;
     struct rc_weakref *wr = weak_take(rc_rt, o);
     while (wr != NULL) {

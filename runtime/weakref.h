@@ -25,9 +25,13 @@ static inline size_t weakref_table_slot(const rc_object *target, size_t cap)
 }
 
 /* Whether o has weakrefs (an entry in the weakref table): under the
- * weakref lock, with the world stopped, or on a dying o by the thread
- * that deallocates it (no weakref to it can be made any more, and each
- * one made before happened before its count reached 0: weakref.c). */
+ * weakref lock, with the world stopped, or without the lock on a dying o
+ * by the thread that deallocates it, which is how most objects, which
+ * never get a weakref, skip the runtime-wide lock.  Sound there because
+ * no weakref to o can be made any more (making one needs a reference),
+ * every one made before was made by a thread whose reference was dropped
+ * before the count reached 0 (release/acquire on the count), and a
+ * concurrent weakref_dealloc only removes entries. */
 static inline bool weakref_listed(rc_object *o)
 {
     /* acquire: pairs with weak_remove's release store of 0, so that a
@@ -56,19 +60,14 @@ void weakref_detach_for_gc(rc_object *o, struct weakref_cb **cbs, size_t *n,
  * never runs and nobody else takes a reference to it. */
 void weakref_detach_garbage(rc_object *o);
 
-/* Whether o has weakrefs (the world stopped). */
-bool weakref_any_stw(rc_object *o);
-
 /* A thread-local collection (gc/garbage.c, no stop) holds the weakref lock
  * while it checks that no other thread took a reference to its garbage and
- * detaches the weakrefs to it, with the _locked variants of the above;
- * weakref_any_locked: whether o has weakrefs, under the lock. */
+ * detaches the weakrefs to it, with the _locked variants of the above. */
 void weakref_lock(void);
 void weakref_unlock(void);
 void weakref_detach_for_gc_locked(rc_object *o, struct weakref_cb **cbs, size_t *n,
                                   bool (*is_garbage)(rc_object *));
 void weakref_detach_garbage_locked(rc_object *o);
-bool weakref_any_locked(rc_object *o);
 /* Whether o's weakrefs include one with a callback that is not garbage
  * itself (is_garbage says): detaching would call it.  Under the lock. */
 bool weakref_callback_locked(rc_object *o, bool (*is_garbage)(rc_object *));
